@@ -1,0 +1,102 @@
+//! Connections: a write connection and a pool of readers.
+//!
+//! SQLite runs in WAL mode with exactly one write connection (SQLite serialises writers anyway;
+//! one connection avoids `SQLITE_BUSY` storms) and a pool of read connections that never block
+//! it. PostgreSQL uses one pool for both roles.
+
+use std::time::Duration;
+
+use sea_orm::{
+    ConnectOptions, ConnectionTrait, Database, DatabaseConnection, DbBackend, Statement,
+};
+
+use crate::DbError;
+
+/// Which database a [`Db`] talks to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    /// Embedded SQLite: one process only.
+    Sqlite,
+    /// PostgreSQL: any number of processes.
+    Postgres,
+}
+
+/// The node's database handles.
+#[derive(Clone, Debug)]
+pub struct Db {
+    /// The connection every write goes through (the batching writer and the rare direct writes).
+    pub write: DatabaseConnection,
+    /// Connections for reads.
+    pub read: DatabaseConnection,
+    /// The backend behind both.
+    pub backend: Backend,
+}
+
+impl Db {
+    /// Connects to `url` (`sqlite://path` or `postgres://…`), creating a SQLite file if needed.
+    pub async fn connect(url: &str) -> Result<Db, DbError> {
+        if let Some(path) = url.strip_prefix("sqlite://") {
+            let path = path.split('?').next().unwrap_or(path).to_owned();
+            if path.is_empty() {
+                return Err(DbError::UnsupportedUrl(url.to_owned()));
+            }
+            let write = sqlite_pool(&path, 1, false).await?;
+            let read = sqlite_pool(&path, 4, true).await?;
+            Ok(Db {
+                write,
+                read,
+                backend: Backend::Sqlite,
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let mut opts = ConnectOptions::new(url.to_owned());
+            opts.max_connections(16)
+                .min_connections(1)
+                .connect_timeout(Duration::from_secs(10))
+                .sqlx_logging(false);
+            let conn = Database::connect(opts).await?;
+            Ok(Db {
+                write: conn.clone(),
+                read: conn,
+                backend: Backend::Postgres,
+            })
+        } else {
+            Err(DbError::UnsupportedUrl(url.to_owned()))
+        }
+    }
+
+    /// The sea-orm backend enum, for building statements.
+    pub fn db_backend(&self) -> DbBackend {
+        match self.backend {
+            Backend::Sqlite => DbBackend::Sqlite,
+            Backend::Postgres => DbBackend::Postgres,
+        }
+    }
+
+    /// Builds a statement with `$1`-style placeholders (both backends accept them).
+    pub fn stmt(&self, sql: &str, values: Vec<sea_orm::Value>) -> Statement {
+        Statement::from_sql_and_values(self.db_backend(), sql, values)
+    }
+
+    /// True when a trivial query succeeds: the status endpoint's `database_connection`.
+    pub async fn ping(&self) -> bool {
+        self.read.execute_unprepared("SELECT 1").await.is_ok()
+    }
+}
+
+async fn sqlite_pool(path: &str, max: u32, read_only: bool) -> Result<DatabaseConnection, DbError> {
+    let mut opts = ConnectOptions::new(format!("sqlite://{path}?mode=rwc"));
+    opts.max_connections(max)
+        .min_connections(1)
+        .sqlx_logging(false);
+    opts.map_sqlx_sqlite_opts(move |o| {
+        use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+        // FULL: a commit is on disk when it returns. The batching writer amortises the fsync.
+        o.journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Full)
+            .busy_timeout(Duration::from_secs(10))
+            .foreign_keys(true)
+            .read_only(read_only)
+            .create_if_missing(!read_only)
+    });
+    Ok(Database::connect(opts).await?)
+}

@@ -1,0 +1,9 @@
+//! sea-orm entities, one module per table.
+
+pub mod app_status;
+pub mod artifact;
+pub mod created_resource;
+pub mod progress_report;
+pub mod task;
+pub mod task_resource;
+pub mod user;

@@ -1,0 +1,19 @@
+//! The `core_taskresource` table.
+use sea_orm::entity::prelude::*;
+
+/// One row of `core_taskresource`.
+#[derive(Clone, Debug, PartialEq, Eq, DeriveEntityModel)]
+#[sea_orm(table_name = "core_taskresource")]
+pub struct Model {
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub task_id: String,
+    #[sea_orm(primary_key, auto_increment = false)]
+    pub resource: String,
+    pub exclusive: bool,
+}
+
+/// No relations are navigated through the ORM; joins are explicit queries.
+#[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
+pub enum Relation {}
+
+impl ActiveModelBehavior for ActiveModel {}

@@ -1,0 +1,26 @@
+//! Persistence for Pith: the sea-orm entities, the migrations that run unchanged on SQLite and
+//! PostgreSQL, the per-node batching writer for the task path, and the content-addressed
+//! artifact store.
+//!
+//! Two representation choices keep both databases honest:
+//! - every timestamp is a `BIGINT` of microseconds since the Unix epoch (UTC), which compares
+//!   and sorts the same way on SQLite (which has no timestamp type) and PostgreSQL;
+//! - nothing uses arrays or hstore: a task's resources live in `core_taskresource`.
+
+pub mod db;
+pub mod entity;
+pub mod error;
+pub mod migration;
+pub mod store;
+pub mod tasks;
+pub mod time;
+pub mod writer;
+
+pub use db::{Backend, Db};
+pub use error::DbError;
+pub use store::{ArtifactStore, Digests, StoreError};
+pub use tasks::{NewTask, ResourceClaim, TaskRow, TaskState};
+pub use writer::{WriteOp, Writer};
+
+/// Re-exported so that crates above can build queries without naming sea-orm's version twice.
+pub use sea_orm;

@@ -1,0 +1,203 @@
+//! The content-addressed artifact store on the filesystem, in Pulp's layout:
+//! `<media_root>/artifact/<sha256[0:2]>/<sha256[2:]>`.
+//!
+//! Bytes land in a temporary file under `<media_root>/tmp/` while every allowed digest is
+//! computed; only after the caller has checked size and digests is the file renamed into place
+//! (same filesystem, so the rename is atomic). A dropped [`TempArtifact`] deletes its file.
+
+use std::path::{Path, PathBuf};
+
+use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
+use tokio::io::AsyncWriteExt;
+
+/// Errors of the artifact store.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// Filesystem trouble.
+    #[error("artifact storage: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Size and the digests Pulp allows by default (`ALLOWED_CONTENT_CHECKSUMS`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Digests {
+    /// Bytes.
+    pub size: u64,
+    /// Hex digests.
+    pub sha224: String,
+    /// Hex digests.
+    pub sha256: String,
+    /// Hex digests.
+    pub sha384: String,
+    /// Hex digests.
+    pub sha512: String,
+}
+
+/// The store rooted at `MEDIA_ROOT`.
+#[derive(Clone, Debug)]
+pub struct ArtifactStore {
+    root: PathBuf,
+}
+
+impl ArtifactStore {
+    /// Opens (and creates) the store's directories.
+    pub fn open(root: impl Into<PathBuf>) -> Result<ArtifactStore, StoreError> {
+        let root = root.into();
+        std::fs::create_dir_all(root.join("artifact"))?;
+        std::fs::create_dir_all(root.join("tmp"))?;
+        Ok(ArtifactStore { root })
+    }
+
+    /// The media root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// The storage-relative name Pulp shows in an artifact's `file` field.
+    pub fn relative_name(sha256: &str) -> String {
+        format!("artifact/{}/{}", &sha256[..2], &sha256[2..])
+    }
+
+    /// Absolute path of a stored artifact.
+    pub fn path_of(&self, relative: &str) -> PathBuf {
+        self.root.join(relative)
+    }
+
+    /// Starts a temporary file to stream bytes into.
+    pub async fn temp(&self) -> Result<TempArtifact, StoreError> {
+        let path = self
+            .root
+            .join("tmp")
+            .join(uuid::Uuid::new_v4().simple().to_string());
+        let file = tokio::fs::File::create(&path).await?;
+        Ok(TempArtifact {
+            path: Some(path),
+            file: Some(file),
+            size: 0,
+            h224: Sha224::new(),
+            h256: Sha256::new(),
+            h384: Sha384::new(),
+            h512: Sha512::new(),
+        })
+    }
+
+    /// Removes a stored file (a missing file is not an error: the goal is that it is gone).
+    pub async fn remove(&self, relative: &str) -> Result<(), StoreError> {
+        match tokio::fs::remove_file(self.path_of(relative)).await {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(e.into()),
+            _ => Ok(()),
+        }
+    }
+
+    /// Total and free bytes of the filesystem holding the media root.
+    pub fn disk_usage(&self) -> Option<(u64, u64)> {
+        let st = rustix::fs::statvfs(&self.root).ok()?;
+        Some((st.f_blocks * st.f_frsize, st.f_bavail * st.f_frsize))
+    }
+}
+
+/// Bytes on their way into the store.
+#[derive(Debug)]
+pub struct TempArtifact {
+    path: Option<PathBuf>,
+    file: Option<tokio::fs::File>,
+    size: u64,
+    h224: Sha224,
+    h256: Sha256,
+    h384: Sha384,
+    h512: Sha512,
+}
+
+impl TempArtifact {
+    /// Appends a chunk, hashing it on a blocking thread when it is large.
+    pub async fn write(&mut self, chunk: &[u8]) -> Result<(), StoreError> {
+        if let Some(f) = self.file.as_mut() {
+            f.write_all(chunk).await?;
+        }
+        self.size += chunk.len() as u64;
+        self.h224.update(chunk);
+        self.h256.update(chunk);
+        self.h384.update(chunk);
+        self.h512.update(chunk);
+        Ok(())
+    }
+
+    /// Flushes the file and returns its digests. The file stays temporary until [`Self::persist`].
+    pub async fn finish(&mut self) -> Result<Digests, StoreError> {
+        if let Some(mut f) = self.file.take() {
+            f.flush().await?;
+            f.sync_all().await?;
+        }
+        Ok(Digests {
+            size: self.size,
+            sha224: hex::encode(self.h224.clone().finalize()),
+            sha256: hex::encode(self.h256.clone().finalize()),
+            sha384: hex::encode(self.h384.clone().finalize()),
+            sha512: hex::encode(self.h512.clone().finalize()),
+        })
+    }
+
+    /// Moves the verified file into its content-addressed place and returns the relative name.
+    /// If the same content is already stored, the temporary file is simply dropped.
+    pub async fn persist(
+        mut self,
+        store: &ArtifactStore,
+        sha256: &str,
+    ) -> Result<String, StoreError> {
+        let rel = ArtifactStore::relative_name(sha256);
+        let dest = store.path_of(&rel);
+        if let Some(dir) = dest.parent() {
+            tokio::fs::create_dir_all(dir).await?;
+        }
+        if let Some(src) = self.path.take() {
+            if tokio::fs::try_exists(&dest).await? {
+                let _ = tokio::fs::remove_file(&src).await;
+            } else {
+                tokio::fs::rename(&src, &dest).await?;
+            }
+        }
+        Ok(rel)
+    }
+}
+
+impl Drop for TempArtifact {
+    fn drop(&mut self) {
+        if let Some(p) = self.path.take() {
+            let _ = std::fs::remove_file(p);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stores_by_sha256_and_cleans_up_unpersisted() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = ArtifactStore::open(dir.path()).unwrap();
+        let mut t = store.temp().await.unwrap();
+        t.write(b"hello ").await.unwrap();
+        t.write(b"world").await.unwrap();
+        let d = t.finish().await.unwrap();
+        assert_eq!(d.size, 11);
+        assert_eq!(
+            d.sha256,
+            "b94d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        );
+        let rel = t.persist(&store, &d.sha256).await.unwrap();
+        assert_eq!(
+            rel,
+            "artifact/b9/4d27b9934d3e08a52e52d7da7dabfac484efe37a5380ee9088f7ace2efcde9"
+        );
+        assert_eq!(std::fs::read(store.path_of(&rel)).unwrap(), b"hello world");
+
+        let mut t = store.temp().await.unwrap();
+        t.write(b"x").await.unwrap();
+        drop(t);
+        assert_eq!(
+            std::fs::read_dir(dir.path().join("tmp")).unwrap().count(),
+            0
+        );
+    }
+}

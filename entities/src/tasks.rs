@@ -1,0 +1,250 @@
+//! Task rows as the tasking runtime sees them: states, the data a dispatch inserts, and the
+//! projection the lock service loads when it scans the table or rebuilds after a restart.
+
+use std::collections::BTreeMap;
+
+use sea_orm::{ConnectionTrait, Value};
+use uuid::Uuid;
+
+use crate::{Db, DbError, time::Micros};
+
+/// Pulp's task states.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum TaskState {
+    /// Dispatched, not started.
+    Waiting,
+    /// Started by a worker (or inline by the API for an immediate task).
+    Running,
+    /// Cancel requested while running; the owner finalises it.
+    Canceling,
+    /// Finished successfully.
+    Completed,
+    /// Finished with an error (or declared lost).
+    Failed,
+    /// Canceled before or while running.
+    Canceled,
+    /// Defined by Pulp, never produced by its core (nor by Pith).
+    Skipped,
+}
+
+impl TaskState {
+    /// Every state, in Pulp's order.
+    pub const ALL: [TaskState; 7] = [
+        TaskState::Waiting,
+        TaskState::Skipped,
+        TaskState::Running,
+        TaskState::Completed,
+        TaskState::Failed,
+        TaskState::Canceled,
+        TaskState::Canceling,
+    ];
+
+    /// The wire and database name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskState::Waiting => "waiting",
+            TaskState::Running => "running",
+            TaskState::Canceling => "canceling",
+            TaskState::Completed => "completed",
+            TaskState::Failed => "failed",
+            TaskState::Canceled => "canceled",
+            TaskState::Skipped => "skipped",
+        }
+    }
+
+    /// Parses a wire or database name.
+    pub fn parse(s: &str) -> Option<TaskState> {
+        TaskState::ALL.into_iter().find(|st| st.as_str() == s)
+    }
+
+    /// Completed, failed, canceled and skipped are final: nothing changes them again.
+    pub fn is_final(self) -> bool {
+        matches!(
+            self,
+            TaskState::Completed | TaskState::Failed | TaskState::Canceled | TaskState::Skipped
+        )
+    }
+}
+
+/// One resource a task reserves: exclusive, or shared (Pulp's `shared:` prefix).
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ResourceClaim {
+    /// The resource name: a PRN or a free string such as `pdrn:<domain>:orphans`.
+    pub resource: String,
+    /// Exclusive claims conflict with everything; shared ones only with exclusive ones.
+    pub exclusive: bool,
+}
+
+impl ResourceClaim {
+    /// Parses Pulp's record form (`"shared:" + resource` for shared claims).
+    pub fn from_record(s: &str) -> ResourceClaim {
+        match s.strip_prefix("shared:") {
+            Some(r) => ResourceClaim {
+                resource: r.to_owned(),
+                exclusive: false,
+            },
+            None => ResourceClaim {
+                resource: s.to_owned(),
+                exclusive: true,
+            },
+        }
+    }
+
+    /// Pulp's record form.
+    pub fn to_record(&self) -> String {
+        if self.exclusive {
+            self.resource.clone()
+        } else {
+            format!("shared:{}", self.resource)
+        }
+    }
+
+    /// Builds Pulp's resource list: exclusive ones, then shared ones not also exclusive,
+    /// de-duplicated, in the order given.
+    pub fn normalise(exclusive: &[String], shared: &[String]) -> Vec<ResourceClaim> {
+        let mut out: Vec<ResourceClaim> = Vec::new();
+        for r in exclusive {
+            if !out.iter().any(|c| &c.resource == r) {
+                out.push(ResourceClaim {
+                    resource: r.clone(),
+                    exclusive: true,
+                });
+            }
+        }
+        for r in shared {
+            if !out.iter().any(|c| &c.resource == r) {
+                out.push(ResourceClaim {
+                    resource: r.clone(),
+                    exclusive: false,
+                });
+            }
+        }
+        out
+    }
+}
+
+/// What a dispatch inserts.
+#[derive(Clone, Debug)]
+pub struct NewTask {
+    /// The task's id (UUIDv7).
+    pub id: Uuid,
+    /// Pulp's dotted task name.
+    pub name: String,
+    /// The body's arguments, as JSON.
+    pub args: serde_json::Value,
+    /// Reserved resources.
+    pub resources: Vec<ResourceClaim>,
+    /// The request's correlation id.
+    pub logging_cid: String,
+    /// Href of the dispatching user.
+    pub created_by: Option<String>,
+    /// Pulp's `immediate` flag.
+    pub immediate: bool,
+    /// Pulp's `deferred` flag.
+    pub deferred: bool,
+    /// Creation time.
+    pub created: Micros,
+}
+
+/// The lock service's view of an incomplete task.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TaskRow {
+    /// The task's id.
+    pub id: Uuid,
+    /// Its state.
+    pub state: TaskState,
+    /// Pulp's dotted task name.
+    pub name: String,
+    /// The body's arguments (JSON text).
+    pub args: String,
+    /// Durable queue position, once the lock service has assigned one.
+    pub queue_seq: Option<i64>,
+    /// Creation time (the order of unqueued tasks).
+    pub created: Micros,
+    /// Owner (worker name) and its process incarnation.
+    pub owner: Option<(String, String)>,
+    /// Reserved resources.
+    pub resources: Vec<ResourceClaim>,
+}
+
+fn uuid_of(s: &str) -> Result<Uuid, DbError> {
+    Uuid::parse_str(s).map_err(|e| DbError::Corrupt(format!("task id {s:?}: {e}")))
+}
+
+/// Loads tasks that are not final, in durable queue order (queued ones by position, then
+/// unqueued ones by creation). `only_unqueued` restricts to tasks without a position.
+pub async fn load_incomplete(db: &Db, only_unqueued: bool) -> Result<Vec<TaskRow>, DbError> {
+    let filter = if only_unqueued {
+        "AND queue_seq IS NULL AND state = 'waiting'"
+    } else {
+        ""
+    };
+    let sql = format!(
+        "SELECT pulp_id, state, name, args, queue_seq, pulp_created, owner, owner_incarnation \
+         FROM core_task WHERE state IN ('waiting','running','canceling') {filter} \
+         ORDER BY CASE WHEN queue_seq IS NULL THEN 1 ELSE 0 END, queue_seq, pulp_created, pulp_id"
+    );
+    let rows = db.read.query_all_raw(db.stmt(&sql, vec![])).await?;
+    let mut tasks = Vec::with_capacity(rows.len());
+    for r in rows {
+        let id: String = r.try_get("", "pulp_id")?;
+        let state: String = r.try_get("", "state")?;
+        let owner: Option<String> = r.try_get("", "owner")?;
+        let inc: Option<String> = r.try_get("", "owner_incarnation")?;
+        tasks.push(TaskRow {
+            id: uuid_of(&id)?,
+            state: TaskState::parse(&state)
+                .ok_or_else(|| DbError::Corrupt(format!("state {state:?}")))?,
+            name: r.try_get("", "name")?,
+            args: r.try_get("", "args")?,
+            queue_seq: r.try_get("", "queue_seq")?,
+            created: r.try_get("", "pulp_created")?,
+            owner: owner.zip(inc),
+            resources: Vec::new(),
+        });
+    }
+    if !tasks.is_empty() {
+        let ids: Vec<String> = tasks.iter().map(|t| t.id.to_string()).collect();
+        let mut res = load_resources(db, &ids).await?;
+        for t in &mut tasks {
+            t.resources = res.remove(&t.id.to_string()).unwrap_or_default();
+        }
+    }
+    Ok(tasks)
+}
+
+/// Loads the resources of the given tasks, in chunks to stay under parameter limits.
+pub async fn load_resources(
+    db: &Db,
+    ids: &[String],
+) -> Result<BTreeMap<String, Vec<ResourceClaim>>, DbError> {
+    let mut out: BTreeMap<String, Vec<ResourceClaim>> = BTreeMap::new();
+    for chunk in ids.chunks(500) {
+        let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT task_id, resource, exclusive FROM core_taskresource WHERE task_id IN ({}) \
+             ORDER BY task_id, exclusive DESC, resource",
+            placeholders.join(",")
+        );
+        let values = chunk.iter().map(|s| Value::from(s.clone())).collect();
+        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
+            let id: String = r.try_get("", "task_id")?;
+            out.entry(id).or_default().push(ResourceClaim {
+                resource: r.try_get("", "resource")?,
+                exclusive: r.try_get("", "exclusive")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The highest queue position ever assigned (the sequencer continues after it).
+pub async fn max_queue_seq(db: &Db) -> Result<i64, DbError> {
+    let row = db
+        .write
+        .query_one_raw(db.stmt("SELECT MAX(queue_seq) AS m FROM core_task", vec![]))
+        .await?;
+    Ok(row
+        .and_then(|r| r.try_get::<Option<i64>>("", "m").ok().flatten())
+        .unwrap_or(0))
+}
