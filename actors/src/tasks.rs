@@ -1,1 +1,125 @@
-//! tasks
+//! Task bodies, selected by Pulp's dotted task name. A body gets a [`TaskContext`] and returns
+//! its result (or an error text that becomes `error.description`). Bodies may be aborted at
+//! any await point (cancel, SIGINT): they write in transactions so an abort leaves nothing
+//! half-made.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+
+use uuid::Uuid;
+
+use pith_entities::{ArtifactStore, Db, WriteOp, Writer};
+
+mod orphans;
+mod purge;
+mod test_bodies;
+
+/// Pulp's name of the orphan cleanup task.
+pub const ORPHAN_CLEANUP: &str = "pulpcore.app.tasks.orphan.orphan_cleanup";
+/// Pulp's name of the task purge task.
+pub const PURGE: &str = "pulpcore.app.tasks.purge.purge";
+/// Test-only: sleeps, optionally fails or panics (enabled by `PITH_TEST_TASKS`).
+pub const TEST_SLEEP: &str = "pith.app.tasks.test.sleep";
+
+/// What bodies share: database, writer, storage, and whether test bodies may run.
+#[derive(Debug)]
+pub struct TaskDeps {
+    /// The database.
+    pub db: Db,
+    /// The node's batching writer.
+    pub writer: Writer,
+    /// The artifact store.
+    pub store: ArtifactStore,
+    /// Allow test-only bodies (benchmarks and tests).
+    pub test_tasks: bool,
+}
+
+/// What one running body gets.
+#[derive(Clone, Debug)]
+pub struct TaskContext {
+    /// The task's id.
+    pub task: Uuid,
+    /// Its arguments.
+    pub args: serde_json::Value,
+    /// Shared dependencies.
+    pub deps: Arc<TaskDeps>,
+}
+
+impl TaskContext {
+    /// A context for `task` with JSON-text arguments (malformed text gives `null` args).
+    pub fn new(task: Uuid, args: &str, deps: Arc<TaskDeps>) -> TaskContext {
+        TaskContext {
+            task,
+            args: serde_json::from_str(args).unwrap_or_default(),
+            deps,
+        }
+    }
+
+    /// The writer.
+    pub fn writer(&self) -> &Writer {
+        &self.deps.writer
+    }
+
+    /// Records a progress report (Pulp's message, code, state, total, done).
+    pub async fn progress(
+        &self,
+        position: i32,
+        message: &str,
+        code: &str,
+        state: &str,
+        total: Option<i64>,
+        done: i64,
+    ) {
+        let op = WriteOp::Progress {
+            task: self.task,
+            position,
+            message: message.to_owned(),
+            code: code.to_owned(),
+            state: state.to_owned(),
+            total,
+            done,
+        };
+        if let Err(e) = self.deps.writer.submit(op).await {
+            tracing::warn!(task = %self.task, error = %e, "could not record progress");
+        }
+    }
+}
+
+/// What a successful body returns.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct TaskOutput {
+    /// Pulp's `result`.
+    pub result: Option<serde_json::Value>,
+    /// `(href, prn)` of what the task created.
+    pub created: Vec<(String, String)>,
+}
+
+/// A running body.
+pub type TaskFuture = Pin<Box<dyn Future<Output = Result<TaskOutput, String>> + Send>>;
+
+/// The body for `name`; unknown names fail the task with a message that says so.
+pub fn body(name: &str, ctx: TaskContext) -> TaskFuture {
+    match name {
+        ORPHAN_CLEANUP => Box::pin(orphans::cleanup(ctx)),
+        PURGE => Box::pin(purge::purge(ctx)),
+        TEST_SLEEP if ctx.deps.test_tasks => Box::pin(test_bodies::sleep(ctx)),
+        other => {
+            let msg = format!("Pith has no task named {other:?}.");
+            Box::pin(async move { Err(msg) })
+        }
+    }
+}
+
+/// Database helper for bodies.
+fn db_err(e: impl std::fmt::Display) -> String {
+    format!("Database error: {e}")
+}
+
+/// Builds `$1,$2,…` for `n` values starting at `from`.
+fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}

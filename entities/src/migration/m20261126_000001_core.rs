@@ -268,6 +268,39 @@ impl MigrationTrait for Migration {
         ))
         .await?;
 
+        // Version membership as ranges (Pulp's core_repositorycontent): content is in version N
+        // of a repository when version_added <= N < version_removed (or removed is null).
+        m.create_table(
+            Table::create()
+                .table("core_repositorycontent")
+                .if_not_exists()
+                .col(id("pulp_id"))
+                .col(ColumnDef::new("repository_id").string_len(36).not_null())
+                .col(ColumnDef::new("content_id").string_len(36).not_null())
+                .col(big("version_added"))
+                .col(big_null("version_removed"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("core_repositorycontent", "content_id")
+                        .to("core_content", "pulp_id")
+                        .on_delete(ForeignKeyAction::Restrict),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(index(
+            "core_repositorycontent",
+            "core_repositorycontent_content_idx",
+            &["content_id"],
+        ))
+        .await?;
+        m.create_index(index(
+            "core_repositorycontent",
+            "core_repositorycontent_repo_idx",
+            &["repository_id", "version_added"],
+        ))
+        .await?;
+
         m.create_table(
             Table::create()
                 .table("auth_user")
@@ -303,6 +336,7 @@ impl MigrationTrait for Migration {
         for t in [
             "core_systemid",
             "auth_user",
+            "core_repositorycontent",
             "core_contentartifact",
             "core_content",
             "core_artifact",

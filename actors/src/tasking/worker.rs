@@ -1,0 +1,263 @@
+//! A worker: runs one task at a time. Wraps [`WorkerSlot`]; every database write and the body
+//! itself run in spawned tasks that report back as messages, so the mailbox stays responsive
+//! (a cancel is handled while the body runs).
+
+use std::sync::Arc;
+
+use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor_cluster_derive::RactorMessage;
+use serde_json::json;
+use tokio::task::AbortHandle;
+use uuid::Uuid;
+
+use pith_entities::{TaskState, WriteOp, time::now_micros};
+
+use super::dispatcher::{DispatcherMsg, ReadyTask};
+use super::lock_service::LockServiceMsg;
+use super::wire::TaskKey;
+use crate::machine::dispatcher::WorkerId;
+use crate::machine::worker_slot::{Final, Outcome, SlotIn, SlotOut, WorkerSlot};
+use crate::tasks::{TaskContext, TaskDeps, TaskOutput};
+
+/// Messages.
+#[derive(Debug, RactorMessage)]
+pub enum WorkerMsg {
+    /// Run a task.
+    Run(ReadyTask),
+    /// The fenced start was (not) written.
+    StartWritten(bool),
+    /// The body ended.
+    BodyDone(Outcome, Option<TaskOutput>),
+    /// Cancel the task if it is ours.
+    Cancel(Uuid),
+    /// The final state was written.
+    FinishWritten,
+    /// Stop (SIGTERM: drain; SIGINT: abort).
+    Shutdown {
+        /// Abort the running task.
+        abort: bool,
+    },
+}
+
+/// Start-up arguments.
+#[derive(Clone, Debug)]
+pub struct WorkerArgs {
+    /// Index within the node.
+    pub id: WorkerId,
+    /// Pulp-style name, e.g. `4711.1@host`.
+    pub name: String,
+    /// The process incarnation.
+    pub incarnation: String,
+    /// Shared dependencies of task bodies (database, writer, storage).
+    pub deps: Arc<TaskDeps>,
+    /// The dispatcher (to become idle).
+    pub dispatcher: ActorRef<DispatcherMsg>,
+}
+
+/// State.
+#[derive(Debug)]
+pub struct WorkerState {
+    args: WorkerArgs,
+    slot: WorkerSlot,
+    task: Option<ReadyTask>,
+    body: Option<AbortHandle>,
+    output: Option<TaskOutput>,
+}
+
+/// The actor.
+#[derive(Debug)]
+pub struct Worker;
+
+impl WorkerState {
+    fn step(&mut self, me: &ActorRef<WorkerMsg>, input: SlotIn) -> Result<(), ActorProcessingErr> {
+        let mut out = Vec::new();
+        self.slot.handle(input, &mut out);
+        for o in out {
+            self.perform(me, o)?;
+        }
+        Ok(())
+    }
+
+    fn perform(&mut self, me: &ActorRef<WorkerMsg>, o: SlotOut) -> Result<(), ActorProcessingErr> {
+        let a = &self.args;
+        match o {
+            SlotOut::WriteStart { task, epoch } => {
+                let (writer, me) = (a.deps.writer.clone(), me.clone());
+                let op = WriteOp::StartTask {
+                    task,
+                    owner: a.name.clone(),
+                    incarnation: a.incarnation.clone(),
+                    epoch,
+                    at: now_micros(),
+                };
+                tokio::spawn(async move {
+                    let ok = match writer.submit(op).await {
+                        Ok(n) => n == 1,
+                        Err(e) => {
+                            tracing::error!(%task, error = %e, "could not start task");
+                            false
+                        }
+                    };
+                    let _ = me.cast(WorkerMsg::StartWritten(ok));
+                });
+            }
+            SlotOut::SpawnBody(task) => {
+                let Some(t) = self.task.clone() else {
+                    return Ok(());
+                };
+                let ctx = TaskContext::new(task, &t.args, a.deps.clone());
+                let fut = crate::tasks::body(&t.name, ctx);
+                let handle = tokio::spawn(fut);
+                self.body = Some(handle.abort_handle());
+                let me = me.clone();
+                tokio::spawn(async move {
+                    let msg = match handle.await {
+                        Ok(Ok(out)) => WorkerMsg::BodyDone(Outcome::Completed, Some(out)),
+                        Ok(Err(e)) => WorkerMsg::BodyDone(Outcome::Failed(e), None),
+                        Err(e) if e.is_cancelled() => WorkerMsg::BodyDone(Outcome::Aborted, None),
+                        Err(e) => WorkerMsg::BodyDone(Outcome::Failed(panic_text(e)), None),
+                    };
+                    let _ = me.cast(msg);
+                });
+            }
+            SlotOut::AbortBody(_) => {
+                if let Some(h) = self.body.take() {
+                    h.abort();
+                }
+            }
+            SlotOut::WriteFinish { task, state } => {
+                let out = self.output.take().unwrap_or_default();
+                let (st, error) = match state {
+                    Final::Completed => (TaskState::Completed, None),
+                    Final::Canceled => (TaskState::Canceled, None),
+                    Final::Failed(d) => (TaskState::Failed, Some(json!({ "description": d }))),
+                    Final::FailedReason(r) => (TaskState::Failed, Some(json!({ "reason": r }))),
+                };
+                let op = WriteOp::FinishTask {
+                    task,
+                    owner: a.name.clone(),
+                    incarnation: a.incarnation.clone(),
+                    state: st,
+                    error,
+                    result: if st == TaskState::Completed {
+                        out.result
+                    } else {
+                        None
+                    },
+                    created: if st == TaskState::Completed {
+                        out.created
+                    } else {
+                        Vec::new()
+                    },
+                    at: now_micros(),
+                };
+                let (writer, me) = (a.deps.writer.clone(), me.clone());
+                tokio::spawn(async move {
+                    for attempt in 0..5u32 {
+                        match writer.submit(op.clone()).await {
+                            Ok(_) => break,
+                            Err(e) => {
+                                tracing::error!(%task, attempt, error = %e, "could not record the task's final state");
+                                tokio::time::sleep(std::time::Duration::from_millis(
+                                    100 << attempt,
+                                ))
+                                .await;
+                            }
+                        }
+                    }
+                    let _ = me.cast(WorkerMsg::FinishWritten);
+                });
+            }
+            SlotOut::Release(task) => {
+                self.task = None;
+                self.body = None;
+                // Looked up each time: the lock service may have been restarted meanwhile.
+                if let Some(lock) = super::node::lock_service() {
+                    lock.cast(LockServiceMsg::Release(TaskKey(task)))?;
+                }
+            }
+            SlotOut::Idle => {
+                self.task = None;
+                a.dispatcher.cast(DispatcherMsg::Idle(a.id))?;
+            }
+            SlotOut::Exit => me.stop(None),
+        }
+        Ok(())
+    }
+}
+
+fn panic_text(e: tokio::task::JoinError) -> String {
+    match e.try_into_panic() {
+        Ok(p) => {
+            let text = p
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| p.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".to_owned());
+            format!("Task panicked: {text}")
+        }
+        Err(e) => format!("Task body stopped: {e}"),
+    }
+}
+
+impl Actor for Worker {
+    type Msg = WorkerMsg;
+    type State = WorkerState;
+    type Arguments = WorkerArgs;
+
+    async fn pre_start(
+        &self,
+        _me: ActorRef<Self::Msg>,
+        args: WorkerArgs,
+    ) -> Result<Self::State, ActorProcessingErr> {
+        Ok(WorkerState {
+            args,
+            slot: WorkerSlot::default(),
+            task: None,
+            body: None,
+            output: None,
+        })
+    }
+
+    async fn post_start(
+        &self,
+        me: ActorRef<Self::Msg>,
+        st: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        st.args.dispatcher.cast(DispatcherMsg::Register(
+            st.args.id,
+            st.args.name.clone(),
+            me,
+        ))?;
+        Ok(())
+    }
+
+    async fn handle(
+        &self,
+        me: ActorRef<Self::Msg>,
+        msg: Self::Msg,
+        st: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        match msg {
+            WorkerMsg::Run(t) => {
+                let input = SlotIn::Assign {
+                    task: t.id,
+                    epoch: t.epoch,
+                };
+                if st.slot.current().is_none() {
+                    st.task = Some(t);
+                }
+                st.step(&me, input)?;
+            }
+            WorkerMsg::StartWritten(ok) => st.step(&me, SlotIn::StartWritten(ok))?,
+            WorkerMsg::BodyDone(outcome, output) => {
+                st.output = output;
+                st.step(&me, SlotIn::BodyDone(outcome))?;
+            }
+            WorkerMsg::Cancel(t) => st.step(&me, SlotIn::Cancel(t))?,
+            WorkerMsg::FinishWritten => st.step(&me, SlotIn::FinishWritten)?,
+            WorkerMsg::Shutdown { abort } => st.step(&me, SlotIn::Shutdown { abort })?,
+        }
+        Ok(())
+    }
+}

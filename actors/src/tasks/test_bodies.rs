@@ -1,0 +1,40 @@
+//! Bodies that exist only for tests and benchmarks (enabled with `PITH_TEST_TASKS=true`).
+
+use std::time::Duration;
+
+use super::{TaskContext, TaskOutput};
+
+/// Sleeps `seconds` (0 = a no-op), then fails if `fail`, panics if `panic`.
+pub(super) async fn sleep(ctx: TaskContext) -> Result<TaskOutput, String> {
+    let secs = ctx
+        .args
+        .get("seconds")
+        .and_then(|v| v.as_f64())
+        .unwrap_or(0.0)
+        .clamp(0.0, 3600.0);
+    if secs > 0.0 {
+        ctx.progress(0, "Sleeping", "test.sleep", "running", None, 0)
+            .await;
+        tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    }
+    if ctx
+        .args
+        .get("panic")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+    {
+        panic!("test task asked to panic");
+    }
+    if ctx
+        .args
+        .get("fail")
+        .and_then(|v| v.as_bool())
+        .unwrap_or(false)
+    {
+        return Err("Test task asked to fail.".into());
+    }
+    Ok(TaskOutput {
+        result: ctx.args.get("result").cloned(),
+        created: Vec::new(),
+    })
+}
