@@ -1,1 +1,83 @@
-//! placeholder
+//! Pith's HTTP surface: the REST API under `API_ROOT` + `api/v3/` and the content app under
+//! `CONTENT_PATH_PREFIX`, served by warp.
+//!
+//! One warp filter captures each request whole and [`router`] dispatches on the path in plain
+//! Rust: Pulp's URL rules (trailing slashes, 301s, 405s, href-shaped ids) are easier to get
+//! exactly right as a `match` than as a tree of filters, and it keeps compile times down.
+//! Domain errors become Pulp's JSON shapes in one place, [`error`].
+
+pub mod api;
+pub mod auth;
+pub mod config;
+pub mod content;
+pub mod error;
+pub mod listing;
+pub mod request;
+pub mod router;
+
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+
+use warp::Filter;
+
+pub use auth::{Auth, hash_password};
+pub use config::HttpConfig;
+pub use error::ApiError;
+pub use request::Req;
+
+use pith_actors::tasking::Tasking;
+use pith_entities::{ArtifactStore, Db};
+
+/// Which parts of the HTTP surface a process serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Parts {
+    /// The REST API.
+    pub api: bool,
+    /// The content app.
+    pub content: bool,
+}
+
+/// Everything a request handler may need.
+#[derive(Debug)]
+pub struct HttpState {
+    /// Settings.
+    pub config: HttpConfig,
+    /// The database.
+    pub db: Db,
+    /// Dispatch and cancel.
+    pub tasking: Tasking,
+    /// The artifact store.
+    pub store: ArtifactStore,
+    /// Basic auth with its cache.
+    pub auth: Auth,
+    /// What this process serves.
+    pub parts: Parts,
+}
+
+/// Serves `state` on `listener` until `shutdown` resolves.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: Arc<HttpState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) {
+    let filter = warp::method()
+        .and(warp::path::full())
+        .and(warp::query::raw().or(warp::any().map(String::new)).unify())
+        .and(warp::header::headers_cloned())
+        .and(warp::body::stream())
+        .and_then(
+            move |method, path: warp::path::FullPath, query: String, headers, body| {
+                let state = state.clone();
+                async move {
+                    let req = Req::new(method, path.as_str().to_owned(), query, headers, body);
+                    Ok::<_, Infallible>(router::handle(state, req).await)
+                }
+            },
+        );
+    warp::serve(filter)
+        .incoming(listener)
+        .graceful(shutdown)
+        .run()
+        .await;
+}

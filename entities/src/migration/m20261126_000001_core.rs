@@ -329,11 +329,42 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
+        m.create_table(
+            Table::create()
+                .table("core_domain")
+                .if_not_exists()
+                .col(id("pulp_id"))
+                .col(ColumnDef::new("name").text().not_null().unique_key())
+                .col(big("pulp_created"))
+                .to_owned(),
+        )
+        .await?;
+        // Pulp always has a default domain; tasks reserve resources named after it.
+        let now = chrono::Utc::now().timestamp_micros();
+        let domain = Query::insert()
+            .into_table("core_domain")
+            .columns(["pulp_id", "name", "pulp_created"])
+            .values([
+                uuid::Uuid::now_v7().to_string().into(),
+                "default".into(),
+                now.into(),
+            ])
+            .map_err(|e| DbErr::Custom(e.to_string()))?
+            .to_owned();
+        m.exec_stmt(domain).await?;
+        let system = Query::insert()
+            .into_table("core_systemid")
+            .columns(["pulp_id"])
+            .values([uuid::Uuid::new_v4().to_string().into()])
+            .map_err(|e| DbErr::Custom(e.to_string()))?
+            .to_owned();
+        m.exec_stmt(system).await?;
         Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
         for t in [
+            "core_domain",
             "core_systemid",
             "auth_user",
             "core_repositorycontent",

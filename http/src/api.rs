@@ -1,0 +1,84 @@
+//! REST API handlers, one module per resource.
+
+pub mod artifacts;
+pub mod orphans;
+pub mod status;
+pub mod tasks;
+pub mod testing;
+pub mod workers;
+
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+use warp::http::StatusCode;
+
+use crate::auth::User;
+use crate::request::{Response, json as json_resp};
+use crate::{HttpState, Req};
+
+/// What every handler gets.
+#[derive(Debug)]
+pub struct Ctx {
+    /// Shared state.
+    pub state: Arc<HttpState>,
+    /// The authenticated user (None on open endpoints).
+    pub user: Option<User>,
+    /// The request's correlation id (stored as tasks' `logging_cid`).
+    pub cid: String,
+}
+
+impl Ctx {
+    /// `API_ROOT` + `api/v3/`.
+    pub fn v3(&self) -> String {
+        self.state.config.v3()
+    }
+
+    /// Href of the current user, for `created_by`.
+    pub fn user_href(&self) -> Option<String> {
+        self.user
+            .as_ref()
+            .map(|u| format!("{}users/{}/", self.v3(), u.id))
+    }
+}
+
+/// Pulp's `202 {"task": href}`.
+pub fn accepted(v3: &str, task: uuid::Uuid) -> Response {
+    json_resp(
+        StatusCode::ACCEPTED,
+        &json!({ "task": format!("{v3}tasks/{task}/") }),
+    )
+}
+
+/// 200 with a JSON body.
+pub fn ok(v: &Value) -> Response {
+    json_resp(StatusCode::OK, v)
+}
+
+/// The default domain's id, from the database (`core_domain` is created by the migrations).
+pub async fn domain_id(state: &HttpState) -> Result<String, crate::ApiError> {
+    use pith_entities::sea_orm::ConnectionTrait;
+    let db = &state.db;
+    let row = db
+        .read
+        .query_one_raw(db.stmt(
+            "SELECT pulp_id FROM core_domain WHERE name = 'default'",
+            vec![],
+        ))
+        .await?;
+    row.and_then(|r| r.try_get::<String>("", "pulp_id").ok())
+        .ok_or_else(|| {
+            crate::ApiError::Internal("the default domain is missing; run `pith migrate`".into())
+        })
+}
+
+/// Parses a detail id (a UUID) or answers Pulp's 404 for `model`.
+pub fn parse_id(raw: &str, model: &str) -> Result<uuid::Uuid, crate::ApiError> {
+    uuid::Uuid::parse_str(raw).map_err(|_| crate::ApiError::not_found(model))
+}
+
+/// True when `req` has the query flag `name=true`.
+pub fn flag(req: &Req, name: &str) -> bool {
+    req.query
+        .iter()
+        .any(|(k, v)| k == name && matches!(v.as_str(), "true" | "True" | "1"))
+}

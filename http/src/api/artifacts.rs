@@ -1,0 +1,327 @@
+//! `artifacts/`: upload (multipart; the stream is hashed while it is written to a temporary
+//! file, and nothing is stored unless size and every given checksum match), list, show, delete.
+
+use futures_util::StreamExt;
+use pith_entities::entity::artifact;
+use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
+use pith_entities::sea_orm::{
+    ActiveModelTrait, EntityTrait, IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
+};
+use pith_entities::time;
+use serde_json::{Value, json};
+use warp::http::{HeaderValue, StatusCode};
+
+use super::{Ctx, ok, parse_id};
+use crate::listing::{self, id_from_ref, lookup};
+use crate::request::{Response, empty, json as json_resp};
+use crate::{ApiError, Req};
+
+const DIGESTS: [&str; 6] = ["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
+/// Not in Pulp's default `ALLOWED_CONTENT_CHECKSUMS`.
+const FORBIDDEN: [&str; 2] = ["md5", "sha1"];
+const FILTERS: [&str; 10] = [
+    "md5",
+    "sha1",
+    "sha224",
+    "sha256",
+    "sha384",
+    "sha512",
+    "pulp_id__in",
+    "pulp_href__in",
+    "prn__in",
+    "orphaned_for",
+];
+const ORDERABLE: [&str; 12] = [
+    "pk",
+    "pulp_id",
+    "pulp_created",
+    "pulp_last_updated",
+    "file",
+    "size",
+    "md5",
+    "sha1",
+    "sha224",
+    "sha256",
+    "sha384",
+    "sha512",
+];
+
+/// Serializes one artifact.
+pub fn serialize(v3: &str, a: &artifact::Model) -> Value {
+    json!({
+        "pulp_href": format!("{v3}artifacts/{}/", a.pulp_id),
+        "prn": format!("prn:core.artifact:{}", a.pulp_id),
+        "pulp_created": time::to_rfc3339(a.pulp_created),
+        "pulp_last_updated": time::to_rfc3339(a.pulp_last_updated),
+        "file": a.file,
+        "size": a.size,
+        "md5": a.md5,
+        "sha1": a.sha1,
+        "sha224": a.sha224,
+        "sha256": a.sha256,
+        "sha384": a.sha384,
+        "sha512": a.sha512,
+    })
+}
+
+fn nfe(msg: impl Into<String>) -> ApiError {
+    ApiError::field("non_field_errors", msg)
+}
+
+/// `POST artifacts/` (multipart: `file`, optional `size` and digests).
+pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+    let ct = req.header("content-type").unwrap_or("").to_owned();
+    let boundary = multer::parse_boundary(&ct).map_err(|_| {
+        ApiError::BadRequest(
+            json!({ "detail": format!("Unsupported media type \"{ct}\" in request.") }),
+        )
+    })?;
+    let body = req
+        .take_body()
+        .ok_or_else(|| ApiError::field("file", "No file was submitted."))?;
+    let mut mp = multer::Multipart::new(body, boundary);
+    let store = &ctx.state.store;
+    let mut temp = None;
+    let mut given: Vec<(String, String)> = Vec::new();
+    let bad = |e: multer::Error| {
+        ApiError::BadRequest(json!({ "detail": format!("Multipart form parse error - {e}") }))
+    };
+    while let Some(mut field) = mp.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_owned();
+        if name == "file" {
+            let mut t = store.temp().await?;
+            while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                t.write(&chunk).await?;
+            }
+            temp = Some(t);
+        } else {
+            let mut text = Vec::new();
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(bad)?;
+                if text.len() + chunk.len() > 4096 {
+                    return Err(ApiError::field(
+                        &name,
+                        "Ensure this field has no more than 4096 characters.",
+                    ));
+                }
+                text.extend_from_slice(&chunk);
+            }
+            given.push((name, String::from_utf8_lossy(&text).trim().to_owned()));
+        }
+    }
+    let Some(mut temp) = temp else {
+        return Err(ApiError::field("file", "No file was submitted."));
+    };
+    let d = temp.finish().await?;
+
+    let mut expected_size = None;
+    for (k, v) in &given {
+        match k.as_str() {
+            "size" => match v.parse::<u64>() {
+                Ok(n) => expected_size = Some(n),
+                Err(_) => return Err(ApiError::field("size", "A valid integer is required.")),
+            },
+            k if DIGESTS.contains(&k) => {}
+            other => return Err(ApiError::field(other, "Unexpected field")),
+        }
+    }
+    if expected_size.is_some_and(|n| n != d.size) {
+        return Err(nfe("The size did not match actual size of file."));
+    }
+    let bad_algs: Vec<&str> = FORBIDDEN
+        .iter()
+        .copied()
+        .filter(|a| given.iter().any(|(k, v)| k == a && !v.is_empty()))
+        .collect();
+    if !bad_algs.is_empty() {
+        return Err(nfe(format!(
+            "Checksum algorithms {bad_algs:?} forbidden for this Pulp instance."
+        )
+        .replace('"', "'")));
+    }
+    for (alg, actual) in [
+        ("sha512", &d.sha512),
+        ("sha384", &d.sha384),
+        ("sha256", &d.sha256),
+        ("sha224", &d.sha224),
+    ] {
+        if let Some((_, want)) = given.iter().find(|(k, v)| k == alg && !v.is_empty()) {
+            if !want.eq_ignore_ascii_case(actual) {
+                return Err(nfe(format!("The {alg} checksum did not match.")));
+            }
+        }
+    }
+    let db = &ctx.state.db;
+    let exists = artifact::Entity::find()
+        .filter(Expr::col("sha256").eq(d.sha256.clone()))
+        .one(&db.read)
+        .await?
+        .is_some();
+    if exists {
+        return Err(nfe(format!(
+            "Artifact with sha256 checksum of '{}' already exists.",
+            d.sha256
+        )));
+    }
+    let file = temp.persist(store, &d.sha256).await?;
+    let now = time::now_micros();
+    let id = uuid::Uuid::now_v7().to_string();
+    let model = artifact::Model {
+        pulp_id: id,
+        pulp_created: now,
+        pulp_last_updated: now,
+        file,
+        size: d.size as i64,
+        md5: None,
+        sha1: None,
+        sha224: Some(d.sha224),
+        sha256: d.sha256.clone(),
+        sha384: Some(d.sha384),
+        sha512: Some(d.sha512),
+        timestamp_of_interest: now,
+    };
+    let saved = match model
+        .clone()
+        .into_active_model()
+        .reset_all()
+        .insert(&db.write)
+        .await
+    {
+        Ok(m) => m,
+        // A concurrent upload of the same bytes won the unique sha256: same answer as above.
+        Err(_)
+            if artifact::Entity::find()
+                .filter(Expr::col("sha256").eq(d.sha256.clone()))
+                .one(&db.read)
+                .await?
+                .is_some() =>
+        {
+            return Err(nfe(format!(
+                "Artifact with sha256 checksum of '{}' already exists.",
+                d.sha256
+            )));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let body = serialize(&ctx.v3(), &saved);
+    let mut r = json_resp(StatusCode::CREATED, &body);
+    if let Some(h) = body
+        .get("pulp_href")
+        .and_then(Value::as_str)
+        .and_then(|h| HeaderValue::from_str(h).ok())
+    {
+        r.headers_mut().insert("location", h);
+    }
+    Ok(r)
+}
+
+/// `GET artifacts/`.
+pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
+    let p = listing::parse(req, &FILTERS, &ORDERABLE)?;
+    let v3 = ctx.v3();
+    let mut cond = Condition::all();
+    for (name, value) in &p.filters {
+        let (field, _) = lookup(name);
+        let e = match field {
+            d if DIGESTS.contains(&d) => {
+                let col: &'static str = DIGESTS
+                    .iter()
+                    .copied()
+                    .find(|x| *x == d)
+                    .unwrap_or("sha256");
+                Expr::col(col).eq(value.trim())
+            }
+            "orphaned_for" => {
+                let minutes: f64 = value
+                    .parse()
+                    .map_err(|_| ApiError::field("orphaned_for", "Enter a number."))?;
+                let minutes = if minutes < 0.0 { 1440.0 } else { minutes };
+                let cutoff = time::now_micros() - (minutes * 60_000_000.0) as i64;
+                let used = Query::select()
+                    .column("artifact_id")
+                    .from("core_contentartifact")
+                    .and_where(Expr::col("artifact_id").is_not_null())
+                    .to_owned();
+                Expr::col("pulp_id")
+                    .not_in_subquery(used)
+                    .and(Expr::col("timestamp_of_interest").lt(cutoff))
+            }
+            "pulp_id" => Expr::col("pulp_id").is_in(
+                value
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .collect::<Vec<_>>(),
+            ),
+            _ => Expr::col("pulp_id").is_in(
+                value
+                    .split(',')
+                    .filter_map(|h| id_from_ref(&v3, "artifacts", "core.artifact", h))
+                    .collect::<Vec<_>>(),
+            ),
+        };
+        cond = cond.add(e);
+    }
+    let db = &ctx.state.db.read;
+    let q = artifact::Entity::find().filter(cond);
+    let count = q.clone().count(db).await?;
+    let mut q = q;
+    if p.ordering.is_empty() {
+        q = q.order_by(Expr::col("pulp_created"), Order::Desc);
+    }
+    for (f, desc) in &p.ordering {
+        let col = if f == "pk" {
+            "pulp_id".to_owned()
+        } else {
+            f.clone()
+        };
+        q = q.order_by(Expr::col(col), if *desc { Order::Desc } else { Order::Asc });
+    }
+    let rows = q
+        .order_by(Expr::col("pulp_id"), Order::Desc)
+        .limit(p.limit)
+        .offset(p.offset)
+        .all(db)
+        .await?;
+    let results = rows.iter().map(|a| serialize(&v3, a)).collect();
+    Ok(ok(&listing::page(req, &p, count, results)))
+}
+
+async fn load(ctx: &Ctx, id: &str) -> Result<artifact::Model, ApiError> {
+    let id = parse_id(id, "Artifact")?;
+    artifact::Entity::find_by_id(id.to_string())
+        .one(&ctx.state.db.read)
+        .await?
+        .ok_or_else(|| ApiError::not_found("Artifact"))
+}
+
+/// `GET artifacts/<id>/`.
+pub async fn read(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
+    let a = load(ctx, id).await?;
+    Ok(ok(&listing::select_from_query(
+        serialize(&ctx.v3(), &a),
+        req,
+    )))
+}
+
+/// `DELETE artifacts/<id>/`: refused (409) while content refers to it.
+pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    use pith_entities::sea_orm::ConnectionTrait;
+    let a = load(ctx, id).await?;
+    let db = &ctx.state.db;
+    let res = db
+        .write
+        .execute_raw(db.stmt(
+            "DELETE FROM core_artifact WHERE pulp_id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM core_contentartifact ca WHERE ca.artifact_id = core_artifact.pulp_id)",
+            vec![a.pulp_id.clone().into()],
+        ))
+        .await?;
+    if res.rows_affected() == 0 {
+        return Err(ApiError::Conflict(json!({
+            "detail": "Cannot delete some instances of model 'Artifact' because they are referenced through protected foreign keys: 'ContentArtifact.artifact'."
+        })));
+    }
+    ctx.state.store.remove(&a.file).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}

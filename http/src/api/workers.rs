@@ -1,0 +1,144 @@
+//! `workers/`: list and show. Workers are `core_appstatus` rows of type `worker`.
+
+use pith_entities::entity::app_status;
+use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use pith_entities::sea_orm::{
+    EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
+};
+use pith_entities::time;
+use serde_json::{Value, json};
+
+use super::{Ctx, ok, parse_id};
+use crate::listing::{self, id_from_ref, lookup};
+use crate::request::Response;
+use crate::{ApiError, Req};
+
+const FILTERS: [&str; 20] = [
+    "name",
+    "name__iexact",
+    "name__in",
+    "name__contains",
+    "name__icontains",
+    "name__startswith",
+    "name__istartswith",
+    "name__ne",
+    "last_heartbeat",
+    "last_heartbeat__lt",
+    "last_heartbeat__lte",
+    "last_heartbeat__gt",
+    "last_heartbeat__gte",
+    "last_heartbeat__range",
+    "online",
+    "missing",
+    "pulp_id__in",
+    "pulp_href__in",
+    "prn__in",
+    "name__regex",
+];
+const ORDERABLE: [&str; 6] = [
+    "pk",
+    "pulp_id",
+    "pulp_created",
+    "pulp_last_updated",
+    "name",
+    "last_heartbeat",
+];
+
+fn serialize(ctx: &Ctx, w: app_status::Model) -> Value {
+    let v3 = ctx.v3();
+    json!({
+        "pulp_href": format!("{v3}workers/{}/", w.pulp_id),
+        "prn": format!("prn:core.appstatus:{}", w.pulp_id),
+        "pulp_created": time::to_rfc3339(w.pulp_created),
+        "pulp_last_updated": time::to_rfc3339(w.pulp_last_updated),
+        "name": w.name,
+        "last_heartbeat": time::to_rfc3339(w.last_heartbeat),
+        "versions": serde_json::from_str::<Value>(&w.versions).unwrap_or_else(|_| super::status::versions_map()),
+        "current_task": w.current_task.map(|t| format!("{v3}tasks/{t}/")),
+    })
+}
+
+/// `GET workers/`.
+pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
+    let p = listing::parse(req, &FILTERS, &ORDERABLE)?;
+    let v3 = ctx.v3();
+    let now = time::now_micros();
+    let online =
+        || Expr::col("last_heartbeat").gte(Expr::val(now).sub(Expr::col("ttl").mul(1_000_000i64)));
+    let mut cond = Condition::all().add(Expr::col("app_type").eq("worker"));
+    for (name, value) in &p.filters {
+        let truthy = matches!(value.as_str(), "true" | "True" | "1");
+        let (field, lk) = lookup(name);
+        let e = match field {
+            "name" if lk == "regex" => {
+                return Err(ApiError::field(
+                    name,
+                    "Regular expressions are not supported by Pith.",
+                ));
+            }
+            "name" => listing::text("name", lk, value)?,
+            "last_heartbeat" => listing::time(name, "last_heartbeat", lk, value)?,
+            "online" => {
+                if truthy {
+                    online()
+                } else {
+                    online().not()
+                }
+            }
+            "missing" => {
+                if truthy {
+                    online().not()
+                } else {
+                    online()
+                }
+            }
+            "pulp_id" => Expr::col("pulp_id").is_in(
+                value
+                    .split(',')
+                    .map(|s| s.trim().to_owned())
+                    .collect::<Vec<_>>(),
+            ),
+            _ => Expr::col("pulp_id").is_in(
+                value
+                    .split(',')
+                    .filter_map(|h| id_from_ref(&v3, "workers", "core.appstatus", h))
+                    .collect::<Vec<_>>(),
+            ),
+        };
+        cond = cond.add(e);
+    }
+    let db = &ctx.state.db.read;
+    let q = app_status::Entity::find().filter(cond);
+    let count = q.clone().count(db).await?;
+    let mut q = q;
+    if p.ordering.is_empty() {
+        q = q.order_by(Expr::col("pulp_created"), Order::Desc);
+    }
+    for (f, desc) in &p.ordering {
+        let col = if f == "pk" {
+            "pulp_id".to_owned()
+        } else {
+            f.clone()
+        };
+        q = q.order_by(Expr::col(col), if *desc { Order::Desc } else { Order::Asc });
+    }
+    let rows = q
+        .order_by(Expr::col("name"), Order::Asc)
+        .limit(p.limit)
+        .offset(p.offset)
+        .all(db)
+        .await?;
+    let results = rows.into_iter().map(|w| serialize(ctx, w)).collect();
+    Ok(ok(&listing::page(req, &p, count, results)))
+}
+
+/// `GET workers/<id>/`.
+pub async fn read(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
+    let id = parse_id(id, "AppStatus")?;
+    let w = app_status::Entity::find_by_id(id.to_string())
+        .one(&ctx.state.db.read)
+        .await?
+        .filter(|w| w.app_type == "worker")
+        .ok_or_else(|| ApiError::not_found("AppStatus"))?;
+    Ok(ok(&listing::select_from_query(serialize(ctx, w), req)))
+}

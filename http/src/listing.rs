@@ -1,0 +1,243 @@
+//! List endpoints the way Pulp (DRF) does them: `limit`/`offset` pagination with absolute
+//! `next`/`previous` links (query keys sorted), `fields`/`exclude_fields`, `ordering`,
+//! filter lookups, and a 400 for any query parameter the endpoint does not know.
+
+use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait, Func, SimpleExpr};
+use serde_json::{Map, Value, json};
+
+use crate::{ApiError, Req};
+
+/// Pulp's `PAGE_SIZE`.
+pub const PAGE_SIZE: u64 = 100;
+const ALWAYS: [&str; 8] = [
+    "exclude_fields",
+    "fields",
+    "limit",
+    "minimal",
+    "offset",
+    "page_size",
+    "ordering",
+    "format",
+];
+
+/// Parsed list parameters.
+#[derive(Clone, Debug, Default)]
+pub struct ListParams {
+    /// Page size.
+    pub limit: u64,
+    /// Page start.
+    pub offset: u64,
+    /// Keys to keep (empty: all).
+    pub fields: Vec<String>,
+    /// Keys to drop.
+    pub exclude: Vec<String>,
+    /// `(field, descending)`; empty means the endpoint's default.
+    pub ordering: Vec<(String, bool)>,
+    /// Filters in request order.
+    pub filters: Vec<(String, String)>,
+    /// `minimal=true`.
+    pub minimal: bool,
+}
+
+fn split_list(v: &str) -> impl Iterator<Item = String> + '_ {
+    v.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+}
+
+/// Parses `req`'s query for an endpoint with the given filters and orderable fields.
+pub fn parse(req: &Req, filters: &[&str], orderable: &[&str]) -> Result<ListParams, ApiError> {
+    let mut p = ListParams {
+        limit: PAGE_SIZE,
+        ..ListParams::default()
+    };
+    for (k, v) in &req.query {
+        match k.as_str() {
+            "limit" | "page_size" => {
+                if let Ok(n) = v.parse::<u64>() {
+                    if n > 0 {
+                        p.limit = n;
+                    }
+                }
+            }
+            "offset" => p.offset = v.parse().unwrap_or(0),
+            "fields" => p.fields.extend(split_list(v)),
+            "exclude_fields" => p.exclude.extend(split_list(v)),
+            "minimal" => p.minimal = matches!(v.as_str(), "true" | "True" | "1"),
+            "ordering" => {
+                for term in split_list(v) {
+                    let (name, desc) = match term.strip_prefix('-') {
+                        Some(n) => (n.to_owned(), true),
+                        None => (term.clone(), false),
+                    };
+                    if !orderable.contains(&name.as_str()) {
+                        return Err(ApiError::field(
+                            "ordering",
+                            format!(
+                                "Select a valid choice. {term} is not one of the available choices."
+                            ),
+                        ));
+                    }
+                    p.ordering.push((name, desc));
+                }
+            }
+            "format" => {}
+            other if filters.contains(&other) => p.filters.push((k.clone(), v.clone())),
+            other if ALWAYS.contains(&other) => {}
+            other => {
+                return Err(ApiError::BadRequest(
+                    json!({ "errors": [format!("Invalid Filter: '{other}'")] }),
+                ));
+            }
+        }
+    }
+    Ok(p)
+}
+
+/// Keeps only `fields` (when given) and drops `exclude` from one serialized object.
+pub fn select_fields(v: Value, p: &ListParams) -> Value {
+    select(v, &p.fields, &p.exclude)
+}
+
+/// Field selection for a detail view (`?fields=` / `?exclude_fields=`).
+pub fn select_from_query(v: Value, req: &Req) -> Value {
+    let mut fields = Vec::new();
+    let mut exclude = Vec::new();
+    for (k, val) in &req.query {
+        match k.as_str() {
+            "fields" => fields.extend(split_list(val)),
+            "exclude_fields" => exclude.extend(split_list(val)),
+            _ => {}
+        }
+    }
+    select(v, &fields, &exclude)
+}
+
+fn select(v: Value, fields: &[String], exclude: &[String]) -> Value {
+    match v {
+        Value::Object(m) if !fields.is_empty() || !exclude.is_empty() => Value::Object(
+            m.into_iter()
+                .filter(|(k, _)| (fields.is_empty() || fields.contains(k)) && !exclude.contains(k))
+                .collect::<Map<String, Value>>(),
+        ),
+        other => other,
+    }
+}
+
+/// Builds the paginated body with absolute links.
+pub fn page(req: &Req, p: &ListParams, count: u64, results: Vec<Value>) -> Value {
+    let link = |offset: Option<u64>| -> String {
+        let mut pairs: Vec<(String, String)> = req
+            .query
+            .iter()
+            .filter(|(k, _)| k != "offset" && k != "limit")
+            .cloned()
+            .collect();
+        pairs.push(("limit".into(), p.limit.to_string()));
+        if let Some(o) = offset {
+            pairs.push(("offset".into(), o.to_string()));
+        }
+        pairs.sort();
+        let q = serde_urlencoded::to_string(&pairs).unwrap_or_default();
+        format!("{}{}?{}", req.base_url(), req.path, q)
+    };
+    let next = (p.offset + p.limit < count).then(|| link(Some(p.offset + p.limit)));
+    let previous = (p.offset > 0).then(|| {
+        let o = p.offset.saturating_sub(p.limit);
+        link(if o == 0 { None } else { Some(o) })
+    });
+    let results: Vec<Value> = results.into_iter().map(|r| select_fields(r, p)).collect();
+    json!({ "count": count, "next": next, "previous": previous, "results": results })
+}
+
+/// Splits a filter name into field and lookup (`name__icontains` → `("name", "icontains")`).
+pub fn lookup(name: &str) -> (&str, &str) {
+    match name.rsplit_once("__") {
+        Some((f, l)) => (f, l),
+        None => (name, "exact"),
+    }
+}
+
+fn like_escape(s: &str) -> String {
+    s.replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_")
+}
+
+/// A text lookup on `column`: exact, iexact, contains, icontains, startswith, istartswith,
+/// in (comma list), ne.
+pub fn text(column: &'static str, lk: &str, value: &str) -> Result<SimpleExpr, ApiError> {
+    let col = || Expr::col(column);
+    let lower = || SimpleExpr::from(Func::lower(Expr::col(column)));
+    Ok(match lk {
+        "exact" => col().eq(value),
+        "iexact" => lower().eq(value.to_lowercase()),
+        "ne" => col().ne(value),
+        "contains" => col().like(format!("%{}%", like_escape(value))),
+        "icontains" => lower().like(format!("%{}%", like_escape(&value.to_lowercase()))),
+        "startswith" => col().like(format!("{}%", like_escape(value))),
+        "istartswith" => lower().like(format!("{}%", like_escape(&value.to_lowercase()))),
+        "in" => col().is_in(split_list(value).collect::<Vec<_>>()),
+        other => {
+            return Err(ApiError::BadRequest(
+                json!({ "errors": [format!("Invalid Filter: lookup '{other}'")] }),
+            ));
+        }
+    })
+}
+
+/// A timestamp lookup on a microseconds column: exact, lt, lte, gt, gte, range, isnull.
+pub fn time(
+    field: &str,
+    column: &'static str,
+    lk: &str,
+    value: &str,
+) -> Result<SimpleExpr, ApiError> {
+    let parse = |s: &str| {
+        pith_entities::time::parse_rfc3339(s.trim())
+            .ok_or_else(|| ApiError::field(field, "Enter a valid date/time."))
+    };
+    let col = || Expr::col(column);
+    Ok(match lk {
+        "exact" => col().eq(parse(value)?),
+        "lt" => col().lt(parse(value)?),
+        "lte" => col().lte(parse(value)?),
+        "gt" => col().gt(parse(value)?),
+        "gte" => col().gte(parse(value)?),
+        "range" => {
+            let (a, b) = value
+                .split_once(',')
+                .ok_or_else(|| ApiError::field(field, "Enter a valid date/time range."))?;
+            col().gte(parse(a)?).and(col().lte(parse(b)?))
+        }
+        "isnull" => match value {
+            "true" | "True" | "1" => col().is_null(),
+            _ => col().is_not_null(),
+        },
+        other => {
+            return Err(ApiError::BadRequest(
+                json!({ "errors": [format!("Invalid Filter: lookup '{other}'")] }),
+            ));
+        }
+    })
+}
+
+/// Adds `expr` to `cond`.
+pub fn and(cond: Condition, expr: SimpleExpr) -> Condition {
+    cond.add(expr)
+}
+
+/// Extracts the UUID from an href of the given collection (`/pulp/api/v3/tasks/<uuid>/`) or a
+/// PRN (`prn:core.task:<uuid>`).
+pub fn id_from_ref(v3: &str, collection: &str, prn_type: &str, value: &str) -> Option<String> {
+    let v = value.trim();
+    let id = if let Some(rest) = v.strip_prefix(&format!("{v3}{collection}/")) {
+        rest.trim_end_matches('/').to_owned()
+    } else if let Some(rest) = v.strip_prefix(&format!("prn:{prn_type}:")) {
+        rest.to_owned()
+    } else {
+        return None;
+    };
+    uuid::Uuid::parse_str(&id).ok().map(|u| u.to_string())
+}

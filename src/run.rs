@@ -1,0 +1,424 @@
+//! Wiring of each subcommand: database → writer → tasking → HTTP, and an orderly shutdown.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use tokio::signal::unix::{SignalKind, signal};
+
+use pith_actors::tasking::node::TaskingConfig;
+use pith_actors::tasking::{NodeIdentity, Tasking, TaskingNode};
+use pith_actors::tasks::TaskDeps;
+use pith_cluster::{AppKind, Registration, new_identity};
+use pith_entities::sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
+};
+use pith_entities::{
+    ArtifactStore, Backend, Db, Writer, entity::user, migration, time::now_micros,
+};
+use pith_http::{Auth, HttpConfig, HttpState, Parts, hash_password};
+
+use crate::cli::{AdminCommand, Cli, Command};
+use crate::settings::Settings;
+
+/// How the process was asked to stop.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Stop {
+    /// SIGTERM: finish running tasks, then exit.
+    Drain,
+    /// SIGINT: abort running tasks ("Aborted during worker shutdown."), then exit.
+    Abort,
+}
+
+async fn wait_for_signal() -> anyhow::Result<Stop> {
+    let mut term = signal(SignalKind::terminate())?;
+    let mut int = signal(SignalKind::interrupt())?;
+    tokio::select! {
+        _ = term.recv() => Ok(Stop::Drain),
+        _ = int.recv() => Ok(Stop::Abort),
+    }
+}
+
+pub async fn main(cli: Cli) -> anyhow::Result<()> {
+    let settings = Settings::load(cli.config.as_deref())?;
+    match cli.command {
+        Command::Serve(a) => {
+            let port = a.bind.port();
+            run_node(
+                &settings,
+                &a.data.data_dir,
+                a.bind.into(),
+                a.workers,
+                Parts {
+                    api: true,
+                    content: true,
+                },
+                "serve",
+                Some(port),
+                true,
+            )
+            .await
+        }
+        Command::Api(a) => {
+            run_node(
+                &settings,
+                &a.data.data_dir,
+                Some(a.bind),
+                0,
+                Parts {
+                    api: true,
+                    content: false,
+                },
+                "api",
+                Some(a.bind.port()),
+                false,
+            )
+            .await
+        }
+        Command::Content(a) => {
+            run_node(
+                &settings,
+                &a.data.data_dir,
+                Some(a.bind),
+                0,
+                Parts {
+                    api: false,
+                    content: true,
+                },
+                "content",
+                Some(a.bind.port()),
+                false,
+            )
+            .await
+        }
+        Command::Worker(a) => {
+            run_node(
+                &settings,
+                &a.data.data_dir,
+                None,
+                a.workers.max(1),
+                Parts {
+                    api: false,
+                    content: false,
+                },
+                "worker",
+                None,
+                false,
+            )
+            .await
+        }
+        Command::Migrate(d) => {
+            let db = open_db(&settings, &d.data_dir).await?;
+            migration::migrate(&db).await.context("migrating")?;
+            println!(
+                "pith: database is up to date ({})",
+                redact(&settings.database_url(&d.data_dir))
+            );
+            Ok(())
+        }
+        Command::Admin(AdminCommand::ResetPassword {
+            password,
+            random,
+            data,
+        }) => {
+            let db = open_db(&settings, &data.data_dir).await?;
+            migration::migrate(&db).await.context("migrating")?;
+            let pw = match (password, random) {
+                (Some(p), _) if !p.is_empty() => p,
+                (Some(_), _) => bail!("the password must not be empty"),
+                (None, true) => {
+                    let p = random_password();
+                    println!("pith: new admin password: {p}");
+                    p
+                }
+                (None, false) => bail!("give --password PASSWORD or --random"),
+            };
+            set_admin_password(&db, &pw).await?;
+            println!("pith: the admin password was changed");
+            Ok(())
+        }
+    }
+}
+
+fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => format!("{}://***@{}", &url[..s], &url[at + 1..]),
+        _ => url.to_owned(),
+    }
+}
+
+async fn open_db(settings: &Settings, data_dir: &Path) -> anyhow::Result<Db> {
+    let url = settings.database_url(data_dir);
+    if url.starts_with("sqlite://") {
+        std::fs::create_dir_all(data_dir)
+            .with_context(|| format!("creating data directory {}", data_dir.display()))?;
+    }
+    Db::connect(&url)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&url)))
+}
+
+fn random_password() -> String {
+    let a = uuid::Uuid::new_v4().simple().to_string();
+    let b = uuid::Uuid::new_v4().simple().to_string();
+    format!("{}{}", &a[..16], &b[..16])
+}
+
+async fn set_admin_password(db: &Db, password: &str) -> anyhow::Result<()> {
+    let hash = hash_password(password).map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
+    let now = now_micros();
+    match user::Entity::find()
+        .filter(user::Column::Username.eq("admin"))
+        .one(&db.write)
+        .await?
+    {
+        Some(u) => {
+            let mut m = u.into_active_model();
+            m.password = pith_entities::sea_orm::Set(hash);
+            m.pulp_last_updated = pith_entities::sea_orm::Set(now);
+            m.update(&db.write).await?;
+        }
+        None => {
+            let m = user::ActiveModel {
+                username: pith_entities::sea_orm::Set("admin".into()),
+                password: pith_entities::sea_orm::Set(hash),
+                is_superuser: pith_entities::sea_orm::Set(true),
+                pulp_created: pith_entities::sea_orm::Set(now),
+                pulp_last_updated: pith_entities::sea_orm::Set(now),
+                ..Default::default()
+            };
+            m.insert(&db.write).await?;
+        }
+    }
+    Ok(())
+}
+
+/// On start: `PULP_ADMIN_PASSWORD` sets the password (only when it differs, so verified-login
+/// caches stay valid); with neither that nor an existing admin, a password is generated and
+/// printed once.
+async fn ensure_admin(db: &Db, settings: &Settings) -> anyhow::Result<()> {
+    let existing = user::Entity::find()
+        .filter(user::Column::Username.eq("admin"))
+        .one(&db.read)
+        .await?;
+    match (&settings.admin_password, existing) {
+        (Some(pw), Some(u)) => {
+            let same = {
+                use argon2::PasswordVerifier;
+                argon2::PasswordHash::new(&u.password).is_ok_and(|h| {
+                    argon2::Argon2::default()
+                        .verify_password(pw.as_bytes(), &h)
+                        .is_ok()
+                })
+            };
+            if !same {
+                set_admin_password(db, pw).await?;
+            }
+        }
+        (Some(pw), None) => set_admin_password(db, pw).await?,
+        (None, Some(_)) => {}
+        (None, None) => {
+            let pw = random_password();
+            set_admin_password(db, &pw).await?;
+            println!("pith: created user 'admin' with password: {pw}");
+            println!("pith: (shown once; change it with `pith admin reset-password`)");
+        }
+    }
+    Ok(())
+}
+
+/// Holds an exclusive lock on `<db>.lock` so that two processes never share one SQLite file.
+fn lock_sqlite(url: &str) -> anyhow::Result<Option<std::fs::File>> {
+    let Some(path) = url.strip_prefix("sqlite://") else {
+        return Ok(None);
+    };
+    let path = path.split('?').next().unwrap_or(path);
+    if let Some(dir) = Path::new(path)
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+    {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
+    }
+    let lock_path = format!("{path}.lock");
+    let f = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .with_context(|| format!("opening {lock_path}"))?;
+    if rustix::fs::flock(&f, rustix::fs::FlockOperation::NonBlockingLockExclusive).is_err() {
+        bail!(
+            "another Pith process is using {path}: SQLite supports one process; use PostgreSQL to run several"
+        );
+    }
+    Ok(Some(f))
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn run_node(
+    settings: &Settings,
+    data_dir: &Path,
+    bind: Option<std::net::SocketAddr>,
+    workers: u32,
+    parts: Parts,
+    kind: &str,
+    port: Option<u16>,
+    all_in_one: bool,
+) -> anyhow::Result<()> {
+    let started = Instant::now();
+    let url = settings.database_url(data_dir);
+    if !all_in_one && url.starts_with("sqlite://") {
+        bail!(
+            "`pith {kind}` shares its database with other processes, which SQLite cannot do: set PULP_DATABASE_URL=postgres://… \
+             (or run everything in one process with `pith serve`)"
+        );
+    }
+    let _lock = lock_sqlite(&url)?;
+    let db = open_db(settings, data_dir).await?;
+    migration::migrate(&db)
+        .await
+        .context("migrating the database")?;
+    let store =
+        ArtifactStore::open(settings.media_root(data_dir)).context("opening the artifact store")?;
+    if parts.api {
+        ensure_admin(&db, settings).await?;
+    }
+    let writer = Writer::start(db.clone());
+    let listener = match bind {
+        Some(addr) => Some(
+            tokio::net::TcpListener::bind(addr)
+                .await
+                .with_context(|| format!("binding {addr}"))?,
+        ),
+        None => None,
+    };
+    let port = listener
+        .as_ref()
+        .and_then(|l| l.local_addr().ok())
+        .map(|a| a.port())
+        .or(port);
+    let identity: NodeIdentity = new_identity(kind, port);
+    let ttl = Duration::from_secs_f64(settings.worker_ttl);
+
+    let mut apps = Vec::new();
+    let api_name = format!("api-{}@{}", identity.pid, identity.hostname);
+    if parts.api {
+        apps.push((api_name.clone(), AppKind::Api));
+    }
+    if parts.content {
+        apps.push((
+            format!("content-{}@{}", identity.pid, identity.hostname),
+            AppKind::Content,
+        ));
+    }
+    for n in 1..=workers {
+        apps.push((identity.worker_name(n), AppKind::Worker));
+    }
+    let versions = pith_http::api::status::versions_map();
+    let registration =
+        Registration::register(&db, &writer, &identity, &apps, ttl, &versions).await?;
+
+    let deps = Arc::new(TaskDeps {
+        db: db.clone(),
+        writer: writer.clone(),
+        store: store.clone(),
+        test_tasks: settings.pith_test_tasks,
+    });
+    let tasking_node = if workers > 0 {
+        let config = TaskingConfig {
+            workers,
+            worker_ttl: ttl,
+            scan_every: Duration::from_secs_f64(settings.pith_task_scan_interval),
+        };
+        Some(
+            TaskingNode::start(identity.clone(), deps.clone(), config)
+                .await
+                .context("starting the tasking runtime")?,
+        )
+    } else {
+        None
+    };
+    if kind == "worker" && db.backend == Backend::Postgres {
+        tracing::warn!(
+            "pith worker: this process takes the lock-service lease; a second `pith worker` on the same database takes it over \
+             (the first then starts no new tasks). Running several worker processes together arrives with the cluster work."
+        );
+    }
+    if kind == "api" {
+        tracing::warn!(
+            "pith api: tasks dispatched here wait in the database until a `pith worker` or `pith serve` on the same database \
+             finds them (within PITH_TASK_SCAN_INTERVAL); cancelling a running task from here cannot yet reach another process."
+        );
+    }
+
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let http = match listener {
+        Some(l) => {
+            let auth = Auth::new(db.clone());
+            auth.refresh().await?;
+            let config = HttpConfig {
+                api_root: settings.api_root.clone(),
+                content_path_prefix: settings.content_path_prefix.clone(),
+                content_origin: settings
+                    .content_origin
+                    .clone()
+                    .map(|o| o.trim_end_matches('/').to_owned()),
+                worker_ttl: ttl,
+                test_tasks: settings.pith_test_tasks,
+                max_json_body: 10 * 1024 * 1024,
+            };
+            let tasking = Tasking::new(deps.clone(), identity.clone(), api_name.clone());
+            let state = Arc::new(HttpState {
+                config,
+                db: db.clone(),
+                tasking,
+                store: store.clone(),
+                auth,
+                parts,
+            });
+            let refresher = state.clone();
+            tokio::spawn(async move {
+                loop {
+                    tokio::time::sleep(Duration::from_secs(2)).await;
+                    if let Err(e) = refresher.auth.refresh().await {
+                        tracing::warn!(error = %e, "could not refresh users");
+                    }
+                }
+            });
+            let addr = l.local_addr()?;
+            println!(
+                "pith: {kind} listening on http://{addr}/ (ready in {} ms)",
+                started.elapsed().as_millis()
+            );
+            Some(tokio::spawn(pith_http::serve(l, state, async move {
+                let _ = stop_rx.await;
+            })))
+        }
+        None => {
+            println!(
+                "pith: {kind} running with {workers} workers (ready in {} ms)",
+                started.elapsed().as_millis()
+            );
+            None
+        }
+    };
+
+    let stop = wait_for_signal().await?;
+    tracing::info!(?stop, "shutting down");
+    // A second signal ends the process at once.
+    tokio::spawn(async {
+        if wait_for_signal().await.is_ok() {
+            std::process::exit(130);
+        }
+    });
+    let _ = stop_tx.send(());
+    if let Some(node) = tasking_node {
+        node.shutdown(stop == Stop::Abort).await;
+    }
+    if let Some(h) = http {
+        let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
+    }
+    registration.deregister().await;
+    Ok(())
+}

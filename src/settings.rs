@@ -1,0 +1,169 @@
+//! Settings: Pulp's names, from defaults, then an optional TOML file, then `PULP_*`
+//! environment variables. An unknown key in the file or a malformed value stops start-up with
+//! a message naming it; an unknown `PULP_*` variable is only a warning (hosts that ran Pulp
+//! export many).
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use figment::Figment;
+use figment::providers::{Env, Serialized};
+use serde::{Deserialize, Serialize};
+
+/// Every setting Pith reads.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct Settings {
+    /// `sqlite://PATH` or `postgres://…` (default: `sqlite://<data-dir>/pith.db`).
+    pub database_url: Option<String>,
+    /// Where artifacts are stored (default: the data directory).
+    pub media_root: Option<PathBuf>,
+    /// Public origin of the content app, e.g. `https://pulp.example.com`.
+    pub content_origin: Option<String>,
+    /// Root of the REST API.
+    pub api_root: String,
+    /// Root of the content app.
+    pub content_path_prefix: String,
+    /// Seconds without a heartbeat after which a worker counts as lost.
+    pub worker_ttl: f64,
+    /// Send Pulp's anonymous analytics (the reporter arrives with the observability work).
+    pub analytics: bool,
+    /// The `admin` user's password, set at start-up when given.
+    pub admin_password: Option<String>,
+    /// Enable the test-only task endpoint (benchmarks and tests). Pith-specific.
+    pub pith_test_tasks: bool,
+    /// Seconds between scans of the task table for tasks no wake-up announced.
+    pub pith_task_scan_interval: f64,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            database_url: None,
+            media_root: None,
+            content_origin: None,
+            api_root: "/pulp/".into(),
+            content_path_prefix: "/pulp/content/".into(),
+            worker_ttl: 30.0,
+            analytics: true,
+            admin_password: None,
+            pith_test_tasks: false,
+            pith_task_scan_interval: 2.0,
+        }
+    }
+}
+
+const KNOWN: [&str; 10] = [
+    "database_url",
+    "media_root",
+    "content_origin",
+    "api_root",
+    "content_path_prefix",
+    "worker_ttl",
+    "analytics",
+    "admin_password",
+    "pith_test_tasks",
+    "pith_task_scan_interval",
+];
+
+/// Pulp settings Pith accepts without using them (no warning).
+const TOLERATED: [&str; 4] = ["settings", "env", "secret_key", "db_encryption_key"];
+
+impl Settings {
+    /// Loads settings; `file` is the `--config` TOML file.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
+        let mut fig = Figment::from(Serialized::defaults(Settings::default()));
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading settings file {}", path.display()))?;
+            let table: toml::Table = toml::from_str(&text)
+                .with_context(|| format!("parsing settings file {}", path.display()))?;
+            let mut lowered = toml::Table::new();
+            for (k, v) in table {
+                let key = k.to_ascii_lowercase();
+                let key = key.strip_prefix("pulp_").unwrap_or(&key).to_owned();
+                if !KNOWN.contains(&key.as_str()) {
+                    bail!(
+                        "unknown setting {k:?} in {}; known settings: {}",
+                        path.display(),
+                        KNOWN.join(", ")
+                    );
+                }
+                lowered.insert(key, v);
+            }
+            fig = fig.merge(Serialized::defaults(lowered));
+        }
+        for (k, _) in std::env::vars() {
+            if let Some(rest) = k.strip_prefix("PULP_") {
+                let key = rest.to_ascii_lowercase();
+                if !KNOWN.contains(&key.as_str()) && !TOLERATED.contains(&key.as_str()) {
+                    tracing::warn!("ignoring unknown setting {k}");
+                }
+            }
+        }
+        fig = fig.merge(Env::prefixed("PULP_").filter(|k| KNOWN.contains(&k.as_str())));
+        if let Ok(v) = std::env::var("PITH_TEST_TASKS") {
+            fig = fig.merge(Serialized::default(
+                "pith_test_tasks",
+                matches!(v.as_str(), "1" | "true" | "True"),
+            ));
+        }
+        let s: Settings = fig
+            .extract()
+            .map_err(|e| anyhow::anyhow!("invalid setting: {e}"))?;
+        s.validate()?;
+        Ok(s)
+    }
+
+    fn validate(&self) -> anyhow::Result<()> {
+        for (name, v) in [
+            ("API_ROOT", &self.api_root),
+            ("CONTENT_PATH_PREFIX", &self.content_path_prefix),
+        ] {
+            if !v.starts_with('/') || !v.ends_with('/') {
+                bail!("invalid setting {name}={v:?}: it must start and end with '/'");
+            }
+        }
+        if !(self.worker_ttl > 0.0 && self.worker_ttl.is_finite()) {
+            bail!(
+                "invalid setting WORKER_TTL={}: it must be a positive number of seconds",
+                self.worker_ttl
+            );
+        }
+        if !(self.pith_task_scan_interval > 0.0 && self.pith_task_scan_interval.is_finite()) {
+            bail!(
+                "invalid setting PITH_TASK_SCAN_INTERVAL={}: it must be positive",
+                self.pith_task_scan_interval
+            );
+        }
+        if let Some(o) = &self.content_origin {
+            if !(o.starts_with("http://") || o.starts_with("https://")) {
+                bail!("invalid setting CONTENT_ORIGIN={o:?}: it must be an http(s) URL");
+            }
+        }
+        if let Some(u) = &self.database_url {
+            if !(u.starts_with("sqlite://")
+                || u.starts_with("postgres://")
+                || u.starts_with("postgresql://"))
+            {
+                bail!(
+                    "invalid setting DATABASE_URL={u:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// The database URL, defaulting to SQLite inside `data_dir`.
+    pub fn database_url(&self, data_dir: &Path) -> String {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("pith.db").display()))
+    }
+
+    /// The media root, defaulting to `data_dir`.
+    pub fn media_root(&self, data_dir: &Path) -> PathBuf {
+        self.media_root
+            .clone()
+            .unwrap_or_else(|| data_dir.to_path_buf())
+    }
+}
