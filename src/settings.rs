@@ -100,7 +100,10 @@ impl Settings {
                 }
             }
         }
-        fig = fig.merge(Env::prefixed("PULP_").filter(|k| KNOWN.contains(&k.as_str())));
+        fig = fig.merge(
+            Env::prefixed("PULP_")
+                .filter(|k| KNOWN.iter().any(|n| k.as_str().eq_ignore_ascii_case(n))),
+        );
         if let Ok(v) = std::env::var("PITH_TEST_TASKS") {
             fig = fig.merge(Serialized::default(
                 "pith_test_tasks",

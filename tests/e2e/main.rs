@@ -1,0 +1,6 @@
+//! End-to-end tests: the real `pith` binary on loopback, on SQLite and PostgreSQL.
+
+mod api;
+mod cli;
+mod support;
+mod tasking;

@@ -1,0 +1,339 @@
+//! Test support: the real `pith` binary on a free loopback port, a throwaway PostgreSQL, HTTP
+//! helpers and condition-with-deadline waits.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex, OnceLock, mpsc};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub const PASSWORD: &str = "e2e-admin-secret";
+
+/// Which database a test server uses.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A data directory (and database) that outlives server restarts.
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub db_url: Option<String>,
+}
+
+/// A running `pith serve`.
+pub struct Server {
+    pub child: Child,
+    pub base: String,
+    pub client: reqwest::Client,
+    /// Everything the server printed on stdout (for debugging failures).
+    #[allow(dead_code)]
+    pub output: Arc<Mutex<String>>,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+struct Pg {
+    port: u16,
+    bindir: PathBuf,
+}
+
+fn pg_bindir() -> Option<PathBuf> {
+    let out = Command::new("pg_config").arg("--bindir").output().ok()?;
+    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
+    if dir.join("initdb").exists() {
+        return Some(dir);
+    }
+    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
+        .ok()?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path().join("bin"))
+        .collect();
+    found.sort();
+    found.into_iter().rev().find(|d| d.join("initdb").exists())
+}
+
+fn is_root() -> bool {
+    rustix::process::geteuid().is_root()
+}
+
+fn as_postgres(bin: &Path) -> Command {
+    if is_root() {
+        let mut c = Command::new("runuser");
+        c.args(["-u", "postgres", "--"]).arg(bin);
+        c
+    } else {
+        Command::new(bin)
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("free port")
+}
+
+/// Starts (once per test binary) a PostgreSQL in a temporary directory, as the `postgres`
+/// user, on a free loopback port; it stops itself when this process exits.
+fn postgres() -> Option<&'static Pg> {
+    static PG: OnceLock<Option<Pg>> = OnceLock::new();
+    PG.get_or_init(|| {
+        let Some(bindir) = pg_bindir() else {
+            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but no PostgreSQL server binaries were found (pg_config --bindir)");
+            eprintln!("PostgreSQL not found: skipping PostgreSQL tests");
+            return None;
+        };
+        let root = std::env::temp_dir().join(format!("pith-e2e-pg-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&root);
+        std::fs::create_dir_all(&root).expect("pg dir");
+        if is_root() {
+            let ok = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&root).status().expect("chown").success();
+            assert!(ok, "chown of the PostgreSQL directory failed");
+        }
+        let data = root.join("data");
+        let out = as_postgres(&bindir.join("initdb"))
+            .arg("-D")
+            .arg(&data)
+            .args(["--auth=trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
+            .output()
+            .expect("initdb");
+        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
+        let port = free_port();
+        // The watchdog stops the server when this test process is gone.
+        let script = format!(
+            "{pg} -D {data} -p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 >{root}/log 2>&1 & pg=$!; \
+             while [ -d /proc/{me} ]; do sleep 1; done; kill -INT $pg; wait $pg; rm -rf {root}",
+            pg = bindir.join("postgres").display(),
+            data = data.display(),
+            root = root.display(),
+            me = std::process::id(),
+        );
+        let mut c = if is_root() {
+            let mut c = Command::new("runuser");
+            c.args(["-u", "postgres", "--", "sh", "-c", &script]);
+            c
+        } else {
+            let mut c = Command::new("sh");
+            c.args(["-c", &script]);
+            c
+        };
+        c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start postgres");
+        let pg = Pg { port, bindir };
+        wait_until(Duration::from_secs(30), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()).then_some(()).expect("postgres did not start");
+        Some(pg)
+    })
+    .as_ref()
+}
+
+/// Waits for `cond` to hold, checking every 20 ms, at most `limit`.
+pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
+    let end = Instant::now() + limit;
+    while Instant::now() < end {
+        if cond() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    cond()
+}
+
+impl Env {
+    /// A fresh environment; `None` when the backend is unavailable (PostgreSQL outside CI).
+    pub fn new(backend: Backend) -> Option<Env> {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db_url = match backend {
+            Backend::Sqlite => None,
+            Backend::Postgres => {
+                let pg = postgres()?;
+                let name = format!("pith_{}", uuid::Uuid::new_v4().simple());
+                let ok = wait_until(Duration::from_secs(20), || {
+                    Command::new(pg.bindir.join("createdb"))
+                        .args([
+                            "-h",
+                            "127.0.0.1",
+                            "-p",
+                            &pg.port.to_string(),
+                            "-U",
+                            "postgres",
+                            &name,
+                        ])
+                        .stderr(Stdio::null())
+                        .status()
+                        .is_ok_and(|s| s.success())
+                });
+                assert!(ok, "createdb failed");
+                Some(format!("postgres://postgres@127.0.0.1:{}/{name}", pg.port))
+            }
+        };
+        Some(Env { dir, db_url })
+    }
+
+    /// A `pith` command with this environment's settings.
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_pith"));
+        c.args(args);
+        c.arg("--data-dir").arg(self.dir.path());
+        c.env("PULP_ADMIN_PASSWORD", PASSWORD)
+            .env("PITH_TEST_TASKS", "true")
+            .env("PULP_WORKER_TTL", "2")
+            .env("RUST_LOG", "warn");
+        match &self.db_url {
+            Some(u) => c.env("PULP_DATABASE_URL", u),
+            None => c.env_remove("PULP_DATABASE_URL"),
+        };
+        c
+    }
+
+    /// Starts `pith serve` and waits until it listens.
+    pub fn start(&self, extra_env: &[(&str, &str)]) -> Server {
+        let mut c = self.command(&["serve", "--bind", "127.0.0.1:0", "--workers", "2"]);
+        for (k, v) in extra_env {
+            c.env(k, v);
+        }
+        let stderr = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("stderr.log"))
+            .expect("log");
+        let mut child = c
+            .stdout(Stdio::piped())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn pith");
+        let stdout = child.stdout.take().expect("stdout");
+        let output = Arc::new(Mutex::new(String::new()));
+        let (tx, rx) = mpsc::channel();
+        let out2 = output.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if let Some(rest) = line.split("listening on http://").nth(1) {
+                    let _ = tx.send(rest.split('/').next().unwrap_or("").to_owned());
+                }
+                if let Ok(mut o) = out2.lock() {
+                    o.push_str(&line);
+                    o.push('\n');
+                }
+            }
+        });
+        let addr = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(a) => a,
+            Err(_) => {
+                let _ = child.kill();
+                let log =
+                    std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default();
+                panic!("pith did not start:\n{log}");
+            }
+        };
+        Server {
+            child,
+            base: format!("http://{addr}"),
+            client: reqwest::Client::new(),
+            output,
+        }
+    }
+}
+
+impl Server {
+    pub fn url(&self, path: &str) -> String {
+        if path.starts_with("http") {
+            path.to_owned()
+        } else {
+            format!("{}{}", self.base, path)
+        }
+    }
+
+    pub fn get(&self, path: &str) -> reqwest::RequestBuilder {
+        self.client
+            .get(self.url(path))
+            .basic_auth("admin", Some(PASSWORD))
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> reqwest::RequestBuilder {
+        self.client
+            .post(self.url(path))
+            .basic_auth("admin", Some(PASSWORD))
+            .json(body)
+    }
+
+    pub async fn json(&self, path: &str) -> (u16, Value) {
+        let r = self.get(path).send().await.expect("request");
+        let s = r.status().as_u16();
+        (s, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Dispatches a test task; returns its href.
+    pub async fn test_task(&self, body: Value) -> String {
+        let r = self
+            .post("/pulp/api/v3/pith/test/tasks/", &body)
+            .send()
+            .await
+            .expect("dispatch");
+        assert_eq!(r.status().as_u16(), 202);
+        let v: Value = r.json().await.expect("json");
+        v["task"].as_str().expect("task href").to_owned()
+    }
+
+    /// Polls a task until `pred` holds (deadline 30 s).
+    pub async fn wait_task(&self, href: &str, pred: impl Fn(&Value) -> bool) -> Value {
+        let end = Instant::now() + Duration::from_secs(30);
+        loop {
+            let (_, t) = self.json(href).await;
+            if pred(&t) {
+                return t;
+            }
+            assert!(
+                Instant::now() < end,
+                "task {href} never reached the expected state: {t}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Polls until the task is final.
+    pub async fn finished(&self, href: &str) -> Value {
+        self.wait_task(href, |t| {
+            matches!(
+                t["state"].as_str(),
+                Some("completed" | "failed" | "canceled")
+            )
+        })
+        .await
+    }
+
+    /// Sends a signal to the server and waits for it to exit.
+    pub fn signal_and_wait(&mut self, sig: rustix::process::Signal) -> std::process::ExitStatus {
+        let pid = rustix::process::Pid::from_raw(self.child.id() as i32).expect("pid");
+        rustix::process::kill_process(pid, sig).expect("kill");
+        self.child.wait().expect("wait")
+    }
+}
+
+/// Runs a test body against SQLite and PostgreSQL as two tests.
+#[macro_export]
+macro_rules! both_backends {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            use crate::support::{Backend, Env};
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let env = Env::new(Backend::Sqlite).expect("sqlite env");
+                super::$name(env).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(env) = Env::new(Backend::Postgres) {
+                    super::$name(env).await;
+                }
+            }
+        }
+    )*};
+}

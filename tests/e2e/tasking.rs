@@ -1,0 +1,332 @@
+//! The tasking runtime through the API: resource serialization, cancel, failures, immediate
+//! tasks, purge, and what survives kill -9, SIGTERM and SIGINT.
+
+use rustix::process::Signal;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::support::{Env, PASSWORD};
+
+both_backends!(
+    resources_serialize_and_shared_overlap,
+    cancel_waiting_and_running_tasks,
+    failures_and_panics_fail_only_their_task,
+    immediate_tasks_run_inline_when_free,
+    purge_deletes_finished_tasks,
+    kill_9_fails_running_task_and_later_tasks_run,
+    sigterm_drains_and_sigint_aborts,
+);
+
+fn ts(t: &Value, f: &str) -> String {
+    t[f].as_str()
+        .unwrap_or_else(|| panic!("{f} missing in {t}"))
+        .to_owned()
+}
+
+async fn resources_serialize_and_shared_overlap(env: Env) {
+    let s = env.start(&[]);
+    // Exclusive on one resource: strictly one after the other, in dispatch order.
+    let a = s
+        .test_task(json!({"seconds": 0.4, "exclusive_resources": ["r1"]}))
+        .await;
+    let b = s
+        .test_task(json!({"seconds": 0, "exclusive_resources": ["r1"]}))
+        .await;
+    let (ta, tb) = (s.finished(&a).await, s.finished(&b).await);
+    assert_eq!(
+        (ta["state"].as_str(), tb["state"].as_str()),
+        (Some("completed"), Some("completed"))
+    );
+    assert!(
+        ts(&tb, "started_at") >= ts(&ta, "finished_at"),
+        "{ta}\n{tb}"
+    );
+    assert_eq!(ta["reserved_resources_record"], json!(["r1"]));
+
+    // Shared holders run together (two workers).
+    let c = s
+        .test_task(json!({"seconds": 0.6, "shared_resources": ["r2"]}))
+        .await;
+    let d = s
+        .test_task(json!({"seconds": 0.6, "shared_resources": ["r2"]}))
+        .await;
+    let (tc, td) = (s.finished(&c).await, s.finished(&d).await);
+    assert!(
+        ts(&td, "started_at") < ts(&tc, "finished_at"),
+        "shared tasks overlap: {tc}\n{td}"
+    );
+    assert_eq!(tc["reserved_resources_record"], json!(["shared:r2"]));
+
+    // An exclusive claim waits for earlier shared holders; a later shared claim waits for it.
+    let e = s
+        .test_task(json!({"seconds": 0.3, "shared_resources": ["r3"]}))
+        .await;
+    let f = s
+        .test_task(json!({"seconds": 0.1, "exclusive_resources": ["r3"]}))
+        .await;
+    let g = s
+        .test_task(json!({"seconds": 0, "shared_resources": ["r3"]}))
+        .await;
+    let (te, tf, tg) = (
+        s.finished(&e).await,
+        s.finished(&f).await,
+        s.finished(&g).await,
+    );
+    assert!(ts(&tf, "started_at") >= ts(&te, "finished_at"));
+    assert!(
+        ts(&tg, "started_at") >= ts(&tf, "finished_at"),
+        "FIFO: the later shared task waits for the exclusive one"
+    );
+
+    // Multi-resource tasks in crossing orders never deadlock.
+    let mut hrefs = Vec::new();
+    for i in 0..12 {
+        let res = if i % 2 == 0 { ["x", "y"] } else { ["y", "x"] };
+        let body = if i % 3 == 0 {
+            json!({"seconds": 0.02, "exclusive_resources": res})
+        } else {
+            json!({"seconds": 0.02, "exclusive_resources": [res[0]], "shared_resources": [res[1]]})
+        };
+        hrefs.push(s.test_task(body).await);
+    }
+    for h in &hrefs {
+        assert_eq!(s.finished(h).await["state"], "completed");
+    }
+    assert_eq!(
+        s.json("/pulp/api/v3/tasks/?reserved_resources=x").await.1["count"],
+        12
+    );
+    assert_eq!(
+        s.json("/pulp/api/v3/tasks/?exclusive_resources=r1").await.1["count"],
+        2
+    );
+    assert_eq!(
+        s.json("/pulp/api/v3/tasks/?shared_resources=r2").await.1["count"],
+        2
+    );
+}
+
+async fn patch(s: &crate::support::Server, href: &str, body: Value) -> (u16, Value) {
+    let r = s
+        .client
+        .patch(s.url(href))
+        .basic_auth("admin", Some(PASSWORD))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn cancel_waiting_and_running_tasks(env: Env) {
+    let s = env.start(&[]);
+    let running = s
+        .test_task(json!({"seconds": 60, "exclusive_resources": ["rc"]}))
+        .await;
+    s.wait_task(&running, |t| t["state"] == "running").await;
+    let waiting = s
+        .test_task(json!({"seconds": 0, "exclusive_resources": ["rc"]}))
+        .await;
+    assert_eq!(s.json(&waiting).await.1["state"], "waiting");
+
+    // Unfinished tasks cannot be deleted.
+    let r = s
+        .client
+        .delete(s.url(&running))
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 409);
+    assert_eq!(
+        patch(&s, &running, json!({"state": "completed"})).await.0,
+        400
+    );
+
+    let (code, t) = patch(&s, &waiting, json!({"state": "canceled"})).await;
+    assert_eq!((code, t["state"].as_str()), (200, Some("canceled")));
+    let (code, t) = patch(&s, &running, json!({"state": "canceled"})).await;
+    assert_eq!(code, 200);
+    assert!(
+        matches!(t["state"].as_str(), Some("canceling" | "canceled")),
+        "{t}"
+    );
+    let t = s.finished(&running).await;
+    assert_eq!(t["state"], "canceled");
+    assert_eq!(t["error"], Value::Null);
+
+    // The resource is free again.
+    let next = s
+        .test_task(json!({"seconds": 0, "exclusive_resources": ["rc"]}))
+        .await;
+    assert_eq!(s.finished(&next).await["state"], "completed");
+    assert_eq!(
+        s.json(&waiting).await.1["started_at"],
+        Value::Null,
+        "a canceled waiting task never starts"
+    );
+
+    // Final tasks: cancel is a conflict; delete works.
+    let (code, t) = patch(&s, &next, json!({"state": "canceled"})).await;
+    assert_eq!((code, t["state"].as_str()), (409, Some("completed")));
+    let r = s
+        .client
+        .delete(s.url(&next))
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(s.json(&next).await.0, 404);
+}
+
+async fn failures_and_panics_fail_only_their_task(env: Env) {
+    let s = env.start(&[]);
+    let f = s.test_task(json!({"fail": true})).await;
+    let t = s.finished(&f).await;
+    assert_eq!(t["state"], "failed");
+    assert_eq!(t["error"]["description"], "Test task asked to fail.");
+    let mut panics = Vec::new();
+    for _ in 0..3 {
+        panics.push(
+            s.test_task(json!({"panic": true, "exclusive_resources": ["p"]}))
+                .await,
+        );
+    }
+    for p in &panics {
+        let t = s.finished(p).await;
+        assert_eq!(t["state"], "failed");
+        assert!(
+            t["error"]["description"]
+                .as_str()
+                .unwrap()
+                .contains("panicked"),
+            "{t}"
+        );
+    }
+    let ok = s
+        .test_task(json!({"exclusive_resources": ["p"], "result": {"fine": true}}))
+        .await;
+    let t = s.finished(&ok).await;
+    assert_eq!(t["state"], "completed");
+    assert_eq!(t["result"], json!({"fine": true}));
+    assert_eq!(
+        s.json("/pulp/api/v3/workers/?online=true").await.1["count"],
+        2,
+        "workers carry on"
+    );
+}
+
+async fn immediate_tasks_run_inline_when_free(env: Env) {
+    let s = env.start(&[]);
+    let now = s
+        .test_task(json!({"immediate": true, "exclusive_resources": ["i"], "result": 7}))
+        .await;
+    let t = s.json(&now).await.1;
+    assert_eq!(
+        t["state"], "completed",
+        "an immediate task on a free resource is final when the 202 arrives: {t}"
+    );
+    assert_eq!(t["result"], 7);
+
+    let holder = s
+        .test_task(json!({"seconds": 0.5, "exclusive_resources": ["i"]}))
+        .await;
+    s.wait_task(&holder, |t| t["state"] == "running").await;
+    let deferred = s
+        .test_task(json!({"immediate": true, "exclusive_resources": ["i"]}))
+        .await;
+    let refused = s
+        .test_task(json!({"immediate": true, "deferred": false, "exclusive_resources": ["i"]}))
+        .await;
+    assert_eq!(s.json(&refused).await.1["state"], "canceled");
+    let t = s.finished(&deferred).await;
+    assert_eq!(t["state"], "completed");
+    assert!(ts(&t, "started_at") >= ts(&s.finished(&holder).await, "finished_at"));
+}
+
+async fn purge_deletes_finished_tasks(env: Env) {
+    let s = env.start(&[]);
+    let done = s.test_task(json!({})).await;
+    let failed = s.test_task(json!({"fail": true})).await;
+    s.finished(&done).await;
+    s.finished(&failed).await;
+    let r = s
+        .post("/pulp/api/v3/tasks/purge/", &json!({"states": ["bogus"]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 400);
+    let r = s
+        .post(
+            "/pulp/api/v3/tasks/purge/",
+            &json!({"finished_before": "2999-01-01T00:00:00Z"}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let p = s
+        .finished(r.json::<Value>().await.unwrap()["task"].as_str().unwrap())
+        .await;
+    assert_eq!(p["state"], "completed", "{p}");
+    let total = p["progress_reports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["code"] == "purge.tasks.key.core.Task")
+        .unwrap();
+    assert_eq!(total["total"], 1, "only completed tasks by default: {p}");
+    assert_eq!(s.json(&done).await.0, 404);
+    assert_eq!(s.json(&failed).await.0, 200);
+}
+
+async fn kill_9_fails_running_task_and_later_tasks_run(env: Env) {
+    let mut s = env.start(&[]);
+    let long = s
+        .test_task(json!({"seconds": 120, "exclusive_resources": ["k"]}))
+        .await;
+    s.wait_task(&long, |t| t["state"] == "running").await;
+    let queued = s
+        .test_task(json!({"seconds": 0, "exclusive_resources": ["k"]}))
+        .await;
+    s.signal_and_wait(Signal::KILL);
+
+    let s = env.start(&[]);
+    let t = s.finished(&long).await;
+    assert_eq!(t["state"], "failed");
+    assert_eq!(t["error"], json!({"reason": "Worker has gone missing."}));
+    assert_eq!(
+        s.finished(&queued).await["state"],
+        "completed",
+        "the waiting task runs after recovery"
+    );
+    let after = s.test_task(json!({"exclusive_resources": ["k"]})).await;
+    assert_eq!(s.finished(&after).await["state"], "completed");
+}
+
+async fn sigterm_drains_and_sigint_aborts(env: Env) {
+    let mut s = env.start(&[]);
+    let t = s.test_task(json!({"seconds": 1.0})).await;
+    s.wait_task(&t, |t| t["state"] == "running").await;
+    let status = s.signal_and_wait(Signal::TERM);
+    assert!(status.success(), "SIGTERM exits cleanly: {status:?}");
+
+    let mut s = env.start(&[]);
+    assert_eq!(
+        s.json(&t).await.1["state"],
+        "completed",
+        "SIGTERM let the running task finish"
+    );
+    let t2 = s.test_task(json!({"seconds": 120})).await;
+    s.wait_task(&t2, |t| t["state"] == "running").await;
+    s.signal_and_wait(Signal::INT);
+
+    let s = env.start(&[]);
+    let v = s.json(&t2).await.1;
+    assert_eq!(v["state"], "failed");
+    assert_eq!(
+        v["error"],
+        json!({"reason": "Aborted during worker shutdown."})
+    );
+}
