@@ -138,20 +138,18 @@ impl Settings {
                 self.pith_task_scan_interval
             );
         }
-        if let Some(o) = &self.content_origin {
-            if !(o.starts_with("http://") || o.starts_with("https://")) {
-                bail!("invalid setting CONTENT_ORIGIN={o:?}: it must be an http(s) URL");
-            }
+        if let Some(o) = &self.content_origin
+            && !(o.starts_with("http://") || o.starts_with("https://"))
+        {
+            bail!("invalid setting CONTENT_ORIGIN={o:?}: it must be an http(s) URL");
         }
-        if let Some(u) = &self.database_url {
-            if !(u.starts_with("sqlite://")
-                || u.starts_with("postgres://")
-                || u.starts_with("postgresql://"))
-            {
-                bail!(
-                    "invalid setting DATABASE_URL={u:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB"
-                );
-            }
+        let schemes = ["sqlite://", "postgres://", "postgresql://"];
+        if let Some(u) = &self.database_url
+            && !schemes.iter().any(|p| u.starts_with(p))
+        {
+            bail!(
+                "invalid setting DATABASE_URL={u:?}: use sqlite://PATH or postgres://USER@HOST:PORT/DB"
+            );
         }
         Ok(())
     }

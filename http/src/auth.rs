@@ -153,10 +153,10 @@ impl Auth {
         let key: [u8; 32] = hasher.finalize().into();
 
         let mut stored = self.stored(username);
-        if let (Some(s), Some(h)) = (&stored, self.cache.get(&key)) {
-            if *h == s.hash {
-                return Ok(s.user.clone());
-            }
+        if let (Some(s), Some(h)) = (&stored, self.cache.get(&key))
+            && *h == s.hash
+        {
+            return Ok(s.user.clone());
         }
         if stored.is_none() {
             self.refresh().await.map_err(ApiError::from)?;

@@ -55,10 +55,8 @@ pub fn parse(req: &Req, filters: &[&str], orderable: &[&str]) -> Result<ListPara
     for (k, v) in &req.query {
         match k.as_str() {
             "limit" | "page_size" => {
-                if let Ok(n) = v.parse::<u64>() {
-                    if n > 0 {
-                        p.limit = n;
-                    }
+                if let Ok(n @ 1..) = v.parse::<u64>() {
+                    p.limit = n;
                 }
             }
             "offset" => p.offset = v.parse().unwrap_or(0),

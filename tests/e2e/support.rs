@@ -126,7 +126,10 @@ fn postgres() -> Option<&'static Pg> {
             c.args(["-c", &script]);
             c
         };
-        c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start postgres");
+        // The watchdog outlives this process by design (it stops PostgreSQL after we exit),
+        // so it is deliberately not waited for.
+        #[allow(clippy::zombie_processes)]
+        let _watchdog = c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start postgres");
         let pg = Pg { port, bindir };
         wait_until(Duration::from_secs(30), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()).then_some(()).expect("postgres did not start");
         Some(pg)
@@ -322,7 +325,7 @@ impl Server {
 macro_rules! both_backends {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
-            use crate::support::{Backend, Env};
+            use $crate::support::{Backend, Env};
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let env = Env::new(Backend::Sqlite).expect("sqlite env");

@@ -131,16 +131,12 @@ impl Tasking {
             }
             Ok(CallResult::Success(ImmediateDecision::Deferred)) if !spec.deferred => {
                 // Pulp cancels a blocked immediate task that may not be deferred.
-                if self
-                    .deps
-                    .writer
-                    .submit(WriteOp::CancelWaiting {
-                        task: id,
-                        at: now_micros(),
-                    })
-                    .await?
-                    == 1
-                {
+                let op = WriteOp::CancelWaiting {
+                    task: id,
+                    at: now_micros(),
+                };
+                let canceled = self.deps.writer.submit(op).await? == 1;
+                if canceled {
                     let _ = lock.cast(LockServiceMsg::Canceled(TaskKey(id)));
                 }
             }

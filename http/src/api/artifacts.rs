@@ -146,10 +146,9 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
         ("sha256", &d.sha256),
         ("sha224", &d.sha224),
     ] {
-        if let Some((_, want)) = given.iter().find(|(k, v)| k == alg && !v.is_empty()) {
-            if !want.eq_ignore_ascii_case(actual) {
-                return Err(nfe(format!("The {alg} checksum did not match.")));
-            }
+        let want = given.iter().find(|(k, v)| k == alg && !v.is_empty());
+        if want.is_some_and(|(_, w)| !w.eq_ignore_ascii_case(actual)) {
+            return Err(nfe(format!("The {alg} checksum did not match.")));
         }
     }
     let db = &ctx.state.db;
