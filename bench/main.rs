@@ -1,1 +1,461 @@
-fn main() {}
+//! `pith-bench`: task throughput, latency, HTTP request rates, idle memory and start-up time of
+//! a real `pith serve`, each next to a baseline measured in the same run on the same machine.
+//!
+//! ```text
+//! cargo build --release && target/release/pith-bench            # full run
+//! target/debug/pith-bench --quick                                  # toy sizes (CI)
+//! ```
+//! Options: `--quick`, `--pith PATH` (default: the `pith` next to this binary),
+//! `--tasks N`, `--no-postgres`.
+
+#[path = "../tests/e2e/pg.rs"]
+#[allow(dead_code)]
+mod pg;
+
+use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+const PASSWORD: &str = "bench-secret";
+const CONNS: usize = 16;
+
+struct Opts {
+    quick: bool,
+    pith: PathBuf,
+    tasks: usize,
+    postgres: bool,
+}
+
+struct Server {
+    child: Child,
+    base: String,
+    ready_ms: f64,
+    _dir: tempfile::TempDir,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn start(opts: &Opts, db_url: Option<&str>, workers: u32) -> anyhow::Result<Server> {
+    let dir = tempfile::tempdir()?;
+    let mut c = Command::new(&opts.pith);
+    c.args([
+        "serve",
+        "--bind",
+        "127.0.0.1:0",
+        "--workers",
+        &workers.to_string(),
+        "--data-dir",
+    ])
+    .arg(dir.path())
+    .env("PULP_ADMIN_PASSWORD", PASSWORD)
+    .env("PITH_TEST_TASKS", "true")
+    .env("RUST_LOG", "error")
+    .stdout(Stdio::piped())
+    .stderr(Stdio::null());
+    match db_url {
+        Some(u) => c.env("PULP_DATABASE_URL", u),
+        None => c.env_remove("PULP_DATABASE_URL"),
+    };
+    let spawned = Instant::now();
+    let mut child = c
+        .spawn()
+        .with_context(|| format!("starting {}", opts.pith.display()))?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains("listening on http://") => break l,
+            Some(Ok(_)) => continue,
+            _ => bail!("pith exited before listening"),
+        }
+    };
+    let ready_ms = spawned.elapsed().as_secs_f64() * 1000.0;
+    std::thread::spawn(move || for _ in lines {});
+    let addr = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .context("address")?
+        .to_owned();
+    Ok(Server {
+        child,
+        base: format!("http://{addr}"),
+        ready_ms,
+        _dir: dir,
+    })
+}
+
+fn rss_kib(pid: u32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    s.lines()
+        .find(|l| l.starts_with("VmRSS:"))?
+        .split_whitespace()
+        .nth(1)?
+        .parse()
+        .ok()
+}
+
+async fn get_json(c: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
+    Ok(c.get(url)
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
+/// Dispatches `n` no-op tasks (each with its own resource) over `CONNS` connections, then
+/// waits until all are final. Returns (dispatch/s, completed/s, failed count).
+async fn throughput(c: &reqwest::Client, base: &str, n: usize) -> anyhow::Result<(f64, f64, u64)> {
+    let next = Arc::new(AtomicU64::new(0));
+    let t0 = Instant::now();
+    let mut handles = Vec::new();
+    for _ in 0..CONNS {
+        let (c, next, url) = (
+            c.clone(),
+            next.clone(),
+            format!("{base}/pulp/api/v3/pith/test/tasks/"),
+        );
+        handles.push(tokio::spawn(async move {
+            loop {
+                let i = next.fetch_add(1, Ordering::Relaxed);
+                if i >= n as u64 {
+                    return Ok::<_, anyhow::Error>(());
+                }
+                let r = c
+                    .post(&url)
+                    .basic_auth("admin", Some(PASSWORD))
+                    .json(&json!({"exclusive_resources": [format!("bench-{i}")]}))
+                    .send()
+                    .await?;
+                if r.status() != 202 {
+                    bail!("dispatch answered {}", r.status());
+                }
+            }
+        }));
+    }
+    for h in handles {
+        h.await??;
+    }
+    let dispatch = n as f64 / t0.elapsed().as_secs_f64();
+    let end = Instant::now() + Duration::from_secs(600);
+    loop {
+        let v = get_json(
+            c,
+            &format!(
+                "{base}/pulp/api/v3/tasks/?state__in=waiting,running,canceling&limit=1&fields=state"
+            ),
+        )
+        .await?;
+        if v["count"] == 0 {
+            break;
+        }
+        if Instant::now() > end {
+            bail!("tasks did not finish");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let completed = n as f64 / t0.elapsed().as_secs_f64();
+    let failed = get_json(
+        c,
+        &format!("{base}/pulp/api/v3/tasks/?state=failed&limit=1"),
+    )
+    .await?["count"]
+        .as_u64()
+        .unwrap_or(0);
+    Ok((dispatch, completed, failed))
+}
+
+fn micros(s: &str) -> f64 {
+    chrono::DateTime::parse_from_rfc3339(s)
+        .map(|t| t.timestamp_micros() as f64)
+        .unwrap_or(f64::NAN)
+}
+
+/// Median dispatch→completed latency of single tasks on an idle server, in ms: as the server
+/// recorded it (`finished_at - pulp_created`) and as a polling client observes it.
+async fn latency(c: &reqwest::Client, base: &str, samples: usize) -> anyhow::Result<(f64, f64)> {
+    let mut server = Vec::new();
+    let mut client = Vec::new();
+    for i in 0..samples {
+        let t0 = Instant::now();
+        let r: Value = c
+            .post(format!("{base}/pulp/api/v3/pith/test/tasks/"))
+            .basic_auth("admin", Some(PASSWORD))
+            .json(&json!({"exclusive_resources": [format!("lat-{i}")]}))
+            .send()
+            .await?
+            .json()
+            .await?;
+        let href = format!("{base}{}", r["task"].as_str().context("task href")?);
+        let end = Instant::now() + Duration::from_secs(30);
+        let t = loop {
+            let t = get_json(c, &href).await?;
+            if t["state"] == "completed" {
+                break t;
+            }
+            if Instant::now() > end {
+                bail!("task did not complete: {t}");
+            }
+        };
+        client.push(t0.elapsed().as_secs_f64() * 1000.0);
+        let (a, b) = (
+            t["pulp_created"].as_str().unwrap_or(""),
+            t["finished_at"].as_str().unwrap_or(""),
+        );
+        server.push((micros(b) - micros(a)) / 1000.0);
+    }
+    let median = |mut v: Vec<f64>| {
+        v.sort_by(|a, b| a.total_cmp(b));
+        v[v.len() / 2]
+    };
+    Ok((median(server), median(client)))
+}
+
+/// Requests per second of `GET url` over `CONNS` connections for `secs`.
+async fn http_rate(url: &str, auth: bool, secs: f64) -> anyhow::Result<f64> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let count = Arc::new(AtomicU64::new(0));
+    let mut hs = Vec::new();
+    for _ in 0..CONNS {
+        let (stop, count, url) = (stop.clone(), count.clone(), url.to_owned());
+        hs.push(tokio::spawn(async move {
+            let c = reqwest::Client::new();
+            while !stop.load(Ordering::Relaxed) {
+                let mut rq = c.get(&url);
+                if auth {
+                    rq = rq.basic_auth("admin", Some(PASSWORD));
+                }
+                let r = rq.send().await?;
+                if !r.status().is_success() {
+                    bail!("GET {url} answered {}", r.status());
+                }
+                r.bytes().await?;
+                count.fetch_add(1, Ordering::Relaxed);
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    for h in hs {
+        h.await??;
+    }
+    Ok(count.load(Ordering::Relaxed) as f64 / t0.elapsed().as_secs_f64())
+}
+
+/// Baseline: a trivial warp server answering a small JSON body, measured with the same client.
+async fn baseline_http(secs: f64) -> anyhow::Result<f64> {
+    use warp::Filter;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let route = warp::any().map(|| warp::reply::json(&json!({"ok": true})));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(
+        warp::serve(route)
+            .incoming(listener)
+            .graceful(async move {
+                let _ = rx.await;
+            })
+            .run(),
+    );
+    let rate = http_rate(&format!("http://{addr}/"), false, secs).await?;
+    let _ = tx.send(());
+    let _ = server.await;
+    Ok(rate)
+}
+
+/// Baseline: durable single-row commits per second (one fsync each) on the same database kind.
+async fn baseline_commits(url: &str, n: usize) -> anyhow::Result<f64> {
+    use pith_entities::sea_orm::ConnectionTrait;
+    let db = pith_entities::Db::connect(url).await?;
+    db.write
+        .execute_unprepared(
+            "CREATE TABLE IF NOT EXISTS bench_commit (id BIGINT PRIMARY KEY, v TEXT)",
+        )
+        .await?;
+    let t0 = Instant::now();
+    for i in 0..n {
+        db.write
+            .execute_raw(db.stmt(
+                "INSERT INTO bench_commit (id, v) VALUES ($1, $2)",
+                vec![(i as i64).into(), "x".into()],
+            ))
+            .await?;
+    }
+    Ok(n as f64 / t0.elapsed().as_secs_f64())
+}
+
+async fn run(opts: Opts) -> anyhow::Result<()> {
+    let client = reqwest::Client::new();
+    let http_secs = if opts.quick { 0.5 } else { 3.0 };
+    let worker_counts: &[u32] = if opts.quick { &[2] } else { &[1, 2, 4] };
+    println!(
+        "pith-bench: {} tasks per run, {} connections, pith = {}",
+        opts.tasks,
+        CONNS,
+        opts.pith.display()
+    );
+    println!(
+        "reference (real Pulp 3.123 on a 2-core machine): 7.85 tasks/s, 0.26 s dispatch→completed, 4.6 authenticated req/s, 930 MiB idle"
+    );
+    println!(
+        "targets: ≥ 2000 completed tasks/s durable, ≤ 5 ms latency, ≥ 5000 authenticated req/s, ≤ 30 MiB idle, start ≤ 50 ms\n"
+    );
+
+    let mut backends: Vec<(&str, Option<String>, Option<tempfile::TempDir>)> =
+        vec![("sqlite", None, None)];
+    let pg_server = if opts.postgres {
+        pg::bindir()
+            .map(|b| pg::start(b, true))
+            .transpose()
+            .map_err(anyhow::Error::msg)?
+    } else {
+        None
+    };
+    if let Some(p) = &pg_server {
+        backends.push((
+            "postgres",
+            Some(p.create_db("pith_bench").map_err(anyhow::Error::msg)?),
+            None,
+        ));
+    } else if opts.postgres {
+        println!("(PostgreSQL not found: skipping the PostgreSQL runs)\n");
+    }
+
+    for (name, url, _) in &backends {
+        let base_url = match url {
+            Some(u) => {
+                let name = format!("pith_baseline_{}", std::process::id());
+                pg_server
+                    .as_ref()
+                    .context("pg")?
+                    .create_db(&name)
+                    .map_err(anyhow::Error::msg)?;
+                u.rsplit_once('/')
+                    .map(|(a, _)| format!("{a}/{name}"))
+                    .context("url")?
+            }
+            None => {
+                let d = tempfile::tempdir()?;
+                let u = format!("sqlite://{}", d.path().join("baseline.db").display());
+                std::mem::forget(d);
+                u
+            }
+        };
+        let commits = baseline_commits(&base_url, if opts.quick { 50 } else { 300 }).await?;
+        println!("== {name}: baseline {commits:.0} durable single-row commits/s (one fsync each)");
+        for &w in worker_counts {
+            let db_url = match url {
+                Some(u) => {
+                    let n = format!("pith_bench_{w}_{}", std::process::id());
+                    Some(
+                        pg_server
+                            .as_ref()
+                            .context("pg")?
+                            .create_db(&n)
+                            .map_err(anyhow::Error::msg)
+                            .map(|_| u.rsplit_once('/').map(|(a, _)| format!("{a}/{n}")))?
+                            .context("url")?,
+                    )
+                }
+                None => None,
+            };
+            let s = start(&opts, db_url.as_deref(), w)?;
+            let (d, c, failed) = throughput(&client, &s.base, opts.tasks).await?;
+            let (lat_server, lat_client) =
+                latency(&client, &s.base, if opts.quick { 5 } else { 21 }).await?;
+            println!(
+                "   workers={w}: dispatch {d:>7.0} tasks/s, completed {c:>7.0} tasks/s ({:.0}× Pulp, {:.2}× target, {:.1}× the single-commit baseline), failed {failed}; \
+                 latency median {lat_server:.2} ms server-side, {lat_client:.2} ms seen by a polling client",
+                c / 7.85,
+                c / 2000.0,
+                c / commits
+            );
+            if failed > 0 {
+                bail!("{failed} benchmark tasks failed");
+            }
+        }
+    }
+
+    println!("\n== HTTP ({CONNS} connections, {http_secs} s each; sqlite, 2 workers)");
+    let s = start(&opts, None, 2)?;
+    let pid = s.child.id();
+    tokio::time::sleep(Duration::from_secs(if opts.quick { 1 } else { 3 })).await;
+    let idle = rss_kib(pid).unwrap_or(0);
+    let base = baseline_http(http_secs).await?;
+    let status = http_rate(&format!("{}/pulp/api/v3/status/", s.base), false, http_secs).await?;
+    let list = http_rate(
+        &format!("{}/pulp/api/v3/tasks/?limit=1", s.base),
+        true,
+        http_secs,
+    )
+    .await?;
+    println!("   baseline (trivial warp JSON server): {base:>7.0} req/s");
+    println!(
+        "   GET status/:                          {status:>7.0} req/s ({:.2}× baseline)",
+        status / base
+    );
+    println!(
+        "   authenticated GET tasks/?limit=1:     {list:>7.0} req/s ({:.2}× baseline, {:.0}× Pulp, {:.2}× target)",
+        list / base,
+        list / 4.6,
+        list / 5000.0
+    );
+    println!("\n== process (sqlite, 2 workers)");
+    println!(
+        "   idle RSS: {:.1} MiB ({:.2}× the 30 MiB target)",
+        idle as f64 / 1024.0,
+        idle as f64 / 1024.0 / 30.0
+    );
+    println!(
+        "   start (spawn → listening, fresh data dir incl. migrations): {:.0} ms",
+        s.ready_ms
+    );
+    let again = start(&opts, None, 2)?;
+    println!("   start (existing database): {:.0} ms", again.ready_ms);
+    Ok(())
+}
+
+fn main() -> anyhow::Result<()> {
+    let mut args = std::env::args().skip(1);
+    let exe = std::env::current_exe()?;
+    let mut opts = Opts {
+        quick: false,
+        pith: exe.with_file_name("pith"),
+        tasks: 0,
+        postgres: true,
+    };
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--quick" => opts.quick = true,
+            "--pith" => opts.pith = args.next().context("--pith PATH")?.into(),
+            "--tasks" => opts.tasks = args.next().context("--tasks N")?.parse()?,
+            "--no-postgres" => opts.postgres = false,
+            "-h" | "--help" => {
+                println!("usage: pith-bench [--quick] [--pith PATH] [--tasks N] [--no-postgres]");
+                return Ok(());
+            }
+            other => bail!("unknown argument {other:?}"),
+        }
+    }
+    if opts.tasks == 0 {
+        opts.tasks = if opts.quick { 50 } else { 500 };
+    }
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(run(opts))
+}

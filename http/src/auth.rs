@@ -52,6 +52,9 @@ pub struct Auth {
     secret: [u8; 32],
     users: RwLock<HashMap<String, Stored>>,
     cache: DashMap<[u8; 32], String>,
+    /// One verification per credentials at a time: concurrent first requests wait for it
+    /// instead of each spending an argon2 run.
+    inflight: DashMap<[u8; 32], std::sync::Arc<tokio::sync::Mutex<()>>>,
 }
 
 /// Hashes a password with argon2id and a random salt (PHC string format).
@@ -82,6 +85,7 @@ impl Auth {
             secret,
             users: RwLock::new(HashMap::new()),
             cache: DashMap::new(),
+            inflight: DashMap::new(),
         }
     }
 
@@ -152,17 +156,21 @@ impl Auth {
         hasher.update(password.as_bytes());
         let key: [u8; 32] = hasher.finalize().into();
 
-        let mut stored = self.stored(username);
-        if let (Some(s), Some(h)) = (&stored, self.cache.get(&key))
-            && *h == s.hash
-        {
-            return Ok(s.user.clone());
+        if let Some(user) = self.cached(&key, username) {
+            return Ok(user);
         }
+        let gate = self.inflight.entry(key).or_default().clone();
+        let _turn = gate.lock().await;
+        if let Some(user) = self.cached(&key, username) {
+            return Ok(user);
+        }
+        let mut stored = self.stored(username);
         if stored.is_none() {
             self.refresh().await.map_err(ApiError::from)?;
             stored = self.stored(username);
         }
         let Some(s) = stored else {
+            self.inflight.remove(&key);
             return Err(ApiError::Unauthenticated(INVALID));
         };
         let (pw, hash) = (password.to_owned(), s.hash.clone());
@@ -170,13 +178,22 @@ impl Auth {
             .await
             .unwrap_or(false);
         if !ok {
+            self.inflight.remove(&key);
             return Err(ApiError::Unauthenticated(INVALID));
         }
         if self.cache.len() >= MAX_CACHED {
             self.cache.clear();
         }
         self.cache.insert(key, s.hash.clone());
+        self.inflight.remove(&key);
         Ok(s.user)
+    }
+
+    /// A cached login, valid only while the user's stored hash is the one it was checked against.
+    fn cached(&self, key: &[u8; 32], username: &str) -> Option<User> {
+        let s = self.stored(username)?;
+        let h = self.cache.get(key)?;
+        (*h == s.hash).then_some(s.user)
     }
 }
 

@@ -2,5 +2,6 @@
 
 mod api;
 mod cli;
+mod pg;
 mod support;
 mod tasking;

@@ -2,12 +2,13 @@
 //! helpers and condition-with-deadline waits.
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex, OnceLock, mpsc};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
+
+use crate::pg::{self, Pg};
 
 pub const PASSWORD: &str = "e2e-admin-secret";
 
@@ -41,112 +42,22 @@ impl Drop for Server {
     }
 }
 
-struct Pg {
-    port: u16,
-    bindir: PathBuf,
-}
-
-fn pg_bindir() -> Option<PathBuf> {
-    let out = Command::new("pg_config").arg("--bindir").output().ok()?;
-    let dir = PathBuf::from(String::from_utf8_lossy(&out.stdout).trim());
-    if dir.join("initdb").exists() {
-        return Some(dir);
-    }
-    let mut found: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
-        .ok()?
-        .filter_map(|e| e.ok())
-        .map(|e| e.path().join("bin"))
-        .collect();
-    found.sort();
-    found.into_iter().rev().find(|d| d.join("initdb").exists())
-}
-
-fn is_root() -> bool {
-    rustix::process::geteuid().is_root()
-}
-
-fn as_postgres(bin: &Path) -> Command {
-    if is_root() {
-        let mut c = Command::new("runuser");
-        c.args(["-u", "postgres", "--"]).arg(bin);
-        c
-    } else {
-        Command::new(bin)
-    }
-}
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
-
-/// Starts (once per test binary) a PostgreSQL in a temporary directory, as the `postgres`
-/// user, on a free loopback port; it stops itself when this process exits.
+/// Starts (once per test binary) a PostgreSQL with fsync off; `None` when PostgreSQL is not
+/// installed, which fails the run under `CI=true`.
 fn postgres() -> Option<&'static Pg> {
     static PG: OnceLock<Option<Pg>> = OnceLock::new();
     PG.get_or_init(|| {
-        let Some(bindir) = pg_bindir() else {
-            assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but no PostgreSQL server binaries were found (pg_config --bindir)");
+        let Some(bindir) = pg::bindir() else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but no PostgreSQL server binaries were found (pg_config --bindir)"
+            );
             eprintln!("PostgreSQL not found: skipping PostgreSQL tests");
             return None;
         };
-        let root = std::env::temp_dir().join(format!("pith-e2e-pg-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&root);
-        std::fs::create_dir_all(&root).expect("pg dir");
-        if is_root() {
-            let ok = Command::new("chown").args(["-R", "postgres:postgres"]).arg(&root).status().expect("chown").success();
-            assert!(ok, "chown of the PostgreSQL directory failed");
-        }
-        let data = root.join("data");
-        let out = as_postgres(&bindir.join("initdb"))
-            .arg("-D")
-            .arg(&data)
-            .args(["--auth=trust", "-U", "postgres", "--no-sync", "-E", "UTF8"])
-            .output()
-            .expect("initdb");
-        assert!(out.status.success(), "initdb failed: {}", String::from_utf8_lossy(&out.stderr));
-        let port = free_port();
-        // The watchdog stops the server when this test process is gone.
-        let script = format!(
-            "{pg} -D {data} -p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=300 >{root}/log 2>&1 & pg=$!; \
-             while [ -d /proc/{me} ]; do sleep 1; done; kill -INT $pg; wait $pg; rm -rf {root}",
-            pg = bindir.join("postgres").display(),
-            data = data.display(),
-            root = root.display(),
-            me = std::process::id(),
-        );
-        let mut c = if is_root() {
-            let mut c = Command::new("runuser");
-            c.args(["-u", "postgres", "--", "sh", "-c", &script]);
-            c
-        } else {
-            let mut c = Command::new("sh");
-            c.args(["-c", &script]);
-            c
-        };
-        // The watchdog outlives this process by design (it stops PostgreSQL after we exit),
-        // so it is deliberately not waited for.
-        #[allow(clippy::zombie_processes)]
-        let _watchdog = c.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start postgres");
-        let pg = Pg { port, bindir };
-        wait_until(Duration::from_secs(30), || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok()).then_some(()).expect("postgres did not start");
-        Some(pg)
+        Some(pg::start(bindir, false).expect("start PostgreSQL"))
     })
     .as_ref()
-}
-
-/// Waits for `cond` to hold, checking every 20 ms, at most `limit`.
-pub fn wait_until(limit: Duration, mut cond: impl FnMut() -> bool) -> bool {
-    let end = Instant::now() + limit;
-    while Instant::now() < end {
-        if cond() {
-            return true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-    cond()
 }
 
 impl Env {
@@ -156,25 +67,8 @@ impl Env {
         let db_url = match backend {
             Backend::Sqlite => None,
             Backend::Postgres => {
-                let pg = postgres()?;
                 let name = format!("pith_{}", uuid::Uuid::new_v4().simple());
-                let ok = wait_until(Duration::from_secs(20), || {
-                    Command::new(pg.bindir.join("createdb"))
-                        .args([
-                            "-h",
-                            "127.0.0.1",
-                            "-p",
-                            &pg.port.to_string(),
-                            "-U",
-                            "postgres",
-                            &name,
-                        ])
-                        .stderr(Stdio::null())
-                        .status()
-                        .is_ok_and(|s| s.success())
-                });
-                assert!(ok, "createdb failed");
-                Some(format!("postgres://postgres@127.0.0.1:{}/{name}", pg.port))
+                Some(postgres()?.create_db(&name).expect("createdb"))
             }
         };
         Some(Env { dir, db_url })
