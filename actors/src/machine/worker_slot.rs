@@ -1,9 +1,13 @@
 //! The life of one task on one worker: fenced start, body, final state, release.
 //!
 //! ```text
-//! Idle --Assign--> Starting --StartWritten(ok)--> Running --BodyDone--> Finishing --FinishWritten--> Idle
+//! Idle --Assign--> Starting --StartWritten(ok)--> Running --BodyDone--> (WriteFinish) Idle
 //!                     |  StartWritten(refused): the task was canceled or the grant is stale --> Idle
 //! ```
+//! The slot does not wait for the final state's commit: the shell releases the task's locks
+//! once that write has committed, while the worker already starts its next task, whose fenced
+//! start the batching writer commits after (usually together with) the previous finish. That
+//! halves the commits a worker waits for per task without ever releasing a lock early.
 //! Cancel while running aborts the body; the task ends `canceled`. Shutdown either drains
 //! (finish the running task, then exit) or aborts (the task ends `failed`, "Aborted during
 //! worker shutdown.").
@@ -50,8 +54,6 @@ pub enum SlotIn {
     BodyDone(Outcome),
     /// Cancel the task if it is this worker's.
     Cancel(TaskId),
-    /// The final state was written.
-    FinishWritten,
     /// Stop: `abort` = SIGINT semantics, else finish the current task first.
     Shutdown {
         /// Abort the running task.
@@ -73,15 +75,13 @@ pub enum SlotOut {
     SpawnBody(TaskId),
     /// Abort the running body.
     AbortBody(TaskId),
-    /// Write the final state.
+    /// Write the final state, then (after its commit) release the task's locks.
     WriteFinish {
         /// The task.
         task: TaskId,
         /// Its final state.
         state: Final,
     },
-    /// Release the task's locks.
-    Release(TaskId),
     /// Ready for the next task.
     Idle,
     /// The worker may stop.
@@ -93,7 +93,6 @@ enum Phase {
     Idle,
     Starting { task: TaskId, cancel: bool },
     Running { task: TaskId, cancel: bool },
-    Finishing { task: TaskId },
     Stopped,
 }
 
@@ -119,9 +118,7 @@ impl WorkerSlot {
     /// The task this slot is busy with.
     pub fn current(&self) -> Option<TaskId> {
         match self.phase {
-            Phase::Starting { task, .. }
-            | Phase::Running { task, .. }
-            | Phase::Finishing { task } => Some(task),
+            Phase::Starting { task, .. } | Phase::Running { task, .. } => Some(task),
             Phase::Idle | Phase::Stopped => None,
         }
     }
@@ -170,11 +167,7 @@ impl WorkerSlot {
                     Outcome::Completed => Final::Completed,
                     Outcome::Aborted => Final::Canceled,
                 };
-                self.phase = Phase::Finishing { task };
                 out.push(SlotOut::WriteFinish { task, state });
-            }
-            (Phase::Finishing { task }, SlotIn::FinishWritten) => {
-                out.push(SlotOut::Release(task));
                 self.idle(out);
             }
             (phase, SlotIn::Shutdown { abort }) => {
@@ -199,8 +192,8 @@ impl WorkerSlot {
         } else {
             Final::Canceled
         };
-        self.phase = Phase::Finishing { task };
         out.push(SlotOut::WriteFinish { task, state });
+        self.idle(out);
     }
 
     fn idle(&mut self, out: &mut Vec<SlotOut>) {
@@ -229,26 +222,22 @@ mod tests {
     fn happy_path_cancel_and_shutdowns() {
         let a = Uuid::from_u128(1);
         let mut s = WorkerSlot::default();
+        let start = SlotOut::WriteStart { task: a, epoch: 3 };
         assert_eq!(
             run(&mut s, SlotIn::Assign { task: a, epoch: 3 }),
-            vec![SlotOut::WriteStart { task: a, epoch: 3 }]
+            vec![start]
         );
         assert_eq!(
             run(&mut s, SlotIn::StartWritten(true)),
             vec![SlotOut::SpawnBody(a)]
         );
         assert_eq!(run(&mut s, SlotIn::Cancel(a)), vec![SlotOut::AbortBody(a)]);
-        assert_eq!(
-            run(&mut s, SlotIn::BodyDone(Outcome::Aborted)),
-            vec![SlotOut::WriteFinish {
-                task: a,
-                state: Final::Canceled
-            }]
-        );
-        assert_eq!(
-            run(&mut s, SlotIn::FinishWritten),
-            vec![SlotOut::Release(a), SlotOut::Idle]
-        );
+        let canceled = SlotOut::WriteFinish {
+            task: a,
+            state: Final::Canceled,
+        };
+        let out = run(&mut s, SlotIn::BodyDone(Outcome::Aborted));
+        assert_eq!(out, vec![canceled, SlotOut::Idle]);
 
         // Refused start (canceled while waiting): back to idle, nothing released here.
         run(&mut s, SlotIn::Assign { task: a, epoch: 3 });
@@ -261,32 +250,25 @@ mod tests {
         run(&mut s, SlotIn::Assign { task: a, epoch: 3 });
         run(&mut s, SlotIn::StartWritten(true));
         assert_eq!(run(&mut s, SlotIn::Shutdown { abort: false }), vec![]);
-        assert_eq!(
-            run(&mut s, SlotIn::BodyDone(Outcome::Completed)),
-            vec![SlotOut::WriteFinish {
-                task: a,
-                state: Final::Completed
-            }]
-        );
-        assert_eq!(
-            run(&mut s, SlotIn::FinishWritten),
-            vec![SlotOut::Release(a), SlotOut::Exit]
-        );
+        let done = SlotOut::WriteFinish {
+            task: a,
+            state: Final::Completed,
+        };
+        let out = run(&mut s, SlotIn::BodyDone(Outcome::Completed));
+        assert_eq!(out, vec![done, SlotOut::Exit]);
 
         // SIGINT aborts: failed with Pulp's reason.
         let mut s = WorkerSlot::default();
         run(&mut s, SlotIn::Assign { task: a, epoch: 1 });
         run(&mut s, SlotIn::StartWritten(true));
-        assert_eq!(
-            run(&mut s, SlotIn::Shutdown { abort: true }),
-            vec![SlotOut::AbortBody(a)]
-        );
-        assert_eq!(
-            run(&mut s, SlotIn::BodyDone(Outcome::Aborted)),
-            vec![SlotOut::WriteFinish {
-                task: a,
-                state: Final::FailedReason("Aborted during worker shutdown.".into())
-            }]
-        );
+        let out = run(&mut s, SlotIn::Shutdown { abort: true });
+        assert_eq!(out, vec![SlotOut::AbortBody(a)]);
+        let reason = Final::FailedReason("Aborted during worker shutdown.".into());
+        let aborted = SlotOut::WriteFinish {
+            task: a,
+            state: reason,
+        };
+        let out = run(&mut s, SlotIn::BodyDone(Outcome::Aborted));
+        assert_eq!(out, vec![aborted, SlotOut::Exit]);
     }
 }

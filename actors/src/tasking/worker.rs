@@ -30,7 +30,7 @@ pub enum WorkerMsg {
     BodyDone(Outcome, Option<TaskOutput>),
     /// Cancel the task if it is ours.
     Cancel(Uuid),
-    /// The final state was written.
+    /// A final state was committed (and the task's locks released).
     FinishWritten,
     /// Stop (SIGTERM: drain; SIGINT: abort).
     Shutdown {
@@ -62,6 +62,9 @@ pub struct WorkerState {
     task: Option<ReadyTask>,
     body: Option<AbortHandle>,
     output: Option<TaskOutput>,
+    /// Final-state writes not yet committed; the worker only stops once they are.
+    pending_finishes: usize,
+    exiting: bool,
 }
 
 /// The actor.
@@ -151,6 +154,7 @@ impl WorkerState {
                     },
                     at: now_micros(),
                 };
+                self.pending_finishes += 1;
                 let (writer, me) = (a.deps.writer.clone(), me.clone());
                 tokio::spawn(async move {
                     for attempt in 0..5u32 {
@@ -165,22 +169,25 @@ impl WorkerState {
                             }
                         }
                     }
+                    // Locks go only once the final state is durable. Looked up each time: the
+                    // lock service may have been restarted meanwhile.
+                    if let Some(lock) = super::node::lock_service() {
+                        let _ = lock.cast(LockServiceMsg::Release(TaskKey(task)));
+                    }
                     let _ = me.cast(WorkerMsg::FinishWritten);
                 });
             }
-            SlotOut::Release(task) => {
-                self.task = None;
-                self.body = None;
-                // Looked up each time: the lock service may have been restarted meanwhile.
-                if let Some(lock) = super::node::lock_service() {
-                    lock.cast(LockServiceMsg::Release(TaskKey(task)))?;
-                }
-            }
             SlotOut::Idle => {
                 self.task = None;
+                self.body = None;
                 a.dispatcher.cast(DispatcherMsg::Idle(a.id))?;
             }
-            SlotOut::Exit => me.stop(None),
+            SlotOut::Exit => {
+                self.exiting = true;
+                if self.pending_finishes == 0 {
+                    me.stop(None);
+                }
+            }
         }
         Ok(())
     }
@@ -216,6 +223,8 @@ impl Actor for Worker {
             task: None,
             body: None,
             output: None,
+            pending_finishes: 0,
+            exiting: false,
         })
     }
 
@@ -255,7 +264,12 @@ impl Actor for Worker {
                 st.step(&me, SlotIn::BodyDone(outcome))?;
             }
             WorkerMsg::Cancel(t) => st.step(&me, SlotIn::Cancel(t))?,
-            WorkerMsg::FinishWritten => st.step(&me, SlotIn::FinishWritten)?,
+            WorkerMsg::FinishWritten => {
+                st.pending_finishes = st.pending_finishes.saturating_sub(1);
+                if st.exiting && st.pending_finishes == 0 {
+                    me.stop(None);
+                }
+            }
             WorkerMsg::Shutdown { abort } => st.step(&me, SlotIn::Shutdown { abort })?,
         }
         Ok(())
