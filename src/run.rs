@@ -168,11 +168,13 @@ fn random_password() -> String {
 async fn set_admin_password(db: &Db, password: &str) -> anyhow::Result<()> {
     let hash = hash_password(password).map_err(|e| anyhow::anyhow!("hashing the password: {e}"))?;
     let now = now_micros();
-    match user::Entity::find()
+    // `.all()`, not `.one()`: statements on the (statement-caching) write connection are
+    // always stepped to completion.
+    let existing = user::Entity::find()
         .filter(user::Column::Username.eq("admin"))
-        .one(&db.write)
-        .await?
-    {
+        .all(&db.write)
+        .await?;
+    match existing.into_iter().next() {
         Some(u) => {
             let mut m = u.into_active_model();
             m.password = pith_entities::sea_orm::Set(hash);

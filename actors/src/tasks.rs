@@ -44,6 +44,8 @@ pub struct TaskContext {
     pub args: serde_json::Value,
     /// Shared dependencies.
     pub deps: Arc<TaskDeps>,
+    /// Set once the body records a progress report (so finishing knows whether to close any).
+    pub progress_used: Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl TaskContext {
@@ -53,6 +55,7 @@ impl TaskContext {
             task,
             args: serde_json::from_str(args).unwrap_or_default(),
             deps,
+            progress_used: Arc::default(),
         }
     }
 
@@ -71,6 +74,8 @@ impl TaskContext {
         total: Option<i64>,
         done: i64,
     ) {
+        self.progress_used
+            .store(true, std::sync::atomic::Ordering::Relaxed);
         let op = WriteOp::Progress {
             task: self.task,
             position,

@@ -242,9 +242,11 @@ pub async fn load_resources(
 pub async fn max_queue_seq(db: &Db) -> Result<i64, DbError> {
     let row = db
         .write
-        .query_one_raw(db.stmt("SELECT MAX(queue_seq) AS m FROM core_task", vec![]))
+        .query_all_raw(db.stmt("SELECT MAX(queue_seq) AS m FROM core_task", vec![]))
         .await?;
     Ok(row
+        .into_iter()
+        .next()
         .and_then(|r| r.try_get::<Option<i64>>("", "m").ok().flatten())
         .unwrap_or(0))
 }

@@ -31,7 +31,8 @@ pub enum WriteOp {
         seq: i64,
     },
     /// `waiting → running`, fenced: only if the task is still waiting and the lock-service
-    /// lease still has `epoch`. Also records the owner and the worker's current task.
+    /// lease still has `epoch`. Also records the owner (a worker's current task is derived
+    /// from this: it costs no extra write).
     StartTask {
         /// The task.
         task: Uuid,
@@ -60,6 +61,8 @@ pub enum WriteOp {
         result: Option<serde_json::Value>,
         /// Hrefs and PRNs of what the task created.
         created: Vec<(String, String)>,
+        /// The body recorded progress reports (which end with the task).
+        had_progress: bool,
         /// Finish time.
         at: Micros,
     },
@@ -254,16 +257,9 @@ async fn apply(db: &Db, txn: &DatabaseTransaction, op: &WriteOp) -> Result<u64, 
                 vec![(*at).into(), s(owner.clone()), s(incarnation.clone()), s(task.to_string()), (*epoch).into()],
             )
             .await?;
-            if n == 1 {
-                exec(db, txn, "UPDATE core_appstatus SET current_task = $1 WHERE name = $2", vec![
-                    s(task.to_string()),
-                    s(owner.clone()),
-                ])
-                .await?;
-            }
             Ok(n)
         }
-        WriteOp::FinishTask { task, owner, incarnation, state, error, result, created, at } => {
+        WriteOp::FinishTask { task, owner, incarnation, state, error, result, created, had_progress, at } => {
             let n = exec(
                 db,
                 txn,
@@ -281,11 +277,6 @@ async fn apply(db: &Db, txn: &DatabaseTransaction, op: &WriteOp) -> Result<u64, 
             )
             .await?;
             if n == 1 {
-                exec(db, txn, "UPDATE core_appstatus SET current_task = NULL WHERE name = $1 AND current_task = $2", vec![
-                    s(owner.clone()),
-                    s(task.to_string()),
-                ])
-                .await?;
                 for (i, (href, prn)) in created.iter().enumerate() {
                     exec(
                         db,
@@ -296,11 +287,13 @@ async fn apply(db: &Db, txn: &DatabaseTransaction, op: &WriteOp) -> Result<u64, 
                     .await?;
                 }
                 // Running progress reports end with the task.
-                exec(db, txn, "UPDATE core_progressreport SET state = $1 WHERE task_id = $2 AND state IN ('waiting','running')", vec![
+                if *had_progress {
+                    exec(db, txn, "UPDATE core_progressreport SET state = $1 WHERE task_id = $2 AND state IN ('waiting','running')", vec![
                     s(state.as_str()),
                     s(task.to_string()),
                 ])
                 .await?;
+                }
             }
             Ok(n)
         }

@@ -124,6 +124,15 @@ async fn cancel_waiting_and_running_tasks(env: Env) {
         .test_task(json!({"seconds": 60, "exclusive_resources": ["rc"]}))
         .await;
     s.wait_task(&running, |t| t["state"] == "running").await;
+    let (_, workers) = s.json("/pulp/api/v3/workers/").await;
+    let busy: Vec<&Value> = workers["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|w| !w["current_task"].is_null())
+        .collect();
+    assert_eq!(busy.len(), 1, "{workers}");
+    assert_eq!(busy[0]["current_task"], running.as_str());
     let waiting = s
         .test_task(json!({"seconds": 0, "exclusive_resources": ["rc"]}))
         .await;

@@ -158,6 +158,7 @@ impl Tasking {
             return Ok(());
         }
         let ctx = TaskContext::new(id, &spec.args.to_string(), self.deps.clone());
+        let progress = ctx.progress_used.clone();
         let outcome =
             tokio::time::timeout(IMMEDIATE_TIMEOUT, crate::tasks::body(&spec.name, ctx)).await;
         let (state, error, out) = match outcome {
@@ -181,6 +182,7 @@ impl Tasking {
             error,
             result: out.result,
             created: out.created,
+            had_progress: progress.load(std::sync::atomic::Ordering::Relaxed),
             at: now_micros(),
         };
         self.deps.writer.submit(finish).await?;

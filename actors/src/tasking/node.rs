@@ -112,9 +112,11 @@ pub async fn take_lease(db: &Db, holder: &str) -> Result<i64, DbError> {
         .await?;
     let row = db
         .write
-        .query_one_raw(db.stmt("SELECT epoch FROM core_locklease WHERE id = 1", vec![]))
+        .query_all_raw(db.stmt("SELECT epoch FROM core_locklease WHERE id = 1", vec![]))
         .await?;
-    row.map(|r| r.try_get::<i64>("", "epoch"))
+    row.into_iter()
+        .next()
+        .map(|r| r.try_get::<i64>("", "epoch"))
         .transpose()?
         .ok_or_else(|| DbError::Corrupt("no lease row".into()))
 }

@@ -62,6 +62,8 @@ pub struct WorkerState {
     task: Option<ReadyTask>,
     body: Option<AbortHandle>,
     output: Option<TaskOutput>,
+    /// Whether the running body recorded progress reports.
+    progress: Option<std::sync::Arc<std::sync::atomic::AtomicBool>>,
     /// Final-state writes not yet committed; the worker only stops once they are.
     pending_finishes: usize,
     exiting: bool,
@@ -109,6 +111,7 @@ impl WorkerState {
                     return Ok(());
                 };
                 let ctx = TaskContext::new(task, &t.args, a.deps.clone());
+                self.progress = Some(ctx.progress_used.clone());
                 let fut = crate::tasks::body(&t.name, ctx);
                 let handle = tokio::spawn(fut);
                 self.body = Some(handle.abort_handle());
@@ -152,6 +155,10 @@ impl WorkerState {
                     } else {
                         Vec::new()
                     },
+                    had_progress: self
+                        .progress
+                        .take()
+                        .is_some_and(|p| p.load(std::sync::atomic::Ordering::Relaxed)),
                     at: now_micros(),
                 };
                 self.pending_finishes += 1;
@@ -223,6 +230,7 @@ impl Actor for Worker {
             task: None,
             body: None,
             output: None,
+            progress: None,
             pending_finishes: 0,
             exiting: false,
         })

@@ -44,7 +44,29 @@ const ORDERABLE: [&str; 6] = [
     "last_heartbeat",
 ];
 
-fn serialize(ctx: &Ctx, w: app_status::Model) -> Value {
+/// Each worker's current task, derived from the task table (a task's owner is the worker that
+/// runs it), so starting and finishing tasks costs no write to the worker rows.
+async fn current_tasks(
+    ctx: &Ctx,
+    names: Vec<String>,
+) -> Result<std::collections::BTreeMap<String, String>, ApiError> {
+    use pith_entities::entity::task;
+    use pith_entities::sea_orm::ColumnTrait;
+    if names.is_empty() {
+        return Ok(Default::default());
+    }
+    let rows = task::Entity::find()
+        .filter(task::Column::State.is_in(["running", "canceling"]))
+        .filter(task::Column::Owner.is_in(names))
+        .all(&ctx.state.db.read)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|t| Some((t.owner?, t.pulp_id)))
+        .collect())
+}
+
+fn serialize(ctx: &Ctx, w: app_status::Model, current: Option<&String>) -> Value {
     let v3 = ctx.v3();
     json!({
         "pulp_href": format!("{v3}workers/{}/", w.pulp_id),
@@ -54,7 +76,7 @@ fn serialize(ctx: &Ctx, w: app_status::Model) -> Value {
         "name": w.name,
         "last_heartbeat": time::to_rfc3339(w.last_heartbeat),
         "versions": serde_json::from_str::<Value>(&w.versions).unwrap_or_else(|_| super::status::versions_map()),
-        "current_task": w.current_task.map(|t| format!("{v3}tasks/{t}/")),
+        "current_task": current.map(|t| format!("{v3}tasks/{t}/")),
     })
 }
 
@@ -128,7 +150,14 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
         .offset(p.offset)
         .all(db)
         .await?;
-    let results = rows.into_iter().map(|w| serialize(ctx, w)).collect();
+    let current = current_tasks(ctx, rows.iter().map(|w| w.name.clone()).collect()).await?;
+    let results = rows
+        .into_iter()
+        .map(|w| {
+            let c = current.get(&w.name).cloned();
+            serialize(ctx, w, c.as_ref())
+        })
+        .collect();
     Ok(ok(&listing::page(req, &p, count, results)))
 }
 
@@ -140,5 +169,10 @@ pub async fn read(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> 
         .await?
         .filter(|w| w.app_type == "worker")
         .ok_or_else(|| ApiError::not_found("AppStatus"))?;
-    Ok(ok(&listing::select_from_query(serialize(ctx, w), req)))
+    let current = current_tasks(ctx, vec![w.name.clone()]).await?;
+    let c = current.get(&w.name).cloned();
+    Ok(ok(&listing::select_from_query(
+        serialize(ctx, w, c.as_ref()),
+        req,
+    )))
 }
