@@ -92,7 +92,17 @@ impl Env {
 
     /// Starts `pith serve` and waits until it listens.
     pub fn start(&self, extra_env: &[(&str, &str)]) -> Server {
-        let mut c = self.command(&["serve", "--bind", "127.0.0.1:0", "--workers", "2"]);
+        self.spawn(
+            &["serve", "--bind", "127.0.0.1:0", "--workers", "2"],
+            extra_env,
+            "listening on http://",
+        )
+    }
+
+    /// Starts `pith ARGS…` and waits for a stdout line containing `ready` (the address is taken
+    /// from a `listening on http://ADDR/` line when there is one).
+    pub fn spawn(&self, args: &[&str], extra_env: &[(&str, &str)], ready: &str) -> Server {
+        let mut c = self.command(args);
         for (k, v) in extra_env {
             c.env(k, v);
         }
@@ -110,10 +120,15 @@ impl Env {
         let output = Arc::new(Mutex::new(String::new()));
         let (tx, rx) = mpsc::channel();
         let out2 = output.clone();
+        let ready = ready.to_owned();
         std::thread::spawn(move || {
             for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-                if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let _ = tx.send(rest.split('/').next().unwrap_or("").to_owned());
+                if line.contains(&ready) {
+                    let addr = line
+                        .split("listening on http://")
+                        .nth(1)
+                        .and_then(|r| r.split('/').next());
+                    let _ = tx.send(addr.unwrap_or("").to_owned());
                 }
                 if let Ok(mut o) = out2.lock() {
                     o.push_str(&line);
@@ -127,7 +142,7 @@ impl Env {
                 let _ = child.kill();
                 let log =
                     std::fs::read_to_string(self.dir.path().join("stderr.log")).unwrap_or_default();
-                panic!("pith did not start:\n{log}");
+                panic!("pith {args:?} did not start:\n{log}");
             }
         };
         Server {

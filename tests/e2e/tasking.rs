@@ -339,3 +339,81 @@ async fn sigterm_drains_and_sigint_aborts(env: Env) {
         json!({"reason": "Aborted during worker shutdown."})
     );
 }
+
+/// `pith api`, `pith worker` and `pith content` as separate processes on one PostgreSQL:
+/// tasks dispatched by the API process are found by the worker process's table scan.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn separate_processes_share_work_through_postgres() {
+    let Some(env) = Env::new(crate::support::Backend::Postgres) else {
+        return;
+    };
+    let fast = [("PULP_PITH_TASK_SCAN_INTERVAL", "0.2")];
+    let _worker = env.spawn(
+        &["worker", "--workers", "2"],
+        &fast,
+        "running with 2 workers",
+    );
+    let api = env.spawn(
+        &["api", "--bind", "127.0.0.1:0"],
+        &fast,
+        "listening on http://",
+    );
+    let content = env.spawn(
+        &["content", "--bind", "127.0.0.1:0"],
+        &fast,
+        "listening on http://",
+    );
+
+    let t = api
+        .test_task(json!({"exclusive_resources": ["split"], "result": "done"}))
+        .await;
+    let t = api.finished(&t).await;
+    assert_eq!(t["state"], "completed", "{t}");
+    assert_eq!(t["result"], "done");
+    let r = api
+        .post(
+            "/pulp/api/v3/orphans/cleanup/",
+            &json!({"orphan_protection_time": 0}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let href = r.json::<Value>().await.unwrap()["task"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(api.finished(&href).await["state"], "completed");
+
+    let (_, st) = api.json("/pulp/api/v3/status/").await;
+    assert_eq!(st["online_workers"].as_array().unwrap().len(), 2, "{st}");
+    assert_eq!(st["online_api_apps"].as_array().unwrap().len(), 1);
+    assert_eq!(st["online_content_apps"].as_array().unwrap().len(), 1);
+    let r = content
+        .client
+        .head(content.url("/pulp/content/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(
+        content
+            .client
+            .get(content.url("/pulp/api/v3/status/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404,
+        "the content process serves no API"
+    );
+    assert_eq!(
+        api.client
+            .get(api.url("/pulp/content/"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404,
+        "the API process serves no content"
+    );
+}
