@@ -406,7 +406,19 @@ async fn run_node(
         }
     };
 
-    let stop = wait_for_signal().await?;
+    let mut tasking_node = tasking_node;
+    let stop = tokio::select! {
+        stop = wait_for_signal() => stop?,
+        _ = async {
+            match tasking_node.as_mut() {
+                Some(n) => n.stopped().await,
+                None => std::future::pending().await,
+            }
+        } => {
+            registration.deregister().await;
+            bail!("the tasking runtime stopped unexpectedly (see the log above); exiting so that the service manager restarts Pith");
+        }
+    };
     tracing::info!(?stop, "shutting down");
     // A second signal ends the process at once.
     tokio::spawn(async {

@@ -55,11 +55,12 @@ pub fn parse(req: &Req, filters: &[&str], orderable: &[&str]) -> Result<ListPara
     for (k, v) in &req.query {
         match k.as_str() {
             "limit" | "page_size" => {
+                // Databases take signed 64-bit limits; anything larger means "all" anyway.
                 if let Ok(n @ 1..) = v.parse::<u64>() {
-                    p.limit = n;
+                    p.limit = Ord::min(n, i64::MAX as u64);
                 }
             }
-            "offset" => p.offset = v.parse().unwrap_or(0),
+            "offset" => p.offset = Ord::min(v.parse::<u64>().unwrap_or(0), i64::MAX as u64),
             "fields" => p.fields.extend(split_list(v)),
             "exclude_fields" => p.exclude.extend(split_list(v)),
             "minimal" => p.minimal = matches!(v.as_str(), "true" | "True" | "1"),

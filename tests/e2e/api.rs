@@ -463,6 +463,14 @@ async fn lists_paginate_filter_and_select(env: Env) {
             .1["count"],
         1
     );
+    let (code, huge) = s
+        .json("/pulp/api/v3/tasks/?limit=18446744073709551615&offset=9223372036854775807")
+        .await;
+    assert_eq!(
+        (code, huge["results"].as_array().map(Vec::len)),
+        (200, Some(0)),
+        "{huge}"
+    );
     let (_, mini) = s.json("/pulp/api/v3/tasks/?minimal=true&limit=1").await;
     assert!(mini["results"][0].get("progress_reports").is_none());
     assert_eq!(

@@ -306,7 +306,7 @@ impl Actor for Root {
 #[derive(Debug)]
 pub struct TaskingNode {
     root: ActorRef<RootMsg>,
-    join: JoinHandle<()>,
+    join: Option<JoinHandle<()>>,
     /// Names of this node's workers.
     pub worker_names: Vec<String>,
 }
@@ -333,7 +333,7 @@ impl TaskingNode {
         .await?;
         Ok(TaskingNode {
             root,
-            join,
+            join: Some(join),
             worker_names,
         })
     }
@@ -342,11 +342,21 @@ impl TaskingNode {
     /// them with "Aborted during worker shutdown." (SIGINT). Returns when every worker exited.
     pub async fn shutdown(self, abort: bool) {
         let _ = self.root.cast(RootMsg::Shutdown { abort });
-        let _ = self.join.await;
+        if let Some(j) = self.join {
+            let _ = j.await;
+        }
     }
 
-    /// True while the runtime runs.
-    pub fn is_running(&self) -> bool {
-        !self.join.is_finished()
+    /// Resolves if the runtime stops by itself (its root failed: the lock service could not be
+    /// rebuilt, or the dispatcher died). The process should then exit so that its supervisor
+    /// restarts it; recovery at the next start takes care of the tasks.
+    pub async fn stopped(&mut self) {
+        match self.join.as_mut() {
+            Some(j) => {
+                let _ = j.await;
+                self.join = None;
+            }
+            None => std::future::pending().await,
+        }
     }
 }
