@@ -240,3 +240,58 @@ pub fn id_from_ref(v3: &str, collection: &str, prn_type: &str, value: &str) -> O
     };
     uuid::Uuid::parse_str(&id).ok().map(|u| u.to_string())
 }
+
+/// Runs a filtered list query: the total count and one page, ordered by the request's
+/// `ordering` (default newest first, `-pulp_created`) with `pulp_id` as the final tiebreaker
+/// so pages never overlap.
+pub async fn fetch_page<E>(
+    db: &pith_entities::sea_orm::DatabaseConnection,
+    cond: Condition,
+    p: &ListParams,
+) -> Result<(u64, Vec<E::Model>), ApiError>
+where
+    E: pith_entities::sea_orm::EntityTrait,
+    E::Model: Sync,
+{
+    use pith_entities::sea_orm::{Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect};
+    let q = E::find().filter(cond);
+    let count = q.clone().count(db).await?;
+    let mut q = q;
+    if p.ordering.is_empty() {
+        q = q.order_by(Expr::col("pulp_created"), Order::Desc);
+    }
+    for (f, desc) in &p.ordering {
+        let col = if f == "pk" {
+            "pulp_id".to_owned()
+        } else {
+            f.clone()
+        };
+        q = q.order_by(Expr::col(col), if *desc { Order::Desc } else { Order::Asc });
+    }
+    let rows = q
+        .order_by(Expr::col("pulp_id"), Order::Desc)
+        .limit(p.limit)
+        .offset(p.offset)
+        .all(db)
+        .await?;
+    Ok((count, rows))
+}
+
+/// The `pulp_id__in` / `pulp_href__in` / `prn__in` filters every endpoint has.
+pub fn identity_filter(
+    field: &str,
+    value: &str,
+    v3: &str,
+    collection: &str,
+    prn_type: &str,
+) -> SimpleExpr {
+    let ids: Vec<String> = if field == "pulp_id" {
+        split_list(value).collect()
+    } else {
+        value
+            .split(',')
+            .filter_map(|h| id_from_ref(v3, collection, prn_type, h))
+            .collect()
+    };
+    Expr::col("pulp_id").is_in(ids)
+}

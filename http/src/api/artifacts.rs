@@ -4,16 +4,13 @@
 use futures_util::StreamExt;
 use pith_entities::entity::artifact;
 use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
-use pith_entities::sea_orm::{
-    ActiveModelTrait, EntityTrait, IntoActiveModel, Order, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
-};
+use pith_entities::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use pith_entities::time;
 use serde_json::{Value, json};
 use warp::http::{HeaderValue, StatusCode};
 
 use super::{Ctx, ok, parse_id};
-use crate::listing::{self, id_from_ref, lookup};
+use crate::listing::{self, lookup};
 use crate::request::{Response, empty, json as json_resp};
 use crate::{ApiError, Req};
 
@@ -246,42 +243,12 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
                     .not_in_subquery(used)
                     .and(Expr::col("timestamp_of_interest").lt(cutoff))
             }
-            "pulp_id" => Expr::col("pulp_id").is_in(
-                value
-                    .split(',')
-                    .map(|s| s.trim().to_owned())
-                    .collect::<Vec<_>>(),
-            ),
-            _ => Expr::col("pulp_id").is_in(
-                value
-                    .split(',')
-                    .filter_map(|h| id_from_ref(&v3, "artifacts", "core.artifact", h))
-                    .collect::<Vec<_>>(),
-            ),
+            f => listing::identity_filter(f, value, &v3, "artifacts", "core.artifact"),
         };
         cond = cond.add(e);
     }
-    let db = &ctx.state.db.read;
-    let q = artifact::Entity::find().filter(cond);
-    let count = q.clone().count(db).await?;
-    let mut q = q;
-    if p.ordering.is_empty() {
-        q = q.order_by(Expr::col("pulp_created"), Order::Desc);
-    }
-    for (f, desc) in &p.ordering {
-        let col = if f == "pk" {
-            "pulp_id".to_owned()
-        } else {
-            f.clone()
-        };
-        q = q.order_by(Expr::col(col), if *desc { Order::Desc } else { Order::Asc });
-    }
-    let rows = q
-        .order_by(Expr::col("pulp_id"), Order::Desc)
-        .limit(p.limit)
-        .offset(p.offset)
-        .all(db)
-        .await?;
+    let (count, rows) =
+        listing::fetch_page::<artifact::Entity>(&ctx.state.db.read, cond, &p).await?;
     let results = rows.iter().map(|a| serialize(&v3, a)).collect();
     Ok(ok(&listing::page(req, &p, count, results)))
 }

@@ -6,9 +6,7 @@ use pith_actors::tasking::{CancelOutcome, TaskSpec};
 use pith_actors::tasks::PURGE;
 use pith_entities::entity::{created_resource, progress_report, task, task_resource};
 use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
-use pith_entities::sea_orm::{
-    ColumnTrait, EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use pith_entities::sea_orm::{ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use pith_entities::{TaskState, time};
 use serde_json::{Value, json};
 use warp::http::StatusCode;
@@ -170,25 +168,8 @@ fn condition(ctx: &Ctx, p: &ListParams) -> Result<Condition, ApiError> {
             "reserved_resources" => res_sub(value, None),
             "exclusive_resources" => res_sub(value, Some(true)),
             "shared_resources" => res_sub(value, Some(false)),
-            "pulp_id" => Expr::col("pulp_id").is_in(
-                value
-                    .split(',')
-                    .map(|s| s.trim().to_owned())
-                    .collect::<Vec<_>>(),
-            ),
-            "pulp_href" => {
-                let ids: Vec<String> = value
-                    .split(',')
-                    .filter_map(|h| id_from_ref(&v3, "tasks", "core.task", h))
-                    .collect();
-                Expr::col("pulp_id").is_in(ids)
-            }
-            "prn" => {
-                let ids: Vec<String> = value
-                    .split(',')
-                    .filter_map(|h| id_from_ref(&v3, "tasks", "core.task", h))
-                    .collect();
-                Expr::col("pulp_id").is_in(ids)
+            "pulp_id" | "pulp_href" | "prn" => {
+                listing::identity_filter(field, value, &v3, "tasks", "core.task")
             }
             _ => {
                 return Err(ApiError::BadRequest(
@@ -299,23 +280,7 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let p = listing::parse(req, &names, &ORDERABLE)?;
     let cond = condition(ctx, &p)?;
-    let db = &ctx.state.db.read;
-    let q = task::Entity::find().filter(cond);
-    let count = q.clone().count(db).await?;
-    let mut q = q;
-    if p.ordering.is_empty() {
-        q = q.order_by(Expr::col("pulp_created"), Order::Desc);
-    }
-    for (f, desc) in &p.ordering {
-        let col = if f == "pk" {
-            "pulp_id".to_owned()
-        } else {
-            f.clone()
-        };
-        q = q.order_by(Expr::col(col), if *desc { Order::Desc } else { Order::Asc });
-    }
-    q = q.order_by(Expr::col("pulp_id"), Order::Desc);
-    let rows = q.limit(p.limit).offset(p.offset).all(db).await?;
+    let (count, rows) = listing::fetch_page::<task::Entity>(&ctx.state.db.read, cond, &p).await?;
     let results = serialize(ctx, rows, p.minimal).await?;
     Ok(ok(&listing::page(req, &p, count, results)))
 }

@@ -2,14 +2,12 @@
 
 use pith_entities::entity::app_status;
 use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait};
-use pith_entities::sea_orm::{
-    EntityTrait, Order, PaginatorTrait, QueryFilter, QueryOrder, QuerySelect,
-};
+use pith_entities::sea_orm::{EntityTrait, QueryFilter};
 use pith_entities::time;
 use serde_json::{Value, json};
 
 use super::{Ctx, ok, parse_id};
-use crate::listing::{self, id_from_ref, lookup};
+use crate::listing::{self, lookup};
 use crate::request::Response;
 use crate::{ApiError, Req};
 
@@ -114,42 +112,12 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
                     online()
                 }
             }
-            "pulp_id" => Expr::col("pulp_id").is_in(
-                value
-                    .split(',')
-                    .map(|s| s.trim().to_owned())
-                    .collect::<Vec<_>>(),
-            ),
-            _ => Expr::col("pulp_id").is_in(
-                value
-                    .split(',')
-                    .filter_map(|h| id_from_ref(&v3, "workers", "core.appstatus", h))
-                    .collect::<Vec<_>>(),
-            ),
+            f => listing::identity_filter(f, value, &v3, "workers", "core.appstatus"),
         };
         cond = cond.add(e);
     }
-    let db = &ctx.state.db.read;
-    let q = app_status::Entity::find().filter(cond);
-    let count = q.clone().count(db).await?;
-    let mut q = q;
-    if p.ordering.is_empty() {
-        q = q.order_by(Expr::col("pulp_created"), Order::Desc);
-    }
-    for (f, desc) in &p.ordering {
-        let col = if f == "pk" {
-            "pulp_id".to_owned()
-        } else {
-            f.clone()
-        };
-        q = q.order_by(Expr::col(col), if *desc { Order::Desc } else { Order::Asc });
-    }
-    let rows = q
-        .order_by(Expr::col("name"), Order::Asc)
-        .limit(p.limit)
-        .offset(p.offset)
-        .all(db)
-        .await?;
+    let (count, rows) =
+        listing::fetch_page::<app_status::Entity>(&ctx.state.db.read, cond, &p).await?;
     let current = current_tasks(ctx, rows.iter().map(|w| w.name.clone()).collect()).await?;
     let results = rows
         .into_iter()
