@@ -56,7 +56,7 @@ pub struct ServeArgs {
     #[arg(long, default_value = "127.0.0.1:24817")]
     pub bind: SocketAddr,
     /// Number of worker actors (tasks run in parallel, one per worker).
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub workers: u32,
     #[command(flatten)]
     pub data: DataArgs,
@@ -86,7 +86,7 @@ pub struct ContentArgs {
 #[derive(Debug, Args)]
 pub struct WorkerArgs {
     /// Number of worker actors.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u32).range(1..=256))]
     pub workers: u32,
     #[command(flatten)]
     pub data: DataArgs,
