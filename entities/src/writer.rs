@@ -146,6 +146,17 @@ impl Writer {
         rx.await.map_err(|_| DbError::WriterGone)?
     }
 
+    /// Queues `op` now, synchronously, and returns a receiver for its outcome. Use it when the
+    /// op must be ordered before anything the caller's peers submit after this call returns
+    /// (the queue is FIFO). Fails only when the queue is full or the writer is gone.
+    pub fn enqueue(&self, op: WriteOp) -> Result<oneshot::Receiver<Result<u64, DbError>>, DbError> {
+        let (tx, rx) = oneshot::channel();
+        self.tx
+            .try_send((op, Some(tx)))
+            .map_err(|_| DbError::WriterGone)?;
+        Ok(rx)
+    }
+
     /// Submits `op` without waiting for its commit. Order relative to later ops is kept.
     pub async fn submit_nowait(&self, op: WriteOp) -> Result<(), DbError> {
         self.tx

@@ -1,7 +1,14 @@
-//! Deterministic simulation of Pith's tasking and cluster protocols.
+//! Deterministic simulation of Pith's tasking protocol.
 //!
-//! Not built yet: this crate is where the seeded simulator of issue #6 goes. It will drive the
-//! pure machines in `pith_actors::machine` (sequencer, resource queues, grant tracker,
-//! dispatcher, worker slot, recovery) — the same code the actors run — under simulated time,
-//! a simulated task store and fault injection. Until then those machines are covered by their
-//! unit tests and by the property test in `actors/src/machine.rs`.
+//! [`world::World`] is a seeded discrete-event simulator: one PRNG ([`rng`]), simulated time,
+//! a simulated network with per-link FIFO and cross-sender reordering, a simulated task store
+//! ([`db::SimDb`]) that applies the writer's real commands, and faults (lost wake-ups, failing
+//! and panicking bodies, cancellations, worker crashes, process crashes with recovery). It
+//! drives the real state machines of `pith_actors::machine` and checks the invariants after
+//! every event. A seed replays a run exactly. See `simulations/README.md`.
+
+pub mod db;
+pub mod rng;
+pub mod world;
+
+pub use world::{Failure, Mutation, Summary, World, run_seed};

@@ -105,6 +105,11 @@ impl Dispatcher {
         self.ready.len()
     }
 
+    /// The task `worker` is busy with, if any.
+    pub fn task_of(&self, worker: WorkerId) -> Option<TaskId> {
+        self.busy.get(&worker).copied()
+    }
+
     /// The worker running `task`, if any.
     pub fn worker_of(&self, task: TaskId) -> Option<WorkerId> {
         self.busy.iter().find(|(_, t)| **t == task).map(|(w, _)| *w)

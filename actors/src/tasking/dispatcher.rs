@@ -2,7 +2,7 @@
 
 use std::collections::BTreeMap;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef};
+use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef};
 use ractor_cluster_derive::RactorMessage;
 use uuid::Uuid;
 
@@ -34,10 +34,11 @@ pub enum DispatcherMsg {
     Ready(ReadyTask),
     /// A worker (re)started and can take work.
     Register(WorkerId, String, ActorRef<WorkerMsg>),
-    /// A worker finished its task.
-    Idle(WorkerId),
-    /// A worker died.
-    WorkerLost(WorkerId),
+    /// A worker (this actor instance) finished its task. Stale ones, from an actor that has
+    /// since been replaced, are ignored.
+    Idle(WorkerId, ActorId),
+    /// A worker actor died (ignored if that id has a newer actor already).
+    WorkerLost(WorkerId, ActorId),
     /// Cancel a task.
     Cancel(Uuid),
     /// Stop handing out work.
@@ -82,15 +83,16 @@ impl DispatcherState {
         for o in out {
             match o {
                 DispatchOut::Assign { task, worker } => {
-                    let payload = self.payloads.remove(&task);
+                    // Kept until the worker is idle again: an orphaned task is re-dispatched.
+                    let payload = self.payloads.get(&task).cloned();
                     match (payload, self.workers.get(&worker)) {
                         (Some(p), Some(w)) => w.cast(WorkerMsg::Run(p))?,
                         (p, _) => {
-                            // The worker vanished between idle and assign: put the task back.
+                            // No such worker (cannot happen: only registered workers are idle).
                             if let Some(p) = p {
                                 self.payloads.insert(task, p);
                             }
-                            me.cast(DispatcherMsg::WorkerLost(worker))?;
+                            self.step(me, DispatchIn::WorkerLost(worker))?;
                         }
                     }
                 }
@@ -107,6 +109,8 @@ impl DispatcherState {
                     let writer = self.args.writer.clone();
                     let inc = self.args.incarnation.clone();
                     let lock = self.lock.clone();
+                    let me = me.clone();
+                    let ready = self.payloads.get(&task).cloned();
                     tokio::spawn(async move {
                         let op = WriteOp::FailAbandoned {
                             task,
@@ -120,9 +124,13 @@ impl DispatcherState {
                                     let _ = l.cast(LockServiceMsg::Release(TaskKey(task)));
                                 }
                             }
-                            // Not started yet: it stays waiting; the next scan after a lock
-                            // service restart re-queues it. Rare (a worker died mid-start).
-                            Ok(_) => tracing::warn!(%task, "worker lost before its task started"),
+                            // It never started (or was canceled meanwhile): it still holds its
+                            // locks, so hand it to another worker; the fenced start decides.
+                            Ok(_) => {
+                                if let Some(r) = ready {
+                                    let _ = me.cast(DispatcherMsg::Ready(r));
+                                }
+                            }
                             Err(e) => {
                                 tracing::error!(%task, error = %e, "could not fail an orphaned task")
                             }
@@ -167,11 +175,32 @@ impl Actor for DispatcherActor {
                 st.step(&me, DispatchIn::Ready(id))?;
             }
             DispatcherMsg::Register(id, _name, w) => {
+                // A new actor for an id whose old actor is not reported lost yet: it is.
+                if st
+                    .workers
+                    .get(&id)
+                    .is_some_and(|old| old.get_id() != w.get_id())
+                {
+                    st.step(&me, DispatchIn::WorkerLost(id))?;
+                }
                 st.workers.insert(id, w);
                 st.step(&me, DispatchIn::Idle(id))?;
             }
-            DispatcherMsg::Idle(id) => st.step(&me, DispatchIn::Idle(id))?,
-            DispatcherMsg::WorkerLost(id) => st.step(&me, DispatchIn::WorkerLost(id))?,
+            DispatcherMsg::Idle(id, actor) => {
+                // Only from the current actor: a dead one's late Idle would hand work to a
+                // mailbox nobody reads (found by the simulator).
+                if st.workers.get(&id).is_some_and(|w| w.get_id() == actor) {
+                    if let Some(done) = st.machine.task_of(id) {
+                        st.payloads.remove(&done);
+                    }
+                    st.step(&me, DispatchIn::Idle(id))?
+                }
+            }
+            DispatcherMsg::WorkerLost(id, actor) => {
+                if st.workers.get(&id).is_some_and(|w| w.get_id() == actor) {
+                    st.step(&me, DispatchIn::WorkerLost(id))?
+                }
+            }
             DispatcherMsg::Cancel(t) => st.step(&me, DispatchIn::Cancel(t))?,
             DispatcherMsg::Drain => st.step(&me, DispatchIn::Drain)?,
             DispatcherMsg::SetLockService(l) => st.lock = Some(l),

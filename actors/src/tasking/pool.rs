@@ -78,7 +78,8 @@ impl Actor for WorkerPool {
             SupervisionEvent::ActorFailed(cell, err) => {
                 if let Some((args, _)) = st.running.remove(&cell.get_id()) {
                     tracing::error!(worker = %args.name, error = %err, "worker failed; replacing it");
-                    args.dispatcher.cast(DispatcherMsg::WorkerLost(args.id))?;
+                    args.dispatcher
+                        .cast(DispatcherMsg::WorkerLost(args.id, cell.get_id()))?;
                     if !st.stopping {
                         let (w, _) =
                             Actor::spawn_linked(None, Worker, args.clone(), me.get_cell()).await?;

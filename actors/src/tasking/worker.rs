@@ -87,7 +87,6 @@ impl WorkerState {
         let a = &self.args;
         match o {
             SlotOut::WriteStart { task, epoch } => {
-                let (writer, me) = (a.deps.writer.clone(), me.clone());
                 let op = WriteOp::StartTask {
                     task,
                     owner: a.name.clone(),
@@ -95,11 +94,16 @@ impl WorkerState {
                     epoch,
                     at: now_micros(),
                 };
+                // Queued here, synchronously: if this worker dies right after, the
+                // dispatcher's "fail the orphan" write is queued after this one, never before
+                // (found by the simulator: a late start would leave a task running forever).
+                let pending = a.deps.writer.enqueue(op);
+                let me = me.clone();
                 tokio::spawn(async move {
-                    let ok = match writer.submit(op).await {
-                        Ok(n) => n == 1,
+                    let ok = match pending {
+                        Ok(rx) => matches!(rx.await, Ok(Ok(1))),
                         Err(e) => {
-                            tracing::error!(%task, error = %e, "could not start task");
+                            tracing::error!(%task, error = %e, "could not queue the task's start");
                             false
                         }
                     };
@@ -187,7 +191,7 @@ impl WorkerState {
             SlotOut::Idle => {
                 self.task = None;
                 self.body = None;
-                a.dispatcher.cast(DispatcherMsg::Idle(a.id))?;
+                a.dispatcher.cast(DispatcherMsg::Idle(a.id, me.get_id()))?;
             }
             SlotOut::Exit => {
                 self.exiting = true;
