@@ -103,8 +103,8 @@ pub enum Addr {
     Pool,
     /// The batching writer (replies come from it).
     Writer,
-    /// API clients.
-    Client,
+    /// An API client (several dispatch concurrently; each has its own FIFO links).
+    Client(u32),
 }
 
 /// An actor somewhere in the cluster.
@@ -362,6 +362,8 @@ pub struct World {
     db: SimDb,
     nodes: BTreeMap<NodeId, Node>,
     specs: Vec<(Uuid, Vec<ResourceClaim>)>,
+    /// Which client dispatches (and cancels) each task.
+    client_of: BTreeMap<Uuid, u32>,
     events: u64,
     hash: u64,
     trace: VecDeque<String>,
@@ -404,6 +406,7 @@ impl World {
             db: SimDb::default(),
             nodes: BTreeMap::new(),
             specs: Vec::new(),
+            client_of: BTreeMap::new(),
             events: 0,
             hash: 0xcbf2_9ce4_8422_2325,
             trace: VecDeque::new(),
@@ -446,6 +449,7 @@ impl World {
                 }
             }
             self.specs.push((id, claims));
+            self.client_of.insert(id, self.rng.below(4) as u32);
             let t = self.rng.below(p.fault_until);
             self.at(t, Event::ClientDispatch(i));
             if self.rng.chance(p.cancel) {
@@ -1239,14 +1243,31 @@ impl World {
                 Reply::None => {}
                 Reply::ClientInserted(id) => {
                     self.unacked.remove(&id);
-                    self.send(Self::ep(node, Addr::Client), lock, Msg::Wake(id))
+                    self.send(
+                        Self::ep(
+                            node,
+                            Addr::Client(self.client_of.get(&id).copied().unwrap_or(0)),
+                        ),
+                        lock,
+                        Msg::Wake(id),
+                    )
                 }
                 Reply::ClientCanceledWaiting(id) if n == 1 => {
                     self.canceled_waiting.insert(id);
-                    self.send(Self::ep(node, Addr::Client), lock, Msg::Canceled(id));
+                    self.send(
+                        Self::ep(
+                            node,
+                            Addr::Client(self.client_of.get(&id).copied().unwrap_or(0)),
+                        ),
+                        lock,
+                        Msg::Canceled(id),
+                    );
                 }
                 Reply::ClientMarkedCanceling(id) if n == 1 => self.send(
-                    Self::ep(node, Addr::Client),
+                    Self::ep(
+                        node,
+                        Addr::Client(self.client_of.get(&id).copied().unwrap_or(0)),
+                    ),
                     Self::ep(node, Addr::Dispatcher),
                     Msg::DispCancel(id),
                 ),
