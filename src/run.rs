@@ -284,7 +284,23 @@ async fn run_node(
     let store =
         ArtifactStore::open(settings.media_root(data_dir)).context("opening the artifact store")?;
     if parts.api {
-        ensure_admin(&db, settings).await?;
+        let exists = user::Entity::find()
+            .filter(user::Column::Username.eq("admin"))
+            .all(&db.read)
+            .await?;
+        if exists.is_empty() {
+            ensure_admin(&db, settings).await?;
+        } else if settings.admin_password.is_some() {
+            // Checking PULP_ADMIN_PASSWORD against the stored hash costs an argon2 run (tens of
+            // milliseconds): do it after start-up. Until it finishes the previous password
+            // still works; the auth cache notices the new hash on its next refresh.
+            let (db, settings) = (db.clone(), settings.clone());
+            tokio::spawn(async move {
+                if let Err(e) = ensure_admin(&db, &settings).await {
+                    tracing::error!(error = %e, "could not apply PULP_ADMIN_PASSWORD");
+                }
+            });
+        }
     }
     let writer = Writer::start(db.clone());
     let listener = match bind {
