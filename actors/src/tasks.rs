@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use pith_entities::{ArtifactStore, Db, WriteOp, Writer};
 
+mod general;
 mod orphans;
 mod purge;
 mod test_bodies;
@@ -19,6 +20,10 @@ mod test_bodies;
 pub const ORPHAN_CLEANUP: &str = "pulpcore.app.tasks.orphan.orphan_cleanup";
 /// Pulp's name of the task purge task.
 pub const PURGE: &str = "pulpcore.app.tasks.purge.purge";
+/// Pulp's name of the generic (immediate) update task.
+pub const GENERAL_UPDATE: &str = "pulpcore.app.tasks.base.ageneral_update";
+/// Pulp's name of the generic delete task.
+pub const GENERAL_DELETE: &str = "pulpcore.app.tasks.base.general_delete";
 /// Test-only: sleeps, optionally fails or panics (enabled by `PITH_TEST_TASKS`).
 pub const TEST_SLEEP: &str = "pith.app.tasks.test.sleep";
 
@@ -108,6 +113,8 @@ pub fn body(name: &str, ctx: TaskContext) -> TaskFuture {
     match name {
         ORPHAN_CLEANUP => Box::pin(orphans::cleanup(ctx)),
         PURGE => Box::pin(purge::purge(ctx)),
+        GENERAL_UPDATE => Box::pin(general::update(ctx)),
+        GENERAL_DELETE => Box::pin(general::delete(ctx)),
         TEST_SLEEP if ctx.deps.test_tasks => Box::pin(test_bodies::sleep(ctx)),
         other => {
             let msg = format!("Pith has no task named {other:?}.");

@@ -4,6 +4,7 @@ pub mod app_status;
 pub mod artifact;
 pub mod created_resource;
 pub mod progress_report;
+pub mod remote;
 pub mod task;
 pub mod task_resource;
 pub mod user;

@@ -11,6 +11,7 @@ pub mod db;
 pub mod entity;
 pub mod error;
 pub mod migration;
+pub mod remotes;
 pub mod store;
 pub mod tasks;
 pub mod time;

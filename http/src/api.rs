@@ -2,6 +2,7 @@
 
 pub mod artifacts;
 pub mod orphans;
+pub mod remotes;
 pub mod status;
 pub mod tasks;
 pub mod testing;

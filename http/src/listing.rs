@@ -295,3 +295,105 @@ pub fn identity_filter(
     };
     Expr::col("pulp_id").is_in(ids)
 }
+
+/// Pulp's `pulp_label_select`: comma-separated terms (`\,` escapes a comma), all of which must
+/// hold: `key` (has it), `!key` (lacks it), `key=value`, `key!=value` (has it with another
+/// value), `key~text` (value contains text, case-insensitively).
+pub fn labels_match(labels: &Map<String, Value>, select: &str) -> Result<bool, ApiError> {
+    let mut terms = Vec::new();
+    let mut cur = String::new();
+    let mut chars = select.chars().peekable();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' if chars.peek() == Some(&',') => {
+                cur.push(',');
+                chars.next();
+            }
+            ',' => terms.push(std::mem::take(&mut cur)),
+            c => cur.push(c),
+        }
+    }
+    terms.push(cur);
+    let value_of = |k: &str| {
+        labels
+            .get(k.trim())
+            .map(|v| v.as_str().unwrap_or("").to_owned())
+    };
+    for term in terms.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
+        let ok = if let Some((k, v)) = term.split_once("!=") {
+            value_of(k).is_some_and(|x| x != v.trim())
+        } else if let Some((k, v)) = term.split_once('=') {
+            value_of(k).is_some_and(|x| x == v.trim())
+        } else if let Some((k, v)) = term.split_once('~') {
+            value_of(k).is_some_and(|x| x.to_lowercase().contains(&v.trim().to_lowercase()))
+        } else if let Some(k) = term.strip_prefix('!') {
+            value_of(k).is_none()
+        } else {
+            value_of(term).is_some()
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// Validates `pulp_labels`: keys match `^[\w .-]+$`, values are strings without `(` or `)`.
+pub fn validate_labels(v: &Value) -> Result<(), String> {
+    let Some(m) = v.as_object() else {
+        return Err(format!(
+            "Expected a dictionary of items but got type \"{}\".",
+            json_type(v)
+        ));
+    };
+    for (k, val) in m {
+        if k.is_empty()
+            || !k
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | ' ' | '.' | '-'))
+        {
+            return Err(format!("Key '{k}' contains non-alphanumerics."));
+        }
+        match val {
+            Value::String(s) if s.contains('(') || s.contains(')') => {
+                return Err(format!("Key '{k}' contains value with parentheses."));
+            }
+            Value::String(_) | Value::Null => {}
+            _ => return Err("Not a valid string.".into()),
+        }
+    }
+    Ok(())
+}
+
+/// DRF's name for a JSON value's type in error messages.
+pub fn json_type(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "NoneType",
+        Value::Bool(_) => "bool",
+        Value::Number(n) if n.is_f64() => "float",
+        Value::Number(_) => "int",
+        Value::String(_) => "str",
+        Value::Array(_) => "list",
+        Value::Object(_) => "dict",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_select_terms() {
+        let l: Map<String, Value> =
+            serde_json::from_str(r#"{"env": "prod", "team": "Core Infra", "a,b": "x"}"#).unwrap();
+        assert!(labels_match(&l, "env").unwrap());
+        assert!(labels_match(&l, "env=prod,team~infra").unwrap());
+        assert!(!labels_match(&l, "env=dev").unwrap());
+        assert!(labels_match(&l, "env!=dev,!missing").unwrap());
+        assert!(!labels_match(&l, "!env").unwrap());
+        assert!(labels_match(&l, r"a\,b=x").unwrap());
+        assert!(validate_labels(&serde_json::json!({"ok key.1": "v"})).is_ok());
+        assert!(validate_labels(&serde_json::json!({"bad/key": "v"})).is_err());
+        assert!(validate_labels(&serde_json::json!({"k": "v(1)"})).is_err());
+    }
+}

@@ -98,6 +98,10 @@ async fn route(state: Arc<HttpState>, req: &mut Req, cid: &str) -> Result<Respon
             | ["artifacts", _]
             | ["orphans"]
             | ["orphans", "cleanup"]
+            | ["remotes"]
+            | ["remotes", "file", "file"]
+            | ["remotes", "file", "file", _]
+            | ["remotes", "file", "file", _, "set_label" | "unset_label"]
     ) || (state.config.test_tasks && segs.as_slice() == ["pith", "test", "tasks"]);
     if !known {
         return Err(ApiError::NotFound("Not found.".into()));
@@ -167,6 +171,31 @@ async fn route(state: Arc<HttpState>, req: &mut Req, cid: &str) -> Result<Respon
         ["orphans"] => {
             allow(req, &[M::DELETE])?;
             api::orphans::cleanup(&ctx, req).await
+        }
+        ["remotes"] => {
+            allow(req, &[M::GET])?;
+            api::remotes::list(&ctx, req).await
+        }
+        ["remotes", "file", "file"] => {
+            allow(req, &[M::GET, M::POST])?;
+            if req.method == M::POST {
+                api::remotes::create(&ctx, req).await
+            } else {
+                api::remotes::list(&ctx, req).await
+            }
+        }
+        ["remotes", "file", "file", id] => {
+            allow(req, &[M::GET, M::PUT, M::PATCH, M::DELETE])?;
+            match req.method {
+                M::PUT => api::remotes::update(&ctx, req, id, false).await,
+                M::PATCH => api::remotes::update(&ctx, req, id, true).await,
+                M::DELETE => api::remotes::delete(&ctx, id).await,
+                _ => api::remotes::read(&ctx, req, id).await,
+            }
+        }
+        ["remotes", "file", "file", id, action] => {
+            allow(req, &[M::POST])?;
+            api::remotes::label(&ctx, req, id, *action == "set_label").await
         }
         ["pith", "test", "tasks"] => {
             allow(req, &[M::POST])?;

@@ -3,5 +3,6 @@
 mod api;
 mod cli;
 mod pg;
+mod remotes;
 mod support;
 mod tasking;

@@ -4,6 +4,7 @@
 use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_core;
+mod m20261126_000002_remotes;
 
 /// Every migration Pith knows, in order.
 #[derive(Debug)]
@@ -12,7 +13,10 @@ pub struct Migrator;
 #[async_trait::async_trait]
 impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![Box::new(m20261126_000001_core::Migration)]
+        vec![
+            Box::new(m20261126_000001_core::Migration),
+            Box::new(m20261126_000002_remotes::Migration),
+        ]
     }
 }
 

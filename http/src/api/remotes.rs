@@ -1,0 +1,572 @@
+//! `remotes/file/file/` (create, list, show, update, delete, labels) and the generic
+//! `remotes/` list. Create is synchronous; updates run as Pulp's immediate `ageneral_update`
+//! task (200 when nothing changes); deletes as a deferred `general_delete` task.
+
+use pith_actors::tasking::TaskSpec;
+use pith_actors::tasks::{GENERAL_DELETE, GENERAL_UPDATE};
+use pith_entities::entity::remote;
+use pith_entities::remotes::set_field;
+use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use pith_entities::sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
+use pith_entities::time;
+use serde_json::{Map, Value, json};
+use warp::http::{HeaderValue, StatusCode};
+
+use super::{Ctx, accepted, ok, parse_id};
+use crate::error::FieldErrors;
+use crate::listing::{self, json_type, lookup};
+use crate::request::{Response, json as json_resp};
+use crate::{ApiError, Req};
+
+const PULP_TYPE: &str = "file.file";
+const NULLABLE_TEXT: [&str; 8] = [
+    "ca_cert",
+    "client_cert",
+    "client_key",
+    "proxy_url",
+    "proxy_username",
+    "proxy_password",
+    "username",
+    "password",
+];
+const SECRETS: [&str; 5] = [
+    "client_key",
+    "proxy_username",
+    "proxy_password",
+    "username",
+    "password",
+];
+const TIMEOUTS: [&str; 4] = [
+    "total_timeout",
+    "connect_timeout",
+    "sock_connect_timeout",
+    "sock_read_timeout",
+];
+const FILTERS: [&str; 18] = [
+    "name",
+    "name__iexact",
+    "name__in",
+    "name__contains",
+    "name__icontains",
+    "name__startswith",
+    "name__istartswith",
+    "name__ne",
+    "pulp_label_select",
+    "pulp_last_updated",
+    "pulp_last_updated__lt",
+    "pulp_last_updated__lte",
+    "pulp_last_updated__gt",
+    "pulp_last_updated__gte",
+    "pulp_last_updated__range",
+    "pulp_id__in",
+    "pulp_href__in",
+    "prn__in",
+];
+const ORDERABLE: [&str; 7] = [
+    "pk",
+    "pulp_id",
+    "pulp_created",
+    "pulp_last_updated",
+    "name",
+    "url",
+    "policy",
+];
+
+fn href(v3: &str, id: &str) -> String {
+    format!("{v3}remotes/file/file/{id}/")
+}
+
+fn prn(id: &str) -> String {
+    format!("prn:file.fileremote:{id}")
+}
+
+/// Serializes a remote in Pulp's field order; secrets only appear as `hidden_fields`.
+pub fn serialize(v3: &str, r: &remote::Model) -> Value {
+    let hidden: Vec<Value> = SECRETS
+        .iter()
+        .map(|f| {
+            let set = match *f {
+                "client_key" => r.client_key.is_some(),
+                "proxy_username" => r.proxy_username.is_some(),
+                "proxy_password" => r.proxy_password.is_some(),
+                "username" => r.username.is_some(),
+                _ => r.password.is_some(),
+            };
+            json!({ "name": f, "is_set": set })
+        })
+        .collect();
+    json!({
+        "pulp_href": href(v3, &r.pulp_id),
+        "prn": prn(&r.pulp_id),
+        "pulp_created": time::to_rfc3339(r.pulp_created),
+        "pulp_last_updated": time::to_rfc3339(r.pulp_last_updated),
+        "name": r.name,
+        "url": r.url,
+        "pulp_labels": serde_json::from_str::<Value>(&r.pulp_labels).unwrap_or_else(|_| json!({})),
+        "policy": r.policy,
+        "hidden_fields": hidden,
+        "ca_cert": r.ca_cert,
+        "client_cert": r.client_cert,
+        "tls_validation": r.tls_validation,
+        "proxy_url": r.proxy_url,
+        "max_retries": r.max_retries,
+        "total_timeout": r.total_timeout,
+        "connect_timeout": r.connect_timeout,
+        "sock_connect_timeout": r.sock_connect_timeout,
+        "sock_read_timeout": r.sock_read_timeout,
+        "headers": serde_json::from_str::<Value>(&r.headers).unwrap_or_else(|_| json!([])),
+        "download_concurrency": r.download_concurrency,
+        "rate_limit": r.rate_limit,
+    })
+}
+
+/// Keeps just the certificate blocks of a PEM text, as Pulp does.
+fn certificates(which: &str, pem: &str) -> Result<String, String> {
+    use base64::Engine;
+    let mut certs = Vec::new();
+    let mut cur: Option<Vec<&str>> = None;
+    for line in pem.lines() {
+        let l = line.trim();
+        if l == "-----BEGIN CERTIFICATE-----" {
+            cur = Some(vec![l]);
+        } else if l == "-----END CERTIFICATE-----" {
+            if let Some(mut c) = cur.take() {
+                let body: String = c[1..].concat();
+                if base64::engine::general_purpose::STANDARD
+                    .decode(body.as_bytes())
+                    .is_err()
+                {
+                    return Err(format!(
+                        "Invalid {which} specified, error 'the certificate is not valid base64'"
+                    ));
+                }
+                c.push(l);
+                certs.push(c.join("\n"));
+            }
+        } else if let Some(c) = cur.as_mut() {
+            c.push(l);
+        }
+    }
+    if certs.is_empty() {
+        return Err(format!("No {which} specified in string {pem}"));
+    }
+    Ok(certs.join("\n") + "\n")
+}
+
+/// Validates a create/update body. Returns the normalized values of the fields given.
+async fn validate(
+    ctx: &Ctx,
+    body: &Map<String, Value>,
+    existing: Option<&remote::Model>,
+    partial: bool,
+) -> Result<Map<String, Value>, ApiError> {
+    let mut errs = FieldErrors::default();
+    let mut out = Map::new();
+    for (k, v) in body {
+        let k = k.as_str();
+        let norm: Result<Value, String> = match k {
+            "name" | "url" => match v {
+                Value::String(s) if s.trim().is_empty() => {
+                    Err("This field may not be blank.".into())
+                }
+                Value::String(s) => Ok(Value::String(s.trim().to_owned())),
+                Value::Null => Err("This field may not be null.".into()),
+                _ => Err("Not a valid string.".into()),
+            },
+            "policy" => match v.as_str() {
+                Some(p @ ("immediate" | "on_demand" | "streamed")) => Ok(json!(p)),
+                _ => Err(format!(
+                    "\"{}\" is not a valid choice.",
+                    v.as_str().map_or_else(|| v.to_string(), str::to_owned)
+                )),
+            },
+            "tls_validation" => match v {
+                Value::Bool(b) => Ok(json!(b)),
+                Value::String(s) if matches!(s.as_str(), "true" | "True" | "1") => Ok(json!(true)),
+                Value::String(s) if matches!(s.as_str(), "false" | "False" | "0") => {
+                    Ok(json!(false))
+                }
+                _ => Err("Must be a valid boolean.".into()),
+            },
+            k if NULLABLE_TEXT.contains(&k) => match v {
+                Value::Null => Ok(Value::Null),
+                Value::String(s) if k == "ca_cert" || k == "client_cert" => {
+                    certificates(k, s).map(Value::String)
+                }
+                Value::String(s) if k == "proxy_url" && s.contains('@') => {
+                    Err("proxy_url must not contain credentials".into())
+                }
+                Value::String(s) => Ok(Value::String(s.clone())),
+                _ => Err("Not a valid string.".into()),
+            },
+            "download_concurrency" | "max_retries" | "rate_limit" => match v {
+                Value::Null => Ok(Value::Null),
+                _ => match v
+                    .as_i64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                {
+                    Some(n) if k == "download_concurrency" && n < 1 => {
+                        Err("Ensure this value is greater than or equal to 1.".into())
+                    }
+                    Some(n) => Ok(json!(n)),
+                    None => Err("A valid integer is required.".into()),
+                },
+            },
+            k if TIMEOUTS.contains(&k) => match v {
+                Value::Null => Ok(Value::Null),
+                _ => match v
+                    .as_f64()
+                    .or_else(|| v.as_str().and_then(|s| s.trim().parse().ok()))
+                {
+                    Some(f) if f < 0.0 || !f.is_finite() => {
+                        Err("Ensure this value is greater than or equal to 0.0.".into())
+                    }
+                    Some(f) => Ok(json!(f)),
+                    None => Err("A valid number is required.".into()),
+                },
+            },
+            "headers" => match v {
+                Value::Array(a) if a.iter().all(Value::is_object) => Ok(v.clone()),
+                Value::Array(_) => Err("Expected a dictionary of items.".into()),
+                _ => Err(format!(
+                    "Expected a list of items but got type \"{}\".",
+                    json_type(v)
+                )),
+            },
+            "pulp_labels" => listing::validate_labels(v).map(|_| v.clone()),
+            _ => {
+                errs.add(k, "Unexpected field");
+                continue;
+            }
+        };
+        match norm {
+            Ok(n) => {
+                out.insert(k.to_owned(), n);
+            }
+            Err(m) => errs.add(k, m),
+        }
+    }
+    if !partial {
+        for f in ["name", "url"] {
+            if !body.contains_key(f) {
+                errs.add(f, "This field is required.");
+            }
+        }
+    }
+    if let Some(Value::String(url)) = out.get("url") {
+        let after = url.split_once("://").map_or("", |(_, r)| r);
+        let authority = after.split('/').next().unwrap_or("");
+        if authority.contains('@') {
+            errs.add("url", "The remote url contains username or password. Please use remote username or password instead.");
+        } else if url.to_lowercase().starts_with("file://") {
+            errs.add(
+                "url",
+                format!(
+                    "The path '{}' does not start with any of the allowed import paths",
+                    &url[7..]
+                ),
+            );
+        }
+    }
+    if let Some(Value::String(name)) = out.get("name") {
+        let same = remote::Entity::find()
+            .filter(Expr::col("name").eq(name.clone()))
+            .all(&ctx.state.db.read)
+            .await?;
+        if same
+            .iter()
+            .any(|r| Some(&r.pulp_id) != existing.map(|e| &e.pulp_id))
+        {
+            errs.add("name", "This field must be unique.");
+        }
+    }
+    errs.into_result()?;
+    // Proxy credentials: only together, and only with a proxy (checked on the merged values).
+    let pick = |f: &str, old: Option<&String>| match out.get(f) {
+        Some(v) => v.as_str().map(str::to_owned),
+        None => old.cloned(),
+    };
+    let proxy_url = pick("proxy_url", existing.and_then(|e| e.proxy_url.as_ref()));
+    let pu = pick(
+        "proxy_username",
+        existing.and_then(|e| e.proxy_username.as_ref()),
+    )
+    .filter(|s| !s.is_empty());
+    let pp = pick(
+        "proxy_password",
+        existing.and_then(|e| e.proxy_password.as_ref()),
+    )
+    .filter(|s| !s.is_empty());
+    if (pu.is_some() || pp.is_some()) && proxy_url.is_none() {
+        return Err(ApiError::field(
+            "non_field_errors",
+            "proxy credentials cannot be specified without a proxy",
+        ));
+    }
+    if pu.is_some() != pp.is_some() {
+        return Err(ApiError::field(
+            "non_field_errors",
+            "proxy username and password can only be specified together",
+        ));
+    }
+    Ok(out)
+}
+
+fn created(v3: &str, r: &remote::Model) -> Response {
+    let body = serialize(v3, r);
+    let mut resp = json_resp(StatusCode::CREATED, &body);
+    if let Ok(h) = HeaderValue::from_str(&href(v3, &r.pulp_id)) {
+        resp.headers_mut().insert("location", h);
+    }
+    resp
+}
+
+/// `POST remotes/file/file/`.
+pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let fields = validate(ctx, &body, None, false).await?;
+    let now = time::now_micros();
+    let mut am = remote::ActiveModel {
+        pulp_id: Set(uuid::Uuid::now_v7().to_string()),
+        pulp_type: Set(PULP_TYPE.into()),
+        pulp_created: Set(now),
+        pulp_last_updated: Set(now),
+        pulp_labels: Set("{}".into()),
+        policy: Set("immediate".into()),
+        tls_validation: Set(true),
+        headers: Set("[]".into()),
+        ..Default::default()
+    };
+    for f in [
+        "ca_cert",
+        "client_cert",
+        "client_key",
+        "proxy_url",
+        "proxy_username",
+        "proxy_password",
+        "username",
+        "password",
+        "max_retries",
+        "total_timeout",
+        "connect_timeout",
+        "sock_connect_timeout",
+        "sock_read_timeout",
+        "download_concurrency",
+        "rate_limit",
+    ] {
+        set_field(&mut am, f, &Value::Null).map_err(ApiError::Internal)?;
+    }
+    for (k, v) in &fields {
+        set_field(&mut am, k, v).map_err(ApiError::Internal)?;
+    }
+    let saved = match am.insert(&ctx.state.db.write).await {
+        Ok(m) => m,
+        // A concurrent create with the same name won the unique index.
+        Err(_)
+            if remote::Entity::find()
+                .filter(Expr::col("name").eq(fields["name"].clone()))
+                .one(&ctx.state.db.read)
+                .await?
+                .is_some() =>
+        {
+            return Err(ApiError::field("name", "This field must be unique."));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    Ok(created(&ctx.v3(), &saved))
+}
+
+fn condition(ctx: &Ctx, p: &listing::ListParams) -> Result<Condition, ApiError> {
+    let v3 = ctx.v3();
+    let mut cond = Condition::all();
+    for (name, value) in &p.filters {
+        let (field, lk) = lookup(name);
+        let e = match field {
+            "name" => listing::text("name", lk, value)?,
+            "pulp_last_updated" => listing::time(name, "pulp_last_updated", lk, value)?,
+            "pulp_label_select" => continue,
+            f => listing::identity_filter(f, value, &v3, "remotes/file/file", "file.fileremote"),
+        };
+        cond = cond.add(e);
+    }
+    Ok(cond)
+}
+
+/// `GET remotes/file/file/` and `GET remotes/`.
+pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
+    let p = listing::parse(req, &FILTERS, &ORDERABLE)?;
+    let cond = condition(ctx, &p)?;
+    let v3 = ctx.v3();
+    let select = p
+        .filters
+        .iter()
+        .find(|(k, _)| k == "pulp_label_select")
+        .map(|(_, v)| v.clone());
+    let (count, rows) = match &select {
+        None => listing::fetch_page::<remote::Entity>(&ctx.state.db.read, cond, &p).await?,
+        Some(sel) => {
+            // Labels are JSON text: select them here (remotes are few), then page.
+            let all = listing::ListParams {
+                limit: i64::MAX as u64,
+                offset: 0,
+                ..p.clone()
+            };
+            let (_, rows) =
+                listing::fetch_page::<remote::Entity>(&ctx.state.db.read, cond, &all).await?;
+            let mut keep = Vec::new();
+            for r in rows {
+                let labels: Map<String, Value> =
+                    serde_json::from_str(&r.pulp_labels).unwrap_or_default();
+                if listing::labels_match(&labels, sel)? {
+                    keep.push(r);
+                }
+            }
+            let count = keep.len() as u64;
+            (
+                count,
+                keep.into_iter()
+                    .skip(p.offset as usize)
+                    .take(p.limit as usize)
+                    .collect(),
+            )
+        }
+    };
+    let results = rows.iter().map(|r| serialize(&v3, r)).collect();
+    Ok(ok(&listing::page(req, &p, count, results)))
+}
+
+async fn load(ctx: &Ctx, id: &str) -> Result<remote::Model, ApiError> {
+    let id = parse_id(id, "FileRemote")?;
+    remote::Entity::find_by_id(id.to_string())
+        .one(&ctx.state.db.read)
+        .await?
+        .ok_or_else(|| ApiError::not_found("FileRemote"))
+}
+
+/// `GET remotes/file/file/<id>/`.
+pub async fn read(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
+    let r = load(ctx, id).await?;
+    Ok(ok(&listing::select_from_query(
+        serialize(&ctx.v3(), &r),
+        req,
+    )))
+}
+
+/// `PUT`/`PATCH remotes/file/file/<id>/`: 200 when nothing changes, else 202 with an
+/// immediate update task holding the remote exclusively.
+pub async fn update(
+    ctx: &Ctx,
+    req: &mut Req,
+    id: &str,
+    partial: bool,
+) -> Result<Response, ApiError> {
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let r = load(ctx, id).await?;
+    let fields = validate(ctx, &body, Some(&r), partial).await?;
+    let current = serialize(&ctx.v3(), &r);
+    let secret = |f: &str| match f {
+        "client_key" => r.client_key.clone(),
+        "proxy_username" => r.proxy_username.clone(),
+        "proxy_password" => r.proxy_password.clone(),
+        "username" => r.username.clone(),
+        _ => r.password.clone(),
+    };
+    let changed: Map<String, Value> = fields
+        .into_iter()
+        .filter(|(k, v)| {
+            if SECRETS.contains(&k.as_str()) {
+                secret(k).map(Value::String).unwrap_or(Value::Null) != *v
+            } else {
+                current.get(k) != Some(v)
+            }
+        })
+        .collect();
+    if changed.is_empty() {
+        return Ok(ok(&current));
+    }
+    let domain = super::domain_id(&ctx.state).await?;
+    let spec = TaskSpec {
+        name: GENERAL_UPDATE.into(),
+        args: json!({ "remote": r.pulp_id, "fields": changed }),
+        exclusive: vec![prn(&r.pulp_id)],
+        shared: vec![format!("prn:core.domain:{domain}")],
+        immediate: true,
+        deferred: true,
+        logging_cid: ctx.cid.clone(),
+        created_by: ctx.user_href(),
+    };
+    let task = ctx.state.tasking.dispatch(spec).await?;
+    Ok(accepted(&ctx.v3(), task))
+}
+
+/// `DELETE remotes/file/file/<id>/`: 202 with a deferred delete task.
+pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    let r = load(ctx, id).await?;
+    let domain = super::domain_id(&ctx.state).await?;
+    let spec = TaskSpec {
+        name: GENERAL_DELETE.into(),
+        args: json!({ "remote": r.pulp_id }),
+        exclusive: vec![prn(&r.pulp_id)],
+        shared: vec![format!("prn:core.domain:{domain}")],
+        deferred: true,
+        logging_cid: ctx.cid.clone(),
+        created_by: ctx.user_href(),
+        ..TaskSpec::default()
+    };
+    let task = ctx.state.tasking.dispatch(spec).await?;
+    Ok(accepted(&ctx.v3(), task))
+}
+
+/// `POST …/set_label/ {"key", "value"}` and `POST …/unset_label/ {"key"}` (synchronous, 201).
+pub async fn label(ctx: &Ctx, req: &mut Req, id: &str, set: bool) -> Result<Response, ApiError> {
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let r = load(ctx, id).await?;
+    let mut errs = FieldErrors::default();
+    let key = match body.get("key") {
+        Some(Value::String(k)) => k.clone(),
+        Some(_) => {
+            errs.add("key", "Not a valid string.");
+            String::new()
+        }
+        None => {
+            errs.add("key", "This field is required.");
+            String::new()
+        }
+    };
+    let value = body.get("value").cloned().unwrap_or(Value::Null);
+    for k in body
+        .keys()
+        .filter(|k| *k != "key" && !(set && *k == "value"))
+    {
+        errs.add(k, "Unexpected field");
+    }
+    if set {
+        if !body.contains_key("value") {
+            errs.add("value", "This field is required.");
+        }
+        if let Err(m) = listing::validate_labels(&json!({ key.clone(): value.clone() })) {
+            errs.add("key", m);
+        }
+    }
+    errs.into_result()?;
+    let mut labels: Map<String, Value> = serde_json::from_str(&r.pulp_labels).unwrap_or_default();
+    let answer = if set {
+        labels.insert(key.clone(), value.clone());
+        json!({ "key": key, "value": value })
+    } else {
+        match labels.remove(&key) {
+            Some(old) => json!({ "key": key, "value": old }),
+            None => {
+                return Err(ApiError::field(
+                    "key",
+                    format!("Label with key '{key}' does not exist."),
+                ));
+            }
+        }
+    };
+    let mut am: remote::ActiveModel = r.into();
+    am.pulp_labels = Set(Value::Object(labels).to_string());
+    am.pulp_last_updated = Set(time::now_micros());
+    am.update(&ctx.state.db.write).await?;
+    Ok(json_resp(StatusCode::CREATED, &answer))
+}
