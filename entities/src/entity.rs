@@ -5,6 +5,8 @@ pub mod artifact;
 pub mod created_resource;
 pub mod progress_report;
 pub mod remote;
+pub mod repository;
+pub mod repository_version;
 pub mod task;
 pub mod task_resource;
 pub mod user;

@@ -15,6 +15,7 @@ pub mod remotes;
 pub mod store;
 pub mod tasks;
 pub mod time;
+pub mod versions;
 pub mod writer;
 
 pub use db::{Backend, Db};

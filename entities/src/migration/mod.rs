@@ -5,6 +5,7 @@ use sea_orm_migration::prelude::*;
 
 mod m20261126_000001_core;
 mod m20261126_000002_remotes;
+mod m20261126_000003_repositories;
 
 /// Every migration Pith knows, in order.
 #[derive(Debug)]
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261126_000001_core::Migration),
             Box::new(m20261126_000002_remotes::Migration),
+            Box::new(m20261126_000003_repositories::Migration),
         ]
     }
 }

@@ -1,0 +1,125 @@
+#![allow(elided_lifetimes_in_paths)] // sea-orm-migration's trait elides them
+//! Repositories, their immutable versions, and file content.
+
+use sea_orm_migration::prelude::*;
+
+#[derive(DeriveMigrationName)]
+pub(super) struct Migration;
+
+fn id(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name)
+        .string_len(36)
+        .not_null()
+        .primary_key()
+        .to_owned()
+}
+fn big(name: &'static str) -> ColumnDef {
+    ColumnDef::new(name).big_integer().not_null().to_owned()
+}
+
+#[async_trait::async_trait]
+impl MigrationTrait for Migration {
+    async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        m.create_table(
+            Table::create()
+                .table("core_repository")
+                .if_not_exists()
+                .col(id("pulp_id"))
+                .col(ColumnDef::new("pulp_type").text().not_null())
+                .col(ColumnDef::new("name").text().not_null().unique_key())
+                .col(ColumnDef::new("description").text().null())
+                .col(ColumnDef::new("pulp_labels").text().not_null())
+                .col(ColumnDef::new("retain_repo_versions").big_integer().null())
+                .col(ColumnDef::new("retain_checkpoints").big_integer().null())
+                .col(ColumnDef::new("remote_id").string_len(36).null())
+                .col(
+                    ColumnDef::new("autopublish")
+                        .boolean()
+                        .not_null()
+                        .default(false),
+                )
+                .col(ColumnDef::new("manifest").text().null())
+                .col(big("next_version"))
+                .col(ColumnDef::new("last_sync_details").text().not_null())
+                .col(big("pulp_created"))
+                .col(big("pulp_last_updated"))
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("core_repositoryversion")
+                .if_not_exists()
+                .col(id("pulp_id"))
+                .col(ColumnDef::new("repository_id").string_len(36).not_null())
+                .col(big("number"))
+                .col(
+                    ColumnDef::new("complete")
+                        .boolean()
+                        .not_null()
+                        .default(false),
+                )
+                .col(ColumnDef::new("base_version_id").string_len(36).null())
+                .col(big("pulp_created"))
+                .col(big("pulp_last_updated"))
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("core_repositoryversion", "repository_id")
+                        .to("core_repository", "pulp_id")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("core_repositoryversion_number_uniq")
+                .table("core_repositoryversion")
+                .col("repository_id")
+                .col("number")
+                .unique()
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await?;
+        m.create_table(
+            Table::create()
+                .table("file_filecontent")
+                .if_not_exists()
+                .col(id("content_id"))
+                .col(ColumnDef::new("relative_path").text().not_null())
+                .col(ColumnDef::new("digest").string_len(64).not_null())
+                .foreign_key(
+                    ForeignKey::create()
+                        .from("file_filecontent", "content_id")
+                        .to("core_content", "pulp_id")
+                        .on_delete(ForeignKeyAction::Cascade),
+                )
+                .to_owned(),
+        )
+        .await?;
+        m.create_index(
+            Index::create()
+                .name("file_filecontent_natural_key")
+                .table("file_filecontent")
+                .col("relative_path")
+                .col("digest")
+                .unique()
+                .if_not_exists()
+                .to_owned(),
+        )
+        .await
+    }
+
+    async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+        for t in [
+            "file_filecontent",
+            "core_repositoryversion",
+            "core_repository",
+        ] {
+            m.drop_table(Table::drop().table(t).if_exists().to_owned())
+                .await?;
+        }
+        Ok(())
+    }
+}

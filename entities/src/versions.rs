@@ -1,0 +1,365 @@
+//! Repository versions as Pulp stores them: membership rows with ranges
+//! (`version_added <= N < version_removed`), so a new version costs O(changes), not O(size).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use sea_orm::{ConnectionTrait, Value};
+
+use crate::time::now_micros;
+use crate::{Db, DbError};
+
+/// What to remove when building a version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Remove {
+    /// These content ids.
+    Ids(Vec<String>),
+    /// Everything (`["*"]`).
+    All,
+}
+
+fn ph(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// Content ids present in version `number` of a repository.
+pub async fn content_ids(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    repo: &str,
+    number: i64,
+) -> Result<BTreeSet<String>, DbError> {
+    let rows = conn
+        .query_all_raw(db.stmt(
+            "SELECT content_id FROM core_repositorycontent WHERE repository_id = $1 AND version_added <= $2 \
+             AND (version_removed IS NULL OR version_removed > $2)",
+            vec![repo.to_owned().into(), number.into()],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|r| r.try_get::<String>("", "content_id").map_err(DbError::from))
+        .collect()
+}
+
+/// The highest complete version number of a repository.
+pub async fn latest_number(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    repo: &str,
+) -> Result<i64, DbError> {
+    let rows = conn
+        .query_all_raw(db.stmt(
+            "SELECT MAX(number) AS n FROM core_repositoryversion WHERE repository_id = $1 AND complete = $2",
+            vec![repo.to_owned().into(), true.into()],
+        ))
+        .await?;
+    Ok(rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.try_get::<Option<i64>>("", "n").ok().flatten())
+        .unwrap_or(0))
+}
+
+/// Relative paths of file content ids.
+async fn relative_paths(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    ids: &BTreeSet<String>,
+) -> Result<BTreeMap<String, String>, DbError> {
+    let mut out = BTreeMap::new();
+    let ids: Vec<&String> = ids.iter().collect();
+    for chunk in ids.chunks(500) {
+        let sql = format!(
+            "SELECT content_id, relative_path FROM file_filecontent WHERE content_id IN ({})",
+            ph(1, chunk.len())
+        );
+        let values: Vec<Value> = chunk.iter().map(|s| Value::from((*s).clone())).collect();
+        for r in conn.query_all_raw(db.stmt(&sql, values)).await? {
+            out.insert(
+                r.try_get("", "content_id")?,
+                r.try_get("", "relative_path")?,
+            );
+        }
+    }
+    Ok(out)
+}
+
+/// Inserts version 0 (empty, complete) of a new repository.
+pub async fn create_version_zero(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    repo: &str,
+) -> Result<String, DbError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = now_micros();
+    conn.execute_raw(db.stmt(
+        "INSERT INTO core_repositoryversion (pulp_id, repository_id, number, complete, base_version_id, pulp_created, pulp_last_updated) \
+         VALUES ($1,$2,0,$3,NULL,$4,$4)",
+        vec![id.clone().into(), repo.to_owned().into(), true.into(), now.into()],
+    ))
+    .await?;
+    Ok(id)
+}
+
+/// Builds the next version from the latest (or from `base`): `remove` first, then `add`;
+/// among file content with the same relative path the newly added unit wins. Returns the new
+/// version's `(id, number)`, or `None` (and writes nothing) when the content would not change.
+/// Run it inside the caller's transaction.
+pub async fn new_version(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    repo: &str,
+    base: Option<i64>,
+    add: &[String],
+    remove: &Remove,
+) -> Result<Option<(String, i64)>, DbError> {
+    let latest = latest_number(db, conn, repo).await?;
+    let current = content_ids(db, conn, repo, latest).await?;
+    let mut target = match base {
+        Some(b) if b != latest => content_ids(db, conn, repo, b).await?,
+        _ => current.clone(),
+    };
+    match remove {
+        Remove::All => target.clear(),
+        Remove::Ids(ids) => {
+            for id in ids {
+                target.remove(id);
+            }
+        }
+    }
+    let added: BTreeSet<String> = add.iter().cloned().collect();
+    // Relative-path collisions: the unit being added replaces the one already there.
+    let paths = relative_paths(db, conn, &target.union(&added).cloned().collect()).await?;
+    let new_paths: BTreeSet<&String> = added.iter().filter_map(|id| paths.get(id)).collect();
+    target.retain(|id| added.contains(id) || paths.get(id).is_none_or(|p| !new_paths.contains(p)));
+    target.extend(added);
+    let to_add: Vec<&String> = target.difference(&current).collect();
+    let to_remove: Vec<&String> = current.difference(&target).collect();
+    if to_add.is_empty() && to_remove.is_empty() {
+        return Ok(None);
+    }
+    let rows = conn
+        .query_all_raw(db.stmt(
+            "SELECT next_version FROM core_repository WHERE pulp_id = $1",
+            vec![repo.to_owned().into()],
+        ))
+        .await?;
+    let number: i64 = rows
+        .into_iter()
+        .next()
+        .map(|r| r.try_get("", "next_version"))
+        .transpose()?
+        .ok_or_else(|| DbError::Corrupt(format!("repository {repo} vanished")))?;
+    let base_id = match base {
+        Some(b) => conn
+            .query_all_raw(db.stmt(
+                "SELECT pulp_id FROM core_repositoryversion WHERE repository_id = $1 AND number = $2",
+                vec![repo.to_owned().into(), b.into()],
+            ))
+            .await?
+            .into_iter()
+            .next()
+            .map(|r| r.try_get::<String>("", "pulp_id"))
+            .transpose()?,
+        None => None,
+    };
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = now_micros();
+    conn.execute_raw(db.stmt(
+        "INSERT INTO core_repositoryversion (pulp_id, repository_id, number, complete, base_version_id, pulp_created, pulp_last_updated) \
+         VALUES ($1,$2,$3,$4,$5,$6,$6)",
+        vec![id.clone().into(), repo.to_owned().into(), number.into(), true.into(), base_id.into(), now.into()],
+    ))
+    .await?;
+    for chunk in to_add.chunks(300) {
+        let mut sql = String::from(
+            "INSERT INTO core_repositorycontent (pulp_id, repository_id, content_id, version_added, version_removed) VALUES ",
+        );
+        let mut values: Vec<Value> = Vec::new();
+        for (i, c) in chunk.iter().enumerate() {
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${},${},${},${},NULL)",
+                i * 4 + 1,
+                i * 4 + 2,
+                i * 4 + 3,
+                i * 4 + 4
+            ));
+            values.extend([
+                uuid::Uuid::now_v7().to_string().into(),
+                repo.to_owned().into(),
+                (*c).clone().into(),
+                number.into(),
+            ]);
+        }
+        conn.execute_raw(db.stmt(&sql, values)).await?;
+    }
+    for chunk in to_remove.chunks(300) {
+        let sql = format!(
+            "UPDATE core_repositorycontent SET version_removed = $1 WHERE repository_id = $2 AND version_removed IS NULL \
+             AND content_id IN ({})",
+            ph(3, chunk.len())
+        );
+        let mut values: Vec<Value> = vec![number.into(), repo.to_owned().into()];
+        values.extend(chunk.iter().map(|c| Value::from((*c).clone())));
+        conn.execute_raw(db.stmt(&sql, values)).await?;
+    }
+    conn.execute_raw(db.stmt(
+        "UPDATE core_repository SET next_version = $1, pulp_last_updated = $2 WHERE pulp_id = $3",
+        vec![(number + 1).into(), now.into(), repo.to_owned().into()],
+    ))
+    .await?;
+    Ok(Some((id, number)))
+}
+
+/// Counts of (added, removed, present) file content in a version.
+pub async fn summary(db: &Db, repo: &str, number: i64) -> Result<(i64, i64, i64), DbError> {
+    let q = |sql: &'static str| async move {
+        let rows = db
+            .read
+            .query_all_raw(db.stmt(sql, vec![repo.to_owned().into(), number.into()]))
+            .await?;
+        Ok::<i64, DbError>(
+            rows.into_iter()
+                .next()
+                .and_then(|r| r.try_get::<i64>("", "n").ok())
+                .unwrap_or(0),
+        )
+    };
+    let added = q("SELECT COUNT(*) AS n FROM core_repositorycontent WHERE repository_id = $1 AND version_added = $2").await?;
+    let removed = q("SELECT COUNT(*) AS n FROM core_repositorycontent WHERE repository_id = $1 AND version_removed = $2").await?;
+    let present = q("SELECT COUNT(*) AS n FROM core_repositorycontent WHERE repository_id = $1 AND version_added <= $2 \
+                     AND (version_removed IS NULL OR version_removed > $2)")
+        .await?;
+    Ok((added, removed, present))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn content(db: &Db, path: &str, digest: &str) -> String {
+        let id = uuid::Uuid::now_v7().to_string();
+        db.write
+            .execute_raw(db.stmt(
+                "INSERT INTO core_content (pulp_id, pulp_type, pulp_created, pulp_last_updated, timestamp_of_interest, pulp_labels) \
+                 VALUES ($1,'file.file',0,0,0,'{}')",
+                vec![id.clone().into()],
+            ))
+            .await
+            .unwrap();
+        db.write
+            .execute_raw(db.stmt(
+                "INSERT INTO file_filecontent (content_id, relative_path, digest) VALUES ($1,$2,$3)",
+                vec![id.clone().into(), path.into(), digest.into()],
+            ))
+            .await
+            .unwrap();
+        id
+    }
+
+    #[tokio::test]
+    async fn versions_add_remove_replace_and_skip_no_change() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        crate::migration::migrate(&db).await.unwrap();
+        db.write
+            .execute_raw(db.stmt(
+                "INSERT INTO core_repository (pulp_id, pulp_type, name, pulp_labels, autopublish, next_version, last_sync_details, \
+                 pulp_created, pulp_last_updated) VALUES ('r','file.file','r','{}',$1,1,'{}',0,0)",
+                vec![false.into()],
+            ))
+            .await
+            .unwrap();
+        create_version_zero(&db, &db.write, "r").await.unwrap();
+        let (a, b, a2) = (
+            content(&db, "a", "1").await,
+            content(&db, "b", "2").await,
+            content(&db, "a", "3").await,
+        );
+
+        let v1 = new_version(
+            &db,
+            &db.write,
+            "r",
+            None,
+            &[a.clone(), b.clone()],
+            &Remove::Ids(vec![]),
+        )
+        .await
+        .unwrap();
+        assert_eq!(v1.map(|v| v.1), Some(1));
+        assert_eq!(
+            new_version(
+                &db,
+                &db.write,
+                "r",
+                None,
+                &[a.clone()],
+                &Remove::Ids(vec![])
+            )
+            .await
+            .unwrap(),
+            None,
+            "no change, no version"
+        );
+        // Same relative path: the new unit replaces the old one.
+        let v2 = new_version(
+            &db,
+            &db.write,
+            "r",
+            None,
+            &[a2.clone()],
+            &Remove::Ids(vec![]),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(v2.1, 2);
+        assert_eq!(
+            content_ids(&db, &db.read, "r", 2).await.unwrap(),
+            BTreeSet::from([a2.clone(), b.clone()])
+        );
+        assert_eq!(summary(&db, "r", 2).await.unwrap(), (1, 1, 2));
+        let v3 = new_version(
+            &db,
+            &db.write,
+            "r",
+            None,
+            &[],
+            &Remove::Ids(vec![b.clone()]),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(
+            content_ids(&db, &db.read, "r", v3.1).await.unwrap(),
+            BTreeSet::from([a2.clone()])
+        );
+        // From a base version, removing everything then adding.
+        let v4 = new_version(&db, &db.write, "r", Some(1), &[b.clone()], &Remove::All)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            content_ids(&db, &db.read, "r", v4.1).await.unwrap(),
+            BTreeSet::from([b.clone()])
+        );
+        // Older versions are unchanged.
+        assert_eq!(
+            content_ids(&db, &db.read, "r", 1).await.unwrap(),
+            BTreeSet::from([a, b])
+        );
+        assert_eq!(
+            content_ids(&db, &db.read, "r", 0).await.unwrap(),
+            BTreeSet::new()
+        );
+        assert_eq!(latest_number(&db, &db.read, "r").await.unwrap(), 4);
+    }
+}
