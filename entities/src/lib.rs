@@ -12,6 +12,7 @@ pub mod entity;
 pub mod error;
 pub mod migration;
 pub mod remotes;
+pub mod repositories;
 pub mod store;
 pub mod tasks;
 pub mod time;

@@ -3,6 +3,7 @@
 pub mod artifacts;
 pub mod orphans;
 pub mod remotes;
+pub mod repositories;
 pub mod status;
 pub mod tasks;
 pub mod testing;

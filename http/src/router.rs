@@ -102,6 +102,18 @@ async fn route(state: Arc<HttpState>, req: &mut Req, cid: &str) -> Result<Respon
             | ["remotes", "file", "file"]
             | ["remotes", "file", "file", _]
             | ["remotes", "file", "file", _, "set_label" | "unset_label"]
+            | ["repositories"]
+            | ["repository_versions"]
+            | ["repositories", "file", "file"]
+            | ["repositories", "file", "file", _]
+            | [
+                "repositories",
+                "file",
+                "file",
+                _,
+                "set_label" | "unset_label" | "versions"
+            ]
+            | ["repositories", "file", "file", _, "versions", _]
     ) || (state.config.test_tasks && segs.as_slice() == ["pith", "test", "tasks"]);
     if !known {
         return Err(ApiError::NotFound("Not found.".into()));
@@ -196,6 +208,43 @@ async fn route(state: Arc<HttpState>, req: &mut Req, cid: &str) -> Result<Respon
         ["remotes", "file", "file", id, action] => {
             allow(req, &[M::POST])?;
             api::remotes::label(&ctx, req, id, *action == "set_label").await
+        }
+        ["repositories"] => {
+            allow(req, &[M::GET])?;
+            api::repositories::list(&ctx, req).await
+        }
+        ["repository_versions"] => {
+            allow(req, &[M::GET])?;
+            api::repositories::list_versions(&ctx, req, None).await
+        }
+        ["repositories", "file", "file"] => {
+            allow(req, &[M::GET, M::POST])?;
+            if req.method == M::POST {
+                api::repositories::create(&ctx, req).await
+            } else {
+                api::repositories::list(&ctx, req).await
+            }
+        }
+        ["repositories", "file", "file", id] => {
+            allow(req, &[M::GET, M::PUT, M::PATCH, M::DELETE])?;
+            match req.method {
+                M::PUT => api::repositories::update(&ctx, req, id, false).await,
+                M::PATCH => api::repositories::update(&ctx, req, id, true).await,
+                M::DELETE => api::repositories::delete(&ctx, id).await,
+                _ => api::repositories::read(&ctx, req, id).await,
+            }
+        }
+        ["repositories", "file", "file", id, "versions"] => {
+            allow(req, &[M::GET])?;
+            api::repositories::list_versions(&ctx, req, Some(id)).await
+        }
+        ["repositories", "file", "file", id, "versions", n] => {
+            allow(req, &[M::GET])?;
+            api::repositories::read_version(&ctx, req, id, n).await
+        }
+        ["repositories", "file", "file", id, action] => {
+            allow(req, &[M::POST])?;
+            api::repositories::label(&ctx, req, id, *action == "set_label").await
         }
         ["pith", "test", "tasks"] => {
             allow(req, &[M::POST])?;

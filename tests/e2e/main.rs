@@ -4,5 +4,6 @@ mod api;
 mod cli;
 mod pg;
 mod remotes;
+mod repositories;
 mod support;
 mod tasking;

@@ -1,51 +1,117 @@
-//! Pulp's generic update and delete tasks, for remotes.
+//! Pulp's generic update and delete tasks (`ageneral_update`, `general_delete`), for the
+//! tables Pith exposes through them. Arguments: `{"table", "id", "fields"}`.
 
-use pith_entities::entity::remote;
-use pith_entities::remotes::set_field;
+use pith_entities::entity::{remote, repository};
 use pith_entities::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use pith_entities::time::now_micros;
 
 use super::{TaskContext, TaskOutput, db_err};
 
-fn remote_id(ctx: &TaskContext) -> Result<String, String> {
+fn arg(ctx: &TaskContext, name: &str) -> Result<String, String> {
     ctx.args
-        .get("remote")
+        .get(name)
         .and_then(|v| v.as_str())
         .map(str::to_owned)
-        .ok_or_else(|| "Missing argument 'remote'.".to_owned())
+        .ok_or_else(|| format!("Missing argument '{name}'."))
 }
 
-/// `ageneral_update`: applies validated field values to a remote.
+/// Applies validated field values to a row.
 pub(super) async fn update(ctx: TaskContext) -> Result<TaskOutput, String> {
-    let id = remote_id(&ctx)?;
+    let (table, id) = (arg(&ctx, "table")?, arg(&ctx, "id")?);
     let db = &ctx.deps.db;
-    let Some(row) = remote::Entity::find_by_id(id.clone())
-        .one(&db.read)
-        .await
-        .map_err(db_err)?
-    else {
-        return Err(format!("Remote {id} no longer exists."));
-    };
-    let mut am = row.into_active_model();
-    if let Some(fields) = ctx.args.get("fields").and_then(|v| v.as_object()) {
-        for (k, v) in fields {
-            set_field(&mut am, k, v)?;
+    let empty = serde_json::Map::new();
+    let fields = ctx
+        .args
+        .get("fields")
+        .and_then(|v| v.as_object())
+        .unwrap_or(&empty);
+    match table.as_str() {
+        "core_remote" => {
+            let row = remote::Entity::find_by_id(id.clone())
+                .one(&db.read)
+                .await
+                .map_err(db_err)?;
+            let mut am = row
+                .ok_or_else(|| format!("Remote {id} no longer exists."))?
+                .into_active_model();
+            for (k, v) in fields {
+                pith_entities::remotes::set_field(&mut am, k, v)?;
+            }
+            am.pulp_last_updated = Set(now_micros());
+            am.update(&db.write).await.map_err(db_err)?;
         }
+        "core_repository" => {
+            let row = repository::Entity::find_by_id(id.clone())
+                .one(&db.read)
+                .await
+                .map_err(db_err)?;
+            let mut am = row
+                .ok_or_else(|| format!("Repository {id} no longer exists."))?
+                .into_active_model();
+            for (k, v) in fields {
+                pith_entities::repositories::set_field(&mut am, k, v)?;
+            }
+            am.pulp_last_updated = Set(now_micros());
+            am.update(&db.write).await.map_err(db_err)?;
+        }
+        other => return Err(format!("Cannot update rows of {other}.")),
     }
-    am.pulp_last_updated = Set(now_micros());
-    am.update(&db.write).await.map_err(db_err)?;
     Ok(TaskOutput::default())
 }
 
-/// `general_delete`: deletes a remote.
+/// Deletes a row (a repository with its versions and memberships).
 pub(super) async fn delete(ctx: TaskContext) -> Result<TaskOutput, String> {
-    let id = remote_id(&ctx)?;
-    let res = remote::Entity::delete_by_id(id)
-        .exec(&ctx.deps.db.write)
-        .await
-        .map_err(db_err)?;
+    use pith_entities::sea_orm::{ConnectionTrait, TransactionTrait};
+    let (table, id) = (arg(&ctx, "table")?, arg(&ctx, "id")?);
+    let db = &ctx.deps.db;
+    let (key, n) = match table.as_str() {
+        "core_remote" => {
+            let txn = db.write.begin().await.map_err(db_err)?;
+            // Repositories that used it forget it (Pulp: SET NULL).
+            txn.execute_raw(db.stmt(
+                "UPDATE core_repository SET remote_id = NULL WHERE remote_id = $1",
+                vec![id.clone().into()],
+            ))
+            .await
+            .map_err(db_err)?;
+            let n = txn
+                .execute_raw(db.stmt(
+                    "DELETE FROM core_remote WHERE pulp_id = $1",
+                    vec![id.into()],
+                ))
+                .await
+                .map_err(db_err)?;
+            txn.commit().await.map_err(db_err)?;
+            ("core.Remote", n.rows_affected())
+        }
+        "core_repository" => {
+            let txn = db.write.begin().await.map_err(db_err)?;
+            txn.execute_raw(db.stmt(
+                "DELETE FROM core_repositorycontent WHERE repository_id = $1",
+                vec![id.clone().into()],
+            ))
+            .await
+            .map_err(db_err)?;
+            txn.execute_raw(db.stmt(
+                "DELETE FROM core_repositoryversion WHERE repository_id = $1",
+                vec![id.clone().into()],
+            ))
+            .await
+            .map_err(db_err)?;
+            let n = txn
+                .execute_raw(db.stmt(
+                    "DELETE FROM core_repository WHERE pulp_id = $1",
+                    vec![id.into()],
+                ))
+                .await
+                .map_err(db_err)?;
+            txn.commit().await.map_err(db_err)?;
+            ("core.Repository", n.rows_affected())
+        }
+        other => return Err(format!("Cannot delete rows of {other}.")),
+    };
     Ok(TaskOutput {
-        result: Some(serde_json::json!({ "core.Remote": res.rows_affected })),
+        result: Some(serde_json::json!({ key: n })),
         created: Vec::new(),
     })
 }

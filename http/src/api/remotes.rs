@@ -487,7 +487,7 @@ pub async fn update(
     let domain = super::domain_id(&ctx.state).await?;
     let spec = TaskSpec {
         name: GENERAL_UPDATE.into(),
-        args: json!({ "remote": r.pulp_id, "fields": changed }),
+        args: json!({ "table": "core_remote", "id": r.pulp_id, "fields": changed }),
         exclusive: vec![prn(&r.pulp_id)],
         shared: vec![format!("prn:core.domain:{domain}")],
         immediate: true,
@@ -505,7 +505,7 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let domain = super::domain_id(&ctx.state).await?;
     let spec = TaskSpec {
         name: GENERAL_DELETE.into(),
-        args: json!({ "remote": r.pulp_id }),
+        args: json!({ "table": "core_remote", "id": r.pulp_id }),
         exclusive: vec![prn(&r.pulp_id)],
         shared: vec![format!("prn:core.domain:{domain}")],
         deferred: true,
@@ -517,55 +517,13 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     Ok(accepted(&ctx.v3(), task))
 }
 
-/// `POST …/set_label/ {"key", "value"}` and `POST …/unset_label/ {"key"}` (synchronous, 201).
+/// `POST …/set_label/` and `POST …/unset_label/` (synchronous, 201).
 pub async fn label(ctx: &Ctx, req: &mut Req, id: &str, set: bool) -> Result<Response, ApiError> {
     let body = req.object(ctx.state.config.max_json_body).await?;
     let r = load(ctx, id).await?;
-    let mut errs = FieldErrors::default();
-    let key = match body.get("key") {
-        Some(Value::String(k)) => k.clone(),
-        Some(_) => {
-            errs.add("key", "Not a valid string.");
-            String::new()
-        }
-        None => {
-            errs.add("key", "This field is required.");
-            String::new()
-        }
-    };
-    let value = body.get("value").cloned().unwrap_or(Value::Null);
-    for k in body
-        .keys()
-        .filter(|k| *k != "key" && !(set && *k == "value"))
-    {
-        errs.add(k, "Unexpected field");
-    }
-    if set {
-        if !body.contains_key("value") {
-            errs.add("value", "This field is required.");
-        }
-        if let Err(m) = listing::validate_labels(&json!({ key.clone(): value.clone() })) {
-            errs.add("key", m);
-        }
-    }
-    errs.into_result()?;
-    let mut labels: Map<String, Value> = serde_json::from_str(&r.pulp_labels).unwrap_or_default();
-    let answer = if set {
-        labels.insert(key.clone(), value.clone());
-        json!({ "key": key, "value": value })
-    } else {
-        match labels.remove(&key) {
-            Some(old) => json!({ "key": key, "value": old }),
-            None => {
-                return Err(ApiError::field(
-                    "key",
-                    format!("Label with key '{key}' does not exist."),
-                ));
-            }
-        }
-    };
+    let (labels, answer) = crate::labels::apply(&body, &r.pulp_labels, set)?;
     let mut am: remote::ActiveModel = r.into();
-    am.pulp_labels = Set(Value::Object(labels).to_string());
+    am.pulp_labels = Set(labels);
     am.pulp_last_updated = Set(time::now_micros());
     am.update(&ctx.state.db.write).await?;
     Ok(json_resp(StatusCode::CREATED, &answer))
