@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use pith_entities::{ArtifactStore, Db, WriteOp, Writer};
 
+pub mod content;
 mod general;
 mod orphans;
 mod purge;
@@ -24,6 +25,10 @@ pub const PURGE: &str = "pulpcore.app.tasks.purge.purge";
 pub const GENERAL_UPDATE: &str = "pulpcore.app.tasks.base.ageneral_update";
 /// Pulp's name of the generic delete task.
 pub const GENERAL_DELETE: &str = "pulpcore.app.tasks.base.general_delete";
+/// Pulp's name of the generic create task (file content here).
+pub const GENERAL_CREATE: &str = "pulpcore.app.tasks.base.general_create";
+/// Pulp's name of the modify task.
+pub const ADD_AND_REMOVE: &str = "pulpcore.app.tasks.repository.add_and_remove";
 /// Test-only: sleeps, optionally fails or panics (enabled by `PITH_TEST_TASKS`).
 pub const TEST_SLEEP: &str = "pith.app.tasks.test.sleep";
 
@@ -114,6 +119,8 @@ pub fn body(name: &str, ctx: TaskContext) -> TaskFuture {
         ORPHAN_CLEANUP => Box::pin(orphans::cleanup(ctx)),
         PURGE => Box::pin(purge::purge(ctx)),
         GENERAL_UPDATE => Box::pin(general::update(ctx)),
+        GENERAL_CREATE => Box::pin(content::create(ctx)),
+        ADD_AND_REMOVE => Box::pin(content::modify(ctx)),
         GENERAL_DELETE => Box::pin(general::delete(ctx)),
         TEST_SLEEP if ctx.deps.test_tasks => Box::pin(test_bodies::sleep(ctx)),
         other => {

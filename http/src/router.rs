@@ -111,9 +111,11 @@ async fn route(state: Arc<HttpState>, req: &mut Req, cid: &str) -> Result<Respon
                 "file",
                 "file",
                 _,
-                "set_label" | "unset_label" | "versions"
+                "set_label" | "unset_label" | "versions" | "modify"
             ]
             | ["repositories", "file", "file", _, "versions", _]
+            | ["content", "file", "files"]
+            | ["content", "file", "files", _]
     ) || (state.config.test_tasks && segs.as_slice() == ["pith", "test", "tasks"]);
     if !known {
         return Err(ApiError::NotFound("Not found.".into()));
@@ -241,6 +243,22 @@ async fn route(state: Arc<HttpState>, req: &mut Req, cid: &str) -> Result<Respon
         ["repositories", "file", "file", id, "versions", n] => {
             allow(req, &[M::GET])?;
             api::repositories::read_version(&ctx, req, id, n).await
+        }
+        ["repositories", "file", "file", id, "modify"] => {
+            allow(req, &[M::POST])?;
+            api::content::modify(&ctx, req, id).await
+        }
+        ["content", "file", "files"] => {
+            allow(req, &[M::GET, M::POST])?;
+            if req.method == M::POST {
+                api::content::create(&ctx, req).await
+            } else {
+                api::content::list(&ctx, req).await
+            }
+        }
+        ["content", "file", "files", id] => {
+            allow(req, &[M::GET])?;
+            api::content::read(&ctx, req, id).await
         }
         ["repositories", "file", "file", id, action] => {
             allow(req, &[M::POST])?;

@@ -2,6 +2,7 @@
 
 mod api;
 mod cli;
+mod content;
 mod pg;
 mod remotes;
 mod repositories;

@@ -100,41 +100,9 @@ async fn serialize(ctx: &Ctx, r: &repository::Model) -> Result<Value, ApiError> 
     }))
 }
 
-/// Serializes a version with its content summary.
+/// Serializes a version with its content summary (the same JSON task results carry).
 pub async fn serialize_version(ctx: &Ctx, v: &version::Model) -> Result<Value, ApiError> {
-    let v3 = ctx.v3();
-    let (added, removed, present) =
-        versions::summary(&ctx.state.db, &v.repository_id, v.number).await?;
-    let vh = version_href(&v3, &v.repository_id, v.number);
-    let part = |n: i64, filter: &str| {
-        if n == 0 {
-            json!({})
-        } else {
-            json!({ "file.file": { "count": n, "href": format!("{v3}content/file/files/?{filter}={vh}") } })
-        }
-    };
-    let base = match &v.base_version_id {
-        Some(b) => version::Entity::find_by_id(b.clone())
-            .one(&ctx.state.db.read)
-            .await?
-            .map(|b| version_href(&v3, &b.repository_id, b.number)),
-        None => None,
-    };
-    Ok(json!({
-        "pulp_href": vh,
-        "prn": format!("prn:core.repositoryversion:{}", v.pulp_id),
-        "pulp_created": time::to_rfc3339(v.pulp_created),
-        "pulp_last_updated": time::to_rfc3339(v.pulp_last_updated),
-        "number": v.number,
-        "repository": href(&v3, &v.repository_id),
-        "base_version": base,
-        "content_summary": {
-            "added": part(added, "repository_version_added"),
-            "removed": part(removed, "repository_version_removed"),
-            "present": part(present, "repository_version"),
-        },
-        "vuln_report": format!("{v3}vuln_report/?repo_versions=prn:core.repositoryversion:{}", v.pulp_id),
-    }))
+    Ok(pith_actors::tasks::content::version_json(&ctx.state.db, &ctx.v3(), v).await?)
 }
 
 async fn validate(

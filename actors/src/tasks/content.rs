@@ -1,0 +1,304 @@
+//! File content: Pulp's JSON shapes for content and repository versions (one place, used by
+//! task results and the API), and the `general_create` and `add_and_remove` task bodies.
+
+use std::collections::BTreeMap;
+
+use pith_entities::entity::{artifact, repository_version as version};
+use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait, Value as DbValue};
+use pith_entities::time::{now_micros, to_rfc3339};
+use pith_entities::versions::{self, Remove};
+use pith_entities::{Db, DbError};
+use serde_json::{Value, json};
+
+use super::{TaskContext, TaskOutput, db_err};
+
+/// One file content unit with its artifact.
+#[derive(Clone, Debug)]
+pub struct FileContent {
+    /// Content id.
+    pub id: String,
+    /// Creation time.
+    pub created: i64,
+    /// Last update.
+    pub updated: i64,
+    /// Labels (JSON text).
+    pub labels: String,
+    /// Path within a publication.
+    pub relative_path: String,
+    /// sha256 of the file.
+    pub digest: String,
+    /// The stored artifact (None for on-demand content).
+    pub artifact: Option<artifact::Model>,
+}
+
+/// Href of a file content unit.
+pub fn content_href(v3: &str, id: &str) -> String {
+    format!("{v3}content/file/files/{id}/")
+}
+
+/// Pulp's JSON for a file content unit.
+pub fn content_json(v3: &str, c: &FileContent) -> Value {
+    let a = c.artifact.as_ref();
+    json!({
+        "pulp_href": content_href(v3, &c.id),
+        "prn": format!("prn:file.filecontent:{}", c.id),
+        "pulp_created": to_rfc3339(c.created),
+        "pulp_last_updated": to_rfc3339(c.updated),
+        "pulp_labels": serde_json::from_str::<Value>(&c.labels).unwrap_or_else(|_| json!({})),
+        "vuln_report": null,
+        "artifact": a.map(|a| format!("{v3}artifacts/{}/", a.pulp_id)),
+        "relative_path": c.relative_path,
+        "md5": a.and_then(|a| a.md5.clone()),
+        "sha1": a.and_then(|a| a.sha1.clone()),
+        "sha224": a.and_then(|a| a.sha224.clone()),
+        "sha256": a.map(|a| a.sha256.clone()).or(Some(c.digest.clone())),
+        "sha384": a.and_then(|a| a.sha384.clone()),
+        "sha512": a.and_then(|a| a.sha512.clone()),
+    })
+}
+
+/// Loads file content units by id (order kept).
+pub async fn load(db: &Db, ids: &[String]) -> Result<Vec<FileContent>, DbError> {
+    let mut by_id = BTreeMap::new();
+    for chunk in ids.chunks(500) {
+        let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+        let sql = format!(
+            "SELECT c.pulp_id, c.pulp_created, c.pulp_last_updated, c.pulp_labels, f.relative_path, f.digest, ca.artifact_id \
+             FROM core_content c JOIN file_filecontent f ON f.content_id = c.pulp_id \
+             LEFT JOIN core_contentartifact ca ON ca.content_id = c.pulp_id WHERE c.pulp_id IN ({})",
+            ph.join(",")
+        );
+        let values: Vec<DbValue> = chunk.iter().map(|s| DbValue::from(s.clone())).collect();
+        let rows = db.read.query_all_raw(db.stmt(&sql, values)).await?;
+        let mut artifact_ids = Vec::new();
+        let mut partial = Vec::new();
+        for r in rows {
+            let aid: Option<String> = r.try_get("", "artifact_id")?;
+            if let Some(a) = &aid {
+                artifact_ids.push(a.clone());
+            }
+            partial.push((
+                FileContent {
+                    id: r.try_get("", "pulp_id")?,
+                    created: r.try_get("", "pulp_created")?,
+                    updated: r.try_get("", "pulp_last_updated")?,
+                    labels: r.try_get("", "pulp_labels")?,
+                    relative_path: r.try_get("", "relative_path")?,
+                    digest: r.try_get("", "digest")?,
+                    artifact: None,
+                },
+                aid,
+            ));
+        }
+        use pith_entities::sea_orm::{ColumnTrait, QueryFilter};
+        let arts: BTreeMap<String, artifact::Model> = artifact::Entity::find()
+            .filter(artifact::Column::PulpId.is_in(artifact_ids))
+            .all(&db.read)
+            .await?
+            .into_iter()
+            .map(|a| (a.pulp_id.clone(), a))
+            .collect();
+        for (mut c, aid) in partial {
+            c.artifact = aid.and_then(|a| arts.get(&a).cloned());
+            by_id.insert(c.id.clone(), c);
+        }
+    }
+    Ok(ids.iter().filter_map(|i| by_id.remove(i)).collect())
+}
+
+/// Pulp's JSON for a repository version (with its content summary).
+pub async fn version_json(db: &Db, v3: &str, v: &version::Model) -> Result<Value, DbError> {
+    let (added, removed, present) = versions::summary(db, &v.repository_id, v.number).await?;
+    let repo = format!("{v3}repositories/file/file/{}/", v.repository_id);
+    let vh = format!("{repo}versions/{}/", v.number);
+    let part = |n: i64, filter: &str| {
+        if n == 0 {
+            json!({})
+        } else {
+            json!({ "file.file": { "count": n, "href": format!("{v3}content/file/files/?{filter}={vh}") } })
+        }
+    };
+    let base = match &v.base_version_id {
+        Some(b) => version::Entity::find_by_id(b.clone())
+            .one(&db.read)
+            .await?
+            .map(|b| {
+                format!(
+                    "{v3}repositories/file/file/{}/versions/{}/",
+                    b.repository_id, b.number
+                )
+            }),
+        None => None,
+    };
+    Ok(json!({
+        "pulp_href": vh,
+        "prn": format!("prn:core.repositoryversion:{}", v.pulp_id),
+        "pulp_created": to_rfc3339(v.pulp_created),
+        "pulp_last_updated": to_rfc3339(v.pulp_last_updated),
+        "number": v.number,
+        "repository": repo,
+        "base_version": base,
+        "content_summary": {
+            "added": part(added, "repository_version_added"),
+            "removed": part(removed, "repository_version_removed"),
+            "present": part(present, "repository_version"),
+        },
+        "vuln_report": format!("{v3}vuln_report/?repo_versions=prn:core.repositoryversion:{}", v.pulp_id),
+    }))
+}
+
+fn arg<'a>(ctx: &'a TaskContext, name: &str) -> Result<&'a str, String> {
+    ctx.args
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("Missing argument '{name}'."))
+}
+
+/// Finds or creates the content unit `(relative_path, artifact)`; returns its id.
+pub async fn find_or_create(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    relative_path: &str,
+    artifact: &artifact::Model,
+) -> Result<String, DbError> {
+    let now = now_micros();
+    let existing = conn
+        .query_all_raw(db.stmt(
+            "SELECT content_id FROM file_filecontent WHERE relative_path = $1 AND digest = $2",
+            vec![
+                relative_path.to_owned().into(),
+                artifact.sha256.clone().into(),
+            ],
+        ))
+        .await?;
+    if let Some(r) = existing.into_iter().next() {
+        let id: String = r.try_get("", "content_id")?;
+        conn.execute_raw(db.stmt(
+            "UPDATE core_content SET timestamp_of_interest = $1 WHERE pulp_id = $2",
+            vec![now.into(), id.clone().into()],
+        ))
+        .await?;
+        return Ok(id);
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    conn.execute_raw(db.stmt(
+        "INSERT INTO core_content (pulp_id, pulp_type, pulp_created, pulp_last_updated, timestamp_of_interest, pulp_labels) \
+         VALUES ($1,'file.file',$2,$2,$2,'{}')",
+        vec![id.clone().into(), now.into()],
+    ))
+    .await?;
+    conn.execute_raw(db.stmt(
+        "INSERT INTO file_filecontent (content_id, relative_path, digest) VALUES ($1,$2,$3)",
+        vec![
+            id.clone().into(),
+            relative_path.to_owned().into(),
+            artifact.sha256.clone().into(),
+        ],
+    ))
+    .await?;
+    conn.execute_raw(db.stmt(
+        "INSERT INTO core_contentartifact (pulp_id, content_id, artifact_id, relative_path) VALUES ($1,$2,$3,$4)",
+        vec![uuid::Uuid::now_v7().to_string().into(), id.clone().into(), artifact.pulp_id.clone().into(), relative_path.to_owned().into()],
+    ))
+    .await?;
+    Ok(id)
+}
+
+async fn load_version(db: &Db, id: &str) -> Result<version::Model, String> {
+    version::Entity::find_by_id(id.to_owned())
+        .one(&db.read)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| "The new version vanished.".to_owned())
+}
+
+/// `general_create` for file content: `{v3, relative_path, artifact, repository?}`.
+pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
+    let db = &ctx.deps.db;
+    let v3 = arg(&ctx, "v3")?.to_owned();
+    let rel = arg(&ctx, "relative_path")?.to_owned();
+    let aid = arg(&ctx, "artifact")?.to_owned();
+    let art = artifact::Entity::find_by_id(aid.clone())
+        .one(&db.read)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| format!("Artifact {aid} does not exist."))?;
+    let repo = ctx
+        .args
+        .get("repository")
+        .and_then(Value::as_str)
+        .map(str::to_owned);
+    let txn = db.write.begin().await.map_err(db_err)?;
+    let id = find_or_create(db, &txn, &rel, &art).await.map_err(db_err)?;
+    let mut created = vec![(content_href(&v3, &id), format!("prn:file.filecontent:{id}"))];
+    let mut new_version = None;
+    if let Some(r) = &repo {
+        new_version = versions::new_version(
+            db,
+            &txn,
+            r,
+            None,
+            std::slice::from_ref(&id),
+            &Remove::Ids(vec![]),
+        )
+        .await
+        .map_err(db_err)?;
+    }
+    txn.commit().await.map_err(db_err)?;
+    if let Some((vid, n)) = new_version {
+        created.push((
+            format!(
+                "{v3}repositories/file/file/{}/versions/{n}/",
+                repo.unwrap_or_default()
+            ),
+            format!("prn:core.repositoryversion:{vid}"),
+        ));
+    }
+    let c = load(db, std::slice::from_ref(&id)).await.map_err(db_err)?;
+    Ok(TaskOutput {
+        result: c.first().map(|c| content_json(&v3, c)),
+        created,
+    })
+}
+
+/// `add_and_remove` (modify): `{v3, repository, add: [ids], remove: [ids] | "*", base_version?}`.
+pub(super) async fn modify(ctx: TaskContext) -> Result<TaskOutput, String> {
+    let db = &ctx.deps.db;
+    let v3 = arg(&ctx, "v3")?.to_owned();
+    let repo = arg(&ctx, "repository")?.to_owned();
+    let ids = |k: &str| -> Vec<String> {
+        ctx.args
+            .get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let add = ids("add");
+    let remove = if ctx.args.get("remove") == Some(&json!("*")) {
+        Remove::All
+    } else {
+        Remove::Ids(ids("remove"))
+    };
+    let base = ctx.args.get("base_version").and_then(Value::as_i64);
+    let txn = db.write.begin().await.map_err(db_err)?;
+    let made = versions::new_version(db, &txn, &repo, base, &add, &remove)
+        .await
+        .map_err(db_err)?;
+    txn.commit().await.map_err(db_err)?;
+    let Some((vid, n)) = made else {
+        return Ok(TaskOutput::default());
+    };
+    let v = load_version(db, &vid).await?;
+    let json = version_json(db, &v3, &v).await.map_err(db_err)?;
+    Ok(TaskOutput {
+        result: Some(json),
+        created: vec![(
+            format!("{v3}repositories/file/file/{repo}/versions/{n}/"),
+            format!("prn:core.repositoryversion:{vid}"),
+        )],
+    })
+}

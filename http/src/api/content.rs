@@ -1,0 +1,478 @@
+//! `content/file/files/`: create (multipart `file` or `artifact`, optional `repository`) as a
+//! `general_create` task, list with repository-version filters, show. And `modify/`.
+
+use futures_util::StreamExt;
+use pith_actors::tasking::TaskSpec;
+use pith_actors::tasks::content::{content_json, load};
+use pith_actors::tasks::{ADD_AND_REMOVE, GENERAL_CREATE};
+use pith_entities::entity::artifact;
+use pith_entities::sea_orm::sea_query::{Expr, ExprTrait};
+use pith_entities::sea_orm::{
+    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Value as DbValue,
+};
+use pith_entities::time;
+use serde_json::{Value, json};
+
+use super::{Ctx, accepted, ok, parse_id};
+use crate::error::FieldErrors;
+use crate::listing::{self, id_from_ref, lookup};
+use crate::request::Response;
+use crate::{ApiError, Req};
+
+const FILTERS: [&str; 13] = [
+    "relative_path",
+    "relative_path__in",
+    "relative_path__contains",
+    "relative_path__startswith",
+    "sha256",
+    "digest",
+    "repository_version",
+    "repository_version_added",
+    "repository_version_removed",
+    "pulp_id__in",
+    "pulp_href__in",
+    "prn__in",
+    "orphaned_for",
+];
+
+/// Pulp's canonical relative path: no leading/trailing `/`, no empty, `.` or `..` segment, no
+/// whitespace, `?` or `#`.
+pub fn check_relative_path(p: &str) -> Result<(), String> {
+    let bad = p.is_empty()
+        || p.starts_with('/')
+        || p.ends_with('/')
+        || p.chars()
+            .any(|c| c.is_whitespace() || c == '?' || c == '#' || c == '\\')
+        || p.split('/').any(|s| s.is_empty() || s == "." || s == "..");
+    if bad {
+        Err(format!("The path {p:?} is not a canonical relative path."))
+    } else {
+        Ok(())
+    }
+}
+
+/// Resolves a repository version href to `(repository id, number)`.
+pub fn parse_version_href(v3: &str, href: &str) -> Option<(String, i64)> {
+    let rest = href
+        .trim()
+        .strip_prefix(&format!("{v3}repositories/file/file/"))?;
+    let mut parts = rest.trim_end_matches('/').split('/');
+    let (repo, kw, n) = (parts.next()?, parts.next()?, parts.next()?);
+    (kw == "versions" && parts.next().is_none()).then_some(())?;
+    Some((
+        uuid::Uuid::parse_str(repo).ok()?.to_string(),
+        n.parse().ok()?,
+    ))
+}
+
+/// `POST content/file/files/`.
+pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+    let v3 = ctx.v3();
+    let ct = req.header("content-type").unwrap_or("").to_owned();
+    let boundary = multer::parse_boundary(&ct).map_err(|_| {
+        ApiError::BadRequest(
+            json!({ "detail": format!("Unsupported media type \"{ct}\" in request.") }),
+        )
+    })?;
+    let body = req
+        .take_body()
+        .ok_or_else(|| ApiError::field("relative_path", "This field is required."))?;
+    let mut mp = multer::Multipart::new(body, boundary);
+    let bad = |e: multer::Error| {
+        ApiError::BadRequest(json!({ "detail": format!("Multipart form parse error - {e}") }))
+    };
+    let store = &ctx.state.store;
+    let mut temp = None;
+    let mut fields: Vec<(String, String)> = Vec::new();
+    while let Some(mut field) = mp.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_owned();
+        if name == "file" {
+            let mut t = store.temp().await?;
+            while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                t.write(&chunk).await?;
+            }
+            temp = Some(t);
+        } else {
+            let mut text = Vec::new();
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(bad)?;
+                if text.len() + chunk.len() > 65536 {
+                    return Err(ApiError::field(
+                        &name,
+                        "Ensure this field has no more than 65536 characters.",
+                    ));
+                }
+                text.extend_from_slice(&chunk);
+            }
+            fields.push((name, String::from_utf8_lossy(&text).into_owned()));
+        }
+    }
+    let mut errs = FieldErrors::default();
+    let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let rel = get("relative_path");
+    match &rel {
+        None => errs.add("relative_path", "This field is required."),
+        Some(p) => {
+            if let Err(m) = check_relative_path(p) {
+                errs.add("relative_path", m);
+            }
+        }
+    }
+    let mut artifact_id = None;
+    if let Some(h) = get("artifact") {
+        match id_from_ref(&v3, "artifacts", "core.artifact", &h) {
+            Some(id)
+                if artifact::Entity::find_by_id(id.clone())
+                    .one(&ctx.state.db.read)
+                    .await?
+                    .is_some() =>
+            {
+                artifact_id = Some(id)
+            }
+            _ => errs.add("artifact", "Invalid hyperlink - Object does not exist."),
+        }
+    }
+    let mut repo = None;
+    if let Some(h) = get("repository").filter(|h| !h.is_empty()) {
+        match id_from_ref(&v3, "repositories/file/file", "file.filerepository", &h) {
+            Some(id) if super::repositories::load(ctx, &id).await.is_ok() => repo = Some(id),
+            _ => errs.add("repository", "Invalid hyperlink - Object does not exist."),
+        }
+    }
+    for (k, _) in &fields {
+        match k.as_str() {
+            "relative_path" | "artifact" | "repository" => {}
+            "upload" | "file_url" => errs.add(k, "Pith does not support this way of creating content yet; send `file` or `artifact`."),
+            other => errs.add(other, "Unexpected field"),
+        }
+    }
+    if temp.is_some() == artifact_id.is_some() {
+        errs.add(
+            "non_field_errors",
+            "Exactly one of 'file' or 'artifact' must be specified.",
+        );
+    }
+    errs.into_result()?;
+    // Store the file as an artifact first (or reuse the one with the same sha256).
+    let artifact_id = match (temp, artifact_id) {
+        (_, Some(id)) => id,
+        (Some(mut t), None) => {
+            let d = t.finish().await?;
+            let db = &ctx.state.db;
+            match artifact::Entity::find()
+                .filter(Expr::col("sha256").eq(d.sha256.clone()))
+                .one(&db.read)
+                .await?
+            {
+                Some(a) => a.pulp_id,
+                None => {
+                    let file = t.persist(store, &d.sha256).await?;
+                    let now = time::now_micros();
+                    let m = artifact::Model {
+                        pulp_id: uuid::Uuid::now_v7().to_string(),
+                        pulp_created: now,
+                        pulp_last_updated: now,
+                        file,
+                        size: d.size as i64,
+                        md5: None,
+                        sha1: None,
+                        sha224: Some(d.sha224),
+                        sha256: d.sha256.clone(),
+                        sha384: Some(d.sha384),
+                        sha512: Some(d.sha512),
+                        timestamp_of_interest: now,
+                    };
+                    match m
+                        .clone()
+                        .into_active_model()
+                        .reset_all()
+                        .insert(&db.write)
+                        .await
+                    {
+                        Ok(a) => a.pulp_id,
+                        Err(_) => artifact::Entity::find()
+                            .filter(Expr::col("sha256").eq(d.sha256.clone()))
+                            .one(&db.read)
+                            .await?
+                            .map(|a| a.pulp_id)
+                            .ok_or_else(|| ApiError::Internal("artifact insert failed".into()))?,
+                    }
+                }
+            }
+        }
+        (None, None) => return Err(ApiError::Internal("no file and no artifact".into())),
+    };
+    let domain = super::domain_id(&ctx.state).await?;
+    let spec = TaskSpec {
+        name: GENERAL_CREATE.into(),
+        args: json!({ "v3": v3, "relative_path": rel, "artifact": artifact_id, "repository": repo }),
+        exclusive: repo
+            .iter()
+            .map(|r| format!("prn:file.filerepository:{r}"))
+            .collect(),
+        shared: vec![format!("prn:core.domain:{domain}")],
+        deferred: true,
+        logging_cid: ctx.cid.clone(),
+        created_by: ctx.user_href(),
+        ..TaskSpec::default()
+    };
+    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+}
+
+/// `GET content/file/files/`.
+pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
+    let p = listing::parse(
+        req,
+        &FILTERS,
+        &["pk", "pulp_id", "pulp_created", "pulp_last_updated"],
+    )?;
+    let v3 = ctx.v3();
+    let mut conds = vec!["c.pulp_type = 'file.file'".to_owned()];
+    let mut values: Vec<DbValue> = Vec::new();
+    let param = |values: &mut Vec<DbValue>, v: DbValue| {
+        values.push(v);
+        format!("${}", values.len())
+    };
+    for (name, value) in &p.filters {
+        let (field, lk) = lookup(name);
+        let cond = match (field, lk) {
+            ("relative_path", "exact") => format!(
+                "f.relative_path = {}",
+                param(&mut values, value.clone().into())
+            ),
+            ("relative_path", "contains") => format!(
+                "f.relative_path LIKE {}",
+                param(&mut values, format!("%{value}%").into())
+            ),
+            ("relative_path", "startswith") => format!(
+                "f.relative_path LIKE {}",
+                param(&mut values, format!("{value}%").into())
+            ),
+            ("relative_path", "in") => {
+                let ps: Vec<String> = value
+                    .split(',')
+                    .map(|s| param(&mut values, s.trim().to_owned().into()))
+                    .collect();
+                format!("f.relative_path IN ({})", ps.join(","))
+            }
+            ("sha256" | "digest", _) => format!(
+                "f.digest = {}",
+                param(&mut values, value.trim().to_owned().into())
+            ),
+            (
+                "repository_version" | "repository_version_added" | "repository_version_removed",
+                _,
+            ) => {
+                let (repo, n) = parse_version_href(&v3, value)
+                    .ok_or_else(|| ApiError::field(name, "Invalid repository version href."))?;
+                let (r, n) = (
+                    param(&mut values, repo.into()),
+                    param(&mut values, n.into()),
+                );
+                let range = match field {
+                    "repository_version" => format!(
+                        "version_added <= {n} AND (version_removed IS NULL OR version_removed > {n})"
+                    ),
+                    "repository_version_added" => format!("version_added = {n}"),
+                    _ => format!("version_removed = {n}"),
+                };
+                format!(
+                    "c.pulp_id IN (SELECT content_id FROM core_repositorycontent WHERE repository_id = {r} AND {range})"
+                )
+            }
+            ("orphaned_for", _) => {
+                let minutes: f64 = value
+                    .parse()
+                    .map_err(|_| ApiError::field(name, "Enter a number."))?;
+                let minutes = if minutes < 0.0 { 1440.0 } else { minutes };
+                let cutoff = param(
+                    &mut values,
+                    (time::now_micros() - (minutes * 60_000_000.0) as i64).into(),
+                );
+                format!(
+                    "c.timestamp_of_interest < {cutoff} AND NOT EXISTS (SELECT 1 FROM core_repositorycontent rc WHERE rc.content_id = c.pulp_id)"
+                )
+            }
+            _ => {
+                let ids: Vec<String> = if field == "pulp_id" {
+                    value.split(',').map(|s| s.trim().to_owned()).collect()
+                } else {
+                    value
+                        .split(',')
+                        .filter_map(|h| {
+                            id_from_ref(&v3, "content/file/files", "file.filecontent", h)
+                        })
+                        .collect()
+                };
+                if ids.is_empty() {
+                    "1 = 0".to_owned()
+                } else {
+                    let ps: Vec<String> = ids
+                        .into_iter()
+                        .map(|i| param(&mut values, i.into()))
+                        .collect();
+                    format!("c.pulp_id IN ({})", ps.join(","))
+                }
+            }
+        };
+        conds.push(cond);
+    }
+    let db = &ctx.state.db;
+    let from = format!(
+        "FROM core_content c JOIN file_filecontent f ON f.content_id = c.pulp_id WHERE {}",
+        conds.join(" AND ")
+    );
+    let count_rows = db
+        .read
+        .query_all_raw(db.stmt(&format!("SELECT COUNT(*) AS n {from}"), values.clone()))
+        .await?;
+    let count = count_rows
+        .into_iter()
+        .next()
+        .and_then(|r| r.try_get::<i64>("", "n").ok())
+        .unwrap_or(0) as u64;
+    let order = match p.ordering.first() {
+        Some((f, desc)) => format!(
+            "c.{} {}",
+            if f == "pk" { "pulp_id" } else { f.as_str() },
+            if *desc { "DESC" } else { "ASC" }
+        ),
+        None => "c.pulp_created DESC".to_owned(),
+    };
+    let sql = format!(
+        "SELECT c.pulp_id {from} ORDER BY {order}, c.pulp_id DESC LIMIT {} OFFSET {}",
+        p.limit, p.offset
+    );
+    let ids: Vec<String> = db
+        .read
+        .query_all_raw(db.stmt(&sql, values))
+        .await?
+        .into_iter()
+        .filter_map(|r| r.try_get::<String>("", "pulp_id").ok())
+        .collect();
+    let results = load(db, &ids)
+        .await?
+        .iter()
+        .map(|c| content_json(&v3, c))
+        .collect();
+    Ok(ok(&listing::page(req, &p, count, results)))
+}
+
+/// `GET content/file/files/<id>/`.
+pub async fn read(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
+    let id = parse_id(id, "FileContent")?.to_string();
+    let c = load(&ctx.state.db, std::slice::from_ref(&id)).await?;
+    let c = c
+        .first()
+        .ok_or_else(|| ApiError::not_found("FileContent"))?;
+    Ok(ok(&listing::select_from_query(
+        content_json(&ctx.v3(), c),
+        req,
+    )))
+}
+
+/// `POST repositories/file/file/<id>/modify/`.
+pub async fn modify(ctx: &Ctx, req: &mut Req, repo_id: &str) -> Result<Response, ApiError> {
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let repo = super::repositories::load(ctx, repo_id).await?;
+    let v3 = ctx.v3();
+    let mut errs = FieldErrors::default();
+    let mut add: Vec<String> = Vec::new();
+    let mut remove: Value = json!([]);
+    let mut base = None;
+    let resolve = |h: &Value| {
+        h.as_str()
+            .and_then(|h| id_from_ref(&v3, "content/file/files", "file.filecontent", h))
+    };
+    for (k, v) in &body {
+        match k.as_str() {
+            "add_content_units" | "remove_content_units" => {
+                let Some(list) = v.as_array() else {
+                    errs.add(
+                        k,
+                        format!(
+                            "Expected a list of items but got type \"{}\".",
+                            listing::json_type(v)
+                        ),
+                    );
+                    continue;
+                };
+                if k == "remove_content_units" && list == &vec![json!("*")] {
+                    remove = json!("*");
+                    continue;
+                }
+                let mut ids = Vec::new();
+                for h in list {
+                    match resolve(h) {
+                        Some(id) => ids.push(id),
+                        None => errs.add(
+                            k,
+                            format!("Could not find the following content units: [{h}]"),
+                        ),
+                    }
+                }
+                if !ids.is_empty() {
+                    let found = load(&ctx.state.db, &ids).await?;
+                    for id in ids.iter().filter(|i| !found.iter().any(|c| &c.id == *i)) {
+                        errs.add(k, format!("Could not find the following content units: ['{v3}content/file/files/{id}/']"));
+                    }
+                }
+                if k == "add_content_units" {
+                    add = ids;
+                } else {
+                    remove = json!(ids);
+                }
+            }
+            "base_version" => match v.as_str().and_then(|h| parse_version_href(&v3, h)) {
+                Some((r, n)) if r == repo.pulp_id => base = Some(n),
+                _ => errs.add(k, "Invalid hyperlink - Object does not exist."),
+            },
+            _ => errs.add(k, "Unexpected field"),
+        }
+    }
+    errs.into_result()?;
+    if let Some(n) = base {
+        super::repositories::load_version(ctx, &repo.pulp_id, &n.to_string())
+            .await
+            .map_err(|_| {
+                ApiError::field("base_version", "Invalid hyperlink - Object does not exist.")
+            })?;
+    }
+    let domain = super::domain_id(&ctx.state).await?;
+    let spec = TaskSpec {
+        name: ADD_AND_REMOVE.into(),
+        args: json!({ "v3": v3, "repository": repo.pulp_id, "add": add, "remove": remove, "base_version": base }),
+        exclusive: vec![format!("prn:file.filerepository:{}", repo.pulp_id)],
+        shared: vec![format!("prn:core.domain:{domain}")],
+        deferred: true,
+        logging_cid: ctx.cid.clone(),
+        created_by: ctx.user_href(),
+        ..TaskSpec::default()
+    };
+    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn canonical_paths_and_version_hrefs() {
+        for good in ["a", "a/b.txt", "dir/sub/file,with,commas"] {
+            assert!(check_relative_path(good).is_ok(), "{good}");
+        }
+        for bad in ["", "/a", "a/", "a//b", "a/./b", "../a", "a b", "a?b", "a#b"] {
+            assert!(check_relative_path(bad).is_err(), "{bad}");
+        }
+        let id = "01a2111c-6b02-70f5-bd0f-0b9100488732";
+        let v3 = "/pulp/api/v3/";
+        assert_eq!(
+            parse_version_href(v3, &format!("{v3}repositories/file/file/{id}/versions/3/")),
+            Some((id.into(), 3))
+        );
+        assert_eq!(
+            parse_version_href(v3, &format!("{v3}repositories/file/file/{id}/")),
+            None
+        );
+    }
+}

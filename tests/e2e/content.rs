@@ -1,0 +1,225 @@
+//! File content: create (upload into a repository, or from an artifact), filters by repository
+//! version, `modify/` with add, remove, `*` and base versions.
+
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+
+use crate::both_backends;
+use crate::support::{Env, PASSWORD, Server};
+
+both_backends!(content_upload_modify_and_versions);
+
+async fn upload(s: &Server, path: &str, bytes: &[u8], extra: &[(&str, String)]) -> (u16, Value) {
+    let mut form = reqwest::multipart::Form::new().text("relative_path", path.to_owned());
+    if !bytes.is_empty() {
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes.to_vec()).file_name("x"),
+        );
+    }
+    for (k, v) in extra {
+        form = form.text(k.to_string(), v.clone());
+    }
+    let r = s
+        .client
+        .post(s.url("/pulp/api/v3/content/file/files/"))
+        .basic_auth("admin", Some(PASSWORD))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn content_upload_modify_and_versions(env: Env) {
+    let s = env.start(&[]);
+    let (_, repo) = {
+        let r = s
+            .post(
+                "/pulp/api/v3/repositories/file/file/",
+                &json!({"name": "c"}),
+            )
+            .send()
+            .await
+            .unwrap();
+        (r.status(), r.json::<Value>().await.unwrap())
+    };
+    let repo_href = repo["pulp_href"].as_str().unwrap().to_owned();
+
+    // Upload straight into the repository: version 1.
+    let (code, t) = upload(
+        &s,
+        "dir/a.txt",
+        b"alpha",
+        &[("repository", repo_href.clone())],
+    )
+    .await;
+    assert_eq!(code, 202, "{t}");
+    let t = s.finished(t["task"].as_str().unwrap()).await;
+    assert_eq!(t["state"], "completed", "{t}");
+    assert_eq!(t["name"], "pulpcore.app.tasks.base.general_create");
+    let a_href = t["created_resources"][0].as_str().unwrap().to_owned();
+    assert_eq!(t["created_resources"][1], format!("{repo_href}versions/1/"));
+    assert_eq!(t["result"]["relative_path"], "dir/a.txt");
+    assert_eq!(t["result"]["sha256"], hex::encode(Sha256::digest(b"alpha")));
+    assert!(
+        t["reserved_resources_record"]
+            .as_array()
+            .unwrap()
+            .contains(&json!(repo["prn"]))
+    );
+    let (_, a) = s.json(&a_href).await;
+    assert!(a["artifact"].as_str().unwrap().contains("/artifacts/"));
+
+    // The same unit again: reused, no new version.
+    let (_, t) = upload(
+        &s,
+        "dir/a.txt",
+        b"alpha",
+        &[("repository", repo_href.clone())],
+    )
+    .await;
+    let t = s.finished(t["task"].as_str().unwrap()).await;
+    assert_eq!(t["created_resources"], json!([a_href]));
+    assert_eq!(
+        s.json(&repo_href).await.1["latest_version_href"],
+        format!("{repo_href}versions/1/")
+    );
+
+    // From an existing artifact, outside any repository.
+    let (_, t) = upload(&s, "b.txt", b"beta", &[]).await;
+    let b_href = s.finished(t["task"].as_str().unwrap()).await["created_resources"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let b_artifact = s.json(&b_href).await.1["artifact"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (code, t) = upload(&s, "copy/b.txt", b"", &[("artifact", b_artifact)]).await;
+    assert_eq!(code, 202, "{t}");
+    let c_href = s.finished(t["task"].as_str().unwrap()).await["created_resources"][0]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_ne!(c_href, b_href, "another relative path is another unit");
+
+    // Validation.
+    let (code, e) = upload(&s, "/abs", b"x", &[]).await;
+    assert_eq!(code, 400);
+    assert!(e["relative_path"].is_array(), "{e}");
+    let (code, e) = upload(&s, "n.txt", b"", &[]).await;
+    assert_eq!(
+        (code, e),
+        (
+            400,
+            json!({"non_field_errors": ["Exactly one of 'file' or 'artifact' must be specified."]})
+        )
+    );
+
+    // Filters.
+    let files = "/pulp/api/v3/content/file/files/";
+    assert_eq!(s.json(files).await.1["count"], 3);
+    assert_eq!(
+        s.json(&format!(
+            "{files}?repository_version={repo_href}versions/1/"
+        ))
+        .await
+        .1["count"],
+        1
+    );
+    assert_eq!(
+        s.json(&format!(
+            "{files}?repository_version={repo_href}versions/0/"
+        ))
+        .await
+        .1["count"],
+        0
+    );
+    assert_eq!(
+        s.json(&format!("{files}?relative_path=b.txt")).await.1["count"],
+        1
+    );
+    assert_eq!(
+        s.json(&format!(
+            "{files}?sha256={}",
+            hex::encode(Sha256::digest(b"beta"))
+        ))
+        .await
+        .1["count"],
+        2
+    );
+
+    // modify: add, remove, base version, everything.
+    let modify = format!("{repo_href}modify/");
+    let run = |body: Value| {
+        let (s, modify) = (&s, modify.clone());
+        async move {
+            let r = s.post(&modify, &body).send().await.unwrap();
+            let code = r.status().as_u16();
+            let v: Value = r.json().await.unwrap();
+            if code != 202 {
+                return (code, v);
+            }
+            (code, s.finished(v["task"].as_str().unwrap()).await)
+        }
+    };
+    let (_, t) = run(json!({"add_content_units": [b_href, c_href]})).await;
+    assert_eq!(t["result"]["number"], 2, "{t}");
+    assert_eq!(
+        t["result"]["content_summary"]["present"]["file.file"]["count"],
+        3
+    );
+    assert_eq!(
+        t["result"]["content_summary"]["added"]["file.file"]["count"],
+        2
+    );
+    let (_, t) = run(json!({"remove_content_units": [a_href]})).await;
+    assert_eq!(
+        t["result"]["content_summary"]["removed"]["file.file"]["count"],
+        1
+    );
+    let (_, t) = run(json!({"remove_content_units": [a_href]})).await;
+    assert_eq!(
+        (t["state"].as_str(), &t["result"]),
+        (Some("completed"), &Value::Null),
+        "no change, no version"
+    );
+    let (_, t) = run(
+        json!({"remove_content_units": ["*"], "base_version": format!("{repo_href}versions/1/")}),
+    )
+    .await;
+    assert_eq!(t["result"]["number"], 4);
+    assert_eq!(t["result"]["content_summary"]["present"], json!({}));
+    assert_eq!(
+        t["result"]["base_version"],
+        format!("{repo_href}versions/1/")
+    );
+    let (code, e) =
+        run(json!({"add_content_units": [format!("{files}{}/", uuid::Uuid::now_v7())]})).await;
+    assert_eq!(code, 400, "{e}");
+    assert_eq!(s.json(&format!("{repo_href}versions/")).await.1["count"], 5);
+    assert_eq!(
+        s.json(&format!(
+            "{files}?repository_version_added={repo_href}versions/2/"
+        ))
+        .await
+        .1["count"],
+        2
+    );
+
+    // Orphan cleanup keeps content that any version still holds.
+    let r = s
+        .post(
+            "/pulp/api/v3/orphans/cleanup/",
+            &json!({"orphan_protection_time": 0}),
+        )
+        .send()
+        .await
+        .unwrap();
+    let t = s
+        .finished(r.json::<Value>().await.unwrap()["task"].as_str().unwrap())
+        .await;
+    assert_eq!(t["state"], "completed", "{t}");
+    assert_eq!(s.json(files).await.1["count"], 3);
+}
