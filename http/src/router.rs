@@ -84,42 +84,10 @@ async fn route(state: Arc<HttpState>, req: &mut Req, cid: &str) -> Result<Respon
         return Err(ApiError::NotFound("Not found.".into()));
     }
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let open = matches!(segs.as_slice(), [] | ["status"] | ["livez"]);
-    let known = matches!(
-        segs.as_slice(),
-        [] | ["status"]
-            | ["livez"]
-            | ["tasks"]
-            | ["tasks", "purge"]
-            | ["tasks", _]
-            | ["workers"]
-            | ["workers", _]
-            | ["artifacts"]
-            | ["artifacts", _]
-            | ["orphans"]
-            | ["orphans", "cleanup"]
-            | ["remotes"]
-            | ["remotes", "file", "file"]
-            | ["remotes", "file", "file", _]
-            | ["remotes", "file", "file", _, "set_label" | "unset_label"]
-            | ["repositories"]
-            | ["repository_versions"]
-            | ["repositories", "file", "file"]
-            | ["repositories", "file", "file", _]
-            | [
-                "repositories",
-                "file",
-                "file",
-                _,
-                "set_label" | "unset_label" | "versions" | "modify"
-            ]
-            | ["repositories", "file", "file", _, "versions", _]
-            | ["content", "file", "files"]
-            | ["content", "file", "files", _]
-    ) || (state.config.test_tasks && segs.as_slice() == ["pith", "test", "tasks"]);
-    if !known {
+    let Some(route) = resolve(&segs, state.config.test_tasks) else {
         return Err(ApiError::NotFound("Not found.".into()));
-    }
+    };
+    let open = matches!(route, Route::Root | Route::Status | Route::Livez);
     let user = if open {
         None
     } else {
@@ -130,144 +98,222 @@ async fn route(state: Arc<HttpState>, req: &mut Req, cid: &str) -> Result<Respon
         user,
         cid: cid.to_owned(),
     };
+    dispatch(&ctx, req, route).await
+}
+
+/// Every API endpoint, with the ids its path carries. One list: what is not here is a 404
+/// (answered before authentication, as Pulp does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Route<'a> {
+    Root,
+    Status,
+    Livez,
+    Tasks,
+    TasksPurge,
+    Task(&'a str),
+    Workers,
+    Worker(&'a str),
+    Artifacts,
+    Artifact(&'a str),
+    OrphansCleanup,
+    Orphans,
+    Remotes,
+    FileRemotes,
+    FileRemote(&'a str),
+    FileRemoteLabel(&'a str, bool),
+    Repositories,
+    RepositoryVersions,
+    FileRepositories,
+    FileRepository(&'a str),
+    FileRepositoryLabel(&'a str, bool),
+    FileRepositoryModify(&'a str),
+    FileRepositoryVersions(&'a str),
+    FileRepositoryVersion(&'a str, &'a str),
+    FileContents,
+    FileContent(&'a str),
+    TestTasks,
+}
+
+fn resolve<'a>(segs: &[&'a str], test_tasks: bool) -> Option<Route<'a>> {
+    Some(match segs {
+        [] => Route::Root,
+        ["status"] => Route::Status,
+        ["livez"] => Route::Livez,
+        ["tasks"] => Route::Tasks,
+        ["tasks", "purge"] => Route::TasksPurge,
+        ["tasks", id] => Route::Task(id),
+        ["workers"] => Route::Workers,
+        ["workers", id] => Route::Worker(id),
+        ["artifacts"] => Route::Artifacts,
+        ["artifacts", id] => Route::Artifact(id),
+        ["orphans", "cleanup"] => Route::OrphansCleanup,
+        ["orphans"] => Route::Orphans,
+        ["remotes"] => Route::Remotes,
+        ["remotes", "file", "file"] => Route::FileRemotes,
+        ["remotes", "file", "file", id] => Route::FileRemote(id),
+        ["remotes", "file", "file", id, "set_label"] => Route::FileRemoteLabel(id, true),
+        ["remotes", "file", "file", id, "unset_label"] => Route::FileRemoteLabel(id, false),
+        ["repositories"] => Route::Repositories,
+        ["repository_versions"] => Route::RepositoryVersions,
+        ["repositories", "file", "file"] => Route::FileRepositories,
+        ["repositories", "file", "file", id] => Route::FileRepository(id),
+        ["repositories", "file", "file", id, "set_label"] => Route::FileRepositoryLabel(id, true),
+        ["repositories", "file", "file", id, "unset_label"] => {
+            Route::FileRepositoryLabel(id, false)
+        }
+        ["repositories", "file", "file", id, "modify"] => Route::FileRepositoryModify(id),
+        ["repositories", "file", "file", id, "versions"] => Route::FileRepositoryVersions(id),
+        ["repositories", "file", "file", id, "versions", n] => Route::FileRepositoryVersion(id, n),
+        ["content", "file", "files"] => Route::FileContents,
+        ["content", "file", "files", id] => Route::FileContent(id),
+        ["pith", "test", "tasks"] if test_tasks => Route::TestTasks,
+        _ => return None,
+    })
+}
+
+async fn dispatch(ctx: &Ctx, req: &mut Req, route: Route<'_>) -> Result<Response, ApiError> {
     use Method as M;
-    match segs.as_slice() {
-        [] => allow(req, &[M::GET]).map(|_| api::status::root(&ctx, req)),
-        ["status"] => {
+    use api::{
+        artifacts, content, orphans, remotes, repositories as repos, status, tasks, testing,
+        workers,
+    };
+    let m = req.method.clone();
+    match route {
+        Route::Root => allow(req, &[M::GET]).map(|_| status::root(ctx, req)),
+        Route::Status => {
             allow(req, &[M::GET])?;
-            api::status::status(&ctx).await
+            status::status(ctx).await
         }
-        ["livez"] => allow(req, &[M::GET]).map(|_| api::status::livez()),
-        ["tasks"] => {
+        Route::Livez => allow(req, &[M::GET]).map(|_| status::livez()),
+        Route::Tasks => {
             allow(req, &[M::GET])?;
-            api::tasks::list(&ctx, req).await
+            tasks::list(ctx, req).await
         }
-        ["tasks", "purge"] => {
+        Route::TasksPurge => {
             allow(req, &[M::POST])?;
-            api::tasks::purge(&ctx, req).await
+            tasks::purge(ctx, req).await
         }
-        ["tasks", id] => {
+        Route::Task(id) => {
             allow(req, &[M::GET, M::PATCH, M::DELETE])?;
-            match req.method {
-                M::PATCH => api::tasks::cancel(&ctx, req, id).await,
-                M::DELETE => api::tasks::delete(&ctx, id).await,
-                _ => api::tasks::read(&ctx, req, id).await,
+            match m {
+                M::PATCH => tasks::cancel(ctx, req, id).await,
+                M::DELETE => tasks::delete(ctx, id).await,
+                _ => tasks::read(ctx, req, id).await,
             }
         }
-        ["workers"] => {
+        Route::Workers => {
             allow(req, &[M::GET])?;
-            api::workers::list(&ctx, req).await
+            workers::list(ctx, req).await
         }
-        ["workers", id] => {
+        Route::Worker(id) => {
             allow(req, &[M::GET])?;
-            api::workers::read(&ctx, req, id).await
+            workers::read(ctx, req, id).await
         }
-        ["artifacts"] => {
+        Route::Artifacts => {
             allow(req, &[M::GET, M::POST])?;
-            if req.method == M::POST {
-                api::artifacts::create(&ctx, req).await
+            if m == M::POST {
+                artifacts::create(ctx, req).await
             } else {
-                api::artifacts::list(&ctx, req).await
+                artifacts::list(ctx, req).await
             }
         }
-        ["artifacts", id] => {
+        Route::Artifact(id) => {
             allow(req, &[M::GET, M::DELETE])?;
-            if req.method == M::DELETE {
-                api::artifacts::delete(&ctx, id).await
+            if m == M::DELETE {
+                artifacts::delete(ctx, id).await
             } else {
-                api::artifacts::read(&ctx, req, id).await
+                artifacts::read(ctx, req, id).await
             }
         }
-        ["orphans", "cleanup"] => {
+        Route::OrphansCleanup => {
             allow(req, &[M::POST])?;
-            api::orphans::cleanup(&ctx, req).await
+            orphans::cleanup(ctx, req).await
         }
-        ["orphans"] => {
+        Route::Orphans => {
             allow(req, &[M::DELETE])?;
-            api::orphans::cleanup(&ctx, req).await
+            orphans::cleanup(ctx, req).await
         }
-        ["remotes"] => {
+        Route::Remotes => {
             allow(req, &[M::GET])?;
-            api::remotes::list(&ctx, req).await
+            remotes::list(ctx, req).await
         }
-        ["remotes", "file", "file"] => {
+        Route::FileRemotes => {
             allow(req, &[M::GET, M::POST])?;
-            if req.method == M::POST {
-                api::remotes::create(&ctx, req).await
+            if m == M::POST {
+                remotes::create(ctx, req).await
             } else {
-                api::remotes::list(&ctx, req).await
+                remotes::list(ctx, req).await
             }
         }
-        ["remotes", "file", "file", id] => {
+        Route::FileRemote(id) => {
             allow(req, &[M::GET, M::PUT, M::PATCH, M::DELETE])?;
-            match req.method {
-                M::PUT => api::remotes::update(&ctx, req, id, false).await,
-                M::PATCH => api::remotes::update(&ctx, req, id, true).await,
-                M::DELETE => api::remotes::delete(&ctx, id).await,
-                _ => api::remotes::read(&ctx, req, id).await,
+            match m {
+                M::PUT => remotes::update(ctx, req, id, false).await,
+                M::PATCH => remotes::update(ctx, req, id, true).await,
+                M::DELETE => remotes::delete(ctx, id).await,
+                _ => remotes::read(ctx, req, id).await,
             }
         }
-        ["remotes", "file", "file", id, action] => {
+        Route::FileRemoteLabel(id, set) => {
             allow(req, &[M::POST])?;
-            api::remotes::label(&ctx, req, id, *action == "set_label").await
+            remotes::label(ctx, req, id, set).await
         }
-        ["repositories"] => {
+        Route::Repositories => {
             allow(req, &[M::GET])?;
-            api::repositories::list(&ctx, req).await
+            repos::list(ctx, req).await
         }
-        ["repository_versions"] => {
+        Route::RepositoryVersions => {
             allow(req, &[M::GET])?;
-            api::repositories::list_versions(&ctx, req, None).await
+            repos::list_versions(ctx, req, None).await
         }
-        ["repositories", "file", "file"] => {
+        Route::FileRepositories => {
             allow(req, &[M::GET, M::POST])?;
-            if req.method == M::POST {
-                api::repositories::create(&ctx, req).await
+            if m == M::POST {
+                repos::create(ctx, req).await
             } else {
-                api::repositories::list(&ctx, req).await
+                repos::list(ctx, req).await
             }
         }
-        ["repositories", "file", "file", id] => {
+        Route::FileRepository(id) => {
             allow(req, &[M::GET, M::PUT, M::PATCH, M::DELETE])?;
-            match req.method {
-                M::PUT => api::repositories::update(&ctx, req, id, false).await,
-                M::PATCH => api::repositories::update(&ctx, req, id, true).await,
-                M::DELETE => api::repositories::delete(&ctx, id).await,
-                _ => api::repositories::read(&ctx, req, id).await,
+            match m {
+                M::PUT => repos::update(ctx, req, id, false).await,
+                M::PATCH => repos::update(ctx, req, id, true).await,
+                M::DELETE => repos::delete(ctx, id).await,
+                _ => repos::read(ctx, req, id).await,
             }
         }
-        ["repositories", "file", "file", id, "versions"] => {
-            allow(req, &[M::GET])?;
-            api::repositories::list_versions(&ctx, req, Some(id)).await
-        }
-        ["repositories", "file", "file", id, "versions", n] => {
-            allow(req, &[M::GET])?;
-            api::repositories::read_version(&ctx, req, id, n).await
-        }
-        ["repositories", "file", "file", id, "modify"] => {
+        Route::FileRepositoryLabel(id, set) => {
             allow(req, &[M::POST])?;
-            api::content::modify(&ctx, req, id).await
+            repos::label(ctx, req, id, set).await
         }
-        ["content", "file", "files"] => {
+        Route::FileRepositoryModify(id) => {
+            allow(req, &[M::POST])?;
+            content::modify(ctx, req, id).await
+        }
+        Route::FileRepositoryVersions(id) => {
+            allow(req, &[M::GET])?;
+            repos::list_versions(ctx, req, Some(id)).await
+        }
+        Route::FileRepositoryVersion(id, n) => {
+            allow(req, &[M::GET])?;
+            repos::read_version(ctx, req, id, n).await
+        }
+        Route::FileContents => {
             allow(req, &[M::GET, M::POST])?;
-            if req.method == M::POST {
-                api::content::create(&ctx, req).await
+            if m == M::POST {
+                content::create(ctx, req).await
             } else {
-                api::content::list(&ctx, req).await
+                content::list(ctx, req).await
             }
         }
-        ["content", "file", "files", id] => {
+        Route::FileContent(id) => {
             allow(req, &[M::GET])?;
-            api::content::read(&ctx, req, id).await
+            content::read(ctx, req, id).await
         }
-        ["repositories", "file", "file", id, action] => {
+        Route::TestTasks => {
             allow(req, &[M::POST])?;
-            api::repositories::label(&ctx, req, id, *action == "set_label").await
+            testing::dispatch(ctx, req).await
         }
-        ["pith", "test", "tasks"] => {
-            allow(req, &[M::POST])?;
-            api::testing::dispatch(&ctx, req).await
-        }
-        _ => Err(ApiError::NotFound("Not found.".into())),
     }
 }
