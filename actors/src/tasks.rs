@@ -15,6 +15,7 @@ pub mod content;
 mod general;
 mod orphans;
 mod purge;
+pub mod sync;
 mod test_bodies;
 
 /// Pulp's name of the orphan cleanup task.
@@ -29,6 +30,8 @@ pub const GENERAL_DELETE: &str = "pulpcore.app.tasks.base.general_delete";
 pub const GENERAL_CREATE: &str = "pulpcore.app.tasks.base.general_create";
 /// Pulp's name of the modify task.
 pub const ADD_AND_REMOVE: &str = "pulpcore.app.tasks.repository.add_and_remove";
+/// pulp_file's sync task.
+pub const SYNCHRONIZE: &str = "pulp_file.app.tasks.synchronizing.synchronize";
 /// Test-only: sleeps, optionally fails or panics (enabled by `PITH_TEST_TASKS`).
 pub const TEST_SLEEP: &str = "pith.app.tasks.test.sleep";
 
@@ -121,6 +124,7 @@ pub fn body(name: &str, ctx: TaskContext) -> TaskFuture {
         GENERAL_UPDATE => Box::pin(general::update(ctx)),
         GENERAL_CREATE => Box::pin(content::create(ctx)),
         ADD_AND_REMOVE => Box::pin(content::modify(ctx)),
+        SYNCHRONIZE => Box::pin(sync::synchronize(ctx)),
         GENERAL_DELETE => Box::pin(general::delete(ctx)),
         TEST_SLEEP if ctx.deps.test_tasks => Box::pin(test_bodies::sleep(ctx)),
         other => {

@@ -127,6 +127,7 @@ enum Route<'a> {
     FileRepository(&'a str),
     FileRepositoryLabel(&'a str, bool),
     FileRepositoryModify(&'a str),
+    FileRepositorySync(&'a str),
     FileRepositoryVersions(&'a str),
     FileRepositoryVersion(&'a str, &'a str),
     FileContents,
@@ -162,6 +163,7 @@ fn resolve<'a>(segs: &[&'a str], test_tasks: bool) -> Option<Route<'a>> {
             Route::FileRepositoryLabel(id, false)
         }
         ["repositories", "file", "file", id, "modify"] => Route::FileRepositoryModify(id),
+        ["repositories", "file", "file", id, "sync"] => Route::FileRepositorySync(id),
         ["repositories", "file", "file", id, "versions"] => Route::FileRepositoryVersions(id),
         ["repositories", "file", "file", id, "versions", n] => Route::FileRepositoryVersion(id, n),
         ["content", "file", "files"] => Route::FileContents,
@@ -290,6 +292,10 @@ async fn dispatch(ctx: &Ctx, req: &mut Req, route: Route<'_>) -> Result<Response
         Route::FileRepositoryModify(id) => {
             allow(req, &[M::POST])?;
             content::modify(ctx, req, id).await
+        }
+        Route::FileRepositorySync(id) => {
+            allow(req, &[M::POST])?;
+            repos::sync(ctx, req, id).await
         }
         Route::FileRepositoryVersions(id) => {
             allow(req, &[M::GET])?;

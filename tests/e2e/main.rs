@@ -3,8 +3,10 @@
 mod api;
 mod cli;
 mod content;
+mod fixture;
 mod pg;
 mod remotes;
 mod repositories;
 mod support;
+mod sync;
 mod tasking;

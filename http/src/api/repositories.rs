@@ -512,3 +512,61 @@ pub async fn read_version(
         req,
     )))
 }
+
+/// `POST …/sync/ {"remote"?, "mirror"?}`: a sync task holding the repository exclusively and
+/// the remote shared. Without a `remote` the repository's own is used (400 when it has none).
+pub async fn sync(ctx: &Ctx, req: &mut Req, id: &str) -> Result<Response, ApiError> {
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let repo = load(ctx, id).await?;
+    let v3 = ctx.v3();
+    let mut errs = FieldErrors::default();
+    let mut remote_id = repo.remote_id.clone();
+    let mut mirror = false;
+    for (k, v) in &body {
+        match (k.as_str(), v) {
+            ("remote", Value::Null) => {}
+            ("remote", Value::String(h)) => {
+                match id_from_ref(&v3, "remotes/file/file", "file.fileremote", h) {
+                    Some(rid)
+                        if remote::Entity::find_by_id(rid.clone())
+                            .one(&ctx.state.db.read)
+                            .await?
+                            .is_some() =>
+                    {
+                        remote_id = Some(rid)
+                    }
+                    _ => errs.add(k, "Invalid hyperlink - Object does not exist."),
+                }
+            }
+            ("remote", _) => errs.add(k, "Incorrect type. Expected URL string."),
+            ("mirror", Value::Bool(b)) => mirror = *b,
+            ("mirror", _) => errs.add(k, "Must be a valid boolean."),
+            _ => errs.add(k, "Unexpected field"),
+        }
+    }
+    errs.into_result()?;
+    let Some(remote_id) = remote_id else {
+        return Err(ApiError::field(
+            "remote",
+            "This field is required since a remote is not set on the repository.",
+        ));
+    };
+    if mirror && repo.autopublish {
+        return Err(ApiError::BadRequest(json!([
+            "Cannot use mirror mode with autopublished repository."
+        ])));
+    }
+    let mut shared = domain_shared(ctx).await?;
+    shared.insert(0, format!("prn:file.fileremote:{remote_id}"));
+    let spec = TaskSpec {
+        name: pith_actors::tasks::SYNCHRONIZE.into(),
+        args: json!({ "v3": v3, "repository": repo.pulp_id, "remote": remote_id, "mirror": mirror }),
+        exclusive: vec![format!("prn:file.filerepository:{}", repo.pulp_id)],
+        shared,
+        deferred: true,
+        logging_cid: ctx.cid.clone(),
+        created_by: ctx.user_href(),
+        ..TaskSpec::default()
+    };
+    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+}

@@ -1,0 +1,459 @@
+//! `synchronize` for file repositories: fetch `PULP_MANIFEST`, download what is missing with
+//! bounded concurrency (verifying size and sha256 before anything is stored), then create the
+//! content and exactly one new version (none when nothing changed). `mirror` makes the new
+//! version hold exactly what the manifest lists.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use pith_entities::entity::{artifact, remote, repository};
+use pith_entities::sea_orm::{
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
+};
+use pith_entities::time::now_micros;
+use pith_entities::versions::{self, Remove};
+use serde_json::{Value, json};
+use sha2::Digest;
+
+use super::content::{find_or_create, version_json};
+use super::{TaskContext, TaskOutput, db_err};
+
+/// Pulp's default `download_concurrency`.
+const DEFAULT_CONCURRENCY: usize = 10;
+
+/// One manifest line.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry {
+    /// Path in the repository.
+    pub relative_path: String,
+    /// Expected sha256 (lower-case hex).
+    pub sha256: String,
+    /// Expected size.
+    pub size: u64,
+}
+
+/// Parses a `PULP_MANIFEST`: `relative_path,sha256,size` per line, split on the last two
+/// commas (paths may contain commas); blank lines and `#` comments are skipped.
+pub fn parse_manifest(text: &str) -> Result<Vec<Entry>, String> {
+    let mut out = Vec::new();
+    for (i, raw) in text.lines().enumerate() {
+        let line = raw.trim();
+        if line.is_empty() || line.starts_with('#') {
+            continue;
+        }
+        let fail = || {
+            format!(
+                "Error: Parsing of the manifest file failed on line:{} ({line:?}): expected relative_path,sha256,size.",
+                i + 1
+            )
+        };
+        let mut parts = line.rsplitn(3, ',');
+        let (size, digest, path) = (
+            parts.next().ok_or_else(fail)?,
+            parts.next().ok_or_else(fail)?,
+            parts.next().ok_or_else(fail)?,
+        );
+        let (path, digest, size) = (path.trim(), digest.trim().to_ascii_lowercase(), size.trim());
+        let path_ok = !path.is_empty()
+            && !path.starts_with('/')
+            && !path.ends_with('/')
+            && path
+                .split('/')
+                .all(|s| !s.is_empty() && s != "." && s != "..");
+        let digest_ok = digest.len() == 64 && digest.chars().all(|c| c.is_ascii_hexdigit());
+        let size = size.parse::<u64>().map_err(|_| fail())?;
+        if !path_ok || !digest_ok {
+            return Err(fail());
+        }
+        out.push(Entry {
+            relative_path: path.to_owned(),
+            sha256: digest,
+            size,
+        });
+    }
+    Ok(out)
+}
+
+fn client(r: &remote::Model) -> Result<reqwest::Client, String> {
+    let mut b = reqwest::Client::builder();
+    if let Some(t) = r.total_timeout {
+        b = b.timeout(Duration::from_secs_f64(t));
+    }
+    if let Some(t) = r.connect_timeout.or(r.sock_connect_timeout) {
+        b = b.connect_timeout(Duration::from_secs_f64(t));
+    }
+    if let Some(t) = r.sock_read_timeout {
+        b = b.read_timeout(Duration::from_secs_f64(t));
+    }
+    if let Some(p) = &r.proxy_url {
+        let mut proxy =
+            reqwest::Proxy::all(p).map_err(|e| format!("Invalid proxy_url {p:?}: {e}"))?;
+        if let (Some(u), Some(pw)) = (&r.proxy_username, &r.proxy_password) {
+            proxy = proxy.basic_auth(u, pw);
+        }
+        b = b.proxy(proxy);
+    }
+    let mut headers = reqwest::header::HeaderMap::new();
+    let list: Vec<Value> = serde_json::from_str(&r.headers).unwrap_or_default();
+    for h in list.iter().filter_map(Value::as_object) {
+        for (k, v) in h {
+            let v = v
+                .as_str()
+                .map(str::to_owned)
+                .unwrap_or_else(|| v.to_string());
+            if let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(k.as_bytes()),
+                reqwest::header::HeaderValue::from_str(&v),
+            ) {
+                headers.insert(name, value);
+            }
+        }
+    }
+    b.default_headers(headers)
+        .build()
+        .map_err(|e| format!("Could not build the HTTP client: {e}"))
+}
+
+/// GET with Pulp's retry rules: 429, 5xx and transport errors are retried with backoff.
+async fn get(
+    client: &reqwest::Client,
+    r: &remote::Model,
+    url: &str,
+) -> Result<reqwest::Response, String> {
+    let retries = r.max_retries.unwrap_or(3).clamp(0, 10) as u32;
+    let mut attempt = 0;
+    loop {
+        let mut req = client.get(url);
+        if let Some(u) = &r.username {
+            req = req.basic_auth(u, r.password.as_deref());
+        }
+        let res = req.send().await;
+        let retry = match &res {
+            Ok(resp) => resp.status().as_u16() == 429 || resp.status().is_server_error(),
+            Err(_) => true,
+        };
+        if !retry || attempt >= retries {
+            return match res {
+                Ok(resp) if resp.status().is_success() => Ok(resp),
+                Ok(resp) => Err(format!(
+                    "{} {} for url {url}",
+                    resp.status().as_u16(),
+                    resp.status().canonical_reason().unwrap_or("")
+                )),
+                Err(e) => Err(format!("Could not download {url}: {e}")),
+            };
+        }
+        attempt += 1;
+        tokio::time::sleep(Duration::from_millis(100 << attempt.min(6))).await;
+    }
+}
+
+fn join_url(manifest_url: &str, relative: &str) -> String {
+    let base = match manifest_url.rfind('/') {
+        Some(i) => &manifest_url[..=i],
+        None => manifest_url,
+    };
+    let quoted: Vec<String> = relative
+        .split('/')
+        .map(|seg| {
+            seg.bytes()
+                .map(|b| {
+                    if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                        (b as char).to_string()
+                    } else {
+                        format!("%{b:02X}")
+                    }
+                })
+                .collect()
+        })
+        .collect();
+    format!("{base}{}", quoted.join("/"))
+}
+
+/// Downloads one file into the store after verifying it; returns the artifact row.
+async fn download(
+    ctx: &TaskContext,
+    client: &reqwest::Client,
+    r: &remote::Model,
+    url: String,
+    e: Entry,
+) -> Result<artifact::Model, String> {
+    let resp = get(client, r, &url).await?;
+    let mut t = ctx.deps.store.temp().await.map_err(|e| e.to_string())?;
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|err| format!("Could not download {url}: {err}"))?;
+        t.write(&chunk).await.map_err(|err| err.to_string())?;
+    }
+    let d = t.finish().await.map_err(|err| err.to_string())?;
+    if d.size != e.size {
+        return Err(format!(
+            "{} ({url}): expected size {} bytes, got {} bytes; nothing was stored.",
+            e.relative_path, e.size, d.size
+        ));
+    }
+    if d.sha256 != e.sha256 {
+        return Err(format!(
+            "{} ({url}): expected sha256 {}, got {}; nothing was stored.",
+            e.relative_path, e.sha256, d.sha256
+        ));
+    }
+    let file = t
+        .persist(&ctx.deps.store, &d.sha256)
+        .await
+        .map_err(|err| err.to_string())?;
+    let now = now_micros();
+    let m = artifact::Model {
+        pulp_id: uuid::Uuid::now_v7().to_string(),
+        pulp_created: now,
+        pulp_last_updated: now,
+        file,
+        size: d.size as i64,
+        md5: None,
+        sha1: None,
+        sha224: Some(d.sha224),
+        sha256: d.sha256.clone(),
+        sha384: Some(d.sha384),
+        sha512: Some(d.sha512),
+        timestamp_of_interest: now,
+    };
+    let db = &ctx.deps.db;
+    match m
+        .clone()
+        .into_active_model()
+        .reset_all()
+        .insert(&db.write)
+        .await
+    {
+        Ok(a) => Ok(a),
+        // Someone stored the same bytes meanwhile: use theirs.
+        Err(_) => artifact::Entity::find()
+            .filter(artifact::Column::Sha256.eq(d.sha256))
+            .one(&db.read)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| "artifact insert failed".to_owned()),
+    }
+}
+
+/// The task body: `{v3, repository, remote, mirror}`.
+pub(super) async fn synchronize(ctx: TaskContext) -> Result<TaskOutput, String> {
+    let db = ctx.deps.db.clone();
+    let arg = |k: &str| {
+        ctx.args
+            .get(k)
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| format!("Missing argument '{k}'."))
+    };
+    let (v3, repo_id, remote_id) = (arg("v3")?, arg("repository")?, arg("remote")?);
+    let mirror = ctx
+        .args
+        .get("mirror")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let r = remote::Entity::find_by_id(remote_id.clone())
+        .one(&db.read)
+        .await
+        .map_err(db_err)?
+        .ok_or("The remote no longer exists.")?;
+    let repo = repository::Entity::find_by_id(repo_id.clone())
+        .one(&db.read)
+        .await
+        .map_err(db_err)?
+        .ok_or("The repository no longer exists.")?;
+    let client = client(&r)?;
+
+    ctx.progress(
+        0,
+        "Downloading Metadata",
+        "sync.downloading.metadata",
+        "running",
+        None,
+        0,
+    )
+    .await;
+    let manifest = get(&client, &r, &r.url)
+        .await?
+        .bytes()
+        .await
+        .map_err(|e| format!("Could not download {}: {e}", r.url))?;
+    let manifest_sha = hex::encode(sha2::Sha256::digest(&manifest));
+    ctx.progress(
+        0,
+        "Downloading Metadata",
+        "sync.downloading.metadata",
+        "completed",
+        None,
+        1,
+    )
+    .await;
+    let entries = parse_manifest(&String::from_utf8_lossy(&manifest))?;
+    ctx.progress(
+        1,
+        "Parsing Metadata Lines",
+        "sync.parsing.metadata",
+        "completed",
+        Some(entries.len() as i64),
+        entries.len() as i64,
+    )
+    .await;
+
+    // Which files do we already have?
+    let mut have: BTreeMap<String, artifact::Model> = BTreeMap::new();
+    let digests: Vec<String> = entries.iter().map(|e| e.sha256.clone()).collect();
+    for chunk in digests.chunks(500) {
+        for a in artifact::Entity::find()
+            .filter(artifact::Column::Sha256.is_in(chunk.to_vec()))
+            .all(&db.read)
+            .await
+            .map_err(db_err)?
+        {
+            have.insert(a.sha256.clone(), a);
+        }
+    }
+    let mut missing: Vec<Entry> = Vec::new();
+    for e in &entries {
+        if !have.contains_key(&e.sha256) && !missing.iter().any(|m| m.sha256 == e.sha256) {
+            missing.push(e.clone());
+        }
+    }
+    let total = missing.len() as i64;
+    ctx.progress(
+        2,
+        "Downloading Artifacts",
+        "sync.downloading.artifacts",
+        "running",
+        Some(total),
+        0,
+    )
+    .await;
+    let concurrency = r
+        .download_concurrency
+        .map_or(DEFAULT_CONCURRENCY, |n| n.clamp(1, 64) as usize);
+    let ctx_ref = &ctx;
+    let mut stream = futures_util::stream::iter(missing.into_iter().map(|e| {
+        let url = join_url(&r.url, &e.relative_path);
+        let (client, r) = (&client, &r);
+        async move { download(ctx_ref, client, r, url, e).await }
+    }))
+    .buffer_unordered(concurrency);
+    let mut done = 0i64;
+    let mut last_report = std::time::Instant::now();
+    while let Some(res) = stream.next().await {
+        let a = res?;
+        have.insert(a.sha256.clone(), a);
+        done += 1;
+        if last_report.elapsed() > Duration::from_millis(500) {
+            ctx.progress(
+                2,
+                "Downloading Artifacts",
+                "sync.downloading.artifacts",
+                "running",
+                Some(total),
+                done,
+            )
+            .await;
+            last_report = std::time::Instant::now();
+        }
+    }
+    drop(stream);
+    ctx.progress(
+        2,
+        "Downloading Artifacts",
+        "sync.downloading.artifacts",
+        "completed",
+        Some(total),
+        done,
+    )
+    .await;
+
+    // Content and the new version, in one transaction.
+    let txn = db.write.begin().await.map_err(db_err)?;
+    let mut ids = Vec::with_capacity(entries.len());
+    for e in &entries {
+        let a = have
+            .get(&e.sha256)
+            .ok_or_else(|| format!("{}: artifact missing after download", e.relative_path))?;
+        ids.push(
+            find_or_create(&db, &txn, &e.relative_path, a)
+                .await
+                .map_err(db_err)?,
+        );
+    }
+    let remove = if mirror {
+        Remove::All
+    } else {
+        Remove::Ids(Vec::new())
+    };
+    let made = versions::new_version(&db, &txn, &repo_id, None, &ids, &remove)
+        .await
+        .map_err(db_err)?;
+    let latest = versions::latest_number(&db, &txn, &repo_id)
+        .await
+        .map_err(db_err)?;
+    let details = json!({
+        "remote_pk": remote_id, "url": r.url, "download_policy": r.policy, "mirror": mirror,
+        "most_recent_version": latest, "manifest_checksum": manifest_sha,
+    });
+    let mut am = repo.into_active_model();
+    am.last_sync_details = Set(details.to_string());
+    am.update(&txn).await.map_err(db_err)?;
+    txn.commit().await.map_err(db_err)?;
+    ctx.progress(
+        3,
+        "Associating Content",
+        "associating.content",
+        "completed",
+        Some(ids.len() as i64),
+        ids.len() as i64,
+    )
+    .await;
+
+    let Some((vid, n)) = made else {
+        return Ok(TaskOutput::default());
+    };
+    let v = pith_entities::entity::repository_version::Entity::find_by_id(vid.clone())
+        .one(&db.read)
+        .await
+        .map_err(db_err)?
+        .ok_or("The new version vanished.")?;
+    Ok(TaskOutput {
+        result: Some(version_json(&db, &v3, &v).await.map_err(db_err)?),
+        created: vec![(
+            format!("{v3}repositories/file/file/{repo_id}/versions/{n}/"),
+            format!("prn:core.repositoryversion:{vid}"),
+        )],
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn manifest_parsing_and_urls() {
+        let d = "a".repeat(64);
+        let m = format!(
+            "# comment\n\nfile,with,commas.txt,{d},12\n dir/b , {} , 3 \n",
+            "B".repeat(64)
+        );
+        let e = parse_manifest(&m).unwrap();
+        assert_eq!(
+            e[0],
+            Entry {
+                relative_path: "file,with,commas.txt".into(),
+                sha256: d.clone(),
+                size: 12
+            }
+        );
+        assert_eq!(e[1].sha256, "b".repeat(64));
+        assert!(parse_manifest("x,y,z").unwrap_err().contains("line:1"));
+        assert!(parse_manifest(&format!("/abs,{d},1")).is_err());
+        assert_eq!(
+            join_url("http://h/repo/PULP_MANIFEST", "a b/c#d"),
+            "http://h/repo/a%20b/c%23d"
+        );
+    }
+}
