@@ -12,8 +12,10 @@ use uuid::Uuid;
 use pith_entities::{ArtifactStore, Db, WriteOp, Writer};
 
 pub mod content;
+pub mod distribution;
 mod general;
 mod orphans;
+pub mod publish;
 mod purge;
 pub mod sync;
 mod test_bodies;
@@ -32,6 +34,8 @@ pub const GENERAL_CREATE: &str = "pulpcore.app.tasks.base.general_create";
 pub const ADD_AND_REMOVE: &str = "pulpcore.app.tasks.repository.add_and_remove";
 /// pulp_file's sync task.
 pub const SYNCHRONIZE: &str = "pulp_file.app.tasks.synchronizing.synchronize";
+/// pulp_file's publish task.
+pub const PUBLISH: &str = "pulp_file.app.tasks.publishing.publish";
 /// Test-only: sleeps, optionally fails or panics (enabled by `PITH_TEST_TASKS`).
 pub const TEST_SLEEP: &str = "pith.app.tasks.test.sleep";
 
@@ -122,9 +126,15 @@ pub fn body(name: &str, ctx: TaskContext) -> TaskFuture {
         ORPHAN_CLEANUP => Box::pin(orphans::cleanup(ctx)),
         PURGE => Box::pin(purge::purge(ctx)),
         GENERAL_UPDATE => Box::pin(general::update(ctx)),
+        GENERAL_CREATE
+            if ctx.args.get("table").and_then(|t| t.as_str()) == Some("core_distribution") =>
+        {
+            Box::pin(distribution::create(ctx))
+        }
         GENERAL_CREATE => Box::pin(content::create(ctx)),
         ADD_AND_REMOVE => Box::pin(content::modify(ctx)),
         SYNCHRONIZE => Box::pin(sync::synchronize(ctx)),
+        PUBLISH => Box::pin(publish::publish(ctx)),
         GENERAL_DELETE => Box::pin(general::delete(ctx)),
         TEST_SLEEP if ctx.deps.test_tasks => Box::pin(test_bodies::sleep(ctx)),
         other => {

@@ -3,6 +3,7 @@
 pub mod app_status;
 pub mod artifact;
 pub mod created_resource;
+pub mod distribution;
 pub mod progress_report;
 pub mod remote;
 pub mod repository;

@@ -3,6 +3,7 @@
 pub mod artifacts;
 pub mod content;
 pub mod orphans;
+pub mod publishing;
 pub mod remotes;
 pub mod repositories;
 pub mod status;

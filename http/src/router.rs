@@ -130,6 +130,12 @@ enum Route<'a> {
     FileRepositorySync(&'a str),
     FileRepositoryVersions(&'a str),
     FileRepositoryVersion(&'a str, &'a str),
+    Publications,
+    FilePublications,
+    FilePublication(&'a str),
+    Distributions,
+    FileDistributions,
+    FileDistribution(&'a str),
     FileContents,
     FileContent(&'a str),
     TestTasks,
@@ -166,6 +172,12 @@ fn resolve<'a>(segs: &[&'a str], test_tasks: bool) -> Option<Route<'a>> {
         ["repositories", "file", "file", id, "sync"] => Route::FileRepositorySync(id),
         ["repositories", "file", "file", id, "versions"] => Route::FileRepositoryVersions(id),
         ["repositories", "file", "file", id, "versions", n] => Route::FileRepositoryVersion(id, n),
+        ["publications"] => Route::Publications,
+        ["publications", "file", "file"] => Route::FilePublications,
+        ["publications", "file", "file", id] => Route::FilePublication(id),
+        ["distributions"] => Route::Distributions,
+        ["distributions", "file", "file"] => Route::FileDistributions,
+        ["distributions", "file", "file", id] => Route::FileDistribution(id),
         ["content", "file", "files"] => Route::FileContents,
         ["content", "file", "files", id] => Route::FileContent(id),
         ["pith", "test", "tasks"] if test_tasks => Route::TestTasks,
@@ -176,8 +188,8 @@ fn resolve<'a>(segs: &[&'a str], test_tasks: bool) -> Option<Route<'a>> {
 async fn dispatch(ctx: &Ctx, req: &mut Req, route: Route<'_>) -> Result<Response, ApiError> {
     use Method as M;
     use api::{
-        artifacts, content, orphans, remotes, repositories as repos, status, tasks, testing,
-        workers,
+        artifacts, content, orphans, publishing, remotes, repositories as repos, status, tasks,
+        testing, workers,
     };
     let m = req.method.clone();
     match route {
@@ -304,6 +316,46 @@ async fn dispatch(ctx: &Ctx, req: &mut Req, route: Route<'_>) -> Result<Response
         Route::FileRepositoryVersion(id, n) => {
             allow(req, &[M::GET])?;
             repos::read_version(ctx, req, id, n).await
+        }
+        Route::Publications => {
+            allow(req, &[M::GET])?;
+            publishing::list_publications(ctx, req).await
+        }
+        Route::FilePublications => {
+            allow(req, &[M::GET, M::POST])?;
+            if m == M::POST {
+                publishing::create_publication(ctx, req).await
+            } else {
+                publishing::list_publications(ctx, req).await
+            }
+        }
+        Route::FilePublication(id) => {
+            allow(req, &[M::GET, M::DELETE])?;
+            if m == M::DELETE {
+                publishing::delete_publication(ctx, id).await
+            } else {
+                publishing::read_publication(ctx, req, id).await
+            }
+        }
+        Route::Distributions => {
+            allow(req, &[M::GET])?;
+            publishing::list_distributions(ctx, req).await
+        }
+        Route::FileDistributions => {
+            allow(req, &[M::GET, M::POST])?;
+            if m == M::POST {
+                publishing::create_distribution(ctx, req).await
+            } else {
+                publishing::list_distributions(ctx, req).await
+            }
+        }
+        Route::FileDistribution(id) => {
+            allow(req, &[M::GET, M::PUT, M::PATCH, M::DELETE])?;
+            if m == M::GET || m == M::HEAD {
+                publishing::read_distribution(ctx, req, id).await
+            } else {
+                publishing::change_distribution(ctx, req, id, &m).await
+            }
         }
         Route::FileContents => {
             allow(req, &[M::GET, M::POST])?;

@@ -54,6 +54,7 @@ pub(super) async fn update(ctx: TaskContext) -> Result<TaskOutput, String> {
             am.pulp_last_updated = Set(now_micros());
             am.update(&db.write).await.map_err(db_err)?;
         }
+        "core_distribution" => super::distribution::update(db, &id, fields).await?,
         other => return Err(format!("Cannot update rows of {other}.")),
     }
     Ok(TaskOutput::default())
@@ -107,6 +108,17 @@ pub(super) async fn delete(ctx: TaskContext) -> Result<TaskOutput, String> {
                 .map_err(db_err)?;
             txn.commit().await.map_err(db_err)?;
             ("core.Repository", n.rows_affected())
+        }
+        "core_distribution" => {
+            let n = db
+                .write
+                .execute_raw(db.stmt(
+                    "DELETE FROM core_distribution WHERE pulp_id = $1",
+                    vec![id.into()],
+                ))
+                .await
+                .map_err(db_err)?;
+            ("core.Distribution", n.rows_affected())
         }
         other => return Err(format!("Cannot delete rows of {other}.")),
     };

@@ -99,7 +99,8 @@ pub(super) async fn cleanup(ctx: TaskContext) -> Result<TaskOutput, String> {
         .read
         .query_all_raw(db.stmt(
             "SELECT a.pulp_id, a.file FROM core_artifact a WHERE a.timestamp_of_interest < $1 \
-             AND NOT EXISTS (SELECT 1 FROM core_contentartifact ca WHERE ca.artifact_id = a.pulp_id)",
+             AND NOT EXISTS (SELECT 1 FROM core_contentartifact ca WHERE ca.artifact_id = a.pulp_id) \
+             AND NOT EXISTS (SELECT 1 FROM core_publishedmetadata pm WHERE pm.artifact_id = a.pulp_id)",
             vec![cutoff.into()],
         ))
         .await
@@ -133,7 +134,8 @@ pub(super) async fn cleanup(ctx: TaskContext) -> Result<TaskOutput, String> {
             .collect();
         let sql = format!(
             "DELETE FROM core_artifact WHERE pulp_id IN ({ph}) AND NOT EXISTS \
-             (SELECT 1 FROM core_contentartifact ca WHERE ca.artifact_id = core_artifact.pulp_id)"
+             (SELECT 1 FROM core_contentartifact ca WHERE ca.artifact_id = core_artifact.pulp_id) \
+             AND NOT EXISTS (SELECT 1 FROM core_publishedmetadata pm WHERE pm.artifact_id = core_artifact.pulp_id)"
         );
         txn.execute_raw(db.stmt(&sql, vals)).await.map_err(db_err)?;
         // Which of them are really gone (a concurrent upload may have claimed one)?

@@ -6,6 +6,7 @@ use sea_orm_migration::prelude::*;
 mod m20261126_000001_core;
 mod m20261126_000002_remotes;
 mod m20261126_000003_repositories;
+mod m20261126_000004_publications;
 
 /// Every migration Pith knows, in order.
 #[derive(Debug)]
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000001_core::Migration),
             Box::new(m20261126_000002_remotes::Migration),
             Box::new(m20261126_000003_repositories::Migration),
+            Box::new(m20261126_000004_publications::Migration),
         ]
     }
 }

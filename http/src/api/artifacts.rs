@@ -279,7 +279,8 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
         .write
         .execute_raw(db.stmt(
             "DELETE FROM core_artifact WHERE pulp_id = $1 AND NOT EXISTS \
-             (SELECT 1 FROM core_contentartifact ca WHERE ca.artifact_id = core_artifact.pulp_id)",
+             (SELECT 1 FROM core_contentartifact ca WHERE ca.artifact_id = core_artifact.pulp_id) \
+             AND NOT EXISTS (SELECT 1 FROM core_publishedmetadata pm WHERE pm.artifact_id = core_artifact.pulp_id)",
             vec![a.pulp_id.clone().into()],
         ))
         .await?;

@@ -1,0 +1,139 @@
+//! Distributions: Pulp's JSON, and the create / update / delete task bodies.
+
+use pith_entities::entity::{distribution, repository_version as version};
+use pith_entities::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use pith_entities::time::{now_micros, to_rfc3339};
+use pith_entities::{Db, DbError};
+use serde_json::{Map, Value, json};
+
+use super::{TaskContext, TaskOutput, db_err};
+
+/// Pulp's JSON for a distribution; `content_base` is `CONTENT_ORIGIN` + `CONTENT_PATH_PREFIX`.
+pub async fn distribution_json(
+    db: &Db,
+    v3: &str,
+    content_base: &str,
+    d: &distribution::Model,
+) -> Result<Value, DbError> {
+    let version = match &d.repository_version_id {
+        Some(id) => version::Entity::find_by_id(id.clone())
+            .one(&db.read)
+            .await?
+            .map(|v| {
+                format!(
+                    "{v3}repositories/file/file/{}/versions/{}/",
+                    v.repository_id, v.number
+                )
+            }),
+        None => None,
+    };
+    let fixed = d.publication_id.is_some() || d.repository_version_id.is_some();
+    Ok(json!({
+        "pulp_href": format!("{v3}distributions/file/file/{}/", d.pulp_id),
+        "prn": format!("prn:file.filedistribution:{}", d.pulp_id),
+        "pulp_created": to_rfc3339(d.pulp_created),
+        "pulp_last_updated": to_rfc3339(d.pulp_last_updated),
+        "base_path": d.base_path,
+        "base_url": format!("{content_base}{}/", d.base_path),
+        "content_guard": null,
+        "content_guard_prn": null,
+        "no_content_change_since": fixed.then(|| to_rfc3339(d.pulp_last_updated)),
+        "hidden": d.hidden,
+        "pulp_labels": serde_json::from_str::<Value>(&d.pulp_labels).unwrap_or_else(|_| json!({})),
+        "name": d.name,
+        "repository": d.repository_id.as_ref().map(|r| format!("{v3}repositories/file/file/{r}/")),
+        "repository_version": version,
+        "publication": d.publication_id.as_ref().map(|p| format!("{v3}publications/file/file/{p}/")),
+        "checkpoint": false,
+    }))
+}
+
+/// Sets one (validated) field; references are ids.
+pub fn set_field(am: &mut distribution::ActiveModel, key: &str, v: &Value) -> Result<(), String> {
+    let text = |v: &Value| v.as_str().map(str::to_owned);
+    match key {
+        "name" => am.name = Set(text(v).unwrap_or_default()),
+        "base_path" => am.base_path = Set(text(v).unwrap_or_default()),
+        "pulp_labels" => {
+            am.pulp_labels = Set(if v.is_null() {
+                "{}".into()
+            } else {
+                v.to_string()
+            })
+        }
+        "hidden" => am.hidden = Set(v.as_bool().unwrap_or(false)),
+        "repository" => am.repository_id = Set(text(v)),
+        "repository_version" => am.repository_version_id = Set(text(v)),
+        "publication" => am.publication_id = Set(text(v)),
+        other => return Err(format!("unknown distribution field {other:?}")),
+    }
+    Ok(())
+}
+
+/// `general_create` of a distribution: `{table, v3, content_base, fields}`.
+pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
+    let db = &ctx.deps.db;
+    let v3 = ctx
+        .args
+        .get("v3")
+        .and_then(Value::as_str)
+        .unwrap_or("/pulp/api/v3/")
+        .to_owned();
+    let base = ctx
+        .args
+        .get("content_base")
+        .and_then(Value::as_str)
+        .unwrap_or("")
+        .to_owned();
+    let empty = Map::new();
+    let fields = ctx
+        .args
+        .get("fields")
+        .and_then(Value::as_object)
+        .unwrap_or(&empty);
+    let now = now_micros();
+    let mut am = distribution::ActiveModel {
+        pulp_id: Set(uuid::Uuid::now_v7().to_string()),
+        pulp_type: Set("file.file".into()),
+        pulp_labels: Set("{}".into()),
+        hidden: Set(false),
+        repository_id: Set(None),
+        repository_version_id: Set(None),
+        publication_id: Set(None),
+        pulp_created: Set(now),
+        pulp_last_updated: Set(now),
+        ..Default::default()
+    };
+    for (k, v) in fields {
+        set_field(&mut am, k, v)?;
+    }
+    // The unique indexes settle races between two creates of the same name or base path.
+    let d = am.insert(&db.write).await.map_err(|e| {
+        format!("Could not create the distribution (name and base_path must be unique): {e}")
+    })?;
+    let json = distribution_json(db, &v3, &base, &d)
+        .await
+        .map_err(db_err)?;
+    let href = format!("{v3}distributions/file/file/{}/", d.pulp_id);
+    Ok(TaskOutput {
+        result: Some(json),
+        created: vec![(href, format!("prn:file.filedistribution:{}", d.pulp_id))],
+    })
+}
+
+/// Applies validated fields (used by `ageneral_update`).
+pub(super) async fn update(db: &Db, id: &str, fields: &Map<String, Value>) -> Result<(), String> {
+    let row = distribution::Entity::find_by_id(id.to_owned())
+        .one(&db.read)
+        .await
+        .map_err(db_err)?;
+    let mut am = row
+        .ok_or_else(|| format!("Distribution {id} no longer exists."))?
+        .into_active_model();
+    for (k, v) in fields {
+        set_field(&mut am, k, v)?;
+    }
+    am.pulp_last_updated = Set(now_micros());
+    am.update(&db.write).await.map_err(db_err)?;
+    Ok(())
+}

@@ -1,0 +1,513 @@
+//! `publications/file/file/` and `distributions/file/file/` (+ the generic lists).
+
+use pith_actors::tasking::TaskSpec;
+use pith_actors::tasks::distribution::distribution_json;
+use pith_actors::tasks::publish::publication_json;
+use pith_actors::tasks::{GENERAL_CREATE, GENERAL_DELETE, GENERAL_UPDATE, PUBLISH};
+use pith_entities::entity::{distribution, repository_version as version};
+use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait};
+use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
+use pith_entities::versions;
+use serde_json::{Map, Value, json};
+use warp::http::StatusCode;
+
+use super::content::{check_relative_path, parse_version_href};
+use super::{Ctx, accepted, ok, parse_id};
+use crate::error::FieldErrors;
+use crate::listing::{self, id_from_ref, lookup};
+use crate::request::{Response, empty};
+use crate::{ApiError, Req};
+
+fn content_base(ctx: &Ctx) -> String {
+    let c = &ctx.state.config;
+    format!(
+        "{}{}",
+        c.content_origin.clone().unwrap_or_default(),
+        c.content_path_prefix
+    )
+}
+
+async fn domain_shared(ctx: &Ctx) -> Result<String, ApiError> {
+    Ok(format!(
+        "prn:core.domain:{}",
+        super::domain_id(&ctx.state).await?
+    ))
+}
+
+async fn version_id(ctx: &Ctx, repo: &str, number: i64) -> Result<Option<String>, ApiError> {
+    Ok(version::Entity::find()
+        .filter(Expr::col("repository_id").eq(repo.to_owned()))
+        .filter(Expr::col("number").eq(number))
+        .one(&ctx.state.db.read)
+        .await?
+        .map(|v| v.pulp_id))
+}
+
+/// `POST publications/file/file/ {"repository" | "repository_version", "manifest"?}`.
+pub async fn create_publication(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let v3 = ctx.v3();
+    let mut errs = FieldErrors::default();
+    let mut manifest = Some("PULP_MANIFEST".to_owned());
+    let (mut repo, mut ver) = (None, None);
+    for (k, v) in &body {
+        match (k.as_str(), v) {
+            ("manifest", Value::Null) => manifest = None,
+            ("manifest", Value::String(m)) => manifest = Some(m.clone()),
+            ("repository", Value::String(h)) => {
+                match id_from_ref(&v3, "repositories/file/file", "file.filerepository", h) {
+                    Some(id) if super::repositories::load(ctx, &id).await.is_ok() => {
+                        repo = Some(id)
+                    }
+                    _ => errs.add(k, "Invalid hyperlink - Object does not exist."),
+                }
+            }
+            ("repository_version", Value::String(h)) => match parse_version_href(&v3, h) {
+                Some((r, n)) => match version_id(ctx, &r, n).await? {
+                    Some(id) => ver = Some((r, id)),
+                    None => errs.add(k, "Invalid hyperlink - Object does not exist."),
+                },
+                None => errs.add(k, "Invalid hyperlink - No URL match."),
+            },
+            ("repository" | "repository_version", Value::Null) => {}
+            ("checkpoint", Value::Bool(false)) => {}
+            ("manifest" | "repository" | "repository_version", _) => {
+                errs.add(k, "Not a valid string.")
+            }
+            _ => errs.add(k, "Unexpected field"),
+        }
+    }
+    errs.into_result()?;
+    let (repo_id, vid) = match (repo, ver) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::field(
+                "non_field_errors",
+                "Either the 'repository' or 'repository_version' need to be specified but not both.",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::field(
+                "non_field_errors",
+                "Either the 'repository' or 'repository_version' need to be specified",
+            ));
+        }
+        (Some(r), None) => {
+            let n = versions::latest_number(&ctx.state.db, &ctx.state.db.read, &r).await?;
+            let id = version_id(ctx, &r, n)
+                .await?
+                .ok_or_else(|| ApiError::field("repository", "The repository has no version."))?;
+            (r, id)
+        }
+        (None, Some((r, id))) => (r, id),
+    };
+    let spec = TaskSpec {
+        name: PUBLISH.into(),
+        args: json!({ "v3": v3, "repository_version": vid, "manifest": manifest }),
+        shared: vec![
+            format!("prn:file.filerepository:{repo_id}"),
+            domain_shared(ctx).await?,
+        ],
+        deferred: true,
+        logging_cid: ctx.cid.clone(),
+        created_by: ctx.user_href(),
+        ..TaskSpec::default()
+    };
+    Ok(accepted(&v3, ctx.state.tasking.dispatch(spec).await?))
+}
+
+/// `GET publications/file/file/` and `GET publications/`.
+pub async fn list_publications(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
+    let p = listing::parse(
+        req,
+        &["repository", "repository_version", "pulp_href__in"],
+        &["pk", "pulp_created"],
+    )?;
+    let v3 = ctx.v3();
+    let db = &ctx.state.db;
+    let mut conds = vec!["p.complete = $1".to_owned()];
+    let mut values: Vec<pith_entities::sea_orm::Value> = vec![true.into()];
+    for (k, v) in &p.filters {
+        match k.as_str() {
+            "repository" => {
+                let id = id_from_ref(&v3, "repositories/file/file", "file.filerepository", v)
+                    .ok_or_else(|| ApiError::field(k, "Invalid hyperlink."))?;
+                values.push(id.into());
+                conds.push(format!("v.repository_id = ${}", values.len()));
+            }
+            "repository_version" => {
+                let (r, n) = parse_version_href(&v3, v)
+                    .ok_or_else(|| ApiError::field(k, "Invalid hyperlink."))?;
+                let id = version_id(ctx, &r, n).await?.ok_or_else(|| {
+                    ApiError::field(k, "Invalid hyperlink - Object does not exist.")
+                })?;
+                values.push(id.into());
+                conds.push(format!("p.repository_version_id = ${}", values.len()));
+            }
+            _ => {
+                let ids: Vec<String> = v
+                    .split(',')
+                    .filter_map(|h| {
+                        id_from_ref(&v3, "publications/file/file", "file.filepublication", h)
+                    })
+                    .collect();
+                let ph: Vec<String> = ids
+                    .into_iter()
+                    .map(|i| {
+                        values.push(i.into());
+                        format!("${}", values.len())
+                    })
+                    .collect();
+                conds.push(if ph.is_empty() {
+                    "1 = 0".into()
+                } else {
+                    format!("p.pulp_id IN ({})", ph.join(","))
+                });
+            }
+        }
+    }
+    let from = format!(
+        "FROM core_publication p JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id WHERE {}",
+        conds.join(" AND ")
+    );
+    let n = db
+        .read
+        .query_all_raw(db.stmt(&format!("SELECT COUNT(*) AS n {from}"), values.clone()))
+        .await?;
+    let count = n
+        .into_iter()
+        .next()
+        .and_then(|r| r.try_get::<i64>("", "n").ok())
+        .unwrap_or(0) as u64;
+    let sql = format!(
+        "SELECT p.pulp_id {from} ORDER BY p.pulp_created DESC, p.pulp_id DESC LIMIT {} OFFSET {}",
+        p.limit, p.offset
+    );
+    let mut results = Vec::new();
+    for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
+        let id: String = r.try_get("", "pulp_id")?;
+        if let Some(j) = publication_json(db, &v3, &id).await? {
+            results.push(j);
+        }
+    }
+    Ok(ok(&listing::page(req, &p, count, results)))
+}
+
+/// `GET publications/file/file/<id>/`.
+pub async fn read_publication(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
+    let id = parse_id(id, "FilePublication")?.to_string();
+    let j = publication_json(&ctx.state.db, &ctx.v3(), &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("FilePublication"))?;
+    Ok(ok(&listing::select_from_query(j, req)))
+}
+
+/// `DELETE publications/file/file/<id>/` (synchronous, 204).
+pub async fn delete_publication(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    let id = parse_id(id, "FilePublication")?.to_string();
+    publication_json(&ctx.state.db, &ctx.v3(), &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("FilePublication"))?;
+    let db = &ctx.state.db;
+    let txn = db.write.begin().await?;
+    txn.execute_raw(db.stmt(
+        "UPDATE core_distribution SET publication_id = NULL WHERE publication_id = $1",
+        vec![id.clone().into()],
+    ))
+    .await?;
+    txn.execute_raw(db.stmt(
+        "DELETE FROM core_publishedmetadata WHERE publication_id = $1",
+        vec![id.clone().into()],
+    ))
+    .await?;
+    txn.execute_raw(db.stmt(
+        "DELETE FROM core_publication WHERE pulp_id = $1",
+        vec![id.into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// Validates a distribution body; returns fields with references resolved to ids.
+async fn validate_distribution(
+    ctx: &Ctx,
+    body: &Map<String, Value>,
+    existing: Option<&distribution::Model>,
+    partial: bool,
+) -> Result<Map<String, Value>, ApiError> {
+    let v3 = ctx.v3();
+    let mut errs = FieldErrors::default();
+    let mut out = Map::new();
+    for (k, v) in body {
+        let norm: Result<Value, String> = match (k.as_str(), v) {
+            ("name", Value::String(s)) if !s.trim().is_empty() => Ok(json!(s.trim())),
+            ("base_path", Value::String(s)) if !s.trim().is_empty() => {
+                check_relative_path(s.trim()).map(|_| json!(s.trim()))
+            }
+            ("name" | "base_path", Value::String(_)) => Err("This field may not be blank.".into()),
+            ("name" | "base_path", _) => Err("Not a valid string.".into()),
+            ("hidden", Value::Bool(_)) => Ok(v.clone()),
+            ("hidden", _) => Err("Must be a valid boolean.".into()),
+            ("pulp_labels", _) => listing::validate_labels(v).map(|_| v.clone()),
+            ("content_guard", Value::Null) => continue,
+            ("content_guard", _) => Err("Content guards are not supported by Pith yet.".into()),
+            ("checkpoint", Value::Bool(false) | Value::Null) => continue,
+            ("repository" | "repository_version" | "publication", Value::Null) => Ok(Value::Null),
+            ("repository", Value::String(h)) => {
+                match id_from_ref(&v3, "repositories/file/file", "file.filerepository", h) {
+                    Some(id) if super::repositories::load(ctx, &id).await.is_ok() => Ok(json!(id)),
+                    _ => Err("Invalid hyperlink - Object does not exist.".into()),
+                }
+            }
+            ("repository_version", Value::String(h)) => match parse_version_href(&v3, h) {
+                Some((r, n)) => version_id(ctx, &r, n)
+                    .await?
+                    .map(|id| json!(id))
+                    .ok_or_else(|| "Invalid hyperlink - Object does not exist.".into()),
+                None => Err("Invalid hyperlink - No URL match.".into()),
+            },
+            ("publication", Value::String(h)) => {
+                match id_from_ref(&v3, "publications/file/file", "file.filepublication", h) {
+                    Some(id) if publication_json(&ctx.state.db, &v3, &id).await?.is_some() => {
+                        Ok(json!(id))
+                    }
+                    _ => Err("Invalid hyperlink - Object does not exist.".into()),
+                }
+            }
+            ("repository" | "repository_version" | "publication", _) => {
+                Err("Incorrect type. Expected URL string.".into())
+            }
+            _ => {
+                errs.add(k, "Unexpected field");
+                continue;
+            }
+        };
+        match norm {
+            Ok(n) => {
+                out.insert(k.clone(), n);
+            }
+            Err(m) => errs.add(k, m),
+        }
+    }
+    if !partial {
+        for f in ["name", "base_path"] {
+            if !body.contains_key(f) {
+                errs.add(f, "This field is required.");
+            }
+        }
+    }
+    let mine = existing.map(|e| e.pulp_id.clone());
+    if let Some(Value::String(name)) = out.get("name") {
+        let same = distribution::Entity::find()
+            .filter(Expr::col("name").eq(name.clone()))
+            .all(&ctx.state.db.read)
+            .await?;
+        if same.iter().any(|d| Some(&d.pulp_id) != mine.as_ref()) {
+            errs.add("name", "This field must be unique.");
+        }
+    }
+    errs.into_result()?;
+    if let Some(Value::String(bp)) = out.get("base_path") {
+        let all = distribution::Entity::find().all(&ctx.state.db.read).await?;
+        let overlaps = all
+            .iter()
+            .filter(|d| Some(&d.pulp_id) != mine.as_ref())
+            .any(|d| {
+                let (a, b) = (d.base_path.as_str(), bp.as_str());
+                a == b || a.starts_with(&format!("{b}/")) || b.starts_with(&format!("{a}/"))
+            });
+        if overlaps {
+            return Err(ApiError::BadRequest(
+                json!({ "base_path": { "base_path": "Overlaps with an existing distribution." } }),
+            ));
+        }
+    }
+    let current = |f: &str, old: Option<&String>| match out.get(f) {
+        Some(v) => !v.is_null(),
+        None => old.is_some(),
+    };
+    let set: Vec<&str> = [
+        (
+            "repository",
+            current(
+                "repository",
+                existing.and_then(|e| e.repository_id.as_ref()),
+            ),
+        ),
+        (
+            "repository_version",
+            current(
+                "repository_version",
+                existing.and_then(|e| e.repository_version_id.as_ref()),
+            ),
+        ),
+        (
+            "publication",
+            current(
+                "publication",
+                existing.and_then(|e| e.publication_id.as_ref()),
+            ),
+        ),
+    ]
+    .into_iter()
+    .filter(|(_, on)| *on)
+    .map(|(n, _)| n)
+    .collect();
+    if set.len() > 1 {
+        return Err(ApiError::field(
+            "non_field_errors",
+            format!(
+                "Only one of the attributes '{}' and '{}' may be used simultaneously.",
+                set[0], set[1]
+            ),
+        ));
+    }
+    Ok(out)
+}
+
+/// `POST distributions/file/file/`: validated here, created by a task (as Pulp does).
+pub async fn create_distribution(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let fields = validate_distribution(ctx, &body, None, false).await?;
+    let spec = TaskSpec {
+        name: GENERAL_CREATE.into(),
+        args: json!({ "table": "core_distribution", "v3": ctx.v3(), "content_base": content_base(ctx), "fields": fields }),
+        shared: vec![domain_shared(ctx).await?],
+        deferred: true,
+        logging_cid: ctx.cid.clone(),
+        created_by: ctx.user_href(),
+        ..TaskSpec::default()
+    };
+    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+}
+
+async fn load_distribution(ctx: &Ctx, id: &str) -> Result<distribution::Model, ApiError> {
+    let id = parse_id(id, "FileDistribution")?;
+    distribution::Entity::find_by_id(id.to_string())
+        .one(&ctx.state.db.read)
+        .await?
+        .ok_or_else(|| ApiError::not_found("FileDistribution"))
+}
+
+/// `GET distributions/file/file/` and `GET distributions/`.
+pub async fn list_distributions(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
+    let filters = [
+        "name",
+        "name__contains",
+        "name__icontains",
+        "name__in",
+        "name__startswith",
+        "base_path",
+        "base_path__contains",
+        "base_path__icontains",
+        "base_path__in",
+        "repository",
+        "pulp_href__in",
+        "pulp_id__in",
+        "prn__in",
+    ];
+    let p = listing::parse(
+        req,
+        &filters,
+        &["pk", "pulp_id", "pulp_created", "name", "base_path"],
+    )?;
+    let v3 = ctx.v3();
+    let mut cond = Condition::all();
+    for (name, value) in &p.filters {
+        let (field, lk) = lookup(name);
+        let e = match field {
+            "name" => listing::text("name", lk, value)?,
+            "base_path" => listing::text("base_path", lk, value)?,
+            "repository" => {
+                match id_from_ref(&v3, "repositories/file/file", "file.filerepository", value) {
+                    Some(id) => Expr::col("repository_id").eq(id),
+                    None => {
+                        return Err(ApiError::field(
+                            "repository",
+                            "Invalid hyperlink - No URL match.",
+                        ));
+                    }
+                }
+            }
+            f => listing::identity_filter(
+                f,
+                value,
+                &v3,
+                "distributions/file/file",
+                "file.filedistribution",
+            ),
+        };
+        cond = cond.add(e);
+    }
+    let (count, rows) =
+        listing::fetch_page::<distribution::Entity>(&ctx.state.db.read, cond, &p).await?;
+    let base = content_base(ctx);
+    let mut results = Vec::new();
+    for d in &rows {
+        results.push(distribution_json(&ctx.state.db, &v3, &base, d).await?);
+    }
+    Ok(ok(&listing::page(req, &p, count, results)))
+}
+
+/// `GET distributions/file/file/<id>/`.
+pub async fn read_distribution(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
+    let d = load_distribution(ctx, id).await?;
+    let j = distribution_json(&ctx.state.db, &ctx.v3(), &content_base(ctx), &d).await?;
+    Ok(ok(&listing::select_from_query(j, req)))
+}
+
+/// `PUT`/`PATCH`/`DELETE distributions/file/file/<id>/`: immediate tasks holding it exclusively.
+pub async fn change_distribution(
+    ctx: &Ctx,
+    req: &mut Req,
+    id: &str,
+    method: &warp::http::Method,
+) -> Result<Response, ApiError> {
+    let d = load_distribution(ctx, id).await?;
+    let (name, args) = if method == warp::http::Method::DELETE {
+        (
+            GENERAL_DELETE,
+            json!({ "table": "core_distribution", "id": d.pulp_id }),
+        )
+    } else {
+        let body = req.object(ctx.state.config.max_json_body).await?;
+        let fields =
+            validate_distribution(ctx, &body, Some(&d), method == warp::http::Method::PATCH)
+                .await?;
+        let cur = |k: &str| match k {
+            "name" => json!(d.name),
+            "base_path" => json!(d.base_path),
+            "hidden" => json!(d.hidden),
+            "pulp_labels" => serde_json::from_str(&d.pulp_labels).unwrap_or(Value::Null),
+            "repository" => json!(d.repository_id),
+            "repository_version" => json!(d.repository_version_id),
+            _ => json!(d.publication_id),
+        };
+        let changed: Map<String, Value> =
+            fields.into_iter().filter(|(k, v)| cur(k) != *v).collect();
+        if changed.is_empty() {
+            return Ok(ok(&distribution_json(
+                &ctx.state.db,
+                &ctx.v3(),
+                &content_base(ctx),
+                &d,
+            )
+            .await?));
+        }
+        (
+            GENERAL_UPDATE,
+            json!({ "table": "core_distribution", "id": d.pulp_id, "fields": changed }),
+        )
+    };
+    let spec = TaskSpec {
+        name: name.into(),
+        args,
+        exclusive: vec![format!("prn:file.filedistribution:{}", d.pulp_id)],
+        shared: vec![domain_shared(ctx).await?],
+        immediate: true,
+        deferred: true,
+        logging_cid: ctx.cid.clone(),
+        created_by: ctx.user_href(),
+    };
+    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+}
