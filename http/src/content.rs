@@ -1,12 +1,24 @@
-//! The content app. This part serves its health check and the index of distributions;
-//! serving artifacts through distributions arrives with the file plugin.
+//! The content app: `CONTENT_PATH_PREFIX<base_path>/<relative_path>`.
+//!
+//! A request finds its distribution by base path (the longest matching prefix; overlapping
+//! base paths are refused at creation, so at most one matches), then the publication it serves
+//! (the one named, or the latest of the version or repository named; none is a 404, as in
+//! Pulp), then either a published metadata file (`PULP_MANIFEST`), a content unit of the
+//! published version with that relative path, or a directory listing. Files are streamed from
+//! the store in bounded chunks, with `Range` (single range), `ETag` and `HEAD` support.
 
-use warp::http::{Method, StatusCode};
+use futures_util::StreamExt;
+use pith_entities::entity::{artifact, distribution};
+use pith_entities::sea_orm::sea_query::{Expr, ExprTrait};
+use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+use warp::Reply;
+use warp::http::{HeaderValue, Method, StatusCode};
 
-use crate::request::{Response, text};
+use crate::request::{Response, empty, moved, text};
 use crate::{ApiError, HttpState, Req};
 
-/// Renders Pulp's "Index of" page for `path` with `entries` (directory names).
+/// Renders Pulp's "Index of" page for `path` with `entries` (names; directories end in `/`).
 pub fn index_page(path: &str, entries: &[String]) -> String {
     let mut body = format!(
         "<html><head><title>Index of {path}</title></head><body><h1>Index of {path}</h1><hr><pre>"
@@ -15,10 +27,34 @@ pub fn index_page(path: &str, entries: &[String]) -> String {
         body.push_str("<a href=\"../\">../</a>\n");
     }
     for e in entries {
-        body.push_str(&format!("<a href=\"./{e}/\">{e}/</a>\n"));
+        let esc = e
+            .replace('&', "&amp;")
+            .replace('<', "&lt;")
+            .replace('"', "&quot;");
+        body.push_str(&format!("<a href=\"./{esc}\">{esc}</a>\n"));
     }
     body.push_str("</pre><hr></body></html>\n");
     body
+}
+
+fn not_found() -> Result<Response, ApiError> {
+    Ok(text(
+        StatusCode::NOT_FOUND,
+        "text/plain; charset=utf-8",
+        "404: Not Found".into(),
+    ))
+}
+
+fn html(req: &Req, path: &str, entries: &[String]) -> Response {
+    let mut r = text(
+        StatusCode::OK,
+        "text/html; charset=utf-8",
+        index_page(path, entries),
+    );
+    if req.method == Method::HEAD {
+        *r.body_mut() = bytes::Bytes::new().into();
+    }
+    r
 }
 
 /// Answers a request under `CONTENT_PATH_PREFIX`.
@@ -27,21 +63,355 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
         return Err(ApiError::MethodNotAllowed(req.method.to_string()));
     }
     let prefix = &state.config.content_path_prefix;
-    let not_found = || {
-        Ok(text(
-            StatusCode::NOT_FOUND,
-            "text/plain; charset=utf-8",
-            "404: Not Found".into(),
-        ))
+    let raw = &req.path[prefix.len()..];
+    let Some(path) = percent_decode(raw) else {
+        return not_found();
     };
-    if req.path == *prefix {
-        // No distributions exist before the file plugin; the index is empty but real.
-        let body = index_page(prefix, &[]);
-        let mut r = text(StatusCode::OK, "text/html; charset=utf-8", body);
-        if req.method == Method::HEAD {
-            *r.body_mut() = bytes::Bytes::new().into();
+    if path.split('/').any(|s| s == "." || s == "..") || path.contains('\0') {
+        return not_found();
+    }
+    let db = &state.db;
+    let dists = distribution::Entity::find().all(&db.read).await?;
+    if path.is_empty() {
+        let mut heads: Vec<String> = dists
+            .iter()
+            .filter(|d| !d.hidden)
+            .map(|d| format!("{}/", d.base_path.split('/').next().unwrap_or("")))
+            .collect();
+        heads.sort();
+        heads.dedup();
+        return Ok(html(req, prefix, &heads));
+    }
+    let trimmed = path.trim_end_matches('/');
+    let found = dists
+        .iter()
+        .find(|d| trimmed == d.base_path || trimmed.starts_with(&format!("{}/", d.base_path)));
+    let Some(d) = found else {
+        // Not a distribution, but maybe a directory of base paths.
+        let below: Vec<String> = dists
+            .iter()
+            .filter(|d| !d.hidden)
+            .filter_map(|d| d.base_path.strip_prefix(&format!("{trimmed}/")))
+            .map(|rest| format!("{}/", rest.split('/').next().unwrap_or("")))
+            .collect();
+        if below.is_empty() {
+            return not_found();
+        }
+        if !path.ends_with('/') {
+            return Ok(moved(&format!("{}/", req.path)));
+        }
+        let mut below = below;
+        below.sort();
+        below.dedup();
+        return Ok(html(req, &req.path, &below));
+    };
+    if path == d.base_path {
+        return Ok(moved(&format!("{}/", req.path)));
+    }
+    let rel = path[d.base_path.len()..].trim_start_matches('/').to_owned();
+    let Some((publication, version_id)) = publication_of(state, d).await? else {
+        return not_found();
+    };
+
+    // Published metadata and content of the version, by relative path.
+    let files = db
+        .read
+        .query_all_raw(db.stmt(
+            "SELECT relative_path, artifact_id FROM core_publishedmetadata WHERE publication_id = $1 \
+             UNION ALL \
+             SELECT f.relative_path, ca.artifact_id FROM core_repositorycontent rc \
+             JOIN core_repositoryversion v ON v.pulp_id = $2 AND rc.repository_id = v.repository_id \
+             JOIN file_filecontent f ON f.content_id = rc.content_id \
+             JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
+             WHERE rc.version_added <= v.number AND (rc.version_removed IS NULL OR rc.version_removed > v.number)",
+            vec![publication.clone().into(), version_id.into()],
+        ))
+        .await?;
+    let mut entries: Vec<(String, Option<String>)> = Vec::with_capacity(files.len());
+    for r in files {
+        entries.push((
+            r.try_get("", "relative_path")?,
+            r.try_get("", "artifact_id")?,
+        ));
+    }
+    if rel.is_empty() || rel.ends_with('/') {
+        let dir = rel.clone();
+        let mut names: Vec<String> = entries
+            .iter()
+            .filter_map(|(p, _)| p.strip_prefix(&dir))
+            .map(|rest| match rest.split_once('/') {
+                Some((first, _)) => format!("{first}/"),
+                None => rest.to_owned(),
+            })
+            .collect();
+        if names.is_empty() && !dir.is_empty() {
+            return not_found();
+        }
+        names.sort();
+        names.dedup();
+        return Ok(html(req, &req.path, &names));
+    }
+    match entries.iter().find(|(p, _)| *p == rel) {
+        Some((_, Some(aid))) => {
+            let a = artifact::Entity::find()
+                .filter(Expr::col("pulp_id").eq(aid.clone()))
+                .one(&db.read)
+                .await?;
+            match a {
+                Some(a) => serve_file(state, req, &a, &rel).await,
+                None => not_found(),
+            }
+        }
+        // Content without a stored artifact (on-demand) is served by the next milestone.
+        Some((_, None)) => not_found(),
+        None if entries
+            .iter()
+            .any(|(p, _)| p.starts_with(&format!("{rel}/"))) =>
+        {
+            Ok(moved(&format!("{}/", req.path)))
+        }
+        None => not_found(),
+    }
+}
+
+/// The publication a distribution serves, with its version id.
+async fn publication_of(
+    state: &HttpState,
+    d: &distribution::Model,
+) -> Result<Option<(String, String)>, ApiError> {
+    let db = &state.db;
+    let (sql, arg) = if let Some(p) = &d.publication_id {
+        (
+            "SELECT pulp_id, repository_version_id FROM core_publication WHERE pulp_id = $1 AND complete = $2",
+            p.clone(),
+        )
+    } else if let Some(v) = &d.repository_version_id {
+        (
+            "SELECT pulp_id, repository_version_id FROM core_publication WHERE repository_version_id = $1 AND complete = $2 \
+             ORDER BY pulp_created DESC LIMIT 1",
+            v.clone(),
+        )
+    } else if let Some(r) = &d.repository_id {
+        (
+            "SELECT p.pulp_id, p.repository_version_id FROM core_publication p JOIN core_repositoryversion v \
+             ON v.pulp_id = p.repository_version_id WHERE v.repository_id = $1 AND p.complete = $2 \
+             ORDER BY v.number DESC, p.pulp_created DESC LIMIT 1",
+            r.clone(),
+        )
+    } else {
+        return Ok(None);
+    };
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(sql, vec![arg.into(), true.into()]))
+        .await?;
+    Ok(match rows.into_iter().next() {
+        Some(r) => Some((
+            r.try_get("", "pulp_id")?,
+            r.try_get("", "repository_version_id")?,
+        )),
+        None => None,
+    })
+}
+
+fn percent_decode(s: &str) -> Option<String> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
+            out.push(u8::from_str_radix(h, 16).ok()?);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).ok()
+}
+
+fn content_type(path: &str) -> &'static str {
+    let ext = path
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    match ext.as_str() {
+        "txt" => "text/plain",
+        "json" => "application/json",
+        "xml" => "text/xml",
+        "html" | "htm" => "text/html",
+        "gz" => "application/gzip",
+        "zst" | "zstd" => "application/zstd",
+        "bz2" => "application/x-bzip2",
+        "xz" => "application/x-xz",
+        "tar" => "application/x-tar",
+        "zip" => "application/zip",
+        "iso" => "application/x-iso9660-image",
+        "rpm" => "application/x-rpm",
+        "jpg" | "jpeg" => "image/jpeg",
+        "png" => "image/png",
+        "svg" => "image/svg+xml",
+        "pdf" => "application/pdf",
+        "asc" | "sig" => "application/pgp-signature",
+        "yaml" | "yml" => "application/yaml",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Parses a single `bytes=a-b` / `bytes=a-` / `bytes=-n` range against `size`.
+fn parse_range(h: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
+    let spec = h.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') {
+        return None; // multiple ranges: serve the whole file
+    }
+    let (a, b) = spec.split_once('-')?;
+    let r = match (a.trim(), b.trim()) {
+        ("", n) => n
+            .parse::<u64>()
+            .ok()
+            .filter(|n| *n > 0)
+            .map(|n| (size.saturating_sub(n), size.saturating_sub(1))),
+        (a, "") => a.parse::<u64>().ok().map(|a| (a, size.saturating_sub(1))),
+        (a, b) => match (a.parse::<u64>(), b.parse::<u64>()) {
+            (Ok(a), Ok(b)) if a <= b => Some((a, Ord::min(b, size.saturating_sub(1)))),
+            _ => None,
+        },
+    };
+    Some(match r {
+        Some((a, b)) if size > 0 && a < size && a <= b => Ok((a, b)),
+        _ => Err(()),
+    })
+}
+
+async fn serve_file(
+    state: &HttpState,
+    req: &Req,
+    a: &artifact::Model,
+    rel: &str,
+) -> Result<Response, ApiError> {
+    let size = a.size as u64;
+    let etag = format!("\"{}\"", a.sha256);
+    let modified = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(a.pulp_created)
+        .unwrap_or_default()
+        .format("%a, %d %b %Y %H:%M:%S GMT")
+        .to_string();
+    let mut headers = vec![
+        ("content-type", content_type(rel).to_owned()),
+        ("etag", etag.clone()),
+        ("last-modified", modified),
+        ("accept-ranges", "bytes".to_owned()),
+        (
+            "cache-control",
+            "public, max-age=0, must-revalidate".to_owned(),
+        ),
+        ("x-pulp-artifact-size", size.to_string()),
+    ];
+    if req
+        .header("if-none-match")
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"))
+    {
+        let mut r = empty(StatusCode::NOT_MODIFIED);
+        for (k, v) in headers {
+            if let Ok(v) = HeaderValue::from_str(&v) {
+                r.headers_mut().insert(k, v);
+            }
         }
         return Ok(r);
     }
-    not_found()
+    let (status, start, len) = match req.header("range").and_then(|h| parse_range(h, size)) {
+        Some(Ok((a, b))) => {
+            headers.push(("content-range", format!("bytes {a}-{b}/{size}")));
+            (StatusCode::PARTIAL_CONTENT, a, b - a + 1)
+        }
+        Some(Err(())) => {
+            let mut r = empty(StatusCode::RANGE_NOT_SATISFIABLE);
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                r.headers_mut().insert("content-range", v);
+            }
+            return Ok(r);
+        }
+        None => (StatusCode::OK, 0, size),
+    };
+    headers.push(("content-length", len.to_string()));
+    let mut r = if req.method == Method::HEAD {
+        empty(status)
+    } else {
+        let mut file = tokio::fs::File::open(state.store.path_of(&a.file))
+            .await
+            .map_err(|e| ApiError::Internal(format!("artifact file {}: {e}", a.file)))?;
+        if start > 0 {
+            file.seek(std::io::SeekFrom::Start(start))
+                .await
+                .map_err(|e| ApiError::Internal(e.to_string()))?;
+        }
+        // Bounded chunks: large files are never read into memory whole.
+        let stream = futures_util::stream::unfold((file, len), |(mut f, left)| async move {
+            if left == 0 {
+                return None;
+            }
+            let mut buf = vec![0u8; Ord::min(64 * 1024, left as usize)];
+            match f.read(&mut buf).await {
+                Ok(0) => None,
+                Ok(n) => {
+                    buf.truncate(n);
+                    Some((
+                        Ok::<_, std::io::Error>(bytes::Bytes::from(buf)),
+                        (f, left - n as u64),
+                    ))
+                }
+                Err(e) => Some((Err(e), (f, 0))),
+            }
+        })
+        .boxed();
+        let mut r = warp::reply::stream(SyncStream(std::sync::Mutex::new(stream))).into_response();
+        *r.status_mut() = status;
+        r
+    };
+    for (k, v) in headers {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            r.headers_mut().insert(k, v);
+        }
+    }
+    Ok(r)
+}
+
+/// `warp::reply::stream` wants a `Sync` stream; a boxed stream is only `Send`. The mutex is
+/// never contended (one reader).
+struct SyncStream(
+    std::sync::Mutex<
+        futures_util::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>,
+    >,
+);
+
+impl futures_util::Stream for SyncStream {
+    type Item = Result<bytes::Bytes, std::io::Error>;
+    fn poll_next(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        match self.get_mut().0.get_mut() {
+            Ok(s) => s.poll_next_unpin(cx),
+            Err(_) => std::task::Poll::Ready(None),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ranges_and_decoding() {
+        assert_eq!(parse_range("bytes=0-3", 10), Some(Ok((0, 3))));
+        assert_eq!(parse_range("bytes=5-", 10), Some(Ok((5, 9))));
+        assert_eq!(parse_range("bytes=-4", 10), Some(Ok((6, 9))));
+        assert_eq!(parse_range("bytes=8-100", 10), Some(Ok((8, 9))));
+        assert_eq!(parse_range("bytes=10-", 10), Some(Err(())));
+        assert_eq!(parse_range("bytes=0-1,3-4", 10), None);
+        assert_eq!(percent_decode("a%20b/c%2Fd"), Some("a b/c/d".into()));
+        assert_eq!(percent_decode("bad%zz"), None);
+        assert_eq!(content_type("x/PULP_MANIFEST"), "application/octet-stream");
+        assert_eq!(content_type("a.TXT"), "text/plain");
+    }
 }

@@ -3,6 +3,7 @@
 mod api;
 mod cli;
 mod content;
+mod distribution;
 mod fixture;
 mod pg;
 mod remotes;

@@ -1,0 +1,345 @@
+//! The whole path: sync, publish, distribute, download through the content app.
+
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::fixture::Fixture;
+use crate::support::{Env, Server};
+
+both_backends!(publish_distribute_and_download);
+
+async fn post(s: &Server, path: &str, body: Value) -> (u16, Value) {
+    let r = s.post(path, &body).send().await.unwrap();
+    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+}
+
+async fn task(s: &Server, path: &str, body: Value) -> Value {
+    let (code, t) = post(s, path, body).await;
+    assert_eq!(code, 202, "{path}: {t}");
+    let t = s.finished(t["task"].as_str().unwrap()).await;
+    assert_eq!(t["state"], "completed", "{t}");
+    t
+}
+
+async fn publish_distribute_and_download(env: Env) {
+    let s = env.start(&[]);
+    let fx = Fixture::start().await;
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    fx.publish(&[
+        ("readme.txt", b"hello content app".to_vec()),
+        ("dir/data.bin", big.clone()),
+        ("dir/sub/x.json", b"{}".to_vec()),
+    ]);
+    let (_, remote) = post(
+        &s,
+        "/pulp/api/v3/remotes/file/file/",
+        json!({"name": "fx", "url": fx.manifest_url()}),
+    )
+    .await;
+    let (_, repo) = post(
+        &s,
+        "/pulp/api/v3/repositories/file/file/",
+        json!({"name": "pub", "remote": remote["pulp_href"]}),
+    )
+    .await;
+    let repo_href = repo["pulp_href"].as_str().unwrap().to_owned();
+    task(&s, &format!("{repo_href}sync/"), json!({})).await;
+
+    let t = task(
+        &s,
+        "/pulp/api/v3/publications/file/file/",
+        json!({"repository": repo_href}),
+    )
+    .await;
+    assert_eq!(t["name"], "pulp_file.app.tasks.publishing.publish");
+    let publication = t["result"].clone();
+    assert_eq!(
+        publication["repository_version"],
+        format!("{repo_href}versions/1/")
+    );
+    assert_eq!(publication["manifest"], "PULP_MANIFEST");
+    assert_eq!(t["created_resources"][0], publication["pulp_href"]);
+    let (code, e) = post(
+        &s,
+        "/pulp/api/v3/publications/file/file/",
+        json!({"repository": repo_href, "repository_version": publication["repository_version"]}),
+    )
+    .await;
+    assert_eq!(code, 400, "{e}");
+
+    let t = task(&s, "/pulp/api/v3/distributions/file/file/", json!({"name": "demo", "base_path": "demo", "publication": publication["pulp_href"], "repository": null})).await;
+    let dist = t["result"].clone();
+    assert_eq!(
+        (dist["base_path"].as_str(), dist["base_url"].as_str()),
+        (Some("demo"), Some("/pulp/content/demo/"))
+    );
+    assert_eq!(dist["publication"], publication["pulp_href"]);
+    assert_eq!(
+        s.json(publication["pulp_href"].as_str().unwrap()).await.1["distributions"],
+        json!([dist["pulp_href"]])
+    );
+
+    // Downloads.
+    let c = &s.client;
+    let get = |p: &str| c.get(s.url(p));
+    let r = get("/pulp/content/demo/readme.txt").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.headers()["content-type"], "text/plain");
+    assert!(r.headers()["etag"].to_str().unwrap().starts_with('"'));
+    let etag = r.headers()["etag"].clone();
+    assert_eq!(r.bytes().await.unwrap().as_ref(), b"hello content app");
+    let r = get("/pulp/content/demo/dir/data.bin").send().await.unwrap();
+    assert_eq!(
+        r.headers()["content-length"],
+        big.len().to_string().as_str()
+    );
+    assert_eq!(
+        r.bytes().await.unwrap().as_ref(),
+        big.as_slice(),
+        "a large file streams intact"
+    );
+    let r = get("/pulp/content/demo/dir/data.bin")
+        .header("Range", "bytes=100-199")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 206);
+    assert_eq!(
+        r.headers()["content-range"],
+        format!("bytes 100-199/{}", big.len()).as_str()
+    );
+    assert_eq!(r.bytes().await.unwrap().as_ref(), &big[100..200]);
+    let r = get("/pulp/content/demo/readme.txt")
+        .header("Range", "bytes=999-")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["content-range"].to_str().unwrap()
+        ),
+        (416, "bytes */17")
+    );
+    let r = get("/pulp/content/demo/readme.txt")
+        .header("If-None-Match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 304);
+    let r = c
+        .head(s.url("/pulp/content/demo/readme.txt"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            r.status().as_u16(),
+            r.headers()["content-length"].to_str().unwrap()
+        ),
+        (200, "17")
+    );
+    let manifest = get("/pulp/content/demo/PULP_MANIFEST")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(manifest.lines().count(), 3);
+    assert!(manifest.contains("dir/data.bin,"));
+
+    // Listings, redirects, 404s, no escapes.
+    let listing = get("/pulp/content/demo/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        listing.contains("PULP_MANIFEST")
+            && listing.contains("dir/")
+            && listing.contains("readme.txt"),
+        "{listing}"
+    );
+    let sub = get("/pulp/content/demo/dir/")
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        sub.contains("data.bin") && sub.contains("sub/") && !sub.contains("readme"),
+        "{sub}"
+    );
+    let no_redirect = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    assert_eq!(
+        no_redirect
+            .get(s.url("/pulp/content/demo"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        301
+    );
+    assert_eq!(
+        no_redirect
+            .get(s.url("/pulp/content/demo/dir"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        301
+    );
+    assert!(
+        get("/pulp/content/")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("demo/")
+    );
+    for bad in [
+        "/pulp/content/demo/nope.txt",
+        "/pulp/content/nothing/x",
+        "/pulp/content/demo/%2e%2e/x",
+    ] {
+        assert_eq!(get(bad).send().await.unwrap().status(), 404, "{bad}");
+    }
+
+    // Validation and other distribution targets.
+    let (code, e) = post(
+        &s,
+        "/pulp/api/v3/distributions/file/file/",
+        json!({"name": "x", "base_path": "demo/sub"}),
+    )
+    .await;
+    assert_eq!(
+        (code, e),
+        (
+            400,
+            json!({"base_path": {"base_path": "Overlaps with an existing distribution."}})
+        )
+    );
+    let (code, e) = post(&s, "/pulp/api/v3/distributions/file/file/", json!({"name": "y", "base_path": "y", "repository": repo_href, "publication": publication["pulp_href"]})).await;
+    assert_eq!(
+        (code, e),
+        (
+            400,
+            json!({"non_field_errors": ["Only one of the attributes 'repository' and 'publication' may be used simultaneously."]})
+        )
+    );
+    task(
+        &s,
+        "/pulp/api/v3/distributions/file/file/",
+        json!({"name": "latest", "base_path": "latest/files", "repository": repo_href}),
+    )
+    .await;
+    assert_eq!(
+        get("/pulp/content/latest/files/readme.txt")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200,
+        "a repository serves its latest publication"
+    );
+    assert!(
+        get("/pulp/content/latest/")
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+            .contains("files/")
+    );
+    let (_, bare) = post(
+        &s,
+        "/pulp/api/v3/repositories/file/file/",
+        json!({"name": "unpublished"}),
+    )
+    .await;
+    task(
+        &s,
+        "/pulp/api/v3/distributions/file/file/",
+        json!({"name": "np", "base_path": "np", "repository": bare["pulp_href"]}),
+    )
+    .await;
+    assert_eq!(
+        get("/pulp/content/np/anything")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404,
+        "no publication, nothing served"
+    );
+    assert_eq!(
+        s.json(&format!(
+            "/pulp/api/v3/publications/file/file/?repository={repo_href}"
+        ))
+        .await
+        .1["count"],
+        1
+    );
+    assert_eq!(
+        s.json("/pulp/api/v3/distributions/?base_path__contains=lat")
+            .await
+            .1["count"],
+        1
+    );
+
+    // Update (immediate task) and delete.
+    let dist_href = dist["pulp_href"].as_str().unwrap().to_owned();
+    let r = s
+        .client
+        .patch(s.url(&dist_href))
+        .basic_auth("admin", Some(crate::support::PASSWORD))
+        .json(&json!({"base_path": "moved"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(s.json(&dist_href).await.1["base_path"], "moved");
+    assert_eq!(
+        get("/pulp/content/moved/readme.txt")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let r = s
+        .client
+        .delete(s.url(publication["pulp_href"].as_str().unwrap()))
+        .basic_auth("admin", Some(crate::support::PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(
+        get("/pulp/content/moved/readme.txt")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        404
+    );
+    let r = s
+        .client
+        .delete(s.url(&dist_href))
+        .basic_auth("admin", Some(crate::support::PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    assert_eq!(s.json(&dist_href).await.0, 404);
+}
