@@ -216,6 +216,76 @@ pub async fn new_version(
     Ok(Some((id, number)))
 }
 
+/// Deletes version `number` (not the latest), folding its changes into the next version so
+/// every other version keeps exactly its content. Run inside the caller's transaction.
+pub async fn delete_version(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    repo: &str,
+    number: i64,
+) -> Result<(), DbError> {
+    let next = conn
+        .query_all_raw(db.stmt(
+            "SELECT MIN(number) AS n FROM core_repositoryversion WHERE repository_id = $1 AND number > $2",
+            vec![repo.to_owned().into(), number.into()],
+        ))
+        .await?
+        .into_iter()
+        .next()
+        .and_then(|r| r.try_get::<Option<i64>>("", "n").ok().flatten())
+        .ok_or_else(|| DbError::Corrupt("the latest version cannot be squashed".into()))?;
+    let params = || -> Vec<Value> { vec![repo.to_owned().into(), number.into(), next.into()] };
+    // Added in `number` and already removed by `next`: never visible in any other version.
+    conn.execute_raw(db.stmt(
+        "DELETE FROM core_repositorycontent WHERE repository_id = $1 AND version_added = $2 AND version_removed = $3",
+        params(),
+    ))
+    .await?;
+    conn.execute_raw(db.stmt("UPDATE core_repositorycontent SET version_added = $3 WHERE repository_id = $1 AND version_added = $2", params()))
+        .await?;
+    conn.execute_raw(db.stmt("UPDATE core_repositorycontent SET version_removed = $3 WHERE repository_id = $1 AND version_removed = $2", params()))
+        .await?;
+    conn.execute_raw(db.stmt(
+        "DELETE FROM core_repositoryversion WHERE repository_id = $1 AND number = $2",
+        vec![repo.to_owned().into(), number.into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Applies `retain_repo_versions`: deletes the oldest versions beyond `keep` (never ones a
+/// publication or distribution uses). Run inside the caller's transaction.
+pub async fn retain(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    repo: &str,
+    keep: i64,
+) -> Result<(), DbError> {
+    let rows = conn
+        .query_all_raw(db.stmt(
+            "SELECT v.number, \
+             CASE WHEN EXISTS (SELECT 1 FROM core_publication p WHERE p.repository_version_id = v.pulp_id) \
+               OR EXISTS (SELECT 1 FROM core_distribution d WHERE d.repository_version_id = v.pulp_id) THEN 1 ELSE 0 END AS protected \
+             FROM core_repositoryversion v WHERE v.repository_id = $1 ORDER BY v.number DESC",
+            vec![repo.to_owned().into()],
+        ))
+        .await?;
+    let mut old = Vec::new();
+    for (i, r) in rows.into_iter().enumerate() {
+        let n: i64 = r.try_get("", "number")?;
+        let protected: i32 = r.try_get("", "protected")?;
+        if i as i64 >= keep.max(1) && protected == 0 {
+            old.push(n);
+        }
+    }
+    // Oldest first, so each squash folds into a version that still exists.
+    old.sort();
+    for n in old {
+        delete_version(db, conn, repo, n).await?;
+    }
+    Ok(())
+}
+
 /// Counts of (added, removed, present) file content in a version.
 pub async fn summary(db: &Db, repo: &str, number: i64) -> Result<(i64, i64, i64), DbError> {
     let q = |sql: &'static str| async move {
@@ -361,5 +431,28 @@ mod tests {
             BTreeSet::new()
         );
         assert_eq!(latest_number(&db, &db.read, "r").await.unwrap(), 4);
+
+        // Squashing versions keeps every other version's content exactly.
+        let before: Vec<_> = [0, 1, 2, 3, 4].iter().map(|n| *n).collect();
+        let mut sets = Vec::new();
+        for n in &before {
+            sets.push(content_ids(&db, &db.read, "r", *n).await.unwrap());
+        }
+        for n in [2, 1] {
+            delete_version(&db, &db.write, "r", n).await.unwrap();
+        }
+        for (n, set) in before.iter().zip(&sets) {
+            if ![1, 2].contains(n) {
+                assert_eq!(
+                    &content_ids(&db, &db.read, "r", *n).await.unwrap(),
+                    set,
+                    "version {n} changed"
+                );
+            }
+        }
+        assert!(
+            delete_version(&db, &db.write, "r", 4).await.is_err(),
+            "the latest version is never squashed"
+        );
     }
 }

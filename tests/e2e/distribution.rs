@@ -343,3 +343,95 @@ async fn publish_distribute_and_download(env: Env) {
     assert_eq!(r.status(), 202);
     assert_eq!(s.json(&dist_href).await.0, 404);
 }
+
+both_backends!(autopublish_retention_and_serialized_sync_publish);
+
+async fn autopublish_retention_and_serialized_sync_publish(env: Env) {
+    let s = env.start(&[]);
+    let fx = Fixture::start().await;
+    fx.publish(&[("a.txt", b"one".to_vec())]);
+    let (_, remote) = post(
+        &s,
+        "/pulp/api/v3/remotes/file/file/",
+        json!({"name": "fx", "url": fx.manifest_url()}),
+    )
+    .await;
+    let (_, repo) = post(&s, "/pulp/api/v3/repositories/file/file/", json!({"name": "auto", "remote": remote["pulp_href"], "autopublish": true, "retain_repo_versions": 2})).await;
+    let repo_href = repo["pulp_href"].as_str().unwrap().to_owned();
+    task(
+        &s,
+        "/pulp/api/v3/distributions/file/file/",
+        json!({"name": "auto", "base_path": "auto", "repository": repo_href}),
+    )
+    .await;
+
+    // A sync and a publish of the same repository, dispatched together, never overlap.
+    let (_, t1) = post(&s, &format!("{repo_href}sync/"), json!({})).await;
+    let (_, t2) = post(
+        &s,
+        "/pulp/api/v3/publications/file/file/",
+        json!({"repository": repo_href}),
+    )
+    .await;
+    let (a, b) = (
+        s.finished(t1["task"].as_str().unwrap()).await,
+        s.finished(t2["task"].as_str().unwrap()).await,
+    );
+    assert_eq!(
+        (a["state"].as_str(), b["state"].as_str()),
+        (Some("completed"), Some("completed")),
+        "{a}\n{b}"
+    );
+    let (a_start, a_end, b_start, b_end) = (
+        a["started_at"].as_str().unwrap(),
+        a["finished_at"].as_str().unwrap(),
+        b["started_at"].as_str().unwrap(),
+        b["finished_at"].as_str().unwrap(),
+    );
+    assert!(
+        b_start >= a_end || a_start >= b_end,
+        "sync {a_start}..{a_end} overlaps publish {b_start}..{b_end}"
+    );
+
+    // Autopublish: the new version is served at once.
+    assert_eq!(
+        s.client
+            .get(s.url("/pulp/content/auto/a.txt"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap(),
+        "one"
+    );
+    for (i, body) in [b"two".to_vec(), b"three".to_vec(), b"four".to_vec()]
+        .into_iter()
+        .enumerate()
+    {
+        fx.publish(&[("a.txt", body.clone())]);
+        let t = task(&s, &format!("{repo_href}sync/"), json!({})).await;
+        assert_eq!(t["result"]["number"], i + 2);
+        assert_eq!(
+            s.client
+                .get(s.url("/pulp/content/auto/a.txt"))
+                .send()
+                .await
+                .unwrap()
+                .bytes()
+                .await
+                .unwrap()
+                .as_ref(),
+            body.as_slice()
+        );
+    }
+    // retain_repo_versions = 2: only the newest two unprotected versions stay (autopublished ones are protected).
+    let (_, versions) = s.json(&format!("{repo_href}versions/")).await;
+    let numbers: Vec<i64> = versions["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["number"].as_i64().unwrap())
+        .collect();
+    assert!(numbers.contains(&4) && numbers.contains(&3), "{numbers:?}");
+}

@@ -245,6 +245,9 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
         .map_err(db_err)?;
     }
     txn.commit().await.map_err(db_err)?;
+    if let (Some((vid, _)), Some(r)) = (&new_version, &repo) {
+        super::publish::after_new_version(&ctx, &v3, r, vid).await?;
+    }
     if let Some((vid, n)) = new_version {
         created.push((
             format!(
@@ -292,6 +295,7 @@ pub(super) async fn modify(ctx: TaskContext) -> Result<TaskOutput, String> {
     let Some((vid, n)) = made else {
         return Ok(TaskOutput::default());
     };
+    super::publish::after_new_version(&ctx, &v3, &repo, &vid).await?;
     let v = load_version(db, &vid).await?;
     let json = version_json(db, &v3, &v).await.map_err(db_err)?;
     Ok(TaskOutput {

@@ -191,3 +191,33 @@ pub(super) async fn publish(ctx: TaskContext) -> Result<TaskOutput, String> {
         )],
     })
 }
+
+/// After a task made a new version: `autopublish` publishes it (Pulp does this inside the same
+/// task), then `retain_repo_versions` drops the oldest unprotected versions.
+pub async fn after_new_version(
+    ctx: &TaskContext,
+    v3: &str,
+    repo_id: &str,
+    version_id: &str,
+) -> Result<(), String> {
+    use pith_entities::entity::repository;
+    let db = &ctx.deps.db;
+    let Some(repo) = repository::Entity::find_by_id(repo_id.to_owned())
+        .one(&db.read)
+        .await
+        .map_err(db_err)?
+    else {
+        return Ok(());
+    };
+    if repo.autopublish {
+        publish_version(ctx, v3, version_id, repo.manifest.as_deref()).await?;
+    }
+    if let Some(keep) = repo.retain_repo_versions {
+        let txn = db.write.begin().await.map_err(db_err)?;
+        pith_entities::versions::retain(db, &txn, repo_id, keep)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+    }
+    Ok(())
+}

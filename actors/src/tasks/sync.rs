@@ -414,6 +414,7 @@ pub(super) async fn synchronize(ctx: TaskContext) -> Result<TaskOutput, String> 
     let Some((vid, n)) = made else {
         return Ok(TaskOutput::default());
     };
+    super::publish::after_new_version(&ctx, &v3, &repo_id, &vid).await?;
     let v = pith_entities::entity::repository_version::Entity::find_by_id(vid.clone())
         .one(&db.read)
         .await

@@ -13,12 +13,13 @@ use crate::{ApiError, Req};
 pub fn versions() -> Value {
     json!([
         {"component": "core", "version": PULP_CORE_VERSION, "package": "pulpcore", "module": "pulpcore.app", "domain_compatible": true},
+        {"component": "file", "version": PULP_CORE_VERSION, "package": "pulpcore", "module": "pulp_file.app", "domain_compatible": true},
     ])
 }
 
 /// Versions map of one app (`{"core": "3.123.1"}`).
 pub fn versions_map() -> Value {
-    json!({ "core": PULP_CORE_VERSION })
+    json!({ "core": PULP_CORE_VERSION, "file": PULP_CORE_VERSION })
 }
 
 /// `GET status/`.
