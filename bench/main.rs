@@ -414,6 +414,8 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
         list / 4.6,
         list / 5000.0
     );
+    file_repository_bench(&opts, &client, http_secs).await?;
+
     println!("\n== process (sqlite, 2 workers)");
     println!(
         "   idle RSS: {:.1} MiB ({:.2}× the 30 MiB target)",
@@ -426,6 +428,170 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
     );
     let again = start(&opts, None, 2)?;
     println!("   start (existing database): {:.0} ms", again.ready_ms);
+    Ok(())
+}
+
+/// A static file server (the baseline for serving and the upstream for syncs).
+async fn static_server(
+    dir: std::path::PathBuf,
+) -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>)> {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(
+        warp::serve(warp::fs::dir(dir))
+            .incoming(listener)
+            .graceful(async move {
+                let _ = rx.await;
+            })
+            .run(),
+    );
+    Ok((base, tx))
+}
+
+async fn post_json(c: &reqwest::Client, url: &str, body: Value) -> anyhow::Result<Value> {
+    Ok(c.post(url)
+        .basic_auth("admin", Some(PASSWORD))
+        .json(&body)
+        .send()
+        .await?
+        .json()
+        .await?)
+}
+
+async fn wait_task(c: &reqwest::Client, base: &str, href: &str) -> anyhow::Result<Value> {
+    let end = Instant::now() + Duration::from_secs(600);
+    loop {
+        let t = get_json(c, &format!("{base}{href}")).await?;
+        match t["state"].as_str() {
+            Some("completed") => return Ok(t),
+            Some("failed" | "canceled") => bail!("task failed: {t}"),
+            _ if Instant::now() > end => bail!("task did not finish"),
+            _ => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    }
+}
+
+/// Megabytes per second of `GET url` over `CONNS` connections for `secs`.
+async fn download_rate(url: &str, secs: f64) -> anyhow::Result<f64> {
+    let stop = Arc::new(AtomicBool::new(false));
+    let bytes = Arc::new(AtomicU64::new(0));
+    let mut hs = Vec::new();
+    for _ in 0..CONNS {
+        let (stop, bytes, url) = (stop.clone(), bytes.clone(), url.to_owned());
+        hs.push(tokio::spawn(async move {
+            let c = reqwest::Client::new();
+            while !stop.load(Ordering::Relaxed) {
+                let mut r = c.get(&url).send().await?.bytes_stream();
+                use futures_util::StreamExt;
+                while let Some(chunk) = r.next().await {
+                    bytes.fetch_add(chunk?.len() as u64, Ordering::Relaxed);
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                }
+            }
+            Ok::<_, anyhow::Error>(())
+        }));
+    }
+    let t0 = Instant::now();
+    tokio::time::sleep(Duration::from_secs_f64(secs)).await;
+    stop.store(true, Ordering::Relaxed);
+    for h in hs {
+        h.await??;
+    }
+    Ok(bytes.load(Ordering::Relaxed) as f64 / 1e6 / t0.elapsed().as_secs_f64())
+}
+
+/// Sync of many small files, re-sync, and serving through the content app vs a static server.
+async fn file_repository_bench(opts: &Opts, c: &reqwest::Client, secs: f64) -> anyhow::Result<()> {
+    use sha2::Digest;
+    let files = if opts.quick { 100 } else { 2000 };
+    let big_mib = if opts.quick { 4 } else { 100 };
+    let up = tempfile::tempdir()?;
+    let mut manifest = String::new();
+    for i in 0..files {
+        let body: Vec<u8> = (0..4096u32)
+            .map(|j| ((i as u32 * 31 + j) % 251) as u8)
+            .collect();
+        let name = format!("f/{i:05}.bin");
+        std::fs::create_dir_all(up.path().join("f"))?;
+        std::fs::write(up.path().join(&name), &body)?;
+        manifest.push_str(&format!(
+            "{name},{},{}\n",
+            hex::encode(sha2::Sha256::digest(&body)),
+            body.len()
+        ));
+    }
+    let big: Vec<u8> = (0..big_mib * 1024 * 1024)
+        .map(|j| (j % 253) as u8)
+        .collect();
+    std::fs::write(up.path().join("big.bin"), &big)?;
+    manifest.push_str(&format!(
+        "big.bin,{},{}\n",
+        hex::encode(sha2::Sha256::digest(&big)),
+        big.len()
+    ));
+    std::fs::write(up.path().join("PULP_MANIFEST"), manifest)?;
+    let (upstream, _stop) = static_server(up.path().to_path_buf()).await?;
+
+    let s = start(opts, None, 2)?;
+    let b = &s.base;
+    let remote = post_json(
+        c,
+        &format!("{b}/pulp/api/v3/remotes/file/file/"),
+        json!({"name": "bench", "url": format!("{upstream}/PULP_MANIFEST")}),
+    )
+    .await?;
+    let repo = post_json(
+        c,
+        &format!("{b}/pulp/api/v3/repositories/file/file/"),
+        json!({"name": "bench", "remote": remote["pulp_href"]}),
+    )
+    .await?;
+    let repo_href = repo["pulp_href"].as_str().context("repo")?.to_owned();
+    let t0 = Instant::now();
+    let t = post_json(c, &format!("{b}{repo_href}sync/"), json!({})).await?;
+    wait_task(c, b, t["task"].as_str().context("task")?).await?;
+    let sync_s = t0.elapsed().as_secs_f64();
+    let t0 = Instant::now();
+    let t = post_json(c, &format!("{b}{repo_href}sync/"), json!({})).await?;
+    wait_task(c, b, t["task"].as_str().context("task")?).await?;
+    let resync_s = t0.elapsed().as_secs_f64();
+    let t = post_json(
+        c,
+        &format!("{b}/pulp/api/v3/publications/file/file/"),
+        json!({"repository": repo_href}),
+    )
+    .await?;
+    let p = wait_task(c, b, t["task"].as_str().context("task")?).await?;
+    let t = post_json(
+        c,
+        &format!("{b}/pulp/api/v3/distributions/file/file/"),
+        json!({"name": "bench", "base_path": "bench", "publication": p["result"]["pulp_href"]}),
+    )
+    .await?;
+    wait_task(c, b, t["task"].as_str().context("task")?).await?;
+
+    println!(
+        "\n== file repository (sqlite, 2 workers; upstream and baseline: a static warp file server)"
+    );
+    println!(
+        "   sync of {files} files of 4 KiB + one {big_mib} MiB file: {sync_s:.2} s (Pulp 3.123: 18 s for 2000 files; target ≤ 1 s)"
+    );
+    println!("   re-sync, nothing changed: {:.1} ms", resync_s * 1000.0);
+    let small_base = http_rate(&format!("{upstream}/f/00007.bin"), false, secs).await?;
+    let small = http_rate(&format!("{b}/pulp/content/bench/f/00007.bin"), false, secs).await?;
+    println!(
+        "   4 KiB file: {small:.0} req/s via the content app vs {small_base:.0} req/s static ({:.2}× baseline; Pulp 50 req/s, target 0.80×)",
+        small / small_base
+    );
+    let big_base = download_rate(&format!("{upstream}/big.bin"), secs).await?;
+    let big_rate = download_rate(&format!("{b}/pulp/content/bench/big.bin"), secs).await?;
+    println!(
+        "   {big_mib} MiB file: {big_rate:.0} MB/s via the content app vs {big_base:.0} MB/s static ({:.2}× baseline)",
+        big_rate / big_base
+    );
     Ok(())
 }
 

@@ -102,7 +102,11 @@ impl TaskContext {
             total,
             done,
         };
-        if let Err(e) = self.deps.writer.submit(op).await {
+        // Queued, not awaited: a body may hold other database work in flight (a stream of
+        // downloads, each briefly owning the write connection) that is only polled again after
+        // this returns; waiting here for a commit that needs that connection would deadlock.
+        // The writer's FIFO still keeps reports in order with the task's later writes.
+        if let Err(e) = self.deps.writer.submit_nowait(op).await {
             tracing::warn!(task = %self.task, error = %e, "could not record progress");
         }
     }

@@ -9,7 +9,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use pith_entities::entity::{artifact, remote, repository};
 use pith_entities::sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
+    TransactionTrait,
 };
 use pith_entities::time::now_micros;
 use pith_entities::versions::{self, Remove};
@@ -219,21 +220,33 @@ async fn download(
         timestamp_of_interest: now,
     };
     let db = &ctx.deps.db;
-    match m
-        .clone()
-        .into_active_model()
-        .reset_all()
-        .insert(&db.write)
-        .await
-    {
-        Ok(a) => Ok(a),
+    // One plain statement on the write connection (no insert-then-select round trip).
+    let inserted = db
+        .write
+        .execute_raw(db.stmt(
+            "INSERT INTO core_artifact (pulp_id, pulp_created, pulp_last_updated, file, size, md5, sha1, sha224, sha256, sha384, \
+             sha512, timestamp_of_interest) VALUES ($1,$2,$2,$3,$4,NULL,NULL,$5,$6,$7,$8,$2)",
+            vec![
+                m.pulp_id.clone().into(),
+                now.into(),
+                m.file.clone().into(),
+                m.size.into(),
+                m.sha224.clone().into(),
+                m.sha256.clone().into(),
+                m.sha384.clone().into(),
+                m.sha512.clone().into(),
+            ],
+        ))
+        .await;
+    match inserted {
+        Ok(_) => Ok(m),
         // Someone stored the same bytes meanwhile: use theirs.
-        Err(_) => artifact::Entity::find()
-            .filter(artifact::Column::Sha256.eq(d.sha256))
+        Err(err) => artifact::Entity::find()
+            .filter(artifact::Column::Sha256.eq(m.sha256.clone()))
             .one(&db.read)
             .await
             .map_err(db_err)?
-            .ok_or_else(|| "artifact insert failed".to_owned()),
+            .ok_or_else(|| format!("{}: could not record the artifact: {err}", e.relative_path)),
     }
 }
 
