@@ -113,32 +113,12 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
         return not_found();
     };
 
-    // Published metadata and content of the version, by relative path.
-    let files = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT relative_path, artifact_id FROM core_publishedmetadata WHERE publication_id = $1 \
-             UNION ALL \
-             SELECT f.relative_path, ca.artifact_id FROM core_repositorycontent rc \
-             JOIN core_repositoryversion v ON v.pulp_id = $2 AND rc.repository_id = v.repository_id \
-             JOIN file_filecontent f ON f.content_id = rc.content_id \
-             JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
-             WHERE rc.version_added <= v.number AND (rc.version_removed IS NULL OR rc.version_removed > v.number)",
-            vec![publication.clone().into(), version_id.into()],
-        ))
-        .await?;
-    let mut entries: Vec<(String, Option<String>)> = Vec::with_capacity(files.len());
-    for r in files {
-        entries.push((
-            r.try_get("", "relative_path")?,
-            r.try_get("", "artifact_id")?,
-        ));
-    }
     if rel.is_empty() || rel.ends_with('/') {
+        let entries = version_paths(state, &publication, &version_id).await?;
         let dir = rel.clone();
         let mut names: Vec<String> = entries
             .iter()
-            .filter_map(|(p, _)| p.strip_prefix(&dir))
+            .filter_map(|p| p.strip_prefix(&dir))
             .map(|rest| match rest.split_once('/') {
                 Some((first, _)) => format!("{first}/"),
                 None => rest.to_owned(),
@@ -151,10 +131,37 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
         names.dedup();
         return Ok(html(req, &req.path, &names));
     }
-    match entries.iter().find(|(p, _)| *p == rel) {
-        Some((_, Some(aid))) => {
+    // One file: look up just this path (indexed), never the whole version.
+    let meta = db
+        .read
+        .query_all_raw(db.stmt(
+            "SELECT artifact_id FROM core_publishedmetadata WHERE publication_id = $1 AND relative_path = $2",
+            vec![publication.clone().into(), rel.clone().into()],
+        ))
+        .await?;
+    let found = match meta.into_iter().next() {
+        Some(r) => Some(r.try_get::<Option<String>>("", "artifact_id")?),
+        None => db
+            .read
+            .query_all_raw(db.stmt(
+                "SELECT ca.artifact_id FROM file_filecontent f \
+                 JOIN core_repositorycontent rc ON rc.content_id = f.content_id \
+                 JOIN core_repositoryversion v ON v.pulp_id = $1 AND rc.repository_id = v.repository_id \
+                 JOIN core_contentartifact ca ON ca.content_id = f.content_id \
+                 WHERE f.relative_path = $2 AND rc.version_added <= v.number \
+                 AND (rc.version_removed IS NULL OR rc.version_removed > v.number)",
+                vec![version_id.clone().into(), rel.clone().into()],
+            ))
+            .await?
+            .into_iter()
+            .next()
+            .map(|r| r.try_get::<Option<String>>("", "artifact_id"))
+            .transpose()?,
+    };
+    match found {
+        Some(Some(aid)) => {
             let a = artifact::Entity::find()
-                .filter(Expr::col("pulp_id").eq(aid.clone()))
+                .filter(Expr::col("pulp_id").eq(aid))
                 .one(&db.read)
                 .await?;
             match a {
@@ -163,15 +170,43 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
             }
         }
         // Content without a stored artifact (on-demand) is served by the next milestone.
-        Some((_, None)) => not_found(),
-        None if entries
-            .iter()
-            .any(|(p, _)| p.starts_with(&format!("{rel}/"))) =>
-        {
-            Ok(moved(&format!("{}/", req.path)))
+        Some(None) => not_found(),
+        None => {
+            let entries = version_paths(state, &publication, &version_id).await?;
+            if entries.iter().any(|p| p.starts_with(&format!("{rel}/"))) {
+                Ok(moved(&format!("{}/", req.path)))
+            } else {
+                not_found()
+            }
         }
-        None => not_found(),
     }
+}
+
+/// Every path a publication serves (for listings and directory redirects).
+async fn version_paths(
+    state: &HttpState,
+    publication: &str,
+    version_id: &str,
+) -> Result<Vec<String>, ApiError> {
+    let db = &state.db;
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(
+            "SELECT relative_path FROM core_publishedmetadata WHERE publication_id = $1 \
+             UNION ALL \
+             SELECT f.relative_path FROM core_repositorycontent rc \
+             JOIN core_repositoryversion v ON v.pulp_id = $2 AND rc.repository_id = v.repository_id \
+             JOIN file_filecontent f ON f.content_id = rc.content_id \
+             WHERE rc.version_added <= v.number AND (rc.version_removed IS NULL OR rc.version_removed > v.number)",
+            vec![publication.to_owned().into(), version_id.to_owned().into()],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|r| {
+            r.try_get::<String>("", "relative_path")
+                .map_err(ApiError::from)
+        })
+        .collect()
 }
 
 /// The publication a distribution serves, with its version id.
