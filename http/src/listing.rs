@@ -397,3 +397,47 @@ mod tests {
         assert!(validate_labels(&serde_json::json!({"k": "v(1)"})).is_err());
     }
 }
+
+/// [`fetch_page`] plus Pulp's `pulp_label_select`, evaluated on each row's labels (JSON text;
+/// labels are not queryable the same way on SQLite and PostgreSQL, and labelled resources are
+/// few, so the label filter runs here before paging).
+pub async fn fetch_page_labelled<E>(
+    db: &pith_entities::sea_orm::DatabaseConnection,
+    cond: Condition,
+    p: &ListParams,
+    labels: impl Fn(&E::Model) -> &str,
+) -> Result<(u64, Vec<E::Model>), ApiError>
+where
+    E: pith_entities::sea_orm::EntityTrait,
+    E::Model: Sync,
+{
+    let Some(select) = p
+        .filters
+        .iter()
+        .find(|(k, _)| k == "pulp_label_select")
+        .map(|(_, v)| v.clone())
+    else {
+        return fetch_page::<E>(db, cond, p).await;
+    };
+    let all = ListParams {
+        limit: i64::MAX as u64,
+        offset: 0,
+        ..p.clone()
+    };
+    let (_, rows) = fetch_page::<E>(db, cond, &all).await?;
+    let mut keep = Vec::new();
+    for r in rows {
+        let l: Map<String, Value> = serde_json::from_str(labels(&r)).unwrap_or_default();
+        if labels_match(&l, &select)? {
+            keep.push(r);
+        }
+    }
+    let count = keep.len() as u64;
+    Ok((
+        count,
+        keep.into_iter()
+            .skip(p.offset as usize)
+            .take(p.limit as usize)
+            .collect(),
+    ))
+}

@@ -1,11 +1,8 @@
 //! `publish` for file repositories: a pass-through publication of a version, with a
 //! `PULP_MANIFEST` (`relative_path,sha256,size` per unit) stored as a published metadata file.
 
-use pith_entities::entity::{artifact, repository_version as version};
-use pith_entities::sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    TransactionTrait,
-};
+use pith_entities::entity::repository_version as version;
+use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
 use pith_entities::time::{now_micros, to_rfc3339};
 use pith_entities::{Db, DbError};
 use serde_json::{Value, json};
@@ -101,40 +98,9 @@ pub async fn publish_version(
         let mut t = ctx.deps.store.temp().await.map_err(|e| e.to_string())?;
         t.write(text.as_bytes()).await.map_err(|e| e.to_string())?;
         let d = t.finish().await.map_err(|e| e.to_string())?;
-        let a = match artifact::Entity::find()
-            .filter(artifact::Column::Sha256.eq(d.sha256.clone()))
-            .one(&db.read)
+        let (a, _) = pith_entities::artifacts::store(db, &ctx.deps.store, t, &d)
             .await
-            .map_err(db_err)?
-        {
-            Some(a) => a,
-            None => {
-                let file = t
-                    .persist(&ctx.deps.store, &d.sha256)
-                    .await
-                    .map_err(|e| e.to_string())?;
-                let now = now_micros();
-                let m = artifact::Model {
-                    pulp_id: uuid::Uuid::now_v7().to_string(),
-                    pulp_created: now,
-                    pulp_last_updated: now,
-                    file,
-                    size: d.size as i64,
-                    md5: None,
-                    sha1: None,
-                    sha224: Some(d.sha224),
-                    sha256: d.sha256,
-                    sha384: Some(d.sha384),
-                    sha512: Some(d.sha512),
-                    timestamp_of_interest: now,
-                };
-                m.into_active_model()
-                    .reset_all()
-                    .insert(&db.write)
-                    .await
-                    .map_err(db_err)?
-            }
-        };
+            .map_err(db_err)?;
         manifest_artifact = Some((name.to_owned(), a.pulp_id));
     }
     let id = uuid::Uuid::now_v7().to_string();

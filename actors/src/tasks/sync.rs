@@ -9,10 +9,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use pith_entities::entity::{artifact, remote, repository};
 use pith_entities::sea_orm::{
-    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Set,
-    TransactionTrait,
+    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
 };
-use pith_entities::time::now_micros;
 use pith_entities::versions::{self, Remove};
 use serde_json::{Value, json};
 use sha2::Digest;
@@ -200,54 +198,10 @@ async fn download(
             e.relative_path, e.sha256, d.sha256
         ));
     }
-    let file = t
-        .persist(&ctx.deps.store, &d.sha256)
+    let (a, _) = pith_entities::artifacts::store(&ctx.deps.db, &ctx.deps.store, t, &d)
         .await
-        .map_err(|err| err.to_string())?;
-    let now = now_micros();
-    let m = artifact::Model {
-        pulp_id: uuid::Uuid::now_v7().to_string(),
-        pulp_created: now,
-        pulp_last_updated: now,
-        file,
-        size: d.size as i64,
-        md5: None,
-        sha1: None,
-        sha224: Some(d.sha224),
-        sha256: d.sha256.clone(),
-        sha384: Some(d.sha384),
-        sha512: Some(d.sha512),
-        timestamp_of_interest: now,
-    };
-    let db = &ctx.deps.db;
-    // One plain statement on the write connection (no insert-then-select round trip).
-    let inserted = db
-        .write
-        .execute_raw(db.stmt(
-            "INSERT INTO core_artifact (pulp_id, pulp_created, pulp_last_updated, file, size, md5, sha1, sha224, sha256, sha384, \
-             sha512, timestamp_of_interest) VALUES ($1,$2,$2,$3,$4,NULL,NULL,$5,$6,$7,$8,$2)",
-            vec![
-                m.pulp_id.clone().into(),
-                now.into(),
-                m.file.clone().into(),
-                m.size.into(),
-                m.sha224.clone().into(),
-                m.sha256.clone().into(),
-                m.sha384.clone().into(),
-                m.sha512.clone().into(),
-            ],
-        ))
-        .await;
-    match inserted {
-        Ok(_) => Ok(m),
-        // Someone stored the same bytes meanwhile: use theirs.
-        Err(err) => artifact::Entity::find()
-            .filter(artifact::Column::Sha256.eq(m.sha256.clone()))
-            .one(&db.read)
-            .await
-            .map_err(db_err)?
-            .ok_or_else(|| format!("{}: could not record the artifact: {err}", e.relative_path)),
-    }
+        .map_err(|err| format!("{}: could not record the artifact: {err}", e.relative_path))?;
+    Ok(a)
 }
 
 /// The task body: `{v3, repository, remote, mirror}`.

@@ -3,8 +3,8 @@
 
 use futures_util::StreamExt;
 use pith_entities::entity::artifact;
+use pith_entities::sea_orm::EntityTrait;
 use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
-use pith_entities::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, QueryFilter};
 use pith_entities::time;
 use serde_json::{Value, json};
 use warp::http::{HeaderValue, StatusCode};
@@ -148,58 +148,13 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
             return Err(nfe(format!("The {alg} checksum did not match.")));
         }
     }
-    let db = &ctx.state.db;
-    let exists = artifact::Entity::find()
-        .filter(Expr::col("sha256").eq(d.sha256.clone()))
-        .one(&db.read)
-        .await?
-        .is_some();
-    if exists {
+    let (saved, created) = pith_entities::artifacts::store(&ctx.state.db, store, temp, &d).await?;
+    if !created {
         return Err(nfe(format!(
             "Artifact with sha256 checksum of '{}' already exists.",
             d.sha256
         )));
     }
-    let file = temp.persist(store, &d.sha256).await?;
-    let now = time::now_micros();
-    let id = uuid::Uuid::now_v7().to_string();
-    let model = artifact::Model {
-        pulp_id: id,
-        pulp_created: now,
-        pulp_last_updated: now,
-        file,
-        size: d.size as i64,
-        md5: None,
-        sha1: None,
-        sha224: Some(d.sha224),
-        sha256: d.sha256.clone(),
-        sha384: Some(d.sha384),
-        sha512: Some(d.sha512),
-        timestamp_of_interest: now,
-    };
-    let saved = match model
-        .clone()
-        .into_active_model()
-        .reset_all()
-        .insert(&db.write)
-        .await
-    {
-        Ok(m) => m,
-        // A concurrent upload of the same bytes won the unique sha256: same answer as above.
-        Err(_)
-            if artifact::Entity::find()
-                .filter(Expr::col("sha256").eq(d.sha256.clone()))
-                .one(&db.read)
-                .await?
-                .is_some() =>
-        {
-            return Err(nfe(format!(
-                "Artifact with sha256 checksum of '{}' already exists.",
-                d.sha256
-            )));
-        }
-        Err(e) => return Err(e.into()),
-    };
     let body = serialize(&ctx.v3(), &saved);
     let mut r = json_resp(StatusCode::CREATED, &body);
     if let Some(h) = body

@@ -6,10 +6,7 @@ use pith_actors::tasking::TaskSpec;
 use pith_actors::tasks::content::{content_json, load};
 use pith_actors::tasks::{ADD_AND_REMOVE, GENERAL_CREATE};
 use pith_entities::entity::artifact;
-use pith_entities::sea_orm::sea_query::{Expr, ExprTrait};
-use pith_entities::sea_orm::{
-    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter, Value as DbValue,
-};
+use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, Value as DbValue};
 use pith_entities::time;
 use serde_json::{Value, json};
 
@@ -158,47 +155,10 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
         (_, Some(id)) => id,
         (Some(mut t), None) => {
             let d = t.finish().await?;
-            let db = &ctx.state.db;
-            match artifact::Entity::find()
-                .filter(Expr::col("sha256").eq(d.sha256.clone()))
-                .one(&db.read)
+            pith_entities::artifacts::store(&ctx.state.db, store, t, &d)
                 .await?
-            {
-                Some(a) => a.pulp_id,
-                None => {
-                    let file = t.persist(store, &d.sha256).await?;
-                    let now = time::now_micros();
-                    let m = artifact::Model {
-                        pulp_id: uuid::Uuid::now_v7().to_string(),
-                        pulp_created: now,
-                        pulp_last_updated: now,
-                        file,
-                        size: d.size as i64,
-                        md5: None,
-                        sha1: None,
-                        sha224: Some(d.sha224),
-                        sha256: d.sha256.clone(),
-                        sha384: Some(d.sha384),
-                        sha512: Some(d.sha512),
-                        timestamp_of_interest: now,
-                    };
-                    match m
-                        .clone()
-                        .into_active_model()
-                        .reset_all()
-                        .insert(&db.write)
-                        .await
-                    {
-                        Ok(a) => a.pulp_id,
-                        Err(_) => artifact::Entity::find()
-                            .filter(Expr::col("sha256").eq(d.sha256.clone()))
-                            .one(&db.read)
-                            .await?
-                            .map(|a| a.pulp_id)
-                            .ok_or_else(|| ApiError::Internal("artifact insert failed".into()))?,
-                    }
-                }
-            }
+                .0
+                .pulp_id
         }
         (None, None) => return Err(ApiError::Internal("no file and no artifact".into())),
     };

@@ -397,40 +397,11 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
     let p = listing::parse(req, &FILTERS, &ORDERABLE)?;
     let cond = condition(ctx, &p)?;
     let v3 = ctx.v3();
-    let select = p
-        .filters
-        .iter()
-        .find(|(k, _)| k == "pulp_label_select")
-        .map(|(_, v)| v.clone());
-    let (count, rows) = match &select {
-        None => listing::fetch_page::<remote::Entity>(&ctx.state.db.read, cond, &p).await?,
-        Some(sel) => {
-            // Labels are JSON text: select them here (remotes are few), then page.
-            let all = listing::ListParams {
-                limit: i64::MAX as u64,
-                offset: 0,
-                ..p.clone()
-            };
-            let (_, rows) =
-                listing::fetch_page::<remote::Entity>(&ctx.state.db.read, cond, &all).await?;
-            let mut keep = Vec::new();
-            for r in rows {
-                let labels: Map<String, Value> =
-                    serde_json::from_str(&r.pulp_labels).unwrap_or_default();
-                if listing::labels_match(&labels, sel)? {
-                    keep.push(r);
-                }
-            }
-            let count = keep.len() as u64;
-            (
-                count,
-                keep.into_iter()
-                    .skip(p.offset as usize)
-                    .take(p.limit as usize)
-                    .collect(),
-            )
-        }
-    };
+    let (count, rows) =
+        listing::fetch_page_labelled::<remote::Entity>(&ctx.state.db.read, cond, &p, |r| {
+            &r.pulp_labels
+        })
+        .await?;
     let results = rows.iter().map(|r| serialize(&v3, r)).collect();
     Ok(ok(&listing::page(req, &p, count, results)))
 }
