@@ -71,8 +71,8 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
         return not_found();
     }
     let db = &state.db;
-    let dists = distribution::Entity::find().all(&db.read).await?;
     if path.is_empty() {
+        let dists = distribution::Entity::find().all(&db.read).await?;
         let mut heads: Vec<String> = dists
             .iter()
             .filter(|d| !d.hidden)
@@ -83,12 +83,20 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
         return Ok(html(req, prefix, &heads));
     }
     let trimmed = path.trim_end_matches('/');
-    let found = dists
-        .iter()
-        .find(|d| trimmed == d.base_path || trimmed.starts_with(&format!("{}/", d.base_path)));
+    // Only the distributions whose base path is an ancestor of the request can match (base
+    // paths never overlap, so at most one does): one indexed lookup, not a scan.
+    let segments: Vec<&str> = trimmed.split('/').collect();
+    let ancestors: Vec<String> = (1..=segments.len())
+        .map(|n| segments[..n].join("/"))
+        .collect();
+    let found = distribution::Entity::find()
+        .filter(Expr::col("base_path").is_in(ancestors))
+        .one(&db.read)
+        .await?;
     let Some(d) = found else {
         // Not a distribution, but maybe a directory of base paths.
-        let below: Vec<String> = dists
+        let dists = distribution::Entity::find().all(&db.read).await?;
+        let mut below: Vec<String> = dists
             .iter()
             .filter(|d| !d.hidden)
             .filter_map(|d| d.base_path.strip_prefix(&format!("{trimmed}/")))
@@ -100,11 +108,11 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
         if !path.ends_with('/') {
             return Ok(moved(&format!("{}/", req.path)));
         }
-        let mut below = below;
         below.sort();
         below.dedup();
         return Ok(html(req, &req.path, &below));
     };
+    let d = &d;
     if path == d.base_path {
         return Ok(moved(&format!("{}/", req.path)));
     }

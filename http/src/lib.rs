@@ -11,6 +11,7 @@ pub mod auth;
 pub mod config;
 pub mod content;
 pub mod error;
+pub mod form;
 pub mod labels;
 pub mod listing;
 pub mod request;

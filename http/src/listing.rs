@@ -222,11 +222,6 @@ pub fn time(
     })
 }
 
-/// Adds `expr` to `cond`.
-pub fn and(cond: Condition, expr: SimpleExpr) -> Condition {
-    cond.add(expr)
-}
-
 /// Extracts the UUID from an href of the given collection (`/pulp/api/v3/tasks/<uuid>/`) or a
 /// PRN (`prn:core.task:<uuid>`).
 pub fn id_from_ref(v3: &str, collection: &str, prn_type: &str, value: &str) -> Option<String> {
@@ -440,4 +435,22 @@ where
             .take(p.limit as usize)
             .collect(),
     ))
+}
+
+/// True when another row of `E` (not `except`, the row being updated) already has `name`.
+pub async fn name_taken<E>(
+    db: &pith_entities::sea_orm::DatabaseConnection,
+    name: &str,
+    except: Option<&str>,
+) -> Result<bool, ApiError>
+where
+    E: pith_entities::sea_orm::EntityTrait,
+    E::Model: Sync,
+{
+    use pith_entities::sea_orm::{PaginatorTrait, QueryFilter};
+    let mut cond = Condition::all().add(Expr::col("name").eq(name));
+    if let Some(id) = except {
+        cond = cond.add(Expr::col("pulp_id").ne(id));
+    }
+    Ok(E::find().filter(cond).count(db).await? > 0)
 }

@@ -8,13 +8,8 @@ use crate::support::{Env, Server};
 
 both_backends!(publish_distribute_and_download);
 
-async fn post(s: &Server, path: &str, body: Value) -> (u16, Value) {
-    let r = s.post(path, &body).send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 async fn task(s: &Server, path: &str, body: Value) -> Value {
-    let (code, t) = post(s, path, body).await;
+    let (code, t) = s.send(reqwest::Method::POST, path, body).await;
     assert_eq!(code, 202, "{path}: {t}");
     let t = s.finished(t["task"].as_str().unwrap()).await;
     assert_eq!(t["state"], "completed", "{t}");
@@ -30,18 +25,20 @@ async fn publish_distribute_and_download(env: Env) {
         ("dir/data.bin", big.clone()),
         ("dir/sub/x.json", b"{}".to_vec()),
     ]);
-    let (_, remote) = post(
-        &s,
-        "/pulp/api/v3/remotes/file/file/",
-        json!({"name": "fx", "url": fx.manifest_url()}),
-    )
-    .await;
-    let (_, repo) = post(
-        &s,
-        "/pulp/api/v3/repositories/file/file/",
-        json!({"name": "pub", "remote": remote["pulp_href"]}),
-    )
-    .await;
+    let (_, remote) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/remotes/file/file/",
+            json!({"name": "fx", "url": fx.manifest_url()}),
+        )
+        .await;
+    let (_, repo) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/repositories/file/file/",
+            json!({"name": "pub", "remote": remote["pulp_href"]}),
+        )
+        .await;
     let repo_href = repo["pulp_href"].as_str().unwrap().to_owned();
     task(&s, &format!("{repo_href}sync/"), json!({})).await;
 
@@ -59,9 +56,7 @@ async fn publish_distribute_and_download(env: Env) {
     );
     assert_eq!(publication["manifest"], "PULP_MANIFEST");
     assert_eq!(t["created_resources"][0], publication["pulp_href"]);
-    let (code, e) = post(
-        &s,
-        "/pulp/api/v3/publications/file/file/",
+    let (code, e) = s.send(reqwest::Method::POST, "/pulp/api/v3/publications/file/file/",
         json!({"repository": repo_href, "repository_version": publication["repository_version"]}),
     )
     .await;
@@ -215,12 +210,13 @@ async fn publish_distribute_and_download(env: Env) {
     }
 
     // Validation and other distribution targets.
-    let (code, e) = post(
-        &s,
-        "/pulp/api/v3/distributions/file/file/",
-        json!({"name": "x", "base_path": "demo/sub"}),
-    )
-    .await;
+    let (code, e) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/distributions/file/file/",
+            json!({"name": "x", "base_path": "demo/sub"}),
+        )
+        .await;
     assert_eq!(
         (code, e),
         (
@@ -228,7 +224,7 @@ async fn publish_distribute_and_download(env: Env) {
             json!({"base_path": {"base_path": "Overlaps with an existing distribution."}})
         )
     );
-    let (code, e) = post(&s, "/pulp/api/v3/distributions/file/file/", json!({"name": "y", "base_path": "y", "repository": repo_href, "publication": publication["pulp_href"]})).await;
+    let (code, e) = s.send(reqwest::Method::POST, "/pulp/api/v3/distributions/file/file/", json!({"name": "y", "base_path": "y", "repository": repo_href, "publication": publication["pulp_href"]})).await;
     assert_eq!(
         (code, e),
         (
@@ -261,12 +257,13 @@ async fn publish_distribute_and_download(env: Env) {
             .unwrap()
             .contains("files/")
     );
-    let (_, bare) = post(
-        &s,
-        "/pulp/api/v3/repositories/file/file/",
-        json!({"name": "unpublished"}),
-    )
-    .await;
+    let (_, bare) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/repositories/file/file/",
+            json!({"name": "unpublished"}),
+        )
+        .await;
     task(
         &s,
         "/pulp/api/v3/distributions/file/file/",
@@ -350,13 +347,14 @@ async fn autopublish_retention_and_serialized_sync_publish(env: Env) {
     let s = env.start(&[]);
     let fx = Fixture::start().await;
     fx.publish(&[("a.txt", b"one".to_vec())]);
-    let (_, remote) = post(
-        &s,
-        "/pulp/api/v3/remotes/file/file/",
-        json!({"name": "fx", "url": fx.manifest_url()}),
-    )
-    .await;
-    let (_, repo) = post(&s, "/pulp/api/v3/repositories/file/file/", json!({"name": "auto", "remote": remote["pulp_href"], "autopublish": true, "retain_repo_versions": 2})).await;
+    let (_, remote) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/remotes/file/file/",
+            json!({"name": "fx", "url": fx.manifest_url()}),
+        )
+        .await;
+    let (_, repo) = s.send(reqwest::Method::POST, "/pulp/api/v3/repositories/file/file/", json!({"name": "auto", "remote": remote["pulp_href"], "autopublish": true, "retain_repo_versions": 2})).await;
     let repo_href = repo["pulp_href"].as_str().unwrap().to_owned();
     task(
         &s,
@@ -366,13 +364,20 @@ async fn autopublish_retention_and_serialized_sync_publish(env: Env) {
     .await;
 
     // A sync and a publish of the same repository, dispatched together, never overlap.
-    let (_, t1) = post(&s, &format!("{repo_href}sync/"), json!({})).await;
-    let (_, t2) = post(
-        &s,
-        "/pulp/api/v3/publications/file/file/",
-        json!({"repository": repo_href}),
-    )
-    .await;
+    let (_, t1) = s
+        .send(
+            reqwest::Method::POST,
+            &format!("{repo_href}sync/"),
+            json!({}),
+        )
+        .await;
+    let (_, t2) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/publications/file/file/",
+            json!({"repository": repo_href}),
+        )
+        .await;
     let (a, b) = (
         s.finished(t1["task"].as_str().unwrap()).await,
         s.finished(t2["task"].as_str().unwrap()).await,

@@ -4,21 +4,9 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::support::{Env, PASSWORD, Server};
+use crate::support::Env;
 
 both_backends!(remotes_crud_validation_labels_and_tasks);
-
-async fn send(s: &Server, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-    let r = s
-        .client
-        .request(method, s.url(path))
-        .basic_auth("admin", Some(PASSWORD))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
 
 async fn remotes_crud_validation_labels_and_tasks(env: Env) {
     use reqwest::Method as M;
@@ -74,7 +62,7 @@ async fn remotes_crud_validation_labels_and_tasks(env: Env) {
         ]
     );
 
-    let (code, two) = send(&s, M::POST, base, json!({
+    let (code, two) = s.send(M::POST, base, json!({
         "name": "two", "url": "https://example.invalid/x/", "policy": "on_demand", "username": "u", "password": "p",
         "download_concurrency": 4, "total_timeout": 30.5, "headers": [{"X-A": "1"}], "pulp_labels": {"env": "prod"},
         "proxy_url": "http://proxy:3128", "proxy_username": "pu", "proxy_password": "pp"
@@ -105,7 +93,7 @@ async fn remotes_crud_validation_labels_and_tasks(env: Env) {
     );
 
     // Validation, all errors at once, in Pulp's words.
-    let (code, e) = send(&s, M::POST, base, json!({})).await;
+    let (code, e) = s.send(M::POST, base, json!({})).await;
     assert_eq!(
         (code, e),
         (
@@ -113,7 +101,7 @@ async fn remotes_crud_validation_labels_and_tasks(env: Env) {
             json!({"name": ["This field is required."], "url": ["This field is required."]})
         )
     );
-    let (code, e) = send(&s, M::POST, base, json!({"name": "one", "url": "http://x/", "policy": "bogus", "download_concurrency": 0, "total_timeout": -1, "bogus": 1})).await;
+    let (code, e) = s.send(M::POST, base, json!({"name": "one", "url": "http://x/", "policy": "bogus", "download_concurrency": 0, "total_timeout": -1, "bogus": 1})).await;
     assert_eq!(code, 400);
     assert_eq!(e["name"], json!(["This field must be unique."]));
     assert_eq!(e["policy"], json!(["\"bogus\" is not a valid choice."]));
@@ -126,13 +114,13 @@ async fn remotes_crud_validation_labels_and_tasks(env: Env) {
         json!(["Ensure this value is greater than or equal to 0.0."])
     );
     assert_eq!(e["bogus"], json!(["Unexpected field"]));
-    let (code, e) = send(
-        &s,
-        M::POST,
-        base,
-        json!({"name": "x", "url": "http://user:pw@host/"}),
-    )
-    .await;
+    let (code, e) = s
+        .send(
+            M::POST,
+            base,
+            json!({"name": "x", "url": "http://user:pw@host/"}),
+        )
+        .await;
     assert_eq!(code, 400);
     assert!(
         e["url"][0]
@@ -140,13 +128,13 @@ async fn remotes_crud_validation_labels_and_tasks(env: Env) {
             .unwrap()
             .contains("username or password")
     );
-    let (code, e) = send(
-        &s,
-        M::POST,
-        base,
-        json!({"name": "x", "url": "http://h/", "proxy_username": "a", "proxy_password": "b"}),
-    )
-    .await;
+    let (code, e) = s
+        .send(
+            M::POST,
+            base,
+            json!({"name": "x", "url": "http://h/", "proxy_username": "a", "proxy_password": "b"}),
+        )
+        .await;
     assert_eq!(
         (code, e),
         (
@@ -154,13 +142,13 @@ async fn remotes_crud_validation_labels_and_tasks(env: Env) {
             json!({"non_field_errors": ["proxy credentials cannot be specified without a proxy"]})
         )
     );
-    let (code, e) = send(
-        &s,
-        M::POST,
-        base,
-        json!({"name": "x", "url": "http://h/", "ca_cert": "not a pem"}),
-    )
-    .await;
+    let (code, e) = s
+        .send(
+            M::POST,
+            base,
+            json!({"name": "x", "url": "http://h/", "ca_cert": "not a pem"}),
+        )
+        .await;
     assert_eq!(code, 400);
     assert!(
         e["ca_cert"][0]
@@ -186,13 +174,13 @@ async fn remotes_crud_validation_labels_and_tasks(env: Env) {
 
     // Labels.
     let href = one["pulp_href"].as_str().unwrap();
-    let (code, l) = send(
-        &s,
-        M::POST,
-        &format!("{href}set_label/"),
-        json!({"key": "tier", "value": "gold"}),
-    )
-    .await;
+    let (code, l) = s
+        .send(
+            M::POST,
+            &format!("{href}set_label/"),
+            json!({"key": "tier", "value": "gold"}),
+        )
+        .await;
     assert_eq!((code, l), (201, json!({"key": "tier", "value": "gold"})));
     assert_eq!(
         s.json(&format!("{base}?pulp_label_select=tier~GOL"))
@@ -200,17 +188,16 @@ async fn remotes_crud_validation_labels_and_tasks(env: Env) {
             .1["count"],
         1
     );
-    let (code, l) = send(
-        &s,
-        M::POST,
-        &format!("{href}unset_label/"),
-        json!({"key": "tier"}),
-    )
-    .await;
+    let (code, l) = s
+        .send(
+            M::POST,
+            &format!("{href}unset_label/"),
+            json!({"key": "tier"}),
+        )
+        .await;
     assert_eq!((code, l), (201, json!({"key": "tier", "value": "gold"})));
     assert_eq!(
-        send(
-            &s,
+        s.send(
             M::POST,
             &format!("{href}unset_label/"),
             json!({"key": "tier"})
@@ -220,8 +207,7 @@ async fn remotes_crud_validation_labels_and_tasks(env: Env) {
         400
     );
     assert_eq!(
-        send(
-            &s,
+        s.send(
             M::POST,
             &format!("{href}set_label/"),
             json!({"key": "bad/key", "value": "v"})
@@ -232,21 +218,21 @@ async fn remotes_crud_validation_labels_and_tasks(env: Env) {
     );
 
     // Updates: unchanged → 200; changed → 202 with an immediate task, final when answered.
-    let (code, same) = send(
-        &s,
-        M::PATCH,
-        href,
-        json!({"url": "http://127.0.0.1:1/PULP_MANIFEST"}),
-    )
-    .await;
+    let (code, same) = s
+        .send(
+            M::PATCH,
+            href,
+            json!({"url": "http://127.0.0.1:1/PULP_MANIFEST"}),
+        )
+        .await;
     assert_eq!((code, same["name"].as_str()), (200, Some("one")));
-    let (code, t) = send(
-        &s,
-        M::PATCH,
-        href,
-        json!({"url": "http://127.0.0.1:2/PULP_MANIFEST", "password": "s"}),
-    )
-    .await;
+    let (code, t) = s
+        .send(
+            M::PATCH,
+            href,
+            json!({"url": "http://127.0.0.1:2/PULP_MANIFEST", "password": "s"}),
+        )
+        .await;
     assert_eq!(code, 202, "{t}");
     let task = s.json(t["task"].as_str().unwrap()).await.1;
     assert_eq!(
@@ -270,11 +256,11 @@ async fn remotes_crud_validation_labels_and_tasks(env: Env) {
             .any(|f| f["name"] == "password" && f["is_set"] == true)
     );
     assert_eq!(
-        send(&s, M::PUT, href, json!({"url": "http://h/"})).await.1,
+        s.send(M::PUT, href, json!({"url": "http://h/"})).await.1,
         json!({"name": ["This field is required."]})
     );
     assert_eq!(
-        send(&s, M::PATCH, href, json!({"name": "two"})).await.1,
+        s.send(M::PATCH, href, json!({"name": "two"})).await.1,
         json!({"name": ["This field must be unique."]})
     );
 
@@ -283,7 +269,9 @@ async fn remotes_crud_validation_labels_and_tasks(env: Env) {
         .test_task(json!({"seconds": 0.5, "exclusive_resources": [one["prn"]]}))
         .await;
     s.wait_task(&holder, |t| t["state"] == "running").await;
-    let (code, t) = send(&s, M::PATCH, href, json!({"tls_validation": false})).await;
+    let (code, t) = s
+        .send(M::PATCH, href, json!({"tls_validation": false}))
+        .await;
     assert_eq!(code, 202);
     let t = s.finished(t["task"].as_str().unwrap()).await;
     assert_eq!(t["state"], "completed");
@@ -294,7 +282,7 @@ async fn remotes_crud_validation_labels_and_tasks(env: Env) {
     assert_eq!(s.json(href).await.1["tls_validation"], false);
 
     // Delete is a deferred task.
-    let (code, t) = send(&s, M::DELETE, href, json!({})).await;
+    let (code, t) = s.send(M::DELETE, href, json!({})).await;
     assert_eq!(code, 202);
     let t = s.finished(t["task"].as_str().unwrap()).await;
     assert_eq!(

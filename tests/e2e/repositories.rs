@@ -4,42 +4,30 @@
 use serde_json::{Value, json};
 
 use crate::both_backends;
-use crate::support::{Env, PASSWORD, Server};
+use crate::support::Env;
 
 both_backends!(repositories_crud_versions_and_tasks);
-
-async fn send(s: &Server, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
-    let r = s
-        .client
-        .request(method, s.url(path))
-        .basic_auth("admin", Some(PASSWORD))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
 
 async fn repositories_crud_versions_and_tasks(env: Env) {
     use reqwest::Method as M;
     let s = env.start(&[]);
     let base = "/pulp/api/v3/repositories/file/file/";
-    let (_, remote) = send(
-        &s,
-        M::POST,
-        "/pulp/api/v3/remotes/file/file/",
-        json!({"name": "r", "url": "http://127.0.0.1:1/PULP_MANIFEST"}),
-    )
-    .await;
+    let (_, remote) = s
+        .send(
+            M::POST,
+            "/pulp/api/v3/remotes/file/file/",
+            json!({"name": "r", "url": "http://127.0.0.1:1/PULP_MANIFEST"}),
+        )
+        .await;
     let remote_href = remote["pulp_href"].as_str().unwrap().to_owned();
 
-    let (code, repo) = send(
-        &s,
-        M::POST,
-        base,
-        json!({"name": "demo", "remote": remote_href}),
-    )
-    .await;
+    let (code, repo) = s
+        .send(
+            M::POST,
+            base,
+            json!({"name": "demo", "remote": remote_href}),
+        )
+        .await;
     assert_eq!(code, 201, "{repo}");
     let href = repo["pulp_href"].as_str().unwrap().to_owned();
     assert_eq!(repo["latest_version_href"], format!("{href}versions/0/"));
@@ -81,16 +69,14 @@ async fn repositories_crud_versions_and_tasks(env: Env) {
 
     // Validation.
     assert_eq!(
-        send(&s, M::POST, base, json!({"name": "demo"})).await,
+        s.send(M::POST, base, json!({"name": "demo"})).await,
         (400, json!({"name": ["This field must be unique."]}))
     );
     assert_eq!(
-        send(&s, M::POST, base, json!({})).await,
+        s.send(M::POST, base, json!({})).await,
         (400, json!({"name": ["This field is required."]}))
     );
-    let (code, e) = send(
-        &s,
-        M::POST,
+    let (code, e) = s.send(M::POST,
         base,
         json!({"name": "x", "retain_repo_versions": 0, "remote": format!("{remote_href}nope/")}),
     )
@@ -103,13 +89,9 @@ async fn repositories_crud_versions_and_tasks(env: Env) {
     assert!(e["remote"].is_array());
 
     // Lists and filters.
-    let (_, other) = send(
-        &s,
-        M::POST,
-        base,
-        json!({"name": "other", "description": "d"}),
-    )
-    .await;
+    let (_, other) = s
+        .send(M::POST, base, json!({"name": "other", "description": "d"}))
+        .await;
     assert_eq!(s.json(base).await.1["count"], 2);
     assert_eq!(
         s.json(&format!("{base}?remote={remote_href}")).await.1["count"],
@@ -120,13 +102,13 @@ async fn repositories_crud_versions_and_tasks(env: Env) {
         1
     );
     assert_eq!(s.json("/pulp/api/v3/repositories/").await.1["count"], 2);
-    let (code, _) = send(
-        &s,
-        M::POST,
-        &format!("{href}set_label/"),
-        json!({"key": "env", "value": "prod"}),
-    )
-    .await;
+    let (code, _) = s
+        .send(
+            M::POST,
+            &format!("{href}set_label/"),
+            json!({"key": "env", "value": "prod"}),
+        )
+        .await;
     assert_eq!(code, 201);
     assert_eq!(
         s.json(&format!("{base}?pulp_label_select=env=prod"))
@@ -137,16 +119,16 @@ async fn repositories_crud_versions_and_tasks(env: Env) {
 
     // Updates.
     assert_eq!(
-        send(&s, M::PATCH, &href, json!({"name": "demo"})).await.0,
+        s.send(M::PATCH, &href, json!({"name": "demo"})).await.0,
         200
     );
-    let (code, t) = send(
-        &s,
-        M::PATCH,
-        &href,
-        json!({"description": "new", "retain_repo_versions": 3}),
-    )
-    .await;
+    let (code, t) = s
+        .send(
+            M::PATCH,
+            &href,
+            json!({"description": "new", "retain_repo_versions": 3}),
+        )
+        .await;
     assert_eq!(code, 202);
     assert_eq!(
         s.json(t["task"].as_str().unwrap()).await.1["state"],
@@ -162,19 +144,15 @@ async fn repositories_crud_versions_and_tasks(env: Env) {
     );
 
     // Deleting the remote detaches it; deleting a repository removes it and its versions.
-    let (_, t) = send(&s, M::DELETE, &remote_href, json!({})).await;
+    let (_, t) = s.send(M::DELETE, &remote_href, json!({})).await;
     assert_eq!(
         s.finished(t["task"].as_str().unwrap()).await["state"],
         "completed"
     );
     assert_eq!(s.json(&href).await.1["remote"], Value::Null);
-    let (code, t) = send(
-        &s,
-        M::DELETE,
-        other["pulp_href"].as_str().unwrap(),
-        json!({}),
-    )
-    .await;
+    let (code, t) = s
+        .send(M::DELETE, other["pulp_href"].as_str().unwrap(), json!({}))
+        .await;
     assert_eq!(code, 202);
     assert_eq!(
         s.finished(t["task"].as_str().unwrap()).await["state"],

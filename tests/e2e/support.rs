@@ -176,6 +176,19 @@ impl Server {
             .json(body)
     }
 
+    /// Sends `body` as JSON with the admin's credentials; returns the status and JSON answer.
+    pub async fn send(&self, method: reqwest::Method, path: &str, body: Value) -> (u16, Value) {
+        let r = self
+            .client
+            .request(method, self.url(path))
+            .basic_auth("admin", Some(PASSWORD))
+            .json(&body)
+            .send()
+            .await
+            .expect("request");
+        (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
+    }
+
     pub async fn json(&self, path: &str) -> (u16, Value) {
         let r = self.get(path).send().await.expect("request");
         let s = r.status().as_u16();

@@ -9,13 +9,10 @@ use crate::support::{Env, Server};
 
 both_backends!(sync_resync_mirror_and_failures);
 
-async fn post(s: &Server, path: &str, body: Value) -> (u16, Value) {
-    let r = s.post(path, &body).send().await.unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 async fn sync(s: &Server, repo: &str, body: Value) -> Value {
-    let (code, t) = post(s, &format!("{repo}sync/"), body).await;
+    let (code, t) = s
+        .send(reqwest::Method::POST, &format!("{repo}sync/"), body)
+        .await;
     assert_eq!(code, 202, "{t}");
     s.finished(t["task"].as_str().unwrap()).await
 }
@@ -41,18 +38,20 @@ async fn sync_resync_mirror_and_failures(env: Env) {
             .collect::<Vec<_>>(),
     );
 
-    let (_, remote) = post(
-        &s,
-        "/pulp/api/v3/remotes/file/file/",
-        json!({"name": "fx", "url": fx.manifest_url(), "download_concurrency": 3}),
-    )
-    .await;
-    let (_, repo) = post(
-        &s,
-        "/pulp/api/v3/repositories/file/file/",
-        json!({"name": "synced", "remote": remote["pulp_href"]}),
-    )
-    .await;
+    let (_, remote) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/remotes/file/file/",
+            json!({"name": "fx", "url": fx.manifest_url(), "download_concurrency": 3}),
+        )
+        .await;
+    let (_, repo) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/repositories/file/file/",
+            json!({"name": "synced", "remote": remote["pulp_href"]}),
+        )
+        .await;
     let repo_href = repo["pulp_href"].as_str().unwrap().to_owned();
 
     let t = sync(&s, &repo_href, json!({})).await;
@@ -181,29 +180,32 @@ async fn sync_resync_mirror_and_failures(env: Env) {
             .contains("Parsing of the manifest file failed on line:1"),
         "{t}"
     );
-    let (_, gone) = post(
-        &s,
-        "/pulp/api/v3/remotes/file/file/",
-        json!({"name": "gone", "url": format!("{}/nowhere/PULP_MANIFEST", fx.base)}),
-    )
-    .await;
+    let (_, gone) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/remotes/file/file/",
+            json!({"name": "gone", "url": format!("{}/nowhere/PULP_MANIFEST", fx.base)}),
+        )
+        .await;
     let t = sync(&s, &repo_href, json!({"remote": gone["pulp_href"]})).await;
     assert!(
         t["error"]["description"].as_str().unwrap().contains("404"),
         "{t}"
     );
-    let (_, bare) = post(
-        &s,
-        "/pulp/api/v3/repositories/file/file/",
-        json!({"name": "bare"}),
-    )
-    .await;
-    let (code, e) = post(
-        &s,
-        &format!("{}sync/", bare["pulp_href"].as_str().unwrap()),
-        json!({}),
-    )
-    .await;
+    let (_, bare) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/repositories/file/file/",
+            json!({"name": "bare"}),
+        )
+        .await;
+    let (code, e) = s
+        .send(
+            reqwest::Method::POST,
+            &format!("{}sync/", bare["pulp_href"].as_str().unwrap()),
+            json!({}),
+        )
+        .await;
     assert_eq!(
         (code, e),
         (

@@ -106,18 +106,6 @@ async fn resources_serialize_and_shared_overlap(env: Env) {
     );
 }
 
-async fn patch(s: &crate::support::Server, href: &str, body: Value) -> (u16, Value) {
-    let r = s
-        .client
-        .patch(s.url(href))
-        .basic_auth("admin", Some(PASSWORD))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
 async fn cancel_waiting_and_running_tasks(env: Env) {
     let s = env.start(&[]);
     let running = s
@@ -148,13 +136,31 @@ async fn cancel_waiting_and_running_tasks(env: Env) {
         .unwrap();
     assert_eq!(r.status(), 409);
     assert_eq!(
-        patch(&s, &running, json!({"state": "completed"})).await.0,
+        s.send(
+            reqwest::Method::PATCH,
+            &running,
+            json!({"state": "completed"})
+        )
+        .await
+        .0,
         400
     );
 
-    let (code, t) = patch(&s, &waiting, json!({"state": "canceled"})).await;
+    let (code, t) = s
+        .send(
+            reqwest::Method::PATCH,
+            &waiting,
+            json!({"state": "canceled"}),
+        )
+        .await;
     assert_eq!((code, t["state"].as_str()), (200, Some("canceled")));
-    let (code, t) = patch(&s, &running, json!({"state": "canceled"})).await;
+    let (code, t) = s
+        .send(
+            reqwest::Method::PATCH,
+            &running,
+            json!({"state": "canceled"}),
+        )
+        .await;
     assert_eq!(code, 200);
     assert!(
         matches!(t["state"].as_str(), Some("canceling" | "canceled")),
@@ -176,7 +182,9 @@ async fn cancel_waiting_and_running_tasks(env: Env) {
     );
 
     // Final tasks: cancel is a conflict; delete works.
-    let (code, t) = patch(&s, &next, json!({"state": "canceled"})).await;
+    let (code, t) = s
+        .send(reqwest::Method::PATCH, &next, json!({"state": "canceled"}))
+        .await;
     assert_eq!((code, t["state"].as_str()), (409, Some("completed")));
     let r = s
         .client

@@ -109,11 +109,6 @@ impl Dispatcher {
     pub fn task_of(&self, worker: WorkerId) -> Option<TaskId> {
         self.busy.get(&worker).copied()
     }
-
-    /// The worker running `task`, if any.
-    pub fn worker_of(&self, task: TaskId) -> Option<WorkerId> {
-        self.busy.iter().find(|(_, t)| **t == task).map(|(w, _)| *w)
-    }
 }
 
 #[cfg(test)]

@@ -14,9 +14,9 @@ use pith_entities::{
 };
 
 use super::dispatcher::DispatcherMsg;
-use super::lock_service::{LockServiceMsg, summary_of};
+use super::lock_service::LockServiceMsg;
 use super::node::{NodeIdentity, dispatcher, lock_service};
-use super::wire::{ImmediateDecision, TaskKey, WakeUp};
+use super::wire::{Claim, ImmediateDecision, TaskKey, TaskSummary, WakeUp};
 use crate::tasks::{TaskContext, TaskDeps};
 
 /// Pulp's `IMMEDIATE_TIMEOUT`: an immediate task that runs longer fails.
@@ -87,11 +87,12 @@ impl Tasking {
     pub async fn dispatch(&self, spec: TaskSpec) -> Result<Uuid, TaskingError> {
         let id = Uuid::now_v7();
         let resources = ResourceClaim::normalise(&spec.exclusive, &spec.shared);
+        let claims: Vec<Claim> = resources.iter().map(Claim::from).collect();
         let new = NewTask {
             id,
             name: spec.name.clone(),
             args: spec.args.clone(),
-            resources: resources.clone(),
+            resources,
             logging_cid: spec.logging_cid.clone(),
             created_by: spec.created_by.clone(),
             immediate: spec.immediate,
@@ -99,17 +100,13 @@ impl Tasking {
             created: now_micros(),
         };
         self.deps.writer.submit(WriteOp::InsertTask(new)).await?;
-        let row = pith_entities::TaskRow {
+        let summary = TaskSummary {
+            v: 1,
             id,
-            state: TaskState::Waiting,
             name: spec.name.clone(),
             args: spec.args.to_string(),
-            queue_seq: None,
-            created: 0,
-            owner: None,
-            resources,
+            resources: claims,
         };
-        let summary = summary_of(&row);
         let Some(lock) = lock_service() else {
             // No lock service in this process (`pith api`): the one that holds the lease finds
             // the task on its next scan of the table.

@@ -7,7 +7,7 @@
 //! a lost message delays a task, never strands it. The service also sweeps for running tasks
 //! whose owner stopped heartbeating and fails them ("Worker has gone missing.").
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
@@ -240,7 +240,6 @@ impl LockServiceState {
                 ],
             ))
             .await?;
-        let mut lost = BTreeSet::new();
         for r in rows {
             let id: String = r.try_get("", "pulp_id")?;
             let inc: String = r.try_get("", "owner_incarnation")?;
@@ -255,7 +254,6 @@ impl LockServiceState {
             };
             if self.args.writer.submit(op).await? == 1 {
                 tracing::warn!(%task, incarnation = %inc, "task failed: its worker has gone missing");
-                lost.insert(inc);
                 self.release(task)?;
             }
         }

@@ -307,8 +307,6 @@ impl Actor for Root {
 pub struct TaskingNode {
     root: ActorRef<RootMsg>,
     join: Option<JoinHandle<()>>,
-    /// Names of this node's workers.
-    pub worker_names: Vec<String>,
 }
 
 impl TaskingNode {
@@ -318,9 +316,6 @@ impl TaskingNode {
         deps: Arc<TaskDeps>,
         config: TaskingConfig,
     ) -> Result<TaskingNode, ractor::SpawnErr> {
-        let worker_names = (1..=config.workers)
-            .map(|n| identity.worker_name(n))
-            .collect();
         let (root, join) = Actor::spawn(
             None,
             Root,
@@ -334,7 +329,6 @@ impl TaskingNode {
         Ok(TaskingNode {
             root,
             join: Some(join),
-            worker_names,
         })
     }
 

@@ -3,18 +3,10 @@
 
 use sea_orm_migration::prelude::*;
 
+use super::columns::*;
+
 #[derive(DeriveMigrationName)]
 pub(super) struct Migration;
-
-fn text_null(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name).text().null().to_owned()
-}
-fn big_null(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name).big_integer().null().to_owned()
-}
-fn double_null(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name).double().null().to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

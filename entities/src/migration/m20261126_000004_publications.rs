@@ -3,22 +3,10 @@
 
 use sea_orm_migration::prelude::*;
 
+use super::columns::*;
+
 #[derive(DeriveMigrationName)]
 pub(super) struct Migration;
-
-fn id(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name)
-        .string_len(36)
-        .not_null()
-        .primary_key()
-        .to_owned()
-}
-fn fk(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name).string_len(36).null().to_owned()
-}
-fn big(name: &'static str) -> ColumnDef {
-    ColumnDef::new(name).big_integer().not_null().to_owned()
-}
 
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {

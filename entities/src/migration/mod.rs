@@ -3,6 +3,7 @@
 
 use sea_orm_migration::prelude::*;
 
+mod columns;
 mod m20261126_000001_core;
 mod m20261126_000002_remotes;
 mod m20261126_000003_repositories;

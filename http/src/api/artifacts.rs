@@ -1,7 +1,6 @@
 //! `artifacts/`: upload (multipart; the stream is hashed while it is written to a temporary
 //! file, and nothing is stored unless size and every given checksum match), list, show, delete.
 
-use futures_util::StreamExt;
 use pith_entities::entity::artifact;
 use pith_entities::sea_orm::EntityTrait;
 use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait, Query};
@@ -68,45 +67,14 @@ fn nfe(msg: impl Into<String>) -> ApiError {
 
 /// `POST artifacts/` (multipart: `file`, optional `size` and digests).
 pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
-    let ct = req.header("content-type").unwrap_or("").to_owned();
-    let boundary = multer::parse_boundary(&ct).map_err(|_| {
-        ApiError::BadRequest(
-            json!({ "detail": format!("Unsupported media type \"{ct}\" in request.") }),
-        )
-    })?;
-    let body = req
-        .take_body()
-        .ok_or_else(|| ApiError::field("file", "No file was submitted."))?;
-    let mut mp = multer::Multipart::new(body, boundary);
     let store = &ctx.state.store;
-    let mut temp = None;
-    let mut given: Vec<(String, String)> = Vec::new();
-    let bad = |e: multer::Error| {
-        ApiError::BadRequest(json!({ "detail": format!("Multipart form parse error - {e}") }))
-    };
-    while let Some(mut field) = mp.next_field().await.map_err(bad)? {
-        let name = field.name().unwrap_or("").to_owned();
-        if name == "file" {
-            let mut t = store.temp().await?;
-            while let Some(chunk) = field.chunk().await.map_err(bad)? {
-                t.write(&chunk).await?;
-            }
-            temp = Some(t);
-        } else {
-            let mut text = Vec::new();
-            while let Some(chunk) = field.next().await {
-                let chunk = chunk.map_err(bad)?;
-                if text.len() + chunk.len() > 4096 {
-                    return Err(ApiError::field(
-                        &name,
-                        "Ensure this field has no more than 4096 characters.",
-                    ));
-                }
-                text.extend_from_slice(&chunk);
-            }
-            given.push((name, String::from_utf8_lossy(&text).trim().to_owned()));
-        }
-    }
+    let form = crate::form::read(req, store, 4096).await?;
+    let temp = form.file;
+    let given: Vec<(String, String)> = form
+        .fields
+        .into_iter()
+        .map(|(k, v)| (k, v.trim().to_owned()))
+        .collect();
     let Some(mut temp) = temp else {
         return Err(ApiError::field("file", "No file was submitted."));
     };

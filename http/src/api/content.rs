@@ -1,7 +1,6 @@
 //! `content/file/files/`: create (multipart `file` or `artifact`, optional `repository`) as a
 //! `general_create` task, list with repository-version filters, show. And `modify/`.
 
-use futures_util::StreamExt;
 use pith_actors::tasking::TaskSpec;
 use pith_actors::tasks::content::{content_json, load};
 use pith_actors::tasks::{ADD_AND_REMOVE, GENERAL_CREATE};
@@ -65,45 +64,10 @@ pub fn parse_version_href(v3: &str, href: &str) -> Option<(String, i64)> {
 /// `POST content/file/files/`.
 pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
     let v3 = ctx.v3();
-    let ct = req.header("content-type").unwrap_or("").to_owned();
-    let boundary = multer::parse_boundary(&ct).map_err(|_| {
-        ApiError::BadRequest(
-            json!({ "detail": format!("Unsupported media type \"{ct}\" in request.") }),
-        )
-    })?;
-    let body = req
-        .take_body()
-        .ok_or_else(|| ApiError::field("relative_path", "This field is required."))?;
-    let mut mp = multer::Multipart::new(body, boundary);
-    let bad = |e: multer::Error| {
-        ApiError::BadRequest(json!({ "detail": format!("Multipart form parse error - {e}") }))
-    };
     let store = &ctx.state.store;
-    let mut temp = None;
-    let mut fields: Vec<(String, String)> = Vec::new();
-    while let Some(mut field) = mp.next_field().await.map_err(bad)? {
-        let name = field.name().unwrap_or("").to_owned();
-        if name == "file" {
-            let mut t = store.temp().await?;
-            while let Some(chunk) = field.chunk().await.map_err(bad)? {
-                t.write(&chunk).await?;
-            }
-            temp = Some(t);
-        } else {
-            let mut text = Vec::new();
-            while let Some(chunk) = field.next().await {
-                let chunk = chunk.map_err(bad)?;
-                if text.len() + chunk.len() > 65536 {
-                    return Err(ApiError::field(
-                        &name,
-                        "Ensure this field has no more than 65536 characters.",
-                    ));
-                }
-                text.extend_from_slice(&chunk);
-            }
-            fields.push((name, String::from_utf8_lossy(&text).into_owned()));
-        }
-    }
+    let form = crate::form::read(req, store, 65536).await?;
+    let fields = form.fields;
+    let temp = form.file;
     let mut errs = FieldErrors::default();
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let rel = get("relative_path");

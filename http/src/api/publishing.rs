@@ -297,14 +297,11 @@ async fn validate_distribution(
         }
     }
     let mine = existing.map(|e| e.pulp_id.clone());
-    if let Some(Value::String(name)) = out.get("name") {
-        let same = distribution::Entity::find()
-            .filter(Expr::col("name").eq(name.clone()))
-            .all(&ctx.state.db.read)
-            .await?;
-        if same.iter().any(|d| Some(&d.pulp_id) != mine.as_ref()) {
-            errs.add("name", "This field must be unique.");
-        }
+    if let Some(Value::String(name)) = out.get("name")
+        && listing::name_taken::<distribution::Entity>(&ctx.state.db.read, name, mine.as_deref())
+            .await?
+    {
+        errs.add("name", "This field must be unique.");
     }
     errs.into_result()?;
     if let Some(Value::String(bp)) = out.get("base_path") {

@@ -268,17 +268,15 @@ async fn validate(
             );
         }
     }
-    if let Some(Value::String(name)) = out.get("name") {
-        let same = remote::Entity::find()
-            .filter(Expr::col("name").eq(name.clone()))
-            .all(&ctx.state.db.read)
-            .await?;
-        if same
-            .iter()
-            .any(|r| Some(&r.pulp_id) != existing.map(|e| &e.pulp_id))
-        {
-            errs.add("name", "This field must be unique.");
-        }
+    if let Some(Value::String(name)) = out.get("name")
+        && listing::name_taken::<remote::Entity>(
+            &ctx.state.db.read,
+            name,
+            existing.map(|e| e.pulp_id.as_str()),
+        )
+        .await?
+    {
+        errs.add("name", "This field must be unique.");
     }
     errs.into_result()?;
     // Proxy credentials: only together, and only with a proxy (checked on the merged values).

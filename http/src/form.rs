@@ -1,0 +1,72 @@
+//! Multipart forms with at most one `file` part (artifact and content uploads): the file is
+//! streamed into the artifact store's temporary area while it is hashed; other parts are
+//! small text fields.
+
+use futures_util::StreamExt;
+use pith_entities::ArtifactStore;
+use pith_entities::store::TempArtifact;
+use serde_json::json;
+
+use crate::{ApiError, Req};
+
+/// A read form.
+#[derive(Debug, Default)]
+pub struct Form {
+    /// The `file` part, hashed, not yet in the store.
+    pub file: Option<TempArtifact>,
+    /// The text parts in order (untrimmed).
+    pub fields: Vec<(String, String)>,
+}
+
+impl Form {
+    /// The first text field named `name`.
+    pub fn get(&self, name: &str) -> Option<String> {
+        self.fields
+            .iter()
+            .find(|(n, _)| n == name)
+            .map(|(_, v)| v.clone())
+    }
+}
+
+/// Reads a `multipart/form-data` body; a text field longer than `max_text` bytes is a 400.
+pub async fn read(req: &mut Req, store: &ArtifactStore, max_text: usize) -> Result<Form, ApiError> {
+    let ct = req.header("content-type").unwrap_or("").to_owned();
+    let boundary = multer::parse_boundary(&ct).map_err(|_| {
+        ApiError::BadRequest(
+            json!({ "detail": format!("Unsupported media type \"{ct}\" in request.") }),
+        )
+    })?;
+    let mut form = Form::default();
+    let Some(body) = req.take_body() else {
+        return Ok(form);
+    };
+    let mut mp = multer::Multipart::new(body, boundary);
+    let bad = |e: multer::Error| {
+        ApiError::BadRequest(json!({ "detail": format!("Multipart form parse error - {e}") }))
+    };
+    while let Some(mut field) = mp.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_owned();
+        if name == "file" {
+            let mut t = store.temp().await?;
+            while let Some(chunk) = field.chunk().await.map_err(bad)? {
+                t.write(&chunk).await?;
+            }
+            form.file = Some(t);
+        } else {
+            let mut text = Vec::new();
+            while let Some(chunk) = field.next().await {
+                let chunk = chunk.map_err(bad)?;
+                if text.len() + chunk.len() > max_text {
+                    return Err(ApiError::field(
+                        &name,
+                        format!("Ensure this field has no more than {max_text} characters."),
+                    ));
+                }
+                text.extend_from_slice(&chunk);
+            }
+            form.fields
+                .push((name, String::from_utf8_lossy(&text).into_owned()));
+        }
+    }
+    Ok(form)
+}
