@@ -62,6 +62,24 @@ pub async fn latest_number(
         .unwrap_or(0))
 }
 
+/// The latest complete version number of each of `repos` (one query for a whole page).
+pub async fn latest_numbers(db: &Db, repos: &[String]) -> Result<BTreeMap<String, i64>, DbError> {
+    let mut out = BTreeMap::new();
+    for chunk in repos.chunks(500) {
+        let sql = format!(
+            "SELECT repository_id, MAX(number) AS n FROM core_repositoryversion WHERE complete = $1 \
+             AND repository_id IN ({}) GROUP BY repository_id",
+            ph(2, chunk.len())
+        );
+        let mut values: Vec<Value> = vec![true.into()];
+        values.extend(chunk.iter().map(|s| Value::from(s.clone())));
+        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
+            out.insert(r.try_get("", "repository_id")?, r.try_get("", "n")?);
+        }
+    }
+    Ok(out)
+}
+
 /// Relative paths of file content ids.
 async fn relative_paths(
     db: &Db,

@@ -78,10 +78,15 @@ fn remote_href(v3: &str, id: &str) -> String {
 }
 
 async fn serialize(ctx: &Ctx, r: &repository::Model) -> Result<Value, ApiError> {
-    let v3 = ctx.v3();
     let latest = versions::latest_number(&ctx.state.db, &ctx.state.db.read, &r.pulp_id).await?;
+    Ok(serialize_with(ctx, r, latest))
+}
+
+/// Serializes a repository whose latest version number is known.
+fn serialize_with(ctx: &Ctx, r: &repository::Model, latest: i64) -> Value {
+    let v3 = ctx.v3();
     let h = href(&v3, &r.pulp_id);
-    Ok(json!({
+    json!({
         "pulp_href": h,
         "prn": format!("prn:file.filerepository:{}", r.pulp_id),
         "pulp_created": time::to_rfc3339(r.pulp_created),
@@ -97,7 +102,7 @@ async fn serialize(ctx: &Ctx, r: &repository::Model) -> Result<Value, ApiError> 
         "autopublish": r.autopublish,
         "manifest": r.manifest,
         "last_sync_details": serde_json::from_str::<Value>(&r.last_sync_details).unwrap_or_else(|_| json!({})),
-    }))
+    })
 }
 
 /// Serializes a version with its content summary (the same JSON task results carry).
@@ -282,9 +287,15 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
             &r.pulp_labels
         })
         .await?;
+    let ids: Vec<String> = rows.iter().map(|r| r.pulp_id.clone()).collect();
+    let latest = versions::latest_numbers(&ctx.state.db, &ids).await?;
     let mut results = Vec::with_capacity(rows.len());
     for r in &rows {
-        results.push(serialize(ctx, r).await?);
+        results.push(serialize_with(
+            ctx,
+            r,
+            latest.get(&r.pulp_id).copied().unwrap_or(0),
+        ));
     }
     Ok(ok(&listing::page(req, &p, count, results)))
 }
