@@ -30,6 +30,14 @@ struct Opts {
     pith: PathBuf,
     tasks: usize,
     postgres: bool,
+    /// Run only this section (`tasks`, `http`, `file`, `process`); all when `None`.
+    only: Option<String>,
+}
+
+impl Opts {
+    fn runs(&self, section: &str) -> bool {
+        self.only.as_deref().is_none_or(|o| o == section)
+    }
 }
 
 struct Server {
@@ -315,9 +323,11 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
         "targets: ≥ 2000 completed tasks/s durable, ≤ 5 ms latency, ≥ 5000 authenticated req/s, ≤ 30 MiB idle, start ≤ 50 ms\n"
     );
 
-    let mut backends: Vec<(&str, Option<String>, Option<tempfile::TempDir>)> =
-        vec![("sqlite", None, None)];
-    let pg_server = if opts.postgres {
+    let mut backends: Vec<(&str, Option<String>, Option<tempfile::TempDir>)> = Vec::new();
+    if opts.runs("tasks") {
+        backends.push(("sqlite", None, None));
+    }
+    let pg_server = if opts.postgres && opts.runs("tasks") {
         pg::bindir()
             .map(|b| pg::start(b, true))
             .transpose()
@@ -331,7 +341,7 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
             Some(p.create_db("pith_bench").map_err(anyhow::Error::msg)?),
             None,
         ));
-    } else if opts.postgres {
+    } else if opts.postgres && opts.runs("tasks") {
         println!("(PostgreSQL not found: skipping the PostgreSQL runs)\n");
     }
 
@@ -390,11 +400,22 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
         }
     }
 
+    if opts.runs("http") {
+        http_bench(&opts, http_secs).await?;
+    }
+    if opts.runs("file") {
+        file_repository_bench(&opts, &client, http_secs).await?;
+    }
+    if opts.runs("process") {
+        process_bench(&opts).await?;
+    }
+    Ok(())
+}
+
+/// Request rates of the API against a trivial warp server.
+async fn http_bench(opts: &Opts, http_secs: f64) -> anyhow::Result<()> {
     println!("\n== HTTP ({CONNS} connections, {http_secs} s each; sqlite, 2 workers)");
-    let s = start(&opts, None, 2)?;
-    let pid = s.child.id();
-    tokio::time::sleep(Duration::from_secs(if opts.quick { 1 } else { 3 })).await;
-    let idle = rss_kib(pid).unwrap_or(0);
+    let s = start(opts, None, 2)?;
     let base = baseline_http(http_secs).await?;
     let status = http_rate(&format!("{}/pulp/api/v3/status/", s.base), false, http_secs).await?;
     let list = http_rate(
@@ -414,8 +435,14 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
         list / 4.6,
         list / 5000.0
     );
-    file_repository_bench(&opts, &client, http_secs).await?;
+    Ok(())
+}
 
+/// Idle memory and start-up time.
+async fn process_bench(opts: &Opts) -> anyhow::Result<()> {
+    let s = start(opts, None, 2)?;
+    tokio::time::sleep(Duration::from_secs(if opts.quick { 1 } else { 3 })).await;
+    let idle = rss_kib(s.child.id()).unwrap_or(0);
     println!("\n== process (sqlite, 2 workers)");
     println!(
         "   idle RSS: {:.1} MiB ({:.2}× the 30 MiB target)",
@@ -426,7 +453,7 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
         "   start (spawn → listening, fresh data dir incl. migrations): {:.0} ms",
         s.ready_ms
     );
-    let again = start(&opts, None, 2)?;
+    let again = start(opts, None, 2)?;
     println!("   start (existing database): {:.0} ms", again.ready_ms);
     Ok(())
 }
@@ -632,6 +659,7 @@ fn main() -> anyhow::Result<()> {
         pith: exe.with_file_name("pith"),
         tasks: 0,
         postgres: true,
+        only: None,
     };
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -639,8 +667,17 @@ fn main() -> anyhow::Result<()> {
             "--pith" => opts.pith = args.next().context("--pith PATH")?.into(),
             "--tasks" => opts.tasks = args.next().context("--tasks N")?.parse()?,
             "--no-postgres" => opts.postgres = false,
+            "--only" => {
+                let o = args.next().context("--only SECTION")?;
+                if !["tasks", "http", "file", "process"].contains(&o.as_str()) {
+                    bail!("--only takes tasks, http, file or process, not {o:?}");
+                }
+                opts.only = Some(o);
+            }
             "-h" | "--help" => {
-                println!("usage: pith-bench [--quick] [--pith PATH] [--tasks N] [--no-postgres]");
+                println!(
+                    "usage: pith-bench [--quick] [--pith PATH] [--tasks N] [--no-postgres] [--only tasks|http|file|process]"
+                );
                 return Ok(());
             }
             other => bail!("unknown argument {other:?}"),

@@ -394,6 +394,7 @@ async fn run_node(
                 store: store.clone(),
                 auth,
                 parts,
+                content_index: Default::default(),
             });
             let refresher = state.clone();
             tokio::spawn(async move {

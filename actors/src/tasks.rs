@@ -125,7 +125,26 @@ pub struct TaskOutput {
 pub type TaskFuture = Pin<Box<dyn Future<Output = Result<TaskOutput, String>> + Send>>;
 
 /// The body for `name`; unknown names fail the task with a message that says so.
+///
+/// Bodies that can change what the content app serves (distributions, publications, and
+/// syncs or modifications that may autopublish) tell its index when they end.
 pub fn body(name: &str, ctx: TaskContext) -> TaskFuture {
+    let fut = select_body(name, ctx);
+    if matches!(
+        name,
+        GENERAL_UPDATE | GENERAL_CREATE | GENERAL_DELETE | ADD_AND_REMOVE | SYNCHRONIZE | PUBLISH
+    ) {
+        Box::pin(async move {
+            let out = fut.await;
+            pith_entities::content_generation::bump();
+            out
+        })
+    } else {
+        fut
+    }
+}
+
+fn select_body(name: &str, ctx: TaskContext) -> TaskFuture {
     match name {
         ORPHAN_CLEANUP => Box::pin(orphans::cleanup(ctx)),
         PURGE => Box::pin(purge::purge(ctx)),

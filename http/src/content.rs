@@ -8,13 +8,11 @@
 //! the store in bounded chunks, with `Range` (single range), `ETag` and `HEAD` support.
 
 use futures_util::StreamExt;
-use pith_entities::entity::{artifact, distribution};
-use pith_entities::sea_orm::sea_query::{Expr, ExprTrait};
-use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, QueryFilter};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use warp::Reply;
 use warp::http::{HeaderValue, Method, StatusCode};
 
+use crate::content_index::Stored;
 use crate::request::{Response, empty, moved, text};
 use crate::{ApiError, HttpState, Req};
 
@@ -70,11 +68,12 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
     if path.split('/').any(|s| s == "." || s == "..") || path.contains('\0') {
         return not_found();
     }
-    let db = &state.db;
+    let index = &state.content_index;
+    let g = index.generation(&state.db).await?;
     if path.is_empty() {
-        let dists = distribution::Entity::find().all(&db.read).await?;
-        let mut heads: Vec<String> = dists
-            .iter()
+        let mut heads: Vec<String> = g
+            .dists
+            .values()
             .filter(|d| !d.hidden)
             .map(|d| format!("{}/", d.base_path.split('/').next().unwrap_or("")))
             .collect();
@@ -83,21 +82,11 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
         return Ok(html(req, prefix, &heads));
     }
     let trimmed = path.trim_end_matches('/');
-    // Only the distributions whose base path is an ancestor of the request can match (base
-    // paths never overlap, so at most one does): one indexed lookup, not a scan.
-    let segments: Vec<&str> = trimmed.split('/').collect();
-    let ancestors: Vec<String> = (1..=segments.len())
-        .map(|n| segments[..n].join("/"))
-        .collect();
-    let found = distribution::Entity::find()
-        .filter(Expr::col("base_path").is_in(ancestors))
-        .one(&db.read)
-        .await?;
-    let Some(d) = found else {
+    let Some(d) = g.find(trimmed) else {
         // Not a distribution, but maybe a directory of base paths.
-        let dists = distribution::Entity::find().all(&db.read).await?;
-        let mut below: Vec<String> = dists
-            .iter()
+        let mut below: Vec<String> = g
+            .dists
+            .values()
             .filter(|d| !d.hidden)
             .filter_map(|d| d.base_path.strip_prefix(&format!("{trimmed}/")))
             .map(|rest| format!("{}/", rest.split('/').next().unwrap_or("")))
@@ -112,149 +101,27 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
         below.dedup();
         return Ok(html(req, &req.path, &below));
     };
-    let d = &d;
     if path == d.base_path {
         return Ok(moved(&format!("{}/", req.path)));
     }
-    let rel = path[d.base_path.len()..].trim_start_matches('/').to_owned();
-    let Some((publication, version_id)) = publication_of(state, d).await? else {
+    let rel = path[d.base_path.len()..].trim_start_matches('/');
+    let Some(served) = index.served(&state.db, &g, d).await? else {
         return not_found();
     };
-
     if rel.is_empty() || rel.ends_with('/') {
-        let entries = version_paths(state, &publication, &version_id).await?;
-        let dir = rel.clone();
-        let mut names: Vec<String> = entries
-            .iter()
-            .filter_map(|p| p.strip_prefix(&dir))
-            .map(|rest| match rest.split_once('/') {
-                Some((first, _)) => format!("{first}/"),
-                None => rest.to_owned(),
-            })
-            .collect();
-        if names.is_empty() && !dir.is_empty() {
+        let names = served.entries(rel);
+        if names.is_empty() && !rel.is_empty() {
             return not_found();
         }
-        names.sort();
-        names.dedup();
         return Ok(html(req, &req.path, &names));
     }
-    // One file: look up just this path (indexed), never the whole version.
-    let meta = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT artifact_id FROM core_publishedmetadata WHERE publication_id = $1 AND relative_path = $2",
-            vec![publication.clone().into(), rel.clone().into()],
-        ))
-        .await?;
-    let found = match meta.into_iter().next() {
-        Some(r) => Some(r.try_get::<Option<String>>("", "artifact_id")?),
-        None => db
-            .read
-            .query_all_raw(db.stmt(
-                "SELECT ca.artifact_id FROM file_filecontent f \
-                 JOIN core_repositorycontent rc ON rc.content_id = f.content_id \
-                 JOIN core_repositoryversion v ON v.pulp_id = $1 AND rc.repository_id = v.repository_id \
-                 JOIN core_contentartifact ca ON ca.content_id = f.content_id \
-                 WHERE f.relative_path = $2 AND rc.version_added <= v.number \
-                 AND (rc.version_removed IS NULL OR rc.version_removed > v.number)",
-                vec![version_id.clone().into(), rel.clone().into()],
-            ))
-            .await?
-            .into_iter()
-            .next()
-            .map(|r| r.try_get::<Option<String>>("", "artifact_id"))
-            .transpose()?,
-    };
-    match found {
-        Some(Some(aid)) => {
-            let a = artifact::Entity::find()
-                .filter(Expr::col("pulp_id").eq(aid))
-                .one(&db.read)
-                .await?;
-            match a {
-                Some(a) => serve_file(state, req, &a, &rel).await,
-                None => not_found(),
-            }
-        }
+    match served.files.get(rel) {
+        Some(Some(a)) => serve_file(state, req, a, rel).await,
         // Content without a stored artifact (on-demand) is served by the next milestone.
         Some(None) => not_found(),
-        None => {
-            let entries = version_paths(state, &publication, &version_id).await?;
-            if entries.iter().any(|p| p.starts_with(&format!("{rel}/"))) {
-                Ok(moved(&format!("{}/", req.path)))
-            } else {
-                not_found()
-            }
-        }
+        None if served.is_dir(rel) => Ok(moved(&format!("{}/", req.path))),
+        None => not_found(),
     }
-}
-
-/// Every path a publication serves (for listings and directory redirects).
-async fn version_paths(
-    state: &HttpState,
-    publication: &str,
-    version_id: &str,
-) -> Result<Vec<String>, ApiError> {
-    let db = &state.db;
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT relative_path FROM core_publishedmetadata WHERE publication_id = $1 \
-             UNION ALL \
-             SELECT f.relative_path FROM core_repositorycontent rc \
-             JOIN core_repositoryversion v ON v.pulp_id = $2 AND rc.repository_id = v.repository_id \
-             JOIN file_filecontent f ON f.content_id = rc.content_id \
-             WHERE rc.version_added <= v.number AND (rc.version_removed IS NULL OR rc.version_removed > v.number)",
-            vec![publication.to_owned().into(), version_id.to_owned().into()],
-        ))
-        .await?;
-    rows.into_iter()
-        .map(|r| {
-            r.try_get::<String>("", "relative_path")
-                .map_err(ApiError::from)
-        })
-        .collect()
-}
-
-/// The publication a distribution serves, with its version id.
-async fn publication_of(
-    state: &HttpState,
-    d: &distribution::Model,
-) -> Result<Option<(String, String)>, ApiError> {
-    let db = &state.db;
-    let (sql, arg) = if let Some(p) = &d.publication_id {
-        (
-            "SELECT pulp_id, repository_version_id FROM core_publication WHERE pulp_id = $1 AND complete = $2",
-            p.clone(),
-        )
-    } else if let Some(v) = &d.repository_version_id {
-        (
-            "SELECT pulp_id, repository_version_id FROM core_publication WHERE repository_version_id = $1 AND complete = $2 \
-             ORDER BY pulp_created DESC LIMIT 1",
-            v.clone(),
-        )
-    } else if let Some(r) = &d.repository_id {
-        (
-            "SELECT p.pulp_id, p.repository_version_id FROM core_publication p JOIN core_repositoryversion v \
-             ON v.pulp_id = p.repository_version_id WHERE v.repository_id = $1 AND p.complete = $2 \
-             ORDER BY v.number DESC, p.pulp_created DESC LIMIT 1",
-            r.clone(),
-        )
-    } else {
-        return Ok(None);
-    };
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(sql, vec![arg.into(), true.into()]))
-        .await?;
-    Ok(match rows.into_iter().next() {
-        Some(r) => Some((
-            r.try_get("", "pulp_id")?,
-            r.try_get("", "repository_version_id")?,
-        )),
-        None => None,
-    })
 }
 
 fn percent_decode(s: &str) -> Option<String> {
@@ -330,11 +197,7 @@ fn parse_range(h: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
 /// Files up to this size are sent as one buffer.
 const SMALL_FILE: u64 = 1024 * 1024;
 
-async fn open_at(
-    state: &HttpState,
-    a: &artifact::Model,
-    start: u64,
-) -> Result<tokio::fs::File, ApiError> {
+async fn open_at(state: &HttpState, a: &Stored, start: u64) -> Result<tokio::fs::File, ApiError> {
     let mut file = tokio::fs::File::open(state.store.path_of(&a.file))
         .await
         .map_err(|e| ApiError::Internal(format!("artifact file {}: {e}", a.file)))?;
@@ -349,12 +212,12 @@ async fn open_at(
 async fn serve_file(
     state: &HttpState,
     req: &Req,
-    a: &artifact::Model,
+    a: &Stored,
     rel: &str,
 ) -> Result<Response, ApiError> {
-    let size = a.size as u64;
+    let size = a.size;
     let etag = format!("\"{}\"", a.sha256);
-    let modified = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(a.pulp_created)
+    let modified = chrono::DateTime::<chrono::Utc>::from_timestamp_micros(a.created)
         .unwrap_or_default()
         .format("%a, %d %b %Y %H:%M:%S GMT")
         .to_string();
@@ -402,14 +265,32 @@ async fn serve_file(
         // Small files go out as one buffer: headers and body in one write. (Streamed, they
         // leave the body in a second write that Nagle's algorithm holds back for the peer's
         // delayed ACK, ~40 ms per request; warp gives no hook to set TCP_NODELAY.)
-        let mut file = open_at(state, a, start).await?;
-        let mut buf = Vec::with_capacity(len as usize);
-        (&mut file)
-            .take(len)
-            .read_to_end(&mut buf)
-            .await
-            .map_err(|e| ApiError::Internal(e.to_string()))?;
-        let mut r = Response::new(bytes::Bytes::from(buf).into());
+        let small = &state.content_index.small;
+        let body = match small.get(&a.sha256) {
+            Some(all) => all.slice(start as usize..(start + len) as usize),
+            None => {
+                let whole = start == 0 && len == size;
+                let mut file = open_at(state, a, start).await?;
+                let mut buf = Vec::with_capacity(len as usize);
+                (&mut file)
+                    .take(len)
+                    .read_to_end(&mut buf)
+                    .await
+                    .map_err(|e| ApiError::Internal(e.to_string()))?;
+                if buf.len() as u64 != len {
+                    return Err(ApiError::Internal(format!(
+                        "artifact file {} is shorter than its recorded size",
+                        a.file
+                    )));
+                }
+                let buf = bytes::Bytes::from(buf);
+                if whole {
+                    small.put(&a.sha256, buf.clone());
+                }
+                buf
+            }
+        };
+        let mut r = Response::new(body.into());
         *r.status_mut() = status;
         r
     } else {

@@ -10,6 +10,7 @@ pub mod api;
 pub mod auth;
 pub mod config;
 pub mod content;
+pub mod content_index;
 pub mod error;
 pub mod form;
 pub mod labels;
@@ -55,6 +56,8 @@ pub struct HttpState {
     pub auth: Auth,
     /// What this process serves.
     pub parts: Parts,
+    /// The content app's in-memory index.
+    pub content_index: content_index::ContentIndex,
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves.

@@ -225,6 +225,7 @@ pub async fn delete_publication(ctx: &Ctx, id: &str) -> Result<Response, ApiErro
     ))
     .await?;
     txn.commit().await?;
+    pith_entities::content_generation::bump();
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

@@ -1,0 +1,434 @@
+//! The content app's in-memory index: base path → distribution → publication → files.
+//!
+//! Serving a file must not cost database round trips (the target is most of a static server's
+//! request rate), so each content node keeps what it needs in memory:
+//! - every distribution, loaded in one query per [`Generation`];
+//! - for each distribution asked for, what it serves: its publication's files (relative path →
+//!   stored artifact), loaded in one query the first time, kept for the generation;
+//! - the bytes of small artifacts, by sha256 ([`SmallFiles`]): artifacts are content-addressed
+//!   and verified when stored, so cached bytes never go stale.
+//!
+//! A generation ends when this process changes distributions or publications
+//! ([`pith_entities::content_generation`], checked on every request at the cost of an atomic
+//! load) or when a cheap fingerprint of the distribution and publication tables (counts and
+//! latest timestamps, re-read at most once per [`CHECK_INTERVAL`]) shows that another process
+//! did.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use dashmap::DashMap;
+use pith_entities::sea_orm::ConnectionTrait;
+use pith_entities::{Db, content_generation};
+
+use crate::ApiError;
+
+/// How stale the index may be about changes made by other processes.
+pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
+
+/// Artifacts up to this size are kept in memory once served.
+pub const SMALL_FILE_CACHE_MAX: u64 = 256 * 1024;
+
+/// The most bytes [`SmallFiles`] holds before it starts over.
+pub const SMALL_FILE_CACHE_BYTES: u64 = 64 * 1024 * 1024;
+
+/// One distribution, as the content app needs it.
+#[derive(Debug, Clone)]
+pub struct Dist {
+    /// Its id.
+    pub id: String,
+    /// Its base path (no leading or trailing slash).
+    pub base_path: String,
+    /// Hidden from the content app's listings.
+    pub hidden: bool,
+    publication_id: Option<String>,
+    repository_version_id: Option<String>,
+    repository_id: Option<String>,
+}
+
+/// An artifact ready to be served.
+#[derive(Debug)]
+pub struct Stored {
+    /// Its path inside the artifact store.
+    pub file: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its sha256 (the ETag).
+    pub sha256: String,
+    /// When it was stored, in µs (Last-Modified).
+    pub created: i64,
+}
+
+/// What a distribution serves: one publication's files.
+#[derive(Debug)]
+pub struct Served {
+    /// relative path → artifact (`None`: content whose artifact is not stored yet).
+    pub files: HashMap<String, Option<Arc<Stored>>>,
+    /// Every served path, sorted (for listings and directory redirects).
+    pub paths: Vec<String>,
+}
+
+impl Served {
+    /// Whether `dir` (no trailing slash) is a directory of this publication.
+    pub fn is_dir(&self, dir: &str) -> bool {
+        let prefix = format!("{dir}/");
+        let i = self.paths.partition_point(|p| p.as_str() < prefix.as_str());
+        self.paths.get(i).is_some_and(|p| p.starts_with(&prefix))
+    }
+
+    /// The names directly inside `dir` (empty or ending in `/`); directories end in `/`.
+    pub fn entries(&self, dir: &str) -> Vec<String> {
+        let i = self.paths.partition_point(|p| p.as_str() < dir);
+        let mut names: Vec<String> = self.paths[i..]
+            .iter()
+            .map_while(|p| p.strip_prefix(dir))
+            .map(|rest| match rest.split_once('/') {
+                Some((first, _)) => format!("{first}/"),
+                None => rest.to_owned(),
+            })
+            .collect();
+        names.dedup();
+        names
+    }
+}
+
+type Fingerprint = [i64; 4];
+
+/// One consistent view of the distributions.
+#[derive(Debug)]
+pub struct Generation {
+    local: u64,
+    fingerprint: Fingerprint,
+    /// µs since the index was created, when the fingerprint was last confirmed.
+    checked: AtomicU64,
+    /// Distributions by base path.
+    pub dists: HashMap<String, Dist>,
+    served: DashMap<String, Option<Arc<Served>>>,
+}
+
+impl Generation {
+    /// The distribution whose base path is `path` or an ancestor of it (base paths never
+    /// overlap, so there is at most one).
+    pub fn find(&self, path: &str) -> Option<&Dist> {
+        let mut end = path.len();
+        loop {
+            if let Some(d) = self.dists.get(&path[..end]) {
+                return Some(d);
+            }
+            end = path[..end].rfind('/')?;
+        }
+    }
+}
+
+/// The index. One per process.
+#[derive(Debug)]
+pub struct ContentIndex {
+    current: RwLock<Option<Arc<Generation>>>,
+    refresh: tokio::sync::Mutex<()>,
+    started: Instant,
+    /// Bytes of small artifacts.
+    pub small: SmallFiles,
+}
+
+impl Default for ContentIndex {
+    fn default() -> Self {
+        ContentIndex {
+            current: RwLock::new(None),
+            refresh: tokio::sync::Mutex::new(()),
+            started: Instant::now(),
+            small: SmallFiles::default(),
+        }
+    }
+}
+
+impl ContentIndex {
+    fn now(&self) -> u64 {
+        self.started.elapsed().as_micros() as u64
+    }
+
+    fn fresh(&self, g: &Generation) -> bool {
+        g.local == content_generation::current()
+            && self.now().saturating_sub(g.checked.load(Ordering::Relaxed))
+                < CHECK_INTERVAL.as_micros() as u64
+    }
+
+    fn peek(&self) -> Option<Arc<Generation>> {
+        self.current.read().ok().and_then(|g| g.clone())
+    }
+
+    /// The current generation, rebuilt first if it may be stale.
+    pub async fn generation(&self, db: &Db) -> Result<Arc<Generation>, ApiError> {
+        if let Some(g) = self.peek().filter(|g| self.fresh(g)) {
+            return Ok(g);
+        }
+        let _one = self.refresh.lock().await;
+        let old = self.peek();
+        if let Some(g) = old.as_ref().filter(|g| self.fresh(g)) {
+            return Ok(g.clone());
+        }
+        // Read the local counter before the tables: a change committed in between makes the
+        // next request rebuild again rather than be missed.
+        let local = content_generation::current();
+        let fingerprint = fingerprint(db).await?;
+        if let Some(g) = old.filter(|g| g.local == local && g.fingerprint == fingerprint) {
+            g.checked.store(self.now(), Ordering::Relaxed);
+            return Ok(g);
+        }
+        let g = Arc::new(Generation {
+            local,
+            fingerprint,
+            checked: AtomicU64::new(self.now()),
+            dists: load_dists(db).await?,
+            served: DashMap::new(),
+        });
+        if let Ok(mut cur) = self.current.write() {
+            *cur = Some(g.clone());
+        }
+        Ok(g)
+    }
+
+    /// What `d` serves in generation `g` (`None`: no publication, a 404 as in Pulp).
+    pub async fn served(
+        &self,
+        db: &Db,
+        g: &Generation,
+        d: &Dist,
+    ) -> Result<Option<Arc<Served>>, ApiError> {
+        if let Some(s) = g.served.get(&d.id) {
+            return Ok(s.clone());
+        }
+        let s = match publication_of(db, d).await? {
+            Some((publication, version)) => {
+                Some(Arc::new(load_files(db, &publication, &version).await?))
+            }
+            None => None,
+        };
+        g.served.insert(d.id.clone(), s.clone());
+        Ok(s)
+    }
+}
+
+/// Counts and latest change times of distributions and publications: any create, update or
+/// delete changes at least one of them.
+async fn fingerprint(db: &Db) -> Result<Fingerprint, ApiError> {
+    let row = db
+        .read
+        .query_one_raw(db.stmt(
+            "SELECT (SELECT COUNT(*) FROM core_distribution) AS a, \
+             (SELECT COALESCE(MAX(pulp_last_updated), 0) FROM core_distribution) AS b, \
+             (SELECT COUNT(*) FROM core_publication) AS c, \
+             (SELECT COALESCE(MAX(pulp_last_updated), 0) FROM core_publication) AS d",
+            vec![],
+        ))
+        .await?
+        .ok_or_else(|| ApiError::Internal("empty fingerprint".into()))?;
+    Ok([
+        row.try_get("", "a")?,
+        row.try_get("", "b")?,
+        row.try_get("", "c")?,
+        row.try_get("", "d")?,
+    ])
+}
+
+async fn load_dists(db: &Db) -> Result<HashMap<String, Dist>, ApiError> {
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(
+            "SELECT pulp_id, base_path, hidden, publication_id, repository_version_id, repository_id \
+             FROM core_distribution",
+            vec![],
+        ))
+        .await?;
+    let mut out = HashMap::with_capacity(rows.len());
+    for r in rows {
+        let d = Dist {
+            id: r.try_get("", "pulp_id")?,
+            base_path: r.try_get("", "base_path")?,
+            hidden: r.try_get("", "hidden")?,
+            publication_id: r.try_get("", "publication_id")?,
+            repository_version_id: r.try_get("", "repository_version_id")?,
+            repository_id: r.try_get("", "repository_id")?,
+        };
+        out.insert(d.base_path.clone(), d);
+    }
+    Ok(out)
+}
+
+/// The publication a distribution serves, with its version id: the one named, else the latest
+/// complete one of the version, else of the repository's latest published version.
+async fn publication_of(db: &Db, d: &Dist) -> Result<Option<(String, String)>, ApiError> {
+    let (sql, arg) = if let Some(p) = &d.publication_id {
+        (
+            "SELECT pulp_id, repository_version_id FROM core_publication WHERE pulp_id = $1 AND complete = $2",
+            p.clone(),
+        )
+    } else if let Some(v) = &d.repository_version_id {
+        (
+            "SELECT pulp_id, repository_version_id FROM core_publication WHERE repository_version_id = $1 AND complete = $2 \
+             ORDER BY pulp_created DESC LIMIT 1",
+            v.clone(),
+        )
+    } else if let Some(r) = &d.repository_id {
+        (
+            "SELECT p.pulp_id, p.repository_version_id FROM core_publication p JOIN core_repositoryversion v \
+             ON v.pulp_id = p.repository_version_id WHERE v.repository_id = $1 AND p.complete = $2 \
+             ORDER BY v.number DESC, p.pulp_created DESC LIMIT 1",
+            r.clone(),
+        )
+    } else {
+        return Ok(None);
+    };
+    let row = db
+        .read
+        .query_one_raw(db.stmt(sql, vec![arg.into(), true.into()]))
+        .await?;
+    Ok(match row {
+        Some(r) => Some((
+            r.try_get("", "pulp_id")?,
+            r.try_get("", "repository_version_id")?,
+        )),
+        None => None,
+    })
+}
+
+/// A publication's metadata files and its version's content, in one query.
+async fn load_files(db: &Db, publication: &str, version: &str) -> Result<Served, ApiError> {
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(
+            "SELECT 0 AS meta, m.relative_path, a.file, a.size, a.sha256, a.pulp_created \
+             FROM core_publishedmetadata m LEFT JOIN core_artifact a ON a.pulp_id = m.artifact_id \
+             WHERE m.publication_id = $1 \
+             UNION ALL \
+             SELECT 1 AS meta, f.relative_path, a.file, a.size, a.sha256, a.pulp_created \
+             FROM core_repositorycontent rc \
+             JOIN core_repositoryversion v ON v.pulp_id = $2 AND rc.repository_id = v.repository_id \
+             JOIN file_filecontent f ON f.content_id = rc.content_id \
+             LEFT JOIN core_contentartifact ca ON ca.content_id = f.content_id \
+             LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
+             WHERE rc.version_added <= v.number \
+             AND (rc.version_removed IS NULL OR rc.version_removed > v.number) \
+             ORDER BY meta",
+            vec![publication.to_owned().into(), version.to_owned().into()],
+        ))
+        .await?;
+    let mut files = HashMap::with_capacity(rows.len());
+    for r in rows {
+        let path: String = r.try_get("", "relative_path")?;
+        let file: Option<String> = r.try_get("", "file")?;
+        let stored = match file {
+            Some(file) => Some(Arc::new(Stored {
+                file,
+                size: r.try_get::<i64>("", "size")? as u64,
+                sha256: r.try_get("", "sha256")?,
+                created: r.try_get("", "pulp_created")?,
+            })),
+            None => None,
+        };
+        // Published metadata comes first and wins over content of the same path.
+        files.entry(path).or_insert(stored);
+    }
+    let mut paths: Vec<String> = files.keys().cloned().collect();
+    paths.sort();
+    Ok(Served { files, paths })
+}
+
+/// The bytes of recently served small artifacts, by sha256, up to a total size; when full it
+/// starts over (a crude but bounded policy: the hot set refills within a few requests).
+#[derive(Debug, Default)]
+pub struct SmallFiles {
+    map: DashMap<String, Bytes>,
+    used: AtomicU64,
+}
+
+impl SmallFiles {
+    /// The cached bytes of `sha256`.
+    pub fn get(&self, sha256: &str) -> Option<Bytes> {
+        self.map.get(sha256).map(|b| b.clone())
+    }
+
+    /// Keeps `bytes` (the whole artifact `sha256`) if it is small enough.
+    pub fn put(&self, sha256: &str, bytes: Bytes) {
+        let n = bytes.len() as u64;
+        if n > SMALL_FILE_CACHE_MAX {
+            return;
+        }
+        if self.used.fetch_add(n, Ordering::Relaxed) + n > SMALL_FILE_CACHE_BYTES {
+            self.map.clear();
+            self.used.store(n, Ordering::Relaxed);
+        }
+        self.map.insert(sha256.to_owned(), bytes);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn served(paths: &[&str]) -> Served {
+        let mut paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
+        paths.sort();
+        Served {
+            files: paths.iter().map(|p| (p.clone(), None)).collect(),
+            paths,
+        }
+    }
+
+    #[test]
+    fn directories_and_entries() {
+        let s = served(&["a/b/c.txt", "a/d.txt", "ab.txt", "z"]);
+        assert!(s.is_dir("a"));
+        assert!(s.is_dir("a/b"));
+        assert!(!s.is_dir("ab.txt"));
+        assert!(!s.is_dir("b"));
+        assert_eq!(s.entries(""), vec!["a/", "ab.txt", "z"]);
+        assert_eq!(s.entries("a/"), vec!["b/", "d.txt"]);
+        assert!(s.entries("q/").is_empty());
+    }
+
+    #[test]
+    fn ancestor_lookup() {
+        let d = |p: &str| Dist {
+            id: p.into(),
+            base_path: p.into(),
+            hidden: false,
+            publication_id: None,
+            repository_version_id: None,
+            repository_id: None,
+        };
+        let g = Generation {
+            local: 0,
+            fingerprint: [0; 4],
+            checked: AtomicU64::new(0),
+            dists: [d("x/y"), d("z")]
+                .into_iter()
+                .map(|d| (d.base_path.clone(), d))
+                .collect(),
+            served: DashMap::new(),
+        };
+        assert_eq!(g.find("x/y/f/g").map(|d| d.id.as_str()), Some("x/y"));
+        assert_eq!(g.find("x/y").map(|d| d.id.as_str()), Some("x/y"));
+        assert!(g.find("x").is_none());
+        assert!(g.find("x/yz").is_none());
+        assert_eq!(g.find("z/q").map(|d| d.id.as_str()), Some("z"));
+    }
+
+    #[test]
+    fn small_files_are_bounded() {
+        let s = SmallFiles::default();
+        s.put(
+            "big",
+            Bytes::from(vec![0; SMALL_FILE_CACHE_MAX as usize + 1]),
+        );
+        assert!(s.get("big").is_none());
+        let chunk = SMALL_FILE_CACHE_MAX as usize;
+        for i in 0..(SMALL_FILE_CACHE_BYTES as usize / chunk + 5) {
+            s.put(&i.to_string(), Bytes::from(vec![1; chunk]));
+            assert!(s.used.load(Ordering::Relaxed) <= SMALL_FILE_CACHE_BYTES);
+        }
+        assert!(s.get("0").is_none(), "the cache started over when full");
+    }
+}
