@@ -68,3 +68,116 @@ pub async fn store(
         Err(e) => existing().await?.map(|a| (a, false)).ok_or(DbError::Db(e)),
     }
 }
+
+/// Rows per multi-row `INSERT` (8 parameters each, well under SQLite's limit).
+const BATCH_ROWS: usize = 200;
+
+/// Records a batch of verified temporary files (a sync's downloads): existing artifacts are
+/// re-used, the rest are moved into the store, made durable with one `syncfs`, and recorded
+/// with multi-row inserts in one transaction. Returns the artifacts by sha256.
+pub async fn store_batch(
+    db: &Db,
+    store: &ArtifactStore,
+    items: Vec<(TempArtifact, Digests)>,
+) -> Result<Vec<artifact::Model>, DbError> {
+    use sea_orm::TransactionTrait;
+    let mut wanted: Vec<String> = items.iter().map(|(_, d)| d.sha256.clone()).collect();
+    wanted.sort();
+    wanted.dedup();
+    let mut found = by_sha256(&db.read, &wanted).await?;
+    let mut seen: std::collections::HashSet<String> =
+        found.iter().map(|a| a.sha256.clone()).collect();
+    let mut fresh: Vec<artifact::Model> = Vec::new();
+    for (temp, d) in items {
+        if !seen.insert(d.sha256.clone()) {
+            continue; // the temporary file is removed when dropped
+        }
+        let file = temp
+            .persist(store, &d.sha256)
+            .await
+            .map_err(|e| DbError::Corrupt(e.to_string()))?;
+        let now = now_micros();
+        fresh.push(artifact::Model {
+            pulp_id: uuid::Uuid::now_v7().to_string(),
+            pulp_created: now,
+            pulp_last_updated: now,
+            file,
+            size: d.size as i64,
+            md5: None,
+            sha1: None,
+            sha224: Some(d.sha224.clone()),
+            sha256: d.sha256.clone(),
+            sha384: Some(d.sha384.clone()),
+            sha512: Some(d.sha512.clone()),
+            timestamp_of_interest: now,
+        });
+    }
+    if fresh.is_empty() {
+        return Ok(found);
+    }
+    store
+        .sync()
+        .await
+        .map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let txn = db.write.begin().await?;
+    for chunk in fresh.chunks(BATCH_ROWS) {
+        let mut sql = String::from(
+            "INSERT INTO core_artifact (pulp_id, pulp_created, pulp_last_updated, file, size, md5, sha1, sha224, sha256, \
+             sha384, sha512, timestamp_of_interest) VALUES ",
+        );
+        let mut values: Vec<sea_orm::Value> = Vec::with_capacity(chunk.len() * 8);
+        for (i, m) in chunk.iter().enumerate() {
+            let b = i * 8;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${},${},${},${},${},NULL,NULL,${},${},${},${},${})",
+                b + 1,
+                b + 2,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8,
+                b + 2
+            ));
+            values.extend([
+                m.pulp_id.clone().into(),
+                m.pulp_created.into(),
+                m.file.clone().into(),
+                m.size.into(),
+                m.sha224.clone().into(),
+                m.sha256.clone().into(),
+                m.sha384.clone().into(),
+                m.sha512.clone().into(),
+            ]);
+        }
+        // A concurrent sync may have recorded the same bytes: its row wins, ours is dropped.
+        sql.push_str(" ON CONFLICT (sha256) DO NOTHING");
+        txn.execute_raw(db.stmt(&sql, values)).await?;
+    }
+    txn.commit().await?;
+    let new: Vec<String> = fresh.into_iter().map(|m| m.sha256).collect();
+    found.extend(by_sha256(&db.write, &new).await?);
+    Ok(found)
+}
+
+/// The artifacts with these sha256s (any number of them).
+pub async fn by_sha256(
+    conn: &impl ConnectionTrait,
+    sha256s: &[String],
+) -> Result<Vec<artifact::Model>, DbError> {
+    let mut out = Vec::with_capacity(sha256s.len());
+    for chunk in sha256s.chunks(500) {
+        out.extend(
+            artifact::Entity::find()
+                .filter(artifact::Column::Sha256.is_in(chunk.to_vec()))
+                .all(conn)
+                .await?,
+        );
+    }
+    Ok(out)
+}

@@ -58,6 +58,19 @@ impl ArtifactStore {
         format!("artifact/{}/{}", &sha256[..2], &sha256[2..])
     }
 
+    /// Makes everything written to the store so far durable: one `syncfs` for a whole batch
+    /// of files (file data and the renames that placed them) instead of an `fsync` per file.
+    pub async fn sync(&self) -> Result<(), StoreError> {
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || {
+            let dir = std::fs::File::open(&root)?;
+            rustix::fs::syncfs(&dir).map_err(std::io::Error::from)
+        })
+        .await
+        .map_err(|e| std::io::Error::other(e.to_string()))??;
+        Ok(())
+    }
+
     /// Absolute path of a stored artifact.
     pub fn path_of(&self, relative: &str) -> PathBuf {
         self.root.join(relative)
@@ -122,11 +135,21 @@ impl TempArtifact {
         Ok(())
     }
 
-    /// Flushes the file and returns its digests. The file stays temporary until [`Self::persist`].
+    /// Flushes the file to disk and returns its digests. The file stays temporary until
+    /// [`Self::persist`].
     pub async fn finish(&mut self) -> Result<Digests, StoreError> {
-        if let Some(mut f) = self.file.take() {
+        if let Some(f) = self.file.as_mut() {
             f.flush().await?;
             f.sync_all().await?;
+        }
+        self.finish_unsynced().await
+    }
+
+    /// Like [`Self::finish`] without the `fsync`: for batches, whose caller makes them durable
+    /// all at once with [`ArtifactStore::sync`] before recording any of them.
+    pub async fn finish_unsynced(&mut self) -> Result<Digests, StoreError> {
+        if let Some(mut f) = self.file.take() {
+            f.flush().await?;
         }
         Ok(Digests {
             size: self.size,
@@ -138,7 +161,8 @@ impl TempArtifact {
     }
 
     /// Moves the verified file into its content-addressed place and returns the relative name.
-    /// If the same content is already stored, the temporary file is simply dropped.
+    /// An existing file there is replaced (atomically, by a rename): its bytes are the same if
+    /// it was recorded, and it may be a torn leftover of a crash if it was not.
     pub async fn persist(
         mut self,
         store: &ArtifactStore,
@@ -150,11 +174,7 @@ impl TempArtifact {
             tokio::fs::create_dir_all(dir).await?;
         }
         if let Some(src) = self.path.take() {
-            if tokio::fs::try_exists(&dest).await? {
-                let _ = tokio::fs::remove_file(&src).await;
-            } else {
-                tokio::fs::rename(&src, &dest).await?;
-            }
+            tokio::fs::rename(&src, &dest).await?;
         }
         Ok(rel)
     }

@@ -161,47 +161,143 @@ pub async fn find_or_create(
     relative_path: &str,
     artifact: &artifact::Model,
 ) -> Result<String, DbError> {
+    let mut ids = find_or_create_many(db, conn, &[(relative_path, artifact)]).await?;
+    ids.pop()
+        .ok_or_else(|| DbError::Corrupt("no content id".into()))
+}
+
+/// Rows per multi-row statement.
+const CHUNK: usize = 200;
+
+/// Finds or creates the content units `(relative_path, artifact)`, in order; returns their
+/// ids. Existing units are found with one query per chunk (the natural key's index) and have
+/// their `timestamp_of_interest` renewed (orphan cleanup spares them); new ones are created
+/// with multi-row inserts.
+pub async fn find_or_create_many(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    units: &[(&str, &artifact::Model)],
+) -> Result<Vec<String>, DbError> {
     let now = now_micros();
-    let existing = conn
-        .query_all_raw(db.stmt(
-            "SELECT content_id FROM file_filecontent WHERE relative_path = $1 AND digest = $2",
-            vec![
-                relative_path.to_owned().into(),
-                artifact.sha256.clone().into(),
-            ],
-        ))
-        .await?;
-    if let Some(r) = existing.into_iter().next() {
-        let id: String = r.try_get("", "content_id")?;
-        conn.execute_raw(db.stmt(
-            "UPDATE core_content SET timestamp_of_interest = $1 WHERE pulp_id = $2",
-            vec![now.into(), id.clone().into()],
-        ))
-        .await?;
-        return Ok(id);
+    let mut known: std::collections::HashMap<(String, String), String> =
+        std::collections::HashMap::new();
+    for chunk in units.chunks(CHUNK) {
+        let rows = conn
+            .query_all_raw(db.stmt(
+                &format!(
+                    "SELECT content_id, relative_path, digest FROM file_filecontent WHERE relative_path IN ({})",
+                    super::placeholders(1, chunk.len())
+                ),
+                chunk.iter().map(|(p, _)| DbValue::from(p.to_string())).collect(),
+            ))
+            .await?;
+        for r in rows {
+            known.insert(
+                (r.try_get("", "relative_path")?, r.try_get("", "digest")?),
+                r.try_get("", "content_id")?,
+            );
+        }
     }
-    let id = uuid::Uuid::now_v7().to_string();
-    conn.execute_raw(db.stmt(
-        "INSERT INTO core_content (pulp_id, pulp_type, pulp_created, pulp_last_updated, timestamp_of_interest, pulp_labels) \
-         VALUES ($1,'file.file',$2,$2,$2,'{}')",
-        vec![id.clone().into(), now.into()],
-    ))
-    .await?;
-    conn.execute_raw(db.stmt(
-        "INSERT INTO file_filecontent (content_id, relative_path, digest) VALUES ($1,$2,$3)",
-        vec![
-            id.clone().into(),
-            relative_path.to_owned().into(),
-            artifact.sha256.clone().into(),
-        ],
-    ))
-    .await?;
-    conn.execute_raw(db.stmt(
-        "INSERT INTO core_contentartifact (pulp_id, content_id, artifact_id, relative_path) VALUES ($1,$2,$3,$4)",
-        vec![uuid::Uuid::now_v7().to_string().into(), id.clone().into(), artifact.pulp_id.clone().into(), relative_path.to_owned().into()],
-    ))
-    .await?;
-    Ok(id)
+    let mut ids = Vec::with_capacity(units.len());
+    let mut renew = Vec::new();
+    let mut new: Vec<(String, &str, &artifact::Model)> = Vec::new();
+    for (path, a) in units {
+        let key = (path.to_string(), a.sha256.clone());
+        match known.get(&key) {
+            Some(id) => {
+                renew.push(DbValue::from(id.clone()));
+                ids.push(id.clone());
+            }
+            None => {
+                let id = uuid::Uuid::now_v7().to_string();
+                known.insert(key, id.clone());
+                new.push((id.clone(), path, a));
+                ids.push(id);
+            }
+        }
+    }
+    for chunk in renew.chunks(CHUNK) {
+        let mut values = vec![DbValue::from(now)];
+        values.extend(chunk.iter().cloned());
+        conn.execute_raw(db.stmt(
+            &format!(
+                "UPDATE core_content SET timestamp_of_interest = $1 WHERE pulp_id IN ({})",
+                super::placeholders(2, chunk.len())
+            ),
+            values,
+        ))
+        .await?;
+    }
+    for chunk in new.chunks(CHUNK) {
+        let rows = |width: usize| {
+            (0..chunk.len())
+                .map(|i| {
+                    let cols: Vec<String> =
+                        (1..=width).map(|k| format!("${}", i * width + k)).collect();
+                    format!("({})", cols.join(","))
+                })
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        let mut v = Vec::new();
+        for (id, _, _) in chunk {
+            v.extend([DbValue::from(id.clone()), DbValue::from(now)]);
+        }
+        let content_rows: Vec<String> = (0..chunk.len())
+            .map(|i| {
+                format!(
+                    "(${},${},${},${},'file.file','{{}}')",
+                    2 * i + 1,
+                    2 * i + 2,
+                    2 * i + 2,
+                    2 * i + 2
+                )
+            })
+            .collect();
+        conn.execute_raw(db.stmt(
+            &format!(
+                "INSERT INTO core_content (pulp_id, pulp_created, pulp_last_updated, timestamp_of_interest, pulp_type, pulp_labels) \
+                 VALUES {}",
+                content_rows.join(",")
+            ),
+            v,
+        ))
+        .await?;
+        let mut v = Vec::new();
+        for (id, path, a) in chunk {
+            v.extend([
+                DbValue::from(id.clone()),
+                DbValue::from(path.to_string()),
+                DbValue::from(a.sha256.clone()),
+            ]);
+        }
+        conn.execute_raw(db.stmt(
+            &format!(
+                "INSERT INTO file_filecontent (content_id, relative_path, digest) VALUES {}",
+                rows(3)
+            ),
+            v,
+        ))
+        .await?;
+        let mut v = Vec::new();
+        for (id, path, a) in chunk {
+            v.extend([
+                DbValue::from(uuid::Uuid::now_v7().to_string()),
+                DbValue::from(id.clone()),
+                DbValue::from(a.pulp_id.clone()),
+                DbValue::from(path.to_string()),
+            ]);
+        }
+        conn.execute_raw(db.stmt(
+            &format!(
+                "INSERT INTO core_contentartifact (pulp_id, content_id, artifact_id, relative_path) VALUES {}",
+                rows(4)
+            ),
+            v,
+        ))
+        .await?;
+    }
+    Ok(ids)
 }
 
 async fn load_version(db: &Db, id: &str) -> Result<version::Model, String> {

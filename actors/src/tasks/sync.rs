@@ -7,15 +7,17 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use pith_entities::Digests;
 use pith_entities::entity::{artifact, remote, repository};
 use pith_entities::sea_orm::{
-    ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter, Set, TransactionTrait,
+    ActiveModelTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait,
 };
+use pith_entities::store::TempArtifact;
 use pith_entities::versions::{self, Remove};
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use super::content::{find_or_create, version_json};
+use super::content::{find_or_create_many, version_json};
 use super::{TaskContext, TaskOutput, db_err};
 
 /// Pulp's default `download_concurrency`.
@@ -170,14 +172,15 @@ fn join_url(manifest_url: &str, relative: &str) -> String {
     format!("{base}{}", quoted.join("/"))
 }
 
-/// Downloads one file into the store after verifying it; returns the artifact row.
+/// Downloads one file into a temporary file and verifies it; the caller records it (in a
+/// batch, see [`pith_entities::artifacts::store_batch`]).
 async fn download(
     ctx: &TaskContext,
     client: &reqwest::Client,
     r: &remote::Model,
     url: String,
     e: Entry,
-) -> Result<artifact::Model, String> {
+) -> Result<(TempArtifact, Digests), String> {
     let resp = get(client, r, &url).await?;
     let mut t = ctx.deps.store.temp().await.map_err(|e| e.to_string())?;
     let mut body = resp.bytes_stream();
@@ -185,7 +188,7 @@ async fn download(
         let chunk = chunk.map_err(|err| format!("Could not download {url}: {err}"))?;
         t.write(&chunk).await.map_err(|err| err.to_string())?;
     }
-    let d = t.finish().await.map_err(|err| err.to_string())?;
+    let d = t.finish_unsynced().await.map_err(|err| err.to_string())?;
     if d.size != e.size {
         return Err(format!(
             "{} ({url}): expected size {} bytes, got {} bytes; nothing was stored.",
@@ -198,10 +201,25 @@ async fn download(
             e.relative_path, e.sha256, d.sha256
         ));
     }
-    let (a, _) = pith_entities::artifacts::store(&ctx.deps.db, &ctx.deps.store, t, &d)
+    Ok((t, d))
+}
+
+/// Downloads verified but not yet recorded, flushed as one batch.
+const RECORD_BATCH: usize = 256;
+
+async fn record(
+    ctx: &TaskContext,
+    pending: &mut Vec<(TempArtifact, Digests)>,
+    have: &mut BTreeMap<String, artifact::Model>,
+) -> Result<(), String> {
+    let batch = std::mem::take(pending);
+    for a in pith_entities::artifacts::store_batch(&ctx.deps.db, &ctx.deps.store, batch)
         .await
-        .map_err(|err| format!("{}: could not record the artifact: {err}", e.relative_path))?;
-    Ok(a)
+        .map_err(|err| format!("Could not record downloaded artifacts: {err}"))?
+    {
+        have.insert(a.sha256.clone(), a);
+    }
+    Ok(())
 }
 
 /// The task body: `{v3, repository, remote, mirror}`.
@@ -268,24 +286,22 @@ pub(super) async fn synchronize(ctx: TaskContext) -> Result<TaskOutput, String> 
     .await;
 
     // Which files do we already have?
-    let mut have: BTreeMap<String, artifact::Model> = BTreeMap::new();
-    let digests: Vec<String> = entries.iter().map(|e| e.sha256.clone()).collect();
-    for chunk in digests.chunks(500) {
-        for a in artifact::Entity::find()
-            .filter(artifact::Column::Sha256.is_in(chunk.to_vec()))
-            .all(&db.read)
+    let mut digests: Vec<String> = entries.iter().map(|e| e.sha256.clone()).collect();
+    digests.sort();
+    digests.dedup();
+    let mut have: BTreeMap<String, artifact::Model> =
+        pith_entities::artifacts::by_sha256(&db.read, &digests)
             .await
             .map_err(db_err)?
-        {
-            have.insert(a.sha256.clone(), a);
-        }
-    }
-    let mut missing: Vec<Entry> = Vec::new();
-    for e in &entries {
-        if !have.contains_key(&e.sha256) && !missing.iter().any(|m| m.sha256 == e.sha256) {
-            missing.push(e.clone());
-        }
-    }
+            .into_iter()
+            .map(|a| (a.sha256.clone(), a))
+            .collect();
+    let mut wanted: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let missing: Vec<Entry> = entries
+        .iter()
+        .filter(|e| !have.contains_key(&e.sha256) && wanted.insert(e.sha256.as_str()))
+        .cloned()
+        .collect();
     let total = missing.len() as i64;
     ctx.progress(
         2,
@@ -308,9 +324,12 @@ pub(super) async fn synchronize(ctx: TaskContext) -> Result<TaskOutput, String> 
     .buffer_unordered(concurrency);
     let mut done = 0i64;
     let mut last_report = std::time::Instant::now();
+    let mut pending = Vec::new();
     while let Some(res) = stream.next().await {
-        let a = res?;
-        have.insert(a.sha256.clone(), a);
+        pending.push(res?);
+        if pending.len() >= RECORD_BATCH {
+            record(&ctx, &mut pending, &mut have).await?;
+        }
         done += 1;
         if last_report.elapsed() > Duration::from_millis(500) {
             ctx.progress(
@@ -326,6 +345,7 @@ pub(super) async fn synchronize(ctx: TaskContext) -> Result<TaskOutput, String> 
         }
     }
     drop(stream);
+    record(&ctx, &mut pending, &mut have).await?;
     ctx.progress(
         2,
         "Downloading Artifacts",
@@ -338,17 +358,16 @@ pub(super) async fn synchronize(ctx: TaskContext) -> Result<TaskOutput, String> 
 
     // Content and the new version, in one transaction.
     let txn = db.write.begin().await.map_err(db_err)?;
-    let mut ids = Vec::with_capacity(entries.len());
+    let mut units = Vec::with_capacity(entries.len());
     for e in &entries {
         let a = have
             .get(&e.sha256)
             .ok_or_else(|| format!("{}: artifact missing after download", e.relative_path))?;
-        ids.push(
-            find_or_create(&db, &txn, &e.relative_path, a)
-                .await
-                .map_err(db_err)?,
-        );
+        units.push((e.relative_path.as_str(), a));
     }
+    let ids = find_or_create_many(&db, &txn, &units)
+        .await
+        .map_err(db_err)?;
     let remove = if mirror {
         Remove::All
     } else {
