@@ -14,11 +14,13 @@ use pith_entities::{ArtifactStore, Db, WriteOp, Writer};
 pub mod content;
 pub mod distribution;
 mod general;
+mod maintenance;
 mod orphans;
 pub mod publish;
 mod purge;
 pub mod sync;
 mod test_bodies;
+pub mod upload;
 
 /// Pulp's name of the orphan cleanup task.
 pub const ORPHAN_CLEANUP: &str = "pulpcore.app.tasks.orphan.orphan_cleanup";
@@ -36,6 +38,12 @@ pub const ADD_AND_REMOVE: &str = "pulpcore.app.tasks.repository.add_and_remove";
 pub const SYNCHRONIZE: &str = "pulp_file.app.tasks.synchronizing.synchronize";
 /// pulp_file's publish task.
 pub const PUBLISH: &str = "pulp_file.app.tasks.publishing.publish";
+/// Deletes a repository version (squashing it into the next).
+pub const DELETE_VERSION: &str = "pulpcore.app.tasks.repository.delete_version";
+/// Re-downloads a version's missing or corrupted files.
+pub const REPAIR_VERSION: &str = "pulpcore.app.tasks.repository.repair_version";
+/// Turns a chunked upload into an artifact.
+pub const UPLOAD_COMMIT: &str = "pulpcore.app.tasks.upload.commit";
 /// Test-only: sleeps, optionally fails or panics (enabled by `PITH_TEST_TASKS`).
 pub const TEST_SLEEP: &str = "pith.app.tasks.test.sleep";
 
@@ -132,7 +140,13 @@ pub fn body(name: &str, ctx: TaskContext) -> TaskFuture {
     let fut = select_body(name, ctx);
     if matches!(
         name,
-        GENERAL_UPDATE | GENERAL_CREATE | GENERAL_DELETE | ADD_AND_REMOVE | SYNCHRONIZE | PUBLISH
+        GENERAL_UPDATE
+            | GENERAL_CREATE
+            | GENERAL_DELETE
+            | ADD_AND_REMOVE
+            | SYNCHRONIZE
+            | PUBLISH
+            | DELETE_VERSION
     ) {
         Box::pin(async move {
             let out = fut.await;
@@ -159,6 +173,9 @@ fn select_body(name: &str, ctx: TaskContext) -> TaskFuture {
         SYNCHRONIZE => Box::pin(sync::synchronize(ctx)),
         PUBLISH => Box::pin(publish::publish(ctx)),
         GENERAL_DELETE => Box::pin(general::delete(ctx)),
+        UPLOAD_COMMIT => Box::pin(upload::commit(ctx)),
+        DELETE_VERSION => Box::pin(maintenance::delete_version(ctx)),
+        REPAIR_VERSION => Box::pin(maintenance::repair_version(ctx)),
         TEST_SLEEP if ctx.deps.test_tasks => Box::pin(test_bodies::sleep(ctx)),
         other => {
             let msg = format!("Pith has no task named {other:?}.");

@@ -10,4 +10,5 @@ pub mod repository;
 pub mod repository_version;
 pub mod task;
 pub mod task_resource;
+pub mod upload;
 pub mod user;

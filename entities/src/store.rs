@@ -163,12 +163,17 @@ impl TempArtifact {
     /// Moves the verified file into its content-addressed place and returns the relative name.
     /// An existing file there is replaced (atomically, by a rename): its bytes are the same if
     /// it was recorded, and it may be a torn leftover of a crash if it was not.
-    pub async fn persist(
+    pub async fn persist(self, store: &ArtifactStore, sha256: &str) -> Result<String, StoreError> {
+        let rel = ArtifactStore::relative_name(sha256);
+        self.persist_as(store, rel).await
+    }
+
+    /// Moves the file to `rel` inside the store (replacing what is there) and returns `rel`.
+    pub async fn persist_as(
         mut self,
         store: &ArtifactStore,
-        sha256: &str,
+        rel: String,
     ) -> Result<String, StoreError> {
-        let rel = ArtifactStore::relative_name(sha256);
         let dest = store.path_of(&rel);
         if let Some(dir) = dest.parent() {
             tokio::fs::create_dir_all(dir).await?;

@@ -234,8 +234,10 @@ pub async fn new_version(
     Ok(Some((id, number)))
 }
 
-/// Deletes version `number` (not the latest), folding its changes into the next version so
-/// every other version keeps exactly its content. Run inside the caller's transaction.
+/// Deletes version `number`, folding its changes into the next version so every other version
+/// keeps exactly its content (the latest version is undone instead: what it added goes, what
+/// it removed comes back). Its publications go with it; distributions that served them or the
+/// version serve nothing until pointed elsewhere. Run inside the caller's transaction.
 pub async fn delete_version(
     db: &Db,
     conn: &impl ConnectionTrait,
@@ -250,22 +252,56 @@ pub async fn delete_version(
         .await?
         .into_iter()
         .next()
-        .and_then(|r| r.try_get::<Option<i64>>("", "n").ok().flatten())
-        .ok_or_else(|| DbError::Corrupt("the latest version cannot be squashed".into()))?;
-    let params = || -> Vec<Value> { vec![repo.to_owned().into(), number.into(), next.into()] };
-    // Added in `number` and already removed by `next`: never visible in any other version.
-    conn.execute_raw(db.stmt(
-        "DELETE FROM core_repositorycontent WHERE repository_id = $1 AND version_added = $2 AND version_removed = $3",
-        params(),
-    ))
-    .await?;
-    conn.execute_raw(db.stmt("UPDATE core_repositorycontent SET version_added = $3 WHERE repository_id = $1 AND version_added = $2", params()))
-        .await?;
-    conn.execute_raw(db.stmt("UPDATE core_repositorycontent SET version_removed = $3 WHERE repository_id = $1 AND version_removed = $2", params()))
-        .await?;
+        .and_then(|r| r.try_get::<Option<i64>>("", "n").ok().flatten());
+    match next {
+        Some(next) => {
+            let params =
+                || -> Vec<Value> { vec![repo.to_owned().into(), number.into(), next.into()] };
+            // Added in `number` and already removed by `next`: never visible in any other version.
+            conn.execute_raw(db.stmt(
+                "DELETE FROM core_repositorycontent WHERE repository_id = $1 AND version_added = $2 AND version_removed = $3",
+                params(),
+            ))
+            .await?;
+            conn.execute_raw(db.stmt("UPDATE core_repositorycontent SET version_added = $3 WHERE repository_id = $1 AND version_added = $2", params()))
+                .await?;
+            conn.execute_raw(db.stmt("UPDATE core_repositorycontent SET version_removed = $3 WHERE repository_id = $1 AND version_removed = $2", params()))
+                .await?;
+        }
+        None => {
+            let params = || -> Vec<Value> { vec![repo.to_owned().into(), number.into()] };
+            conn.execute_raw(db.stmt(
+                "DELETE FROM core_repositorycontent WHERE repository_id = $1 AND version_added = $2",
+                params(),
+            ))
+            .await?;
+            conn.execute_raw(db.stmt(
+                "UPDATE core_repositorycontent SET version_removed = NULL WHERE repository_id = $1 AND version_removed = $2",
+                params(),
+            ))
+            .await?;
+        }
+    }
+    let version =
+        "(SELECT pulp_id FROM core_repositoryversion WHERE repository_id = $1 AND number = $2)";
+    let params = || -> Vec<Value> { vec![repo.to_owned().into(), number.into()] };
+    let publications =
+        format!("(SELECT pulp_id FROM core_publication WHERE repository_version_id = {version})");
+    for sql in [
+        format!(
+            "UPDATE core_distribution SET publication_id = NULL WHERE publication_id IN {publications}"
+        ),
+        format!(
+            "UPDATE core_distribution SET repository_version_id = NULL WHERE repository_version_id = {version}"
+        ),
+        format!("DELETE FROM core_publishedmetadata WHERE publication_id IN {publications}"),
+        format!("DELETE FROM core_publication WHERE repository_version_id = {version}"),
+    ] {
+        conn.execute_raw(db.stmt(&sql, params())).await?;
+    }
     conn.execute_raw(db.stmt(
         "DELETE FROM core_repositoryversion WHERE repository_id = $1 AND number = $2",
-        vec![repo.to_owned().into(), number.into()],
+        params(),
     ))
     .await?;
     Ok(())

@@ -9,6 +9,7 @@ pub mod repositories;
 pub mod status;
 pub mod tasks;
 pub mod testing;
+pub mod uploads;
 pub mod workers;
 
 use std::sync::Arc;

@@ -28,6 +28,31 @@ impl Form {
     }
 }
 
+/// Reads a form sent as `multipart/form-data`, urlencoded or JSON (JSON values that are not
+/// strings become their JSON text, e.g. a `downloader_config` object).
+pub async fn read_any(
+    req: &mut Req,
+    store: &ArtifactStore,
+    max_text: usize,
+) -> Result<Form, ApiError> {
+    let ct = req
+        .header("content-type")
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if ct.starts_with("multipart/") {
+        return read(req, store, max_text).await;
+    }
+    let body = req.object(max_text.saturating_mul(16)).await?;
+    let fields = body
+        .into_iter()
+        .map(|(k, v)| match v {
+            serde_json::Value::String(s) => (k, s),
+            other => (k, other.to_string()),
+        })
+        .collect();
+    Ok(Form { file: None, fields })
+}
+
 /// Reads a `multipart/form-data` body; a text field longer than `max_text` bytes is a 400.
 pub async fn read(req: &mut Req, store: &ArtifactStore, max_text: usize) -> Result<Form, ApiError> {
     let ct = req.header("content-type").unwrap_or("").to_owned();

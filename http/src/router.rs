@@ -137,7 +137,12 @@ enum Route<'a> {
     FileDistributions,
     FileDistribution(&'a str),
     FileContents,
+    FileContentUpload,
     FileContent(&'a str),
+    Uploads,
+    Upload(&'a str),
+    UploadCommit(&'a str),
+    FileRepositoryVersionRepair(&'a str, &'a str),
     TestTasks,
 }
 
@@ -179,7 +184,14 @@ fn resolve<'a>(segs: &[&'a str], test_tasks: bool) -> Option<Route<'a>> {
         ["distributions", "file", "file"] => Route::FileDistributions,
         ["distributions", "file", "file", id] => Route::FileDistribution(id),
         ["content", "file", "files"] => Route::FileContents,
+        ["content", "file", "files", "upload"] => Route::FileContentUpload,
         ["content", "file", "files", id] => Route::FileContent(id),
+        ["uploads"] => Route::Uploads,
+        ["uploads", id] => Route::Upload(id),
+        ["uploads", id, "commit"] => Route::UploadCommit(id),
+        ["repositories", "file", "file", id, "versions", n, "repair"] => {
+            Route::FileRepositoryVersionRepair(id, n)
+        }
         ["pith", "test", "tasks"] if test_tasks => Route::TestTasks,
         _ => return None,
     })
@@ -189,7 +201,7 @@ async fn dispatch(ctx: &Ctx, req: &mut Req, route: Route<'_>) -> Result<Response
     use Method as M;
     use api::{
         artifacts, content, orphans, publishing, remotes, repositories as repos, status, tasks,
-        testing, workers,
+        testing, uploads, workers,
     };
     let m = req.method.clone();
     match route {
@@ -314,8 +326,16 @@ async fn dispatch(ctx: &Ctx, req: &mut Req, route: Route<'_>) -> Result<Response
             repos::list_versions(ctx, req, Some(id)).await
         }
         Route::FileRepositoryVersion(id, n) => {
-            allow(req, &[M::GET])?;
-            repos::read_version(ctx, req, id, n).await
+            allow(req, &[M::GET, M::DELETE])?;
+            if m == M::DELETE {
+                repos::delete_version(ctx, id, n).await
+            } else {
+                repos::read_version(ctx, req, id, n).await
+            }
+        }
+        Route::FileRepositoryVersionRepair(id, n) => {
+            allow(req, &[M::POST])?;
+            repos::repair_version(ctx, req, id, n).await
         }
         Route::Publications => {
             allow(req, &[M::GET])?;
@@ -365,9 +385,33 @@ async fn dispatch(ctx: &Ctx, req: &mut Req, route: Route<'_>) -> Result<Response
                 content::list(ctx, req).await
             }
         }
+        Route::FileContentUpload => {
+            allow(req, &[M::POST])?;
+            content::upload(ctx, req).await
+        }
         Route::FileContent(id) => {
             allow(req, &[M::GET])?;
             content::read(ctx, req, id).await
+        }
+        Route::Uploads => {
+            allow(req, &[M::GET, M::POST])?;
+            if m == M::POST {
+                uploads::create(ctx, req).await
+            } else {
+                uploads::list(ctx, req).await
+            }
+        }
+        Route::Upload(id) => {
+            allow(req, &[M::GET, M::PUT, M::DELETE])?;
+            match m {
+                M::PUT => uploads::put_chunk(ctx, req, id).await,
+                M::DELETE => uploads::delete(ctx, id).await,
+                _ => uploads::read(ctx, req, id).await,
+            }
+        }
+        Route::UploadCommit(id) => {
+            allow(req, &[M::POST])?;
+            uploads::commit(ctx, req, id).await
         }
         Route::TestTasks => {
             allow(req, &[M::POST])?;

@@ -11,3 +11,4 @@ mod repositories;
 mod support;
 mod sync;
 mod tasking;
+mod uploads;

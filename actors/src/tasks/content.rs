@@ -313,12 +313,24 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
     let db = &ctx.deps.db;
     let v3 = arg(&ctx, "v3")?.to_owned();
     let rel = arg(&ctx, "relative_path")?.to_owned();
-    let aid = arg(&ctx, "artifact")?.to_owned();
-    let art = artifact::Entity::find_by_id(aid.clone())
-        .one(&db.read)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| format!("Artifact {aid} does not exist."))?;
+    // The bytes come from a stored artifact, a chunked upload or a URL.
+    let art = if let Ok(upload) = arg(&ctx, "upload") {
+        super::upload::assemble(&(&*ctx.deps).into(), upload, None).await?
+    } else if let Ok(url) = arg(&ctx, "file_url") {
+        let config = ctx
+            .args
+            .get("downloader_config")
+            .cloned()
+            .unwrap_or(Value::Null);
+        super::upload::fetch_url(&(&*ctx.deps).into(), url, &config).await?
+    } else {
+        let aid = arg(&ctx, "artifact")?.to_owned();
+        artifact::Entity::find_by_id(aid.clone())
+            .one(&db.read)
+            .await
+            .map_err(db_err)?
+            .ok_or_else(|| format!("Artifact {aid} does not exist."))?
+    };
     let repo = ctx
         .args
         .get("repository")

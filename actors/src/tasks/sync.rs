@@ -76,7 +76,7 @@ pub fn parse_manifest(text: &str) -> Result<Vec<Entry>, String> {
     Ok(out)
 }
 
-fn client(r: &remote::Model) -> Result<reqwest::Client, String> {
+pub(super) fn client(r: &remote::Model) -> Result<reqwest::Client, String> {
     let mut b = reqwest::Client::builder();
     if let Some(t) = r.total_timeout {
         b = b.timeout(Duration::from_secs_f64(t));
@@ -117,7 +117,7 @@ fn client(r: &remote::Model) -> Result<reqwest::Client, String> {
 }
 
 /// GET with Pulp's retry rules: 429, 5xx and transport errors are retried with backoff.
-async fn get(
+pub(super) async fn get(
     client: &reqwest::Client,
     r: &remote::Model,
     url: &str,
@@ -150,7 +150,7 @@ async fn get(
     }
 }
 
-fn join_url(manifest_url: &str, relative: &str) -> String {
+pub(super) fn join_url(manifest_url: &str, relative: &str) -> String {
     let base = match manifest_url.rfind('/') {
         Some(i) => &manifest_url[..=i],
         None => manifest_url,

@@ -8,6 +8,7 @@ mod m20261126_000001_core;
 mod m20261126_000002_remotes;
 mod m20261126_000003_repositories;
 mod m20261126_000004_publications;
+mod m20261126_000005_uploads;
 
 /// Every migration Pith knows, in order.
 #[derive(Debug)]
@@ -21,6 +22,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000002_remotes::Migration),
             Box::new(m20261126_000003_repositories::Migration),
             Box::new(m20261126_000004_publications::Migration),
+            Box::new(m20261126_000005_uploads::Migration),
         ]
     }
 }

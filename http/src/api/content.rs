@@ -2,7 +2,8 @@
 //! `general_create` task, list with repository-version filters, show. And `modify/`.
 
 use pith_actors::tasking::TaskSpec;
-use pith_actors::tasks::content::{content_json, load};
+use pith_actors::tasks::content::{content_json, find_or_create, load};
+use pith_actors::tasks::upload;
 use pith_actors::tasks::{ADD_AND_REMOVE, GENERAL_CREATE};
 use pith_entities::entity::artifact;
 use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, Value as DbValue};
@@ -61,13 +62,30 @@ pub fn parse_version_href(v3: &str, href: &str) -> Option<(String, i64)> {
     ))
 }
 
-/// `POST content/file/files/`.
-pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+/// Where a new content unit's bytes come from.
+enum Source {
+    /// A file sent with the request (hashed, not yet stored).
+    File(pith_entities::store::TempArtifact),
+    /// A stored artifact (its id).
+    Artifact(String),
+    /// A chunked upload (its id).
+    Upload(String),
+    /// A URL to download, with a remote's options.
+    Url(String, Value),
+}
+
+/// A validated content-create form.
+struct NewContent {
+    relative_path: String,
+    source: Source,
+    repository: Option<String>,
+}
+
+/// Validates the fields of `content/file/files/` (and of its `upload/`, without `repository`).
+async fn parse_new(ctx: &Ctx, req: &mut Req, with_repo: bool) -> Result<NewContent, ApiError> {
     let v3 = ctx.v3();
-    let store = &ctx.state.store;
-    let form = crate::form::read(req, store, 65536).await?;
+    let form = crate::form::read_any(req, &ctx.state.store, 65536).await?;
     let fields = form.fields;
-    let temp = form.file;
     let mut errs = FieldErrors::default();
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let rel = get("relative_path");
@@ -79,7 +97,10 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
             }
         }
     }
-    let mut artifact_id = None;
+    let mut sources = Vec::new();
+    if let Some(t) = form.file {
+        sources.push(Source::File(t));
+    }
     if let Some(h) = get("artifact") {
         match id_from_ref(&v3, "artifacts", "core.artifact", &h) {
             Some(id)
@@ -88,13 +109,37 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
                     .await?
                     .is_some() =>
             {
-                artifact_id = Some(id)
+                sources.push(Source::Artifact(id))
             }
             _ => errs.add("artifact", "Invalid hyperlink - Object does not exist."),
         }
     }
+    if let Some(h) = get("upload") {
+        match super::uploads::resolve(ctx, &h).await {
+            Some(id) => sources.push(Source::Upload(id)),
+            None => errs.add("upload", "Invalid hyperlink - Object does not exist."),
+        }
+    }
+    let config = match get("downloader_config") {
+        None => Value::Null,
+        Some(text) => match serde_json::from_str::<Value>(&text) {
+            Ok(Value::Object(m)) => Value::Object(super::remotes::validate_options(ctx, &m).await?),
+            _ => {
+                errs.add("downloader_config", "Value must be valid JSON.");
+                Value::Null
+            }
+        },
+    };
+    if let Some(url) = get("file_url") {
+        let url = url.trim().to_owned();
+        if url.starts_with("http://") || url.starts_with("https://") {
+            sources.push(Source::Url(url, config));
+        } else {
+            errs.add("file_url", "Enter a valid URL.");
+        }
+    }
     let mut repo = None;
-    if let Some(h) = get("repository").filter(|h| !h.is_empty()) {
+    if let Some(h) = get("repository").filter(|h| !h.is_empty() && with_repo) {
         match id_from_ref(&v3, "repositories/file/file", "file.filerepository", &h) {
             Some(id) if super::repositories::load(ctx, &id).await.is_ok() => repo = Some(id),
             _ => errs.add("repository", "Invalid hyperlink - Object does not exist."),
@@ -102,38 +147,64 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
     }
     for (k, _) in &fields {
         match k.as_str() {
-            "relative_path" | "artifact" | "repository" => {}
-            "upload" | "file_url" => errs.add(k, "Pith does not support this way of creating content yet; send `file` or `artifact`."),
+            "relative_path" | "artifact" | "upload" | "file_url" | "downloader_config" => {}
+            "repository" if with_repo => {}
             other => errs.add(other, "Unexpected field"),
         }
     }
-    if temp.is_some() == artifact_id.is_some() {
+    if sources.len() != 1 {
         errs.add(
             "non_field_errors",
-            "Exactly one of 'file' or 'artifact' must be specified.",
+            "Exactly one of 'file', 'artifact', 'upload' or 'file_url' must be specified.",
         );
     }
     errs.into_result()?;
-    // Store the file as an artifact first (or reuse the one with the same sha256).
-    let artifact_id = match (temp, artifact_id) {
-        (_, Some(id)) => id,
-        (Some(mut t), None) => {
-            let d = t.finish().await?;
-            pith_entities::artifacts::store(&ctx.state.db, store, t, &d)
-                .await?
-                .0
-                .pulp_id
-        }
-        (None, None) => return Err(ApiError::Internal("no file and no artifact".into())),
+    let (Some(relative_path), Some(source)) = (rel, sources.pop()) else {
+        return Err(ApiError::Internal(
+            "validated form without its fields".into(),
+        ));
     };
+    Ok(NewContent {
+        relative_path,
+        source,
+        repository: repo,
+    })
+}
+
+/// `POST content/file/files/` → 202: a `general_create` task (a sent file is stored as an
+/// artifact first, as Pulp does; an upload or URL is turned into one by the task).
+pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+    let new = parse_new(ctx, req, true).await?;
+    let v3 = ctx.v3();
+    let mut args =
+        json!({ "v3": v3, "relative_path": new.relative_path, "repository": new.repository });
+    let mut exclusive: Vec<String> = new
+        .repository
+        .iter()
+        .map(|r| format!("prn:file.filerepository:{r}"))
+        .collect();
+    match new.source {
+        Source::File(mut t) => {
+            let d = t.finish().await?;
+            let (a, _) =
+                pith_entities::artifacts::store(&ctx.state.db, &ctx.state.store, t, &d).await?;
+            args["artifact"] = json!(a.pulp_id);
+        }
+        Source::Artifact(id) => args["artifact"] = json!(id),
+        Source::Upload(id) => {
+            exclusive.push(format!("prn:core.upload:{id}"));
+            args["upload"] = json!(id);
+        }
+        Source::Url(url, config) => {
+            args["file_url"] = json!(url);
+            args["downloader_config"] = config;
+        }
+    }
     let domain = super::domain_id(&ctx.state).await?;
     let spec = TaskSpec {
         name: GENERAL_CREATE.into(),
-        args: json!({ "v3": v3, "relative_path": rel, "artifact": artifact_id, "repository": repo }),
-        exclusive: repo
-            .iter()
-            .map(|r| format!("prn:file.filerepository:{r}"))
-            .collect(),
+        args,
+        exclusive,
         shared: vec![format!("prn:core.domain:{domain}")],
         deferred: true,
         logging_cid: ctx.cid.clone(),
@@ -141,6 +212,40 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
         ..TaskSpec::default()
     };
     Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+}
+
+/// `POST content/file/files/upload/` → 201 with the content, synchronously.
+pub async fn upload(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+    let new = parse_new(ctx, req, false).await?;
+    let (db, store) = (&ctx.state.db, &ctx.state.store);
+    let deps = upload::Deps { db, store };
+    let art = match new.source {
+        Source::File(mut t) => {
+            let d = t.finish().await?;
+            pith_entities::artifacts::store(db, store, t, &d).await?.0
+        }
+        Source::Artifact(id) => artifact::Entity::find_by_id(id)
+            .one(&db.read)
+            .await?
+            .ok_or_else(|| {
+                ApiError::field("artifact", "Invalid hyperlink - Object does not exist.")
+            })?,
+        Source::Upload(id) => upload::assemble(&deps, &id, None)
+            .await
+            .map_err(|e| ApiError::field("upload", e))?,
+        Source::Url(url, config) => upload::fetch_url(&deps, &url, &config)
+            .await
+            .map_err(|e| ApiError::field("file_url", e))?,
+    };
+    let txn = pith_entities::sea_orm::TransactionTrait::begin(&db.write).await?;
+    let id = find_or_create(db, &txn, &new.relative_path, &art).await?;
+    txn.commit().await?;
+    let c = load(db, std::slice::from_ref(&id)).await?;
+    let body = c
+        .first()
+        .map(|c| content_json(&ctx.v3(), c))
+        .ok_or_else(|| ApiError::Internal("the new content vanished".into()))?;
+    Ok(crate::request::json(warp::http::StatusCode::CREATED, &body))
 }
 
 /// `GET content/file/files/`.

@@ -153,6 +153,23 @@ fn certificates(which: &str, pem: &str) -> Result<String, String> {
     Ok(certs.join("\n") + "\n")
 }
 
+/// Validates a `downloader_config` (content from a `file_url`): a remote's connection options.
+pub async fn validate_options(
+    ctx: &Ctx,
+    body: &Map<String, Value>,
+) -> Result<Map<String, Value>, ApiError> {
+    if let Some(k) = body
+        .keys()
+        .find(|k| matches!(k.as_str(), "name" | "url" | "policy" | "pulp_labels"))
+    {
+        return Err(ApiError::field(
+            "downloader_config",
+            format!("{k}: Unexpected field"),
+        ));
+    }
+    validate(ctx, body, None, true).await
+}
+
 /// Validates a create/update body. Returns the normalized values of the fields given.
 async fn validate(
     ctx: &Ctx,

@@ -551,3 +551,57 @@ pub async fn sync(ctx: &Ctx, req: &mut Req, id: &str) -> Result<Response, ApiErr
     };
     Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
 }
+
+/// `DELETE …/versions/<n>/` → 202: a task that squashes the version into the next one (400 in
+/// the task when it is the repository's only version, as in Pulp).
+pub async fn delete_version(ctx: &Ctx, repo: &str, number: &str) -> Result<Response, ApiError> {
+    let v = load_version(ctx, repo, number).await?;
+    let spec = TaskSpec {
+        name: pith_actors::tasks::DELETE_VERSION.into(),
+        args: json!({ "repository": v.repository_id, "number": v.number }),
+        exclusive: vec![format!("prn:file.filerepository:{}", v.repository_id)],
+        shared: domain_shared(ctx).await?,
+        logging_cid: ctx.cid.clone(),
+        created_by: ctx.user_href(),
+        ..TaskSpec::default()
+    };
+    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+}
+
+/// `POST …/versions/<n>/repair/ {"verify_checksums"?: bool}` → 202.
+pub async fn repair_version(
+    ctx: &Ctx,
+    req: &mut Req,
+    repo: &str,
+    number: &str,
+) -> Result<Response, ApiError> {
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let v = load_version(ctx, repo, number).await?;
+    let mut verify = true;
+    for (k, val) in &body {
+        match (k.as_str(), val) {
+            ("verify_checksums", Value::Bool(b)) => verify = *b,
+            ("verify_checksums", Value::String(s)) if s == "true" || s == "false" => {
+                verify = s == "true"
+            }
+            ("verify_checksums", _) => {
+                return Err(ApiError::field(
+                    "verify_checksums",
+                    "Must be a valid boolean.",
+                ));
+            }
+            (other, _) => return Err(ApiError::field(other, "Unexpected field")),
+        }
+    }
+    let mut shared = domain_shared(ctx).await?;
+    shared.insert(0, format!("prn:file.filerepository:{}", v.repository_id));
+    let spec = TaskSpec {
+        name: pith_actors::tasks::REPAIR_VERSION.into(),
+        args: json!({ "repository": v.repository_id, "number": v.number, "verify_checksums": verify }),
+        shared,
+        logging_cid: ctx.cid.clone(),
+        created_by: ctx.user_href(),
+        ..TaskSpec::default()
+    };
+    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+}

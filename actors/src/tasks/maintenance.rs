@@ -1,0 +1,221 @@
+//! Repository version maintenance: deleting a version, and repairing one whose stored files
+//! are missing or corrupted.
+
+use pith_entities::entity::{remote, repository};
+use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
+use serde_json::Value;
+use sha2::Digest;
+use tokio::io::AsyncReadExt;
+
+use super::{TaskContext, TaskOutput, db_err};
+
+fn args(ctx: &TaskContext) -> Result<(String, i64), String> {
+    let repo = ctx
+        .args
+        .get("repository")
+        .and_then(Value::as_str)
+        .ok_or("Missing argument 'repository'.")?;
+    let number = ctx
+        .args
+        .get("number")
+        .and_then(Value::as_i64)
+        .ok_or("Missing argument 'number'.")?;
+    Ok((repo.to_owned(), number))
+}
+
+/// `pulpcore.app.tasks.repository.delete_version`: `{repository, number}`.
+pub(super) async fn delete_version(ctx: TaskContext) -> Result<TaskOutput, String> {
+    let (repo, number) = args(&ctx)?;
+    let db = &ctx.deps.db;
+    let txn = db.write.begin().await.map_err(db_err)?;
+    let rows = txn
+        .query_all_raw(db.stmt(
+            "SELECT number FROM core_repositoryversion WHERE repository_id = $1 AND complete = $2",
+            vec![repo.clone().into(), true.into()],
+        ))
+        .await
+        .map_err(db_err)?;
+    let numbers: Vec<i64> = rows
+        .iter()
+        .filter_map(|r| r.try_get::<i64>("", "number").ok())
+        .collect();
+    if !numbers.contains(&number) {
+        return Err(format!("Repository version {number} no longer exists."));
+    }
+    if numbers.len() <= 1 {
+        return Err(
+            "Cannot delete repository version. Repositories must have at least one repository version."
+                .into(),
+        );
+    }
+    pith_entities::versions::delete_version(db, &txn, &repo, number)
+        .await
+        .map_err(db_err)?;
+    txn.commit().await.map_err(db_err)?;
+    Ok(TaskOutput::default())
+}
+
+/// One stored file of the version.
+struct Unit {
+    relative_path: String,
+    file: String,
+    sha256: String,
+    size: i64,
+}
+
+/// Whether the stored file is there and (when `verify`) has the recorded size and sha256.
+async fn intact(path: &std::path::Path, u: &Unit, verify: bool) -> bool {
+    let Ok(mut f) = tokio::fs::File::open(path).await else {
+        return false;
+    };
+    if !verify {
+        return true;
+    }
+    let mut h = sha2::Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    let mut n_total = 0i64;
+    loop {
+        match f.read(&mut buf).await {
+            Ok(0) => break,
+            Ok(n) => {
+                h.update(&buf[..n]);
+                n_total += n as i64;
+            }
+            Err(_) => return false,
+        }
+    }
+    n_total == u.size && hex::encode(h.finalize()) == u.sha256
+}
+
+/// `pulpcore.app.tasks.repository.repair_version`: `{repository, number, verify_checksums}`.
+/// Finds stored files that are missing (or, with `verify_checksums`, corrupted) and downloads
+/// them again from the repository's remote, verifying them before they replace anything.
+pub(super) async fn repair_version(ctx: TaskContext) -> Result<TaskOutput, String> {
+    let (repo_id, number) = args(&ctx)?;
+    let verify = ctx
+        .args
+        .get("verify_checksums")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let db = &ctx.deps.db;
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(
+            "SELECT ca.relative_path, a.file, a.sha256, a.size FROM core_repositorycontent rc \
+             JOIN core_repositoryversion v ON v.repository_id = rc.repository_id AND v.number = $2 \
+             JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
+             JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
+             WHERE rc.repository_id = $1 AND rc.version_added <= $2 \
+             AND (rc.version_removed IS NULL OR rc.version_removed > $2)",
+            vec![repo_id.clone().into(), number.into()],
+        ))
+        .await
+        .map_err(db_err)?;
+    let mut units = Vec::with_capacity(rows.len());
+    for r in rows {
+        units.push(Unit {
+            relative_path: r.try_get("", "relative_path").map_err(db_err)?,
+            file: r.try_get("", "file").map_err(db_err)?,
+            sha256: r.try_get("", "sha256").map_err(db_err)?,
+            size: r.try_get("", "size").map_err(db_err)?,
+        });
+    }
+    let mut missing = Vec::new();
+    let mut corrupted = Vec::new();
+    for u in units {
+        let path = ctx.deps.store.path_of(&u.file);
+        if !tokio::fs::try_exists(&path).await.unwrap_or(false) {
+            missing.push(u);
+        } else if !intact(&path, &u, verify).await {
+            corrupted.push(u);
+        }
+    }
+    let total = (missing.len() + corrupted.len()) as i64;
+    ctx.progress(
+        0,
+        "Identify missing units",
+        "repair.missing",
+        "completed",
+        None,
+        missing.len() as i64,
+    )
+    .await;
+    ctx.progress(
+        1,
+        "Identify corrupted units",
+        "repair.corrupted",
+        "completed",
+        None,
+        corrupted.len() as i64,
+    )
+    .await;
+    let repo = repository::Entity::find_by_id(repo_id.clone())
+        .one(&db.read)
+        .await
+        .map_err(db_err)?
+        .ok_or("The repository no longer exists.")?;
+    let remote = match &repo.remote_id {
+        Some(id) => remote::Entity::find_by_id(id.clone())
+            .one(&db.read)
+            .await
+            .map_err(db_err)?,
+        None => None,
+    };
+    let mut repaired = 0i64;
+    let mut failed = Vec::new();
+    for u in missing.into_iter().chain(corrupted) {
+        let Some(r) = &remote else {
+            failed.push(format!(
+                "{} (the repository has no remote)",
+                u.relative_path
+            ));
+            continue;
+        };
+        match refetch(&ctx, r, &u).await {
+            Ok(()) => repaired += 1,
+            Err(e) => failed.push(format!("{} ({e})", u.relative_path)),
+        }
+    }
+    ctx.progress(
+        2,
+        "Repair corrupted units",
+        "repair.repaired",
+        "completed",
+        Some(total),
+        repaired,
+    )
+    .await;
+    if !failed.is_empty() {
+        return Err(format!(
+            "{} of {total} damaged files could not be repaired: {}",
+            failed.len(),
+            failed.join("; ")
+        ));
+    }
+    Ok(TaskOutput::default())
+}
+
+/// Downloads one unit again and, once verified, puts it in place of the damaged file.
+async fn refetch(ctx: &TaskContext, r: &remote::Model, u: &Unit) -> Result<(), String> {
+    use futures_util::StreamExt;
+    let url = super::sync::join_url(&r.url, &u.relative_path);
+    let client = super::sync::client(r)?;
+    let resp = super::sync::get(&client, r, &url).await?;
+    let mut t = ctx.deps.store.temp().await.map_err(|e| e.to_string())?;
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| format!("could not download {url}: {e}"))?;
+        t.write(&chunk).await.map_err(|e| e.to_string())?;
+    }
+    let d = t.finish().await.map_err(|e| e.to_string())?;
+    if d.sha256 != u.sha256 || d.size as i64 != u.size {
+        return Err(format!(
+            "{url} has sha256 {} ({} bytes), expected {} ({} bytes)",
+            d.sha256, d.size, u.sha256, u.size
+        ));
+    }
+    t.persist_as(&ctx.deps.store, u.file.clone())
+        .await
+        .map_err(|e| e.to_string())?;
+    Ok(())
+}
