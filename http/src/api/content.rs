@@ -65,7 +65,7 @@ pub fn parse_version_href(v3: &str, href: &str) -> Option<(String, i64)> {
 /// Where a new content unit's bytes come from.
 enum Source {
     /// A file sent with the request (hashed, not yet stored).
-    File(pith_entities::store::TempArtifact),
+    File(Box<pith_entities::store::TempArtifact>),
     /// A stored artifact (its id).
     Artifact(String),
     /// A chunked upload (its id).
@@ -99,7 +99,7 @@ async fn parse_new(ctx: &Ctx, req: &mut Req, with_repo: bool) -> Result<NewConte
     }
     let mut sources = Vec::new();
     if let Some(t) = form.file {
-        sources.push(Source::File(t));
+        sources.push(Source::File(Box::new(t)));
     }
     if let Some(h) = get("artifact") {
         match id_from_ref(&v3, "artifacts", "core.artifact", &h) {
@@ -187,7 +187,7 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
         Source::File(mut t) => {
             let d = t.finish().await?;
             let (a, _) =
-                pith_entities::artifacts::store(&ctx.state.db, &ctx.state.store, t, &d).await?;
+                pith_entities::artifacts::store(&ctx.state.db, &ctx.state.store, *t, &d).await?;
             args["artifact"] = json!(a.pulp_id);
         }
         Source::Artifact(id) => args["artifact"] = json!(id),
@@ -222,7 +222,7 @@ pub async fn upload(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
     let art = match new.source {
         Source::File(mut t) => {
             let d = t.finish().await?;
-            pith_entities::artifacts::store(db, store, t, &d).await?.0
+            pith_entities::artifacts::store(db, store, *t, &d).await?.0
         }
         Source::Artifact(id) => artifact::Entity::find_by_id(id)
             .one(&db.read)
