@@ -672,6 +672,7 @@ async fn file_repository_bench(opts: &Opts, c: &reqwest::Client, secs: f64) -> a
 }
 
 fn main() -> anyhow::Result<()> {
+    pith_actors::tls::install_provider();
     let mut args = std::env::args().skip(1);
     let exe = std::env::current_exe()?;
     let mut opts = Opts {

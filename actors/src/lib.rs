@@ -9,3 +9,4 @@
 pub mod machine;
 pub mod tasking;
 pub mod tasks;
+pub mod tls;

@@ -113,7 +113,7 @@ async fn content_upload_modify_and_versions(env: Env) {
         (code, e),
         (
             400,
-            json!({"non_field_errors": ["Exactly one of 'file' or 'artifact' must be specified."]})
+            json!({"non_field_errors": ["Exactly one of 'file', 'artifact', 'upload' or 'file_url' must be specified."]})
         )
     );
 

@@ -11,4 +11,5 @@ mod repositories;
 mod support;
 mod sync;
 mod tasking;
+mod tls;
 mod uploads;

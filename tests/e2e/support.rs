@@ -63,6 +63,7 @@ fn postgres() -> Option<&'static Pg> {
 impl Env {
     /// A fresh environment; `None` when the backend is unavailable (PostgreSQL outside CI).
     pub fn new(backend: Backend) -> Option<Env> {
+        pith_actors::tls::install_provider();
         let dir = tempfile::tempdir().expect("tempdir");
         let db_url = match backend {
             Backend::Sqlite => None,

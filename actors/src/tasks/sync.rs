@@ -76,8 +76,28 @@ pub fn parse_manifest(text: &str) -> Result<Vec<Entry>, String> {
     Ok(out)
 }
 
-pub(super) fn client(r: &remote::Model) -> Result<reqwest::Client, String> {
+/// The HTTP client for a remote: its timeouts, proxy, headers and TLS options (`ca_cert`
+/// trusted besides the system's roots, `client_cert` + `client_key` as the client identity,
+/// `tls_validation=false` accepting any server certificate).
+pub(super) fn client(r: &remote::Model) -> Result<Downloader, String> {
+    crate::tls::install_provider();
     let mut b = reqwest::Client::builder();
+    if !r.tls_validation {
+        b = b.tls_danger_accept_invalid_certs(true);
+    }
+    if let Some(pem) = r.ca_cert.as_deref().filter(|p| !p.trim().is_empty()) {
+        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
+            .map_err(|e| format!("The remote's ca_cert cannot be used: {e}"))?;
+        b = b.tls_certs_merge(certs);
+    }
+    match (r.client_cert.as_deref(), r.client_key.as_deref()) {
+        (Some(cert), Some(key)) if !cert.trim().is_empty() && !key.trim().is_empty() => {
+            let identity = reqwest::Identity::from_pem(format!("{cert}\n{key}").as_bytes())
+                .map_err(|e| format!("The remote's client_cert/client_key cannot be used: {e}"))?;
+            b = b.identity(identity);
+        }
+        _ => {}
+    }
     if let Some(t) = r.total_timeout {
         b = b.timeout(Duration::from_secs_f64(t));
     }
@@ -111,21 +131,73 @@ pub(super) fn client(r: &remote::Model) -> Result<reqwest::Client, String> {
             }
         }
     }
-    b.default_headers(headers)
+    let client = b
+        .default_headers(headers)
         .build()
-        .map_err(|e| format!("Could not build the HTTP client: {e}"))
+        .map_err(|e| format!("Could not build the HTTP client: {e}"))?;
+    Ok(Downloader {
+        client,
+        limit: r.rate_limit.filter(|n| *n > 0).map(|n| RateLimit {
+            interval: Duration::from_secs_f64(1.0 / n as f64),
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        }),
+    })
+}
+
+/// An error with its chain of causes (reqwest's own message rarely says what went wrong, e.g.
+/// which certificate check failed).
+fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut cur = e.source();
+    while let Some(c) = cur {
+        let m = c.to_string();
+        if !out.contains(&m) {
+            out.push_str(": ");
+            out.push_str(&m);
+        }
+        cur = c.source();
+    }
+    out
+}
+
+/// A remote's HTTP client with its request-rate limit.
+pub(super) struct Downloader {
+    client: reqwest::Client,
+    limit: Option<RateLimit>,
+}
+
+/// `rate_limit`: at most that many requests per second, shared by every concurrent download
+/// of one task (requests are spaced evenly rather than sent in bursts).
+struct RateLimit {
+    interval: Duration,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl RateLimit {
+    async fn wait(&self) {
+        let at = {
+            let mut next = self.next.lock().await;
+            let at = Ord::max(*next, tokio::time::Instant::now());
+            *next = at + self.interval;
+            at
+        };
+        tokio::time::sleep_until(at).await;
+    }
 }
 
 /// GET with Pulp's retry rules: 429, 5xx and transport errors are retried with backoff.
 pub(super) async fn get(
-    client: &reqwest::Client,
+    d: &Downloader,
     r: &remote::Model,
     url: &str,
 ) -> Result<reqwest::Response, String> {
     let retries = r.max_retries.unwrap_or(3).clamp(0, 10) as u32;
     let mut attempt = 0;
     loop {
-        let mut req = client.get(url);
+        if let Some(l) = &d.limit {
+            l.wait().await;
+        }
+        let mut req = d.client.get(url);
         if let Some(u) = &r.username {
             req = req.basic_auth(u, r.password.as_deref());
         }
@@ -142,7 +214,7 @@ pub(super) async fn get(
                     resp.status().as_u16(),
                     resp.status().canonical_reason().unwrap_or("")
                 )),
-                Err(e) => Err(format!("Could not download {url}: {e}")),
+                Err(e) => Err(format!("Could not download {url}: {}", causes(&e))),
             };
         }
         attempt += 1;
@@ -176,7 +248,7 @@ pub(super) fn join_url(manifest_url: &str, relative: &str) -> String {
 /// batch, see [`pith_entities::artifacts::store_batch`]).
 async fn download(
     ctx: &TaskContext,
-    client: &reqwest::Client,
+    client: &Downloader,
     r: &remote::Model,
     url: String,
     e: Entry,
