@@ -15,6 +15,7 @@ pub mod error;
 pub mod form;
 pub mod labels;
 pub mod listing;
+pub mod openapi;
 pub mod request;
 pub mod router;
 

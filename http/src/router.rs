@@ -71,7 +71,7 @@ async fn route(state: Arc<HttpState>, req: &mut Req, cid: &str) -> Result<Respon
         }
         return Err(ApiError::NotFound("Not found.".into()));
     };
-    if !rest.is_empty() && !rest.ends_with('/') {
+    if !rest.is_empty() && !rest.ends_with('/') && !ROUTES.iter().any(|(t, _)| *t == rest) {
         // Django's APPEND_SLASH.
         if matches!(req.method, Method::GET | Method::HEAD) {
             let q = if req.raw_query.is_empty() {
@@ -84,11 +84,10 @@ async fn route(state: Arc<HttpState>, req: &mut Req, cid: &str) -> Result<Respon
         return Err(ApiError::NotFound("Not found.".into()));
     }
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let Some(route) = resolve(&segs, state.config.test_tasks) else {
+    let Some((kind, ids)) = resolve(&segs, state.config.test_tasks) else {
         return Err(ApiError::NotFound("Not found.".into()));
     };
-    let open = matches!(route, Route::Root | Route::Status | Route::Livez);
-    let user = if open {
+    let user = if is_open(kind) {
         None
     } else {
         Some(state.auth.authenticate(req.header("authorization")).await?)
@@ -98,324 +97,303 @@ async fn route(state: Arc<HttpState>, req: &mut Req, cid: &str) -> Result<Respon
         user,
         cid: cid.to_owned(),
     };
-    dispatch(&ctx, req, route).await
+    allow(req, methods(kind))?;
+    dispatch(&ctx, req, kind, &ids).await
 }
 
-/// Every API endpoint, with the ids its path carries. One list: what is not here is a 404
-/// (answered before authentication, as Pulp does).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Route<'a> {
+/// Every API endpoint. With [`ROUTES`] this is the one list of what the API answers: the
+/// router resolves paths through it (anything else is a 404, answered before authentication,
+/// as Pulp does), and the OpenAPI schema ([`crate::openapi`]) documents each kind, so the two
+/// cannot drift apart (a test compares them method by method).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Kind {
     Root,
     Status,
     Livez,
+    Docs,
+    DocsJson,
+    DocsYaml,
     Tasks,
     TasksPurge,
-    Task(&'a str),
+    Task,
     Workers,
-    Worker(&'a str),
+    Worker,
     Artifacts,
-    Artifact(&'a str),
+    Artifact,
     OrphansCleanup,
     Orphans,
     Remotes,
     FileRemotes,
-    FileRemote(&'a str),
-    FileRemoteLabel(&'a str, bool),
+    FileRemote,
+    FileRemoteSetLabel,
+    FileRemoteUnsetLabel,
     Repositories,
     RepositoryVersions,
     FileRepositories,
-    FileRepository(&'a str),
-    FileRepositoryLabel(&'a str, bool),
-    FileRepositoryModify(&'a str),
-    FileRepositorySync(&'a str),
-    FileRepositoryVersions(&'a str),
-    FileRepositoryVersion(&'a str, &'a str),
+    FileRepository,
+    FileRepositorySetLabel,
+    FileRepositoryUnsetLabel,
+    FileRepositoryModify,
+    FileRepositorySync,
+    FileRepositoryVersions,
+    FileRepositoryVersion,
+    FileRepositoryVersionRepair,
     Publications,
     FilePublications,
-    FilePublication(&'a str),
+    FilePublication,
     Distributions,
     FileDistributions,
-    FileDistribution(&'a str),
+    FileDistribution,
     FileContents,
     FileContentUpload,
-    FileContent(&'a str),
+    FileContent,
     Uploads,
-    Upload(&'a str),
-    UploadCommit(&'a str),
-    FileRepositoryVersionRepair(&'a str, &'a str),
+    Upload,
+    UploadCommit,
     TestTasks,
 }
 
-fn resolve<'a>(segs: &[&'a str], test_tasks: bool) -> Option<Route<'a>> {
-    Some(match segs {
-        [] => Route::Root,
-        ["status"] => Route::Status,
-        ["livez"] => Route::Livez,
-        ["tasks"] => Route::Tasks,
-        ["tasks", "purge"] => Route::TasksPurge,
-        ["tasks", id] => Route::Task(id),
-        ["workers"] => Route::Workers,
-        ["workers", id] => Route::Worker(id),
-        ["artifacts"] => Route::Artifacts,
-        ["artifacts", id] => Route::Artifact(id),
-        ["orphans", "cleanup"] => Route::OrphansCleanup,
-        ["orphans"] => Route::Orphans,
-        ["remotes"] => Route::Remotes,
-        ["remotes", "file", "file"] => Route::FileRemotes,
-        ["remotes", "file", "file", id] => Route::FileRemote(id),
-        ["remotes", "file", "file", id, "set_label"] => Route::FileRemoteLabel(id, true),
-        ["remotes", "file", "file", id, "unset_label"] => Route::FileRemoteLabel(id, false),
-        ["repositories"] => Route::Repositories,
-        ["repository_versions"] => Route::RepositoryVersions,
-        ["repositories", "file", "file"] => Route::FileRepositories,
-        ["repositories", "file", "file", id] => Route::FileRepository(id),
-        ["repositories", "file", "file", id, "set_label"] => Route::FileRepositoryLabel(id, true),
-        ["repositories", "file", "file", id, "unset_label"] => {
-            Route::FileRepositoryLabel(id, false)
+/// Path templates under `api/v3/` (`{}` is an id), in matching order: literal segments are
+/// listed before an id in the same place (`content/file/files/upload/` before
+/// `content/file/files/{}/`). Only the schema files have no trailing slash, as in Pulp.
+pub const ROUTES: &[(&str, Kind)] = &[
+    ("", Kind::Root),
+    ("status/", Kind::Status),
+    ("livez/", Kind::Livez),
+    ("docs/", Kind::Docs),
+    ("docs/api.json", Kind::DocsJson),
+    ("docs/api.yaml", Kind::DocsYaml),
+    ("tasks/", Kind::Tasks),
+    ("tasks/purge/", Kind::TasksPurge),
+    ("tasks/{}/", Kind::Task),
+    ("workers/", Kind::Workers),
+    ("workers/{}/", Kind::Worker),
+    ("artifacts/", Kind::Artifacts),
+    ("artifacts/{}/", Kind::Artifact),
+    ("orphans/cleanup/", Kind::OrphansCleanup),
+    ("orphans/", Kind::Orphans),
+    ("remotes/", Kind::Remotes),
+    ("remotes/file/file/", Kind::FileRemotes),
+    ("remotes/file/file/{}/", Kind::FileRemote),
+    ("remotes/file/file/{}/set_label/", Kind::FileRemoteSetLabel),
+    (
+        "remotes/file/file/{}/unset_label/",
+        Kind::FileRemoteUnsetLabel,
+    ),
+    ("repositories/", Kind::Repositories),
+    ("repository_versions/", Kind::RepositoryVersions),
+    ("repositories/file/file/", Kind::FileRepositories),
+    ("repositories/file/file/{}/", Kind::FileRepository),
+    (
+        "repositories/file/file/{}/set_label/",
+        Kind::FileRepositorySetLabel,
+    ),
+    (
+        "repositories/file/file/{}/unset_label/",
+        Kind::FileRepositoryUnsetLabel,
+    ),
+    (
+        "repositories/file/file/{}/modify/",
+        Kind::FileRepositoryModify,
+    ),
+    ("repositories/file/file/{}/sync/", Kind::FileRepositorySync),
+    (
+        "repositories/file/file/{}/versions/",
+        Kind::FileRepositoryVersions,
+    ),
+    (
+        "repositories/file/file/{}/versions/{}/",
+        Kind::FileRepositoryVersion,
+    ),
+    (
+        "repositories/file/file/{}/versions/{}/repair/",
+        Kind::FileRepositoryVersionRepair,
+    ),
+    ("publications/", Kind::Publications),
+    ("publications/file/file/", Kind::FilePublications),
+    ("publications/file/file/{}/", Kind::FilePublication),
+    ("distributions/", Kind::Distributions),
+    ("distributions/file/file/", Kind::FileDistributions),
+    ("distributions/file/file/{}/", Kind::FileDistribution),
+    ("content/file/files/", Kind::FileContents),
+    ("content/file/files/upload/", Kind::FileContentUpload),
+    ("content/file/files/{}/", Kind::FileContent),
+    ("uploads/", Kind::Uploads),
+    ("uploads/{}/", Kind::Upload),
+    ("uploads/{}/commit/", Kind::UploadCommit),
+    ("pith/test/tasks/", Kind::TestTasks),
+];
+
+/// The methods each kind answers (HEAD goes with GET).
+pub fn methods(kind: Kind) -> &'static [Method] {
+    use Method as M;
+    match kind {
+        Kind::Root
+        | Kind::Status
+        | Kind::Livez
+        | Kind::Docs
+        | Kind::DocsJson
+        | Kind::DocsYaml
+        | Kind::Tasks
+        | Kind::Workers
+        | Kind::Worker
+        | Kind::Remotes
+        | Kind::Repositories
+        | Kind::RepositoryVersions
+        | Kind::FileRepositoryVersions
+        | Kind::Publications
+        | Kind::Distributions
+        | Kind::FileContent => &[M::GET],
+        Kind::TasksPurge
+        | Kind::OrphansCleanup
+        | Kind::FileRemoteSetLabel
+        | Kind::FileRemoteUnsetLabel
+        | Kind::FileRepositorySetLabel
+        | Kind::FileRepositoryUnsetLabel
+        | Kind::FileRepositoryModify
+        | Kind::FileRepositorySync
+        | Kind::FileRepositoryVersionRepair
+        | Kind::FileContentUpload
+        | Kind::UploadCommit
+        | Kind::TestTasks => &[M::POST],
+        Kind::Orphans => &[M::DELETE],
+        Kind::Task => &[M::GET, M::PATCH, M::DELETE],
+        Kind::Artifact | Kind::FilePublication | Kind::FileRepositoryVersion => {
+            &[M::GET, M::DELETE]
         }
-        ["repositories", "file", "file", id, "modify"] => Route::FileRepositoryModify(id),
-        ["repositories", "file", "file", id, "sync"] => Route::FileRepositorySync(id),
-        ["repositories", "file", "file", id, "versions"] => Route::FileRepositoryVersions(id),
-        ["repositories", "file", "file", id, "versions", n] => Route::FileRepositoryVersion(id, n),
-        ["publications"] => Route::Publications,
-        ["publications", "file", "file"] => Route::FilePublications,
-        ["publications", "file", "file", id] => Route::FilePublication(id),
-        ["distributions"] => Route::Distributions,
-        ["distributions", "file", "file"] => Route::FileDistributions,
-        ["distributions", "file", "file", id] => Route::FileDistribution(id),
-        ["content", "file", "files"] => Route::FileContents,
-        ["content", "file", "files", "upload"] => Route::FileContentUpload,
-        ["content", "file", "files", id] => Route::FileContent(id),
-        ["uploads"] => Route::Uploads,
-        ["uploads", id] => Route::Upload(id),
-        ["uploads", id, "commit"] => Route::UploadCommit(id),
-        ["repositories", "file", "file", id, "versions", n, "repair"] => {
-            Route::FileRepositoryVersionRepair(id, n)
+        Kind::Artifacts
+        | Kind::FileRemotes
+        | Kind::FileRepositories
+        | Kind::FilePublications
+        | Kind::FileDistributions
+        | Kind::FileContents
+        | Kind::Uploads => &[M::GET, M::POST],
+        Kind::FileRemote | Kind::FileRepository | Kind::FileDistribution => {
+            &[M::GET, M::PUT, M::PATCH, M::DELETE]
         }
-        ["pith", "test", "tasks"] if test_tasks => Route::TestTasks,
-        _ => return None,
-    })
+        Kind::Upload => &[M::GET, M::PUT, M::DELETE],
+    }
 }
 
-async fn dispatch(ctx: &Ctx, req: &mut Req, route: Route<'_>) -> Result<Response, ApiError> {
+/// Endpoints answered without credentials.
+pub fn is_open(kind: Kind) -> bool {
+    matches!(
+        kind,
+        Kind::Root | Kind::Status | Kind::Livez | Kind::Docs | Kind::DocsJson | Kind::DocsYaml
+    )
+}
+
+/// The kind and ids of a path under `api/v3/` split into segments.
+pub fn resolve<'a>(segs: &[&'a str], test_tasks: bool) -> Option<(Kind, Vec<&'a str>)> {
+    'routes: for (template, kind) in ROUTES {
+        if *kind == Kind::TestTasks && !test_tasks {
+            continue;
+        }
+        let parts: Vec<&str> = template.split('/').filter(|s| !s.is_empty()).collect();
+        if parts.len() != segs.len() {
+            continue;
+        }
+        let mut ids = Vec::new();
+        for (p, s) in parts.iter().zip(segs) {
+            if *p == "{}" {
+                ids.push(*s);
+            } else if p != s {
+                continue 'routes;
+            }
+        }
+        return Some((*kind, ids));
+    }
+    None
+}
+
+async fn dispatch(
+    ctx: &Ctx,
+    req: &mut Req,
+    kind: Kind,
+    ids: &[&str],
+) -> Result<Response, ApiError> {
     use Method as M;
     use api::{
         artifacts, content, orphans, publishing, remotes, repositories as repos, status, tasks,
         testing, uploads, workers,
     };
     let m = req.method.clone();
-    match route {
-        Route::Root => allow(req, &[M::GET]).map(|_| status::root(ctx, req)),
-        Route::Status => {
-            allow(req, &[M::GET])?;
-            status::status(ctx).await
+    let id = ids.first().copied().unwrap_or("");
+    let n = ids.get(1).copied().unwrap_or("");
+    match kind {
+        Kind::Root => Ok(status::root(ctx, req)),
+        Kind::Status => status::status(ctx).await,
+        Kind::Livez => Ok(status::livez()),
+        Kind::Docs => Ok(crate::openapi::docs_page()),
+        Kind::DocsJson => crate::openapi::serve(ctx, req, false),
+        Kind::DocsYaml => crate::openapi::serve(ctx, req, true),
+        Kind::Tasks => tasks::list(ctx, req).await,
+        Kind::TasksPurge => tasks::purge(ctx, req).await,
+        Kind::Task => match m {
+            M::PATCH => tasks::cancel(ctx, req, id).await,
+            M::DELETE => tasks::delete(ctx, id).await,
+            _ => tasks::read(ctx, req, id).await,
+        },
+        Kind::Workers => workers::list(ctx, req).await,
+        Kind::Worker => workers::read(ctx, req, id).await,
+        Kind::Artifacts if m == M::POST => artifacts::create(ctx, req).await,
+        Kind::Artifacts => artifacts::list(ctx, req).await,
+        Kind::Artifact if m == M::DELETE => artifacts::delete(ctx, id).await,
+        Kind::Artifact => artifacts::read(ctx, req, id).await,
+        Kind::OrphansCleanup | Kind::Orphans => orphans::cleanup(ctx, req).await,
+        Kind::Remotes => remotes::list(ctx, req).await,
+        Kind::FileRemotes if m == M::POST => remotes::create(ctx, req).await,
+        Kind::FileRemotes => remotes::list(ctx, req).await,
+        Kind::FileRemote => match m {
+            M::PUT => remotes::update(ctx, req, id, false).await,
+            M::PATCH => remotes::update(ctx, req, id, true).await,
+            M::DELETE => remotes::delete(ctx, id).await,
+            _ => remotes::read(ctx, req, id).await,
+        },
+        Kind::FileRemoteSetLabel => remotes::label(ctx, req, id, true).await,
+        Kind::FileRemoteUnsetLabel => remotes::label(ctx, req, id, false).await,
+        Kind::Repositories => repos::list(ctx, req).await,
+        Kind::RepositoryVersions => repos::list_versions(ctx, req, None).await,
+        Kind::FileRepositories if m == M::POST => repos::create(ctx, req).await,
+        Kind::FileRepositories => repos::list(ctx, req).await,
+        Kind::FileRepository => match m {
+            M::PUT => repos::update(ctx, req, id, false).await,
+            M::PATCH => repos::update(ctx, req, id, true).await,
+            M::DELETE => repos::delete(ctx, id).await,
+            _ => repos::read(ctx, req, id).await,
+        },
+        Kind::FileRepositorySetLabel => repos::label(ctx, req, id, true).await,
+        Kind::FileRepositoryUnsetLabel => repos::label(ctx, req, id, false).await,
+        Kind::FileRepositoryModify => content::modify(ctx, req, id).await,
+        Kind::FileRepositorySync => repos::sync(ctx, req, id).await,
+        Kind::FileRepositoryVersions => repos::list_versions(ctx, req, Some(id)).await,
+        Kind::FileRepositoryVersion if m == M::DELETE => repos::delete_version(ctx, id, n).await,
+        Kind::FileRepositoryVersion => repos::read_version(ctx, req, id, n).await,
+        Kind::FileRepositoryVersionRepair => repos::repair_version(ctx, req, id, n).await,
+        Kind::Publications => publishing::list_publications(ctx, req).await,
+        Kind::FilePublications if m == M::POST => publishing::create_publication(ctx, req).await,
+        Kind::FilePublications => publishing::list_publications(ctx, req).await,
+        Kind::FilePublication if m == M::DELETE => publishing::delete_publication(ctx, id).await,
+        Kind::FilePublication => publishing::read_publication(ctx, req, id).await,
+        Kind::Distributions => publishing::list_distributions(ctx, req).await,
+        Kind::FileDistributions if m == M::POST => publishing::create_distribution(ctx, req).await,
+        Kind::FileDistributions => publishing::list_distributions(ctx, req).await,
+        Kind::FileDistribution if m == M::GET || m == M::HEAD => {
+            publishing::read_distribution(ctx, req, id).await
         }
-        Route::Livez => allow(req, &[M::GET]).map(|_| status::livez()),
-        Route::Tasks => {
-            allow(req, &[M::GET])?;
-            tasks::list(ctx, req).await
-        }
-        Route::TasksPurge => {
-            allow(req, &[M::POST])?;
-            tasks::purge(ctx, req).await
-        }
-        Route::Task(id) => {
-            allow(req, &[M::GET, M::PATCH, M::DELETE])?;
-            match m {
-                M::PATCH => tasks::cancel(ctx, req, id).await,
-                M::DELETE => tasks::delete(ctx, id).await,
-                _ => tasks::read(ctx, req, id).await,
-            }
-        }
-        Route::Workers => {
-            allow(req, &[M::GET])?;
-            workers::list(ctx, req).await
-        }
-        Route::Worker(id) => {
-            allow(req, &[M::GET])?;
-            workers::read(ctx, req, id).await
-        }
-        Route::Artifacts => {
-            allow(req, &[M::GET, M::POST])?;
-            if m == M::POST {
-                artifacts::create(ctx, req).await
-            } else {
-                artifacts::list(ctx, req).await
-            }
-        }
-        Route::Artifact(id) => {
-            allow(req, &[M::GET, M::DELETE])?;
-            if m == M::DELETE {
-                artifacts::delete(ctx, id).await
-            } else {
-                artifacts::read(ctx, req, id).await
-            }
-        }
-        Route::OrphansCleanup => {
-            allow(req, &[M::POST])?;
-            orphans::cleanup(ctx, req).await
-        }
-        Route::Orphans => {
-            allow(req, &[M::DELETE])?;
-            orphans::cleanup(ctx, req).await
-        }
-        Route::Remotes => {
-            allow(req, &[M::GET])?;
-            remotes::list(ctx, req).await
-        }
-        Route::FileRemotes => {
-            allow(req, &[M::GET, M::POST])?;
-            if m == M::POST {
-                remotes::create(ctx, req).await
-            } else {
-                remotes::list(ctx, req).await
-            }
-        }
-        Route::FileRemote(id) => {
-            allow(req, &[M::GET, M::PUT, M::PATCH, M::DELETE])?;
-            match m {
-                M::PUT => remotes::update(ctx, req, id, false).await,
-                M::PATCH => remotes::update(ctx, req, id, true).await,
-                M::DELETE => remotes::delete(ctx, id).await,
-                _ => remotes::read(ctx, req, id).await,
-            }
-        }
-        Route::FileRemoteLabel(id, set) => {
-            allow(req, &[M::POST])?;
-            remotes::label(ctx, req, id, set).await
-        }
-        Route::Repositories => {
-            allow(req, &[M::GET])?;
-            repos::list(ctx, req).await
-        }
-        Route::RepositoryVersions => {
-            allow(req, &[M::GET])?;
-            repos::list_versions(ctx, req, None).await
-        }
-        Route::FileRepositories => {
-            allow(req, &[M::GET, M::POST])?;
-            if m == M::POST {
-                repos::create(ctx, req).await
-            } else {
-                repos::list(ctx, req).await
-            }
-        }
-        Route::FileRepository(id) => {
-            allow(req, &[M::GET, M::PUT, M::PATCH, M::DELETE])?;
-            match m {
-                M::PUT => repos::update(ctx, req, id, false).await,
-                M::PATCH => repos::update(ctx, req, id, true).await,
-                M::DELETE => repos::delete(ctx, id).await,
-                _ => repos::read(ctx, req, id).await,
-            }
-        }
-        Route::FileRepositoryLabel(id, set) => {
-            allow(req, &[M::POST])?;
-            repos::label(ctx, req, id, set).await
-        }
-        Route::FileRepositoryModify(id) => {
-            allow(req, &[M::POST])?;
-            content::modify(ctx, req, id).await
-        }
-        Route::FileRepositorySync(id) => {
-            allow(req, &[M::POST])?;
-            repos::sync(ctx, req, id).await
-        }
-        Route::FileRepositoryVersions(id) => {
-            allow(req, &[M::GET])?;
-            repos::list_versions(ctx, req, Some(id)).await
-        }
-        Route::FileRepositoryVersion(id, n) => {
-            allow(req, &[M::GET, M::DELETE])?;
-            if m == M::DELETE {
-                repos::delete_version(ctx, id, n).await
-            } else {
-                repos::read_version(ctx, req, id, n).await
-            }
-        }
-        Route::FileRepositoryVersionRepair(id, n) => {
-            allow(req, &[M::POST])?;
-            repos::repair_version(ctx, req, id, n).await
-        }
-        Route::Publications => {
-            allow(req, &[M::GET])?;
-            publishing::list_publications(ctx, req).await
-        }
-        Route::FilePublications => {
-            allow(req, &[M::GET, M::POST])?;
-            if m == M::POST {
-                publishing::create_publication(ctx, req).await
-            } else {
-                publishing::list_publications(ctx, req).await
-            }
-        }
-        Route::FilePublication(id) => {
-            allow(req, &[M::GET, M::DELETE])?;
-            if m == M::DELETE {
-                publishing::delete_publication(ctx, id).await
-            } else {
-                publishing::read_publication(ctx, req, id).await
-            }
-        }
-        Route::Distributions => {
-            allow(req, &[M::GET])?;
-            publishing::list_distributions(ctx, req).await
-        }
-        Route::FileDistributions => {
-            allow(req, &[M::GET, M::POST])?;
-            if m == M::POST {
-                publishing::create_distribution(ctx, req).await
-            } else {
-                publishing::list_distributions(ctx, req).await
-            }
-        }
-        Route::FileDistribution(id) => {
-            allow(req, &[M::GET, M::PUT, M::PATCH, M::DELETE])?;
-            if m == M::GET || m == M::HEAD {
-                publishing::read_distribution(ctx, req, id).await
-            } else {
-                publishing::change_distribution(ctx, req, id, &m).await
-            }
-        }
-        Route::FileContents => {
-            allow(req, &[M::GET, M::POST])?;
-            if m == M::POST {
-                content::create(ctx, req).await
-            } else {
-                content::list(ctx, req).await
-            }
-        }
-        Route::FileContentUpload => {
-            allow(req, &[M::POST])?;
-            content::upload(ctx, req).await
-        }
-        Route::FileContent(id) => {
-            allow(req, &[M::GET])?;
-            content::read(ctx, req, id).await
-        }
-        Route::Uploads => {
-            allow(req, &[M::GET, M::POST])?;
-            if m == M::POST {
-                uploads::create(ctx, req).await
-            } else {
-                uploads::list(ctx, req).await
-            }
-        }
-        Route::Upload(id) => {
-            allow(req, &[M::GET, M::PUT, M::DELETE])?;
-            match m {
-                M::PUT => uploads::put_chunk(ctx, req, id).await,
-                M::DELETE => uploads::delete(ctx, id).await,
-                _ => uploads::read(ctx, req, id).await,
-            }
-        }
-        Route::UploadCommit(id) => {
-            allow(req, &[M::POST])?;
-            uploads::commit(ctx, req, id).await
-        }
-        Route::TestTasks => {
-            allow(req, &[M::POST])?;
-            testing::dispatch(ctx, req).await
-        }
+        Kind::FileDistribution => publishing::change_distribution(ctx, req, id, &m).await,
+        Kind::FileContents if m == M::POST => content::create(ctx, req).await,
+        Kind::FileContents => content::list(ctx, req).await,
+        Kind::FileContentUpload => content::upload(ctx, req).await,
+        Kind::FileContent => content::read(ctx, req, id).await,
+        Kind::Uploads if m == M::POST => uploads::create(ctx, req).await,
+        Kind::Uploads => uploads::list(ctx, req).await,
+        Kind::Upload => match m {
+            M::PUT => uploads::put_chunk(ctx, req, id).await,
+            M::DELETE => uploads::delete(ctx, id).await,
+            _ => uploads::read(ctx, req, id).await,
+        },
+        Kind::UploadCommit => uploads::commit(ctx, req, id).await,
+        Kind::TestTasks => testing::dispatch(ctx, req).await,
     }
 }

@@ -16,7 +16,7 @@ use crate::{ApiError, Req};
 const DIGESTS: [&str; 6] = ["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
 /// Not in Pulp's default `ALLOWED_CONTENT_CHECKSUMS`.
 const FORBIDDEN: [&str; 2] = ["md5", "sha1"];
-const FILTERS: [&str; 10] = [
+pub const FILTERS: [&str; 10] = [
     "md5",
     "sha1",
     "sha224",
@@ -28,7 +28,7 @@ const FILTERS: [&str; 10] = [
     "prn__in",
     "orphaned_for",
 ];
-const ORDERABLE: [&str; 12] = [
+pub const ORDERABLE: [&str; 12] = [
     "pk",
     "pulp_id",
     "pulp_created",

@@ -16,7 +16,7 @@ use crate::listing::{self, id_from_ref, lookup};
 use crate::request::Response;
 use crate::{ApiError, Req};
 
-const FILTERS: [&str; 13] = [
+pub const FILTERS: [&str; 13] = [
     "relative_path",
     "relative_path__in",
     "relative_path__contains",
@@ -31,6 +31,9 @@ const FILTERS: [&str; 13] = [
     "prn__in",
     "orphaned_for",
 ];
+
+/// Orderable fields of `content/file/files/`.
+pub const ORDERABLE: [&str; 4] = ["pk", "pulp_id", "pulp_created", "pulp_last_updated"];
 
 /// Pulp's canonical relative path: no leading/trailing `/`, no empty, `.` or `..` segment, no
 /// whitespace, `?` or `#`.
@@ -250,11 +253,7 @@ pub async fn upload(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
 
 /// `GET content/file/files/`.
 pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
-    let p = listing::parse(
-        req,
-        &FILTERS,
-        &["pk", "pulp_id", "pulp_created", "pulp_last_updated"],
-    )?;
+    let p = listing::parse(req, &FILTERS, &ORDERABLE)?;
     let v3 = ctx.v3();
     let mut conds = vec!["c.pulp_type = 'file.file'".to_owned()];
     let mut values: Vec<DbValue> = Vec::new();

@@ -117,11 +117,7 @@ pub async fn create_publication(ctx: &Ctx, req: &mut Req) -> Result<Response, Ap
 
 /// `GET publications/file/file/` and `GET publications/`.
 pub async fn list_publications(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
-    let p = listing::parse(
-        req,
-        &["repository", "repository_version", "pulp_href__in"],
-        &["pk", "pulp_created"],
-    )?;
+    let p = listing::parse(req, &PUBLICATION_FILTERS, &PUBLICATION_ORDERABLE)?;
     let v3 = ctx.v3();
     let db = &ctx.state.db;
     let mut conds = vec!["p.complete = $1".to_owned()];
@@ -387,28 +383,33 @@ async fn load_distribution(ctx: &Ctx, id: &str) -> Result<distribution::Model, A
         .ok_or_else(|| ApiError::not_found("FileDistribution"))
 }
 
+/// Filters of the publication lists.
+pub const PUBLICATION_FILTERS: [&str; 3] = ["repository", "repository_version", "pulp_href__in"];
+/// Orderable fields of the publication lists.
+pub const PUBLICATION_ORDERABLE: [&str; 2] = ["pk", "pulp_created"];
+/// Orderable fields of the distribution lists.
+pub const DISTRIBUTION_ORDERABLE: [&str; 5] =
+    ["pk", "pulp_id", "pulp_created", "name", "base_path"];
+/// Filters of the distribution lists.
+pub const DISTRIBUTION_FILTERS: [&str; 13] = [
+    "name",
+    "name__contains",
+    "name__icontains",
+    "name__in",
+    "name__startswith",
+    "base_path",
+    "base_path__contains",
+    "base_path__icontains",
+    "base_path__in",
+    "repository",
+    "pulp_href__in",
+    "pulp_id__in",
+    "prn__in",
+];
+
 /// `GET distributions/file/file/` and `GET distributions/`.
 pub async fn list_distributions(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
-    let filters = [
-        "name",
-        "name__contains",
-        "name__icontains",
-        "name__in",
-        "name__startswith",
-        "base_path",
-        "base_path__contains",
-        "base_path__icontains",
-        "base_path__in",
-        "repository",
-        "pulp_href__in",
-        "pulp_id__in",
-        "prn__in",
-    ];
-    let p = listing::parse(
-        req,
-        &filters,
-        &["pk", "pulp_id", "pulp_created", "name", "base_path"],
-    )?;
+    let p = listing::parse(req, &DISTRIBUTION_FILTERS, &DISTRIBUTION_ORDERABLE)?;
     let v3 = ctx.v3();
     let mut cond = Condition::all();
     for (name, value) in &p.filters {

@@ -42,7 +42,7 @@ const TIMEOUTS: [&str; 4] = [
     "sock_connect_timeout",
     "sock_read_timeout",
 ];
-const FILTERS: [&str; 18] = [
+pub const FILTERS: [&str; 18] = [
     "name",
     "name__iexact",
     "name__in",
@@ -62,7 +62,7 @@ const FILTERS: [&str; 18] = [
     "pulp_href__in",
     "prn__in",
 ];
-const ORDERABLE: [&str; 7] = [
+pub const ORDERABLE: [&str; 7] = [
     "pk",
     "pulp_id",
     "pulp_created",

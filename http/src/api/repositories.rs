@@ -17,7 +17,7 @@ use crate::listing::{self, id_from_ref, lookup};
 use crate::request::{Response, json as json_resp};
 use crate::{ApiError, Req};
 
-const FILTERS: [&str; 14] = [
+pub const FILTERS: [&str; 14] = [
     "name",
     "name__iexact",
     "name__in",
@@ -33,7 +33,7 @@ const FILTERS: [&str; 14] = [
     "prn__in",
     "retain_repo_versions",
 ];
-const ORDERABLE: [&str; 6] = [
+pub const ORDERABLE: [&str; 6] = [
     "pk",
     "pulp_id",
     "pulp_created",
@@ -41,7 +41,7 @@ const ORDERABLE: [&str; 6] = [
     "name",
     "description",
 ];
-const VERSION_FILTERS: [&str; 12] = [
+pub const VERSION_FILTERS: [&str; 12] = [
     "number",
     "number__lt",
     "number__lte",
@@ -55,7 +55,7 @@ const VERSION_FILTERS: [&str; 12] = [
     "pulp_created__gte",
     "pulp_href__in",
 ];
-const VERSION_ORDERABLE: [&str; 5] = [
+pub const VERSION_ORDERABLE: [&str; 5] = [
     "pk",
     "pulp_id",
     "pulp_created",

@@ -19,7 +19,8 @@ use crate::{ApiError, Req};
 
 const TIME_LOOKUPS: [&str; 6] = ["", "__lt", "__lte", "__gt", "__gte", "__range"];
 
-fn filter_names() -> Vec<String> {
+/// Every filter `tasks/` accepts.
+pub fn filter_names() -> Vec<String> {
     let mut v: Vec<String> = [
         "state",
         "state__in",
@@ -55,7 +56,7 @@ fn filter_names() -> Vec<String> {
     v
 }
 
-const ORDERABLE: [&str; 10] = [
+pub const ORDERABLE: [&str; 10] = [
     "pk",
     "pulp_id",
     "pulp_created",

@@ -17,7 +17,7 @@ use crate::listing::{self, lookup};
 use crate::request::{Response, empty, json as json_resp};
 use crate::{ApiError, Req};
 
-const FILTERS: [&str; 8] = [
+pub const FILTERS: [&str; 8] = [
     "size",
     "size__gt",
     "size__gte",
@@ -27,7 +27,7 @@ const FILTERS: [&str; 8] = [
     "pulp_href__in",
     "prn__in",
 ];
-const ORDERABLE: [&str; 5] = ["pk", "pulp_id", "pulp_created", "pulp_last_updated", "size"];
+pub const ORDERABLE: [&str; 5] = ["pk", "pulp_id", "pulp_created", "pulp_last_updated", "size"];
 
 fn href(v3: &str, id: &str) -> String {
     format!("{v3}uploads/{id}/")

@@ -11,7 +11,7 @@ use crate::listing::{self, lookup};
 use crate::request::Response;
 use crate::{ApiError, Req};
 
-const FILTERS: [&str; 20] = [
+pub const FILTERS: [&str; 20] = [
     "name",
     "name__iexact",
     "name__in",
@@ -33,7 +33,7 @@ const FILTERS: [&str; 20] = [
     "prn__in",
     "name__regex",
 ];
-const ORDERABLE: [&str; 6] = [
+pub const ORDERABLE: [&str; 6] = [
     "pk",
     "pulp_id",
     "pulp_created",
