@@ -2,6 +2,7 @@
 
 mod api;
 mod cli;
+mod clients;
 mod content;
 mod distribution;
 mod fixture;

@@ -166,6 +166,21 @@ pub async fn find_or_create(
         .ok_or_else(|| DbError::Corrupt("no content id".into()))
 }
 
+/// Sets a content unit's `pulp_labels` (given with its creation).
+pub async fn set_labels(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    id: &str,
+    labels: &Value,
+) -> Result<(), DbError> {
+    conn.execute_raw(db.stmt(
+        "UPDATE core_content SET pulp_labels = $1 WHERE pulp_id = $2",
+        vec![labels.to_string().into(), id.to_owned().into()],
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Rows per multi-row statement.
 const CHUNK: usize = 200;
 
@@ -338,9 +353,23 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
         .map(str::to_owned);
     let txn = db.write.begin().await.map_err(db_err)?;
     let id = find_or_create(db, &txn, &rel, &art).await.map_err(db_err)?;
+    if let Some(l) = ctx.args.get("pulp_labels").filter(|l| l.is_object()) {
+        set_labels(db, &txn, &id, l).await.map_err(db_err)?;
+    }
     let mut created = vec![(content_href(&v3, &id), format!("prn:file.filecontent:{id}"))];
     let mut new_version = None;
     if let Some(r) = &repo {
+        let overwrite = ctx
+            .args
+            .get("overwrite")
+            .and_then(Value::as_bool)
+            .unwrap_or(true);
+        let add = std::slice::from_ref(&id);
+        if !overwrite
+            && let Some(p) = overwritten_path(db, &txn, r, None, add, &Remove::Ids(vec![])).await?
+        {
+            return Err(overwrite_refused(&p));
+        }
         new_version = versions::new_version(
             db,
             &txn,
@@ -373,6 +402,89 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
 }
 
 /// `add_and_remove` (modify): `{v3, repository, add: [ids], remove: [ids] | "*", base_version?}`.
+/// With `overwrite=false`: the relative path of an added unit that a different unit already
+/// has in the version being built on (and that is not being removed), if any.
+async fn overwritten_path(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    repo: &str,
+    base: Option<i64>,
+    add: &[String],
+    remove: &Remove,
+) -> Result<Option<String>, String> {
+    let ids = match remove {
+        Remove::All => return Ok(None),
+        Remove::Ids(ids) => ids,
+    };
+    if add.is_empty() {
+        return Ok(None);
+    }
+    let number = match base {
+        Some(n) => n,
+        None => versions::latest_number(db, conn, repo)
+            .await
+            .map_err(db_err)?,
+    };
+    let present = versions::content_ids(db, conn, repo, number)
+        .await
+        .map_err(db_err)?;
+    let path_of = |rows: Vec<pith_entities::sea_orm::QueryResult>| -> Vec<(String, String)> {
+        rows.iter()
+            .filter_map(|r| {
+                Some((
+                    r.try_get::<String>("", "content_id").ok()?,
+                    r.try_get::<String>("", "relative_path").ok()?,
+                ))
+            })
+            .collect()
+    };
+    let mut added_paths = std::collections::HashMap::new();
+    for chunk in add.chunks(CHUNK) {
+        let rows = conn
+            .query_all_raw(db.stmt(
+                &format!(
+                    "SELECT content_id, relative_path FROM file_filecontent WHERE content_id IN ({})",
+                    super::placeholders(1, chunk.len())
+                ),
+                chunk.iter().map(|c| DbValue::from(c.clone())).collect(),
+            ))
+            .await
+            .map_err(db_err)?;
+        for (id, path) in path_of(rows) {
+            added_paths.insert(path, id);
+        }
+    }
+    let kept: Vec<String> = present
+        .into_iter()
+        .filter(|c| !ids.contains(c) && !add.contains(c))
+        .collect();
+    for chunk in kept.chunks(CHUNK) {
+        let rows = conn
+            .query_all_raw(db.stmt(
+                &format!(
+                    "SELECT content_id, relative_path FROM file_filecontent WHERE content_id IN ({})",
+                    super::placeholders(1, chunk.len())
+                ),
+                chunk.iter().map(|c| DbValue::from(c.clone())).collect(),
+            ))
+            .await
+            .map_err(db_err)?;
+        if let Some((_, path)) = path_of(rows)
+            .into_iter()
+            .find(|(_, p)| added_paths.contains_key(p))
+        {
+            return Ok(Some(path));
+        }
+    }
+    Ok(None)
+}
+
+fn overwrite_refused(path: &str) -> String {
+    format!(
+        "Cannot add content: a different unit already has the relative path {path:?} in the repository, and 'overwrite' is false."
+    )
+}
+
 pub(super) async fn modify(ctx: TaskContext) -> Result<TaskOutput, String> {
     let db = &ctx.deps.db;
     let v3 = arg(&ctx, "v3")?.to_owned();
@@ -395,7 +507,15 @@ pub(super) async fn modify(ctx: TaskContext) -> Result<TaskOutput, String> {
         Remove::Ids(ids("remove"))
     };
     let base = ctx.args.get("base_version").and_then(Value::as_i64);
+    let overwrite = ctx
+        .args
+        .get("overwrite")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
     let txn = db.write.begin().await.map_err(db_err)?;
+    if !overwrite && let Some(p) = overwritten_path(db, &txn, &repo, base, &add, &remove).await? {
+        return Err(overwrite_refused(&p));
+    }
     let made = versions::new_version(db, &txn, &repo, base, &add, &remove)
         .await
         .map_err(db_err)?;

@@ -2,7 +2,7 @@
 //! `general_create` task, list with repository-version filters, show. And `modify/`.
 
 use pith_actors::tasking::TaskSpec;
-use pith_actors::tasks::content::{content_json, find_or_create, load};
+use pith_actors::tasks::content::{content_json, find_or_create, load, set_labels};
 use pith_actors::tasks::upload;
 use pith_actors::tasks::{ADD_AND_REMOVE, GENERAL_CREATE};
 use pith_entities::entity::artifact;
@@ -82,6 +82,8 @@ struct NewContent {
     relative_path: String,
     source: Source,
     repository: Option<String>,
+    overwrite: bool,
+    labels: Option<Value>,
 }
 
 /// Validates the fields of `content/file/files/` (and of its `upload/`, without `repository`).
@@ -148,10 +150,35 @@ async fn parse_new(ctx: &Ctx, req: &mut Req, with_repo: bool) -> Result<NewConte
             _ => errs.add("repository", "Invalid hyperlink - Object does not exist."),
         }
     }
+    let overwrite = match get("overwrite").as_deref() {
+        None | Some("true" | "True") => true,
+        Some("false" | "False") => false,
+        Some(_) => {
+            errs.add("overwrite", "Must be a valid boolean.");
+            true
+        }
+    };
+    let labels = match get("pulp_labels") {
+        None => None,
+        Some(text) => match serde_json::from_str::<Value>(&text) {
+            Ok(v) => match listing::validate_labels(&v) {
+                Ok(()) => Some(v),
+                Err(e) => {
+                    errs.add("pulp_labels", e);
+                    None
+                }
+            },
+            Err(_) => {
+                errs.add("pulp_labels", "Value must be valid JSON.");
+                None
+            }
+        },
+    };
     for (k, _) in &fields {
         match k.as_str() {
-            "relative_path" | "artifact" | "upload" | "file_url" | "downloader_config" => {}
-            "repository" if with_repo => {}
+            "relative_path" | "artifact" | "upload" | "file_url" | "downloader_config"
+            | "pulp_labels" => {}
+            "repository" | "overwrite" if with_repo => {}
             other => errs.add(other, "Unexpected field"),
         }
     }
@@ -171,6 +198,8 @@ async fn parse_new(ctx: &Ctx, req: &mut Req, with_repo: bool) -> Result<NewConte
         relative_path,
         source,
         repository: repo,
+        overwrite,
+        labels,
     })
 }
 
@@ -179,8 +208,8 @@ async fn parse_new(ctx: &Ctx, req: &mut Req, with_repo: bool) -> Result<NewConte
 pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
     let new = parse_new(ctx, req, true).await?;
     let v3 = ctx.v3();
-    let mut args =
-        json!({ "v3": v3, "relative_path": new.relative_path, "repository": new.repository });
+    let mut args = json!({ "v3": v3, "relative_path": new.relative_path, "repository": new.repository,
+                           "overwrite": new.overwrite, "pulp_labels": new.labels });
     let mut exclusive: Vec<String> = new
         .repository
         .iter()
@@ -242,6 +271,9 @@ pub async fn upload(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
     };
     let txn = pith_entities::sea_orm::TransactionTrait::begin(&db.write).await?;
     let id = find_or_create(db, &txn, &new.relative_path, &art).await?;
+    if let Some(l) = &new.labels {
+        set_labels(db, &txn, &id, l).await?;
+    }
     txn.commit().await?;
     let c = load(db, std::slice::from_ref(&id)).await?;
     let body = c
@@ -408,6 +440,7 @@ pub async fn modify(ctx: &Ctx, req: &mut Req, repo_id: &str) -> Result<Response,
     let mut add: Vec<String> = Vec::new();
     let mut remove: Value = json!([]);
     let mut base = None;
+    let mut overwrite = true;
     let resolve = |h: &Value| {
         h.as_str()
             .and_then(|h| id_from_ref(&v3, "content/file/files", "file.filecontent", h))
@@ -451,6 +484,10 @@ pub async fn modify(ctx: &Ctx, req: &mut Req, repo_id: &str) -> Result<Response,
                     remove = json!(ids);
                 }
             }
+            "overwrite" => match v.as_bool() {
+                Some(b) => overwrite = b,
+                None => errs.add(k, "Must be a valid boolean."),
+            },
             "base_version" => match v.as_str().and_then(|h| parse_version_href(&v3, h)) {
                 Some((r, n)) if r == repo.pulp_id => base = Some(n),
                 _ => errs.add(k, "Invalid hyperlink - Object does not exist."),
@@ -469,7 +506,7 @@ pub async fn modify(ctx: &Ctx, req: &mut Req, repo_id: &str) -> Result<Response,
     let domain = super::domain_id(&ctx.state).await?;
     let spec = TaskSpec {
         name: ADD_AND_REMOVE.into(),
-        args: json!({ "v3": v3, "repository": repo.pulp_id, "add": add, "remove": remove, "base_version": base }),
+        args: json!({ "v3": v3, "repository": repo.pulp_id, "add": add, "remove": remove, "base_version": base, "overwrite": overwrite }),
         exclusive: vec![format!("prn:file.filerepository:{}", repo.pulp_id)],
         shared: vec![format!("prn:core.domain:{domain}")],
         deferred: true,

@@ -522,6 +522,9 @@ pub async fn sync(ctx: &Ctx, req: &mut Req, id: &str) -> Result<Response, ApiErr
             ("remote", _) => errs.add(k, "Incorrect type. Expected URL string."),
             ("mirror", Value::Bool(b)) => mirror = *b,
             ("mirror", _) => errs.add(k, "Must be a valid boolean."),
+            // Pith never skips work a full sync would do, so there is nothing to optimize away.
+            ("optimize", Value::Bool(_)) => {}
+            ("optimize", _) => errs.add(k, "Must be a valid boolean."),
             _ => errs.add(k, "Unexpected field"),
         }
     }

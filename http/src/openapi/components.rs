@@ -334,12 +334,17 @@ pub const SERIALIZERS: &[Serializer] = &[
             ("add_content_units", T::StrList, 0),
             ("remove_content_units", T::StrList, 0),
             ("base_version", T::Uri, NULL),
+            ("overwrite", T::Bool, 0),
         ],
     },
     Serializer {
         name: "FileRepositorySyncURL",
         shape: Shape::Request,
-        fields: &[("remote", T::Uri, 0), ("mirror", T::Bool, 0)],
+        fields: &[
+            ("remote", T::Uri, 0),
+            ("mirror", T::Bool, 0),
+            ("optimize", T::Bool, 0),
+        ],
     },
     Serializer {
         name: "Repair",
@@ -353,6 +358,7 @@ pub const SERIALIZERS: &[Serializer] = &[
             ("pulp_labels", T::Labels, 0),
             ("vuln_report", T::Str, RO | NULL),
             ("repository", T::Uri, WO),
+            ("overwrite", T::Bool, WO),
             ("file", T::Binary, WO),
             ("upload", T::Uri, WO),
             ("file_url", T::Uri, WO),
