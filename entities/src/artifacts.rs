@@ -69,6 +69,51 @@ pub async fn store(
     }
 }
 
+/// Stores verified bytes fetched on demand and links them to the content artifact that was
+/// waiting for them, in one transaction: the content is served from the store from then on.
+pub async fn store_linked(
+    db: &Db,
+    store: &ArtifactStore,
+    temp: TempArtifact,
+    d: &Digests,
+    content_artifact: &str,
+) -> Result<artifact::Model, DbError> {
+    use sea_orm::TransactionTrait;
+    let file = temp
+        .persist(store, &d.sha256)
+        .await
+        .map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let now = now_micros();
+    let txn = db.write.begin().await?;
+    txn.execute_raw(db.stmt(
+        "INSERT INTO core_artifact (pulp_id, pulp_created, pulp_last_updated, file, size, md5, sha1, sha224, sha256, sha384, \
+         sha512, timestamp_of_interest) VALUES ($1,$2,$2,$3,$4,NULL,NULL,$5,$6,$7,$8,$2) ON CONFLICT (sha256) DO NOTHING",
+        vec![
+            uuid::Uuid::now_v7().to_string().into(),
+            now.into(),
+            file.into(),
+            (d.size as i64).into(),
+            d.sha224.clone().into(),
+            d.sha256.clone().into(),
+            d.sha384.clone().into(),
+            d.sha512.clone().into(),
+        ],
+    ))
+    .await?;
+    let a = artifact::Entity::find()
+        .filter(artifact::Column::Sha256.eq(d.sha256.clone()))
+        .one(&txn)
+        .await?
+        .ok_or_else(|| DbError::Corrupt("the artifact vanished".into()))?;
+    txn.execute_raw(db.stmt(
+        "UPDATE core_contentartifact SET artifact_id = $1 WHERE pulp_id = $2 AND artifact_id IS NULL",
+        vec![a.pulp_id.clone().into(), content_artifact.to_owned().into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(a)
+}
+
 /// Rows per multi-row `INSERT` (8 parameters each, well under SQLite's limit).
 const BATCH_ROWS: usize = 200;
 

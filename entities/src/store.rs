@@ -135,6 +135,20 @@ impl TempArtifact {
         Ok(())
     }
 
+    /// Hands everything written so far to the operating system, so that other descriptors of
+    /// the file (readers following a download) see it.
+    pub async fn flush(&mut self) -> Result<(), StoreError> {
+        if let Some(f) = self.file.as_mut() {
+            f.flush().await?;
+        }
+        Ok(())
+    }
+
+    /// Where the temporary file is (for readers that follow it while it is written).
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
     /// Flushes the file to disk and returns its digests. The file stays temporary until
     /// [`Self::persist`].
     pub async fn finish(&mut self) -> Result<Digests, StoreError> {

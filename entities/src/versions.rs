@@ -504,9 +504,24 @@ mod tests {
                 );
             }
         }
-        assert!(
-            delete_version(&db, &db.write, "r", 4).await.is_err(),
-            "the latest version is never squashed"
+        // Deleting the latest version undoes it: the one before is what remains.
+        let three = content_ids(&db, &db.read, "r", 3).await.unwrap();
+        delete_version(&db, &db.write, "r", 4).await.unwrap();
+        assert_eq!(latest_number(&db, &db.read, "r").await.unwrap(), 3);
+        assert_eq!(content_ids(&db, &db.read, "r", 3).await.unwrap(), three);
+        let rows = db
+            .read
+            .query_all_raw(db.stmt(
+                "SELECT COUNT(*) AS n FROM core_repositorycontent WHERE repository_id = 'r' \
+                 AND (version_added > 3 OR version_removed > 3)",
+                vec![],
+            ))
+            .await
+            .unwrap();
+        assert_eq!(
+            rows[0].try_get::<i64>("", "n").unwrap(),
+            0,
+            "no trace of version 4"
         );
     }
 }

@@ -161,7 +161,12 @@ pub async fn find_or_create(
     relative_path: &str,
     artifact: &artifact::Model,
 ) -> Result<String, DbError> {
-    let mut ids = find_or_create_many(db, conn, &[(relative_path, artifact)]).await?;
+    let unit = Unit {
+        relative_path,
+        digest: &artifact.sha256,
+        artifact: Some(&artifact.pulp_id),
+    };
+    let mut ids = find_or_create_many(db, conn, &[unit]).await?;
     ids.pop()
         .ok_or_else(|| DbError::Corrupt("no content id".into()))
 }
@@ -184,14 +189,25 @@ pub async fn set_labels(
 /// Rows per multi-row statement.
 const CHUNK: usize = 200;
 
-/// Finds or creates the content units `(relative_path, artifact)`, in order; returns their
-/// ids. Existing units are found with one query per chunk (the natural key's index) and have
-/// their `timestamp_of_interest` renewed (orphan cleanup spares them); new ones are created
-/// with multi-row inserts.
+/// A file content unit to find or create.
+#[derive(Clone, Copy, Debug)]
+pub struct Unit<'a> {
+    /// Its path.
+    pub relative_path: &'a str,
+    /// The sha256 of its bytes.
+    pub digest: &'a str,
+    /// The stored artifact with those bytes (`None`: not downloaded, on-demand).
+    pub artifact: Option<&'a str>,
+}
+
+/// Finds or creates content units, in order; returns their ids. Existing units are found with
+/// one query per chunk (the natural key's index) and have their `timestamp_of_interest`
+/// renewed (orphan cleanup spares them) and, when they had no artifact yet, the given one
+/// linked; new ones are created with multi-row inserts.
 pub async fn find_or_create_many(
     db: &Db,
     conn: &impl ConnectionTrait,
-    units: &[(&str, &artifact::Model)],
+    units: &[Unit<'_>],
 ) -> Result<Vec<String>, DbError> {
     let now = now_micros();
     let mut known: std::collections::HashMap<(String, String), String> =
@@ -203,7 +219,10 @@ pub async fn find_or_create_many(
                     "SELECT content_id, relative_path, digest FROM file_filecontent WHERE relative_path IN ({})",
                     super::placeholders(1, chunk.len())
                 ),
-                chunk.iter().map(|(p, _)| DbValue::from(p.to_string())).collect(),
+                chunk
+                    .iter()
+                    .map(|u| DbValue::from(u.relative_path.to_owned()))
+                    .collect(),
             ))
             .await?;
         for r in rows {
@@ -215,21 +234,33 @@ pub async fn find_or_create_many(
     }
     let mut ids = Vec::with_capacity(units.len());
     let mut renew = Vec::new();
-    let mut new: Vec<(String, &str, &artifact::Model)> = Vec::new();
-    for (path, a) in units {
-        let key = (path.to_string(), a.sha256.clone());
+    let mut link: Vec<(String, &str)> = Vec::new();
+    let mut new: Vec<(String, &str, Unit<'_>)> = Vec::new();
+    for u in units {
+        let key = (u.relative_path.to_owned(), u.digest.to_owned());
         match known.get(&key) {
             Some(id) => {
                 renew.push(DbValue::from(id.clone()));
+                if let Some(a) = u.artifact {
+                    link.push((id.clone(), a));
+                }
                 ids.push(id.clone());
             }
             None => {
                 let id = uuid::Uuid::now_v7().to_string();
                 known.insert(key, id.clone());
-                new.push((id.clone(), path, a));
+                new.push((id.clone(), u.relative_path, *u));
                 ids.push(id);
             }
         }
+    }
+    // Content synced on demand before, now downloaded: link its artifact.
+    for (id, a) in link {
+        conn.execute_raw(db.stmt(
+            "UPDATE core_contentartifact SET artifact_id = $1 WHERE content_id = $2 AND artifact_id IS NULL",
+            vec![a.to_owned().into(), id.into()],
+        ))
+        .await?;
     }
     for chunk in renew.chunks(CHUNK) {
         let mut values = vec![DbValue::from(now)];
@@ -279,11 +310,11 @@ pub async fn find_or_create_many(
         ))
         .await?;
         let mut v = Vec::new();
-        for (id, path, a) in chunk {
+        for (id, path, u) in chunk {
             v.extend([
                 DbValue::from(id.clone()),
                 DbValue::from(path.to_string()),
-                DbValue::from(a.sha256.clone()),
+                DbValue::from(u.digest.to_owned()),
             ]);
         }
         conn.execute_raw(db.stmt(
@@ -295,11 +326,11 @@ pub async fn find_or_create_many(
         ))
         .await?;
         let mut v = Vec::new();
-        for (id, path, a) in chunk {
+        for (id, path, u) in chunk {
             v.extend([
                 DbValue::from(uuid::Uuid::now_v7().to_string()),
                 DbValue::from(id.clone()),
-                DbValue::from(a.pulp_id.clone()),
+                DbValue::from(u.artifact.map(str::to_owned)),
                 DbValue::from(path.to_string()),
             ]);
         }

@@ -56,10 +56,14 @@ async fn manifest_text(db: &Db, repo: &str, number: i64) -> Result<String, DbErr
     let rows = db
         .read
         .query_all_raw(db.stmt(
-            "SELECT f.relative_path, a.sha256, a.size FROM core_repositorycontent rc \
+            // Content not downloaded yet (on demand) has no artifact: its size comes from
+            // where it would be fetched.
+            "SELECT f.relative_path, f.digest AS sha256, COALESCE(a.size, \
+             (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id), 0) AS size \
+             FROM core_repositorycontent rc \
              JOIN file_filecontent f ON f.content_id = rc.content_id \
              JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
-             JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
+             LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
              WHERE rc.repository_id = $1 AND rc.version_added <= $2 AND (rc.version_removed IS NULL OR rc.version_removed > $2) \
              ORDER BY rc.version_added DESC, f.relative_path",
             vec![repo.to_owned().into(), number.into()],

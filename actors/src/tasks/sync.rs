@@ -10,14 +10,14 @@ use futures_util::StreamExt;
 use pith_entities::Digests;
 use pith_entities::entity::{artifact, remote, repository};
 use pith_entities::sea_orm::{
-    ActiveModelTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait,
+    ActiveModelTrait, ConnectionTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait,
 };
 use pith_entities::store::TempArtifact;
 use pith_entities::versions::{self, Remove};
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use super::content::{find_or_create_many, version_json};
+use super::content::{Unit, find_or_create_many, version_json};
 use super::{TaskContext, TaskOutput, db_err};
 
 /// Pulp's default `download_concurrency`.
@@ -79,7 +79,7 @@ pub fn parse_manifest(text: &str) -> Result<Vec<Entry>, String> {
 /// The HTTP client for a remote: its timeouts, proxy, headers and TLS options (`ca_cert`
 /// trusted besides the system's roots, `client_cert` + `client_key` as the client identity,
 /// `tls_validation=false` accepting any server certificate).
-pub(super) fn client(r: &remote::Model) -> Result<Downloader, String> {
+pub(crate) fn client(r: &remote::Model) -> Result<Downloader, String> {
     crate::tls::install_provider();
     let mut b = reqwest::Client::builder();
     if !r.tls_validation {
@@ -161,7 +161,7 @@ fn causes(e: &dyn std::error::Error) -> String {
 }
 
 /// A remote's HTTP client with its request-rate limit.
-pub(super) struct Downloader {
+pub(crate) struct Downloader {
     client: reqwest::Client,
     limit: Option<RateLimit>,
 }
@@ -186,7 +186,7 @@ impl RateLimit {
 }
 
 /// GET with Pulp's retry rules: 429, 5xx and transport errors are retried with backoff.
-pub(super) async fn get(
+pub(crate) async fn get(
     d: &Downloader,
     r: &remote::Model,
     url: &str,
@@ -294,6 +294,82 @@ async fn record(
     Ok(())
 }
 
+/// Records where each entry's bytes can be fetched from this remote (the content app uses it
+/// for content not downloaded yet, repair for damaged files): one row per content artifact
+/// and remote, refreshed (and its failure mark cleared) on every sync.
+async fn record_remote_artifacts(
+    db: &pith_entities::Db,
+    conn: &impl ConnectionTrait,
+    r: &remote::Model,
+    entries: &[Entry],
+    content_ids: &[String],
+) -> Result<(), pith_entities::DbError> {
+    const CHUNK: usize = 200;
+    let mut ca_of = std::collections::HashMap::new();
+    for chunk in content_ids.chunks(CHUNK) {
+        let rows = conn
+            .query_all_raw(db.stmt(
+                &format!(
+                    "SELECT pulp_id, content_id FROM core_contentartifact WHERE content_id IN ({})",
+                    super::placeholders(1, chunk.len())
+                ),
+                chunk.iter().map(|c| c.clone().into()).collect(),
+            ))
+            .await?;
+        for row in rows {
+            ca_of.insert(
+                row.try_get::<String>("", "content_id")?,
+                row.try_get::<String>("", "pulp_id")?,
+            );
+        }
+    }
+    let now = pith_entities::time::now_micros();
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<(&String, &Entry)> = content_ids
+        .iter()
+        .zip(entries)
+        .filter_map(|(c, e)| ca_of.get(c).map(|ca| (ca, e)))
+        .filter(|(ca, _)| seen.insert(*ca))
+        .collect();
+    for chunk in rows.chunks(CHUNK) {
+        let mut sql = String::from(
+            "INSERT INTO core_remoteartifact (pulp_id, content_artifact_id, remote_id, url, size, sha256, failed_at, pulp_created) VALUES ",
+        );
+        let mut values: Vec<pith_entities::sea_orm::Value> = Vec::with_capacity(chunk.len() * 7);
+        for (i, (ca, e)) in chunk.iter().enumerate() {
+            let b = i * 7;
+            if i > 0 {
+                sql.push(',');
+            }
+            sql.push_str(&format!(
+                "(${},${},${},${},${},${},NULL,${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7
+            ));
+            values.extend([
+                uuid::Uuid::now_v7().to_string().into(),
+                (*ca).clone().into(),
+                r.pulp_id.clone().into(),
+                join_url(&r.url, &e.relative_path).into(),
+                (e.size as i64).into(),
+                e.sha256.clone().into(),
+                now.into(),
+            ]);
+        }
+        sql.push_str(
+            " ON CONFLICT (content_artifact_id, remote_id) DO UPDATE SET url = excluded.url, \
+             size = excluded.size, sha256 = excluded.sha256, failed_at = NULL",
+        );
+        conn.execute_raw(db.stmt(&sql, values)).await?;
+    }
+    Ok(())
+}
+
 /// The task body: `{v3, repository, remote, mirror}`.
 pub(super) async fn synchronize(ctx: TaskContext) -> Result<TaskOutput, String> {
     let db = ctx.deps.db.clone();
@@ -368,10 +444,12 @@ pub(super) async fn synchronize(ctx: TaskContext) -> Result<TaskOutput, String> 
             .into_iter()
             .map(|a| (a.sha256.clone(), a))
             .collect();
+    // `on_demand` and `streamed` download nothing now: the content app fetches on request.
+    let deferred = r.policy != "immediate";
     let mut wanted: std::collections::HashSet<&str> = std::collections::HashSet::new();
     let missing: Vec<Entry> = entries
         .iter()
-        .filter(|e| !have.contains_key(&e.sha256) && wanted.insert(e.sha256.as_str()))
+        .filter(|e| !deferred && !have.contains_key(&e.sha256) && wanted.insert(e.sha256.as_str()))
         .cloned()
         .collect();
     let total = missing.len() as i64;
@@ -432,12 +510,23 @@ pub(super) async fn synchronize(ctx: TaskContext) -> Result<TaskOutput, String> 
     let txn = db.write.begin().await.map_err(db_err)?;
     let mut units = Vec::with_capacity(entries.len());
     for e in &entries {
-        let a = have
-            .get(&e.sha256)
-            .ok_or_else(|| format!("{}: artifact missing after download", e.relative_path))?;
-        units.push((e.relative_path.as_str(), a));
+        let a = have.get(&e.sha256).map(|a| a.pulp_id.as_str());
+        if a.is_none() && !deferred {
+            return Err(format!(
+                "{}: artifact missing after download",
+                e.relative_path
+            ));
+        }
+        units.push(Unit {
+            relative_path: &e.relative_path,
+            digest: &e.sha256,
+            artifact: a,
+        });
     }
     let ids = find_or_create_many(&db, &txn, &units)
+        .await
+        .map_err(db_err)?;
+    record_remote_artifacts(&db, &txn, &r, &entries, &ids)
         .await
         .map_err(db_err)?;
     let remove = if mirror {

@@ -9,6 +9,7 @@ mod m20261126_000002_remotes;
 mod m20261126_000003_repositories;
 mod m20261126_000004_publications;
 mod m20261126_000005_uploads;
+mod m20261126_000006_remote_artifacts;
 
 /// Every migration Pith knows, in order.
 #[derive(Debug)]
@@ -23,6 +24,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000003_repositories::Migration),
             Box::new(m20261126_000004_publications::Migration),
             Box::new(m20261126_000005_uploads::Migration),
+            Box::new(m20261126_000006_remote_artifacts::Migration),
         ]
     }
 }
