@@ -385,6 +385,22 @@ async fn run_node(
                 worker_ttl: ttl,
                 test_tasks: settings.pith_test_tasks,
                 max_json_body: 10 * 1024 * 1024,
+                fetch_failure_cooldown: Duration::from_secs_f64(
+                    settings.remote_content_fetch_failure_cooldown.max(0.0),
+                ),
+            };
+            let fetchers = if parts.content {
+                Some(
+                    pith_actors::fetch::Fetchers::start(
+                        db.clone(),
+                        store.clone(),
+                        settings.pith_content_fetch_concurrency as usize,
+                    )
+                    .await
+                    .map_err(anyhow::Error::msg)?,
+                )
+            } else {
+                None
             };
             let tasking = Tasking::new(deps.clone(), identity.clone(), api_name.clone());
             let state = Arc::new(HttpState {
@@ -395,6 +411,7 @@ async fn run_node(
                 auth,
                 parts,
                 content_index: Default::default(),
+                fetchers,
             });
             let refresher = state.clone();
             tokio::spawn(async move {

@@ -33,6 +33,10 @@ pub struct Settings {
     pub pith_test_tasks: bool,
     /// Seconds between scans of the task table for tasks no wake-up announced.
     pub pith_task_scan_interval: f64,
+    /// Seconds a remote artifact that served bytes not matching its checksum is skipped.
+    pub remote_content_fetch_failure_cooldown: f64,
+    /// Upstream downloads the content app runs at once (on-demand content). Pith-specific.
+    pub pith_content_fetch_concurrency: u32,
 }
 
 impl Default for Settings {
@@ -48,11 +52,13 @@ impl Default for Settings {
             admin_password: None,
             pith_test_tasks: false,
             pith_task_scan_interval: 2.0,
+            remote_content_fetch_failure_cooldown: 300.0,
+            pith_content_fetch_concurrency: 32,
         }
     }
 }
 
-const KNOWN: [&str; 10] = [
+const KNOWN: [&str; 12] = [
     "database_url",
     "media_root",
     "content_origin",
@@ -63,6 +69,8 @@ const KNOWN: [&str; 10] = [
     "admin_password",
     "pith_test_tasks",
     "pith_task_scan_interval",
+    "remote_content_fetch_failure_cooldown",
+    "pith_content_fetch_concurrency",
 ];
 
 /// Pulp settings Pith accepts without using them (no warning).

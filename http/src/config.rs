@@ -20,6 +20,9 @@ pub struct HttpConfig {
     pub test_tasks: bool,
     /// Largest JSON body accepted.
     pub max_json_body: usize,
+    /// `REMOTE_CONTENT_FETCH_FAILURE_COOLDOWN`: how long a remote artifact that served wrong
+    /// bytes is skipped.
+    pub fetch_failure_cooldown: Duration,
 }
 
 impl HttpConfig {

@@ -12,7 +12,7 @@ use tokio::io::{AsyncReadExt, AsyncSeekExt};
 use warp::Reply;
 use warp::http::{HeaderValue, Method, StatusCode};
 
-use crate::content_index::Stored;
+use crate::content_index::{Entry, Stored};
 use crate::request::{Response, empty, moved, text};
 use crate::{ApiError, HttpState, Req};
 
@@ -35,7 +35,7 @@ pub fn index_page(path: &str, entries: &[String]) -> String {
     body
 }
 
-fn not_found() -> Result<Response, ApiError> {
+pub(crate) fn not_found() -> Result<Response, ApiError> {
     Ok(text(
         StatusCode::NOT_FOUND,
         "text/plain; charset=utf-8",
@@ -116,9 +116,12 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
         return Ok(html(req, &req.path, &names));
     }
     match served.files.get(rel) {
-        Some(Some(a)) => serve_file(state, req, a, rel).await,
-        // Content without a stored artifact (on-demand) is served by the next milestone.
-        Some(None) => not_found(),
+        Some(Entry::Stored(a)) => serve_file(state, req, a, rel).await,
+        Some(Entry::Remote(r)) => match crate::on_demand::stored_now(state, r).await? {
+            // Fetched since the index was built.
+            Some(a) => serve_file(state, req, &a, rel).await,
+            None => crate::on_demand::serve(state, req, r, content_type(rel)).await,
+        },
         None if served.is_dir(rel) => Ok(moved(&format!("{}/", req.path))),
         None => not_found(),
     }
@@ -328,11 +331,20 @@ async fn serve_file(
 
 /// `warp::reply::stream` wants a `Sync` stream; a boxed stream is only `Send`. The mutex is
 /// never contended (one reader).
-struct SyncStream(
+pub(crate) struct SyncStream(
     std::sync::Mutex<
         futures_util::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>,
     >,
 );
+
+impl SyncStream {
+    /// Wraps a body stream.
+    pub(crate) fn new(
+        s: futures_util::stream::BoxStream<'static, Result<bytes::Bytes, std::io::Error>>,
+    ) -> SyncStream {
+        SyncStream(std::sync::Mutex::new(s))
+    }
+}
 
 impl futures_util::Stream for SyncStream {
     type Item = Result<bytes::Bytes, std::io::Error>;

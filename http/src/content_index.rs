@@ -62,11 +62,31 @@ pub struct Stored {
     pub created: i64,
 }
 
+/// Content whose bytes are not stored yet (synced `on_demand` or `streamed`).
+#[derive(Debug)]
+pub struct Remote {
+    /// The content artifact waiting for its bytes.
+    pub content_artifact: String,
+    /// The expected sha256.
+    pub sha256: String,
+    /// The expected size, when the remote said.
+    pub size: Option<u64>,
+}
+
+/// One served path.
+#[derive(Debug, Clone)]
+pub enum Entry {
+    /// Bytes in the store.
+    Stored(Arc<Stored>),
+    /// Bytes to fetch.
+    Remote(Arc<Remote>),
+}
+
 /// What a distribution serves: one publication's files.
 #[derive(Debug)]
 pub struct Served {
-    /// relative path → artifact (`None`: content whose artifact is not stored yet).
-    pub files: HashMap<String, Option<Arc<Stored>>>,
+    /// relative path → what to serve.
+    pub files: HashMap<String, Entry>,
     /// Every served path, sorted (for listings and directory redirects).
     pub paths: Vec<String>,
 }
@@ -299,11 +319,14 @@ async fn load_files(db: &Db, publication: &str, version: &str) -> Result<Served,
     let rows = db
         .read
         .query_all_raw(db.stmt(
-            "SELECT 0 AS meta, m.relative_path, a.file, a.size, a.sha256, a.pulp_created \
+            "SELECT 0 AS meta, m.relative_path, a.file, a.size, a.sha256, a.pulp_created, \
+             NULL AS ca_id, NULL AS digest, NULL AS remote_size \
              FROM core_publishedmetadata m LEFT JOIN core_artifact a ON a.pulp_id = m.artifact_id \
              WHERE m.publication_id = $1 \
              UNION ALL \
-             SELECT 1 AS meta, f.relative_path, a.file, a.size, a.sha256, a.pulp_created \
+             SELECT 1 AS meta, f.relative_path, a.file, a.size, a.sha256, a.pulp_created, \
+             ca.pulp_id AS ca_id, f.digest, \
+             (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id) AS remote_size \
              FROM core_repositorycontent rc \
              JOIN core_repositoryversion v ON v.pulp_id = $2 AND rc.repository_id = v.repository_id \
              JOIN file_filecontent f ON f.content_id = rc.content_id \
@@ -319,17 +342,27 @@ async fn load_files(db: &Db, publication: &str, version: &str) -> Result<Served,
     for r in rows {
         let path: String = r.try_get("", "relative_path")?;
         let file: Option<String> = r.try_get("", "file")?;
-        let stored = match file {
-            Some(file) => Some(Arc::new(Stored {
+        let ca: Option<String> = r.try_get("", "ca_id")?;
+        let entry = match (file, ca) {
+            (Some(file), _) => Entry::Stored(Arc::new(Stored {
                 file,
                 size: r.try_get::<i64>("", "size")? as u64,
                 sha256: r.try_get("", "sha256")?,
                 created: r.try_get("", "pulp_created")?,
             })),
-            None => None,
+            (None, Some(content_artifact)) => Entry::Remote(Arc::new(Remote {
+                content_artifact,
+                sha256: r
+                    .try_get::<Option<String>>("", "digest")?
+                    .unwrap_or_default(),
+                size: r
+                    .try_get::<Option<i64>>("", "remote_size")?
+                    .map(|n| n as u64),
+            })),
+            (None, None) => continue,
         };
         // Published metadata comes first and wins over content of the same path.
-        files.entry(path).or_insert(stored);
+        files.entry(path).or_insert(entry);
     }
     let mut paths: Vec<String> = files.keys().cloned().collect();
     paths.sort();
@@ -372,7 +405,17 @@ mod tests {
         let mut paths: Vec<String> = paths.iter().map(|p| p.to_string()).collect();
         paths.sort();
         Served {
-            files: paths.iter().map(|p| (p.clone(), None)).collect(),
+            files: paths
+                .iter()
+                .map(|p| {
+                    let r = Remote {
+                        content_artifact: p.clone(),
+                        sha256: String::new(),
+                        size: None,
+                    };
+                    (p.clone(), Entry::Remote(Arc::new(r)))
+                })
+                .collect(),
             paths,
         }
     }

@@ -15,6 +15,7 @@ pub mod error;
 pub mod form;
 pub mod labels;
 pub mod listing;
+pub mod on_demand;
 pub mod openapi;
 pub mod request;
 pub mod router;
@@ -59,6 +60,8 @@ pub struct HttpState {
     pub parts: Parts,
     /// The content app's in-memory index.
     pub content_index: content_index::ContentIndex,
+    /// The content app's fetchers of on-demand content (`None` where no content app runs).
+    pub fetchers: Option<pith_actors::fetch::Fetchers>,
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves.

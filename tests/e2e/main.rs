@@ -6,6 +6,7 @@ mod clients;
 mod content;
 mod distribution;
 mod fixture;
+mod on_demand;
 mod pg;
 mod remotes;
 mod repositories;

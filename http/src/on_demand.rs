@@ -1,0 +1,228 @@
+//! Serving content whose bytes are not stored yet (synced `on_demand` or `streamed`): the
+//! request joins the node's fetcher for those bytes ([`pith_actors::fetch`]) and streams them
+//! as they arrive. An upstream that cannot provide them before the first byte is a 404, as in
+//! Pulp; a failure after bytes were sent cuts the connection.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use pith_actors::fetch::{self, FetchError, Progress, Source};
+use pith_entities::entity::remote;
+use pith_entities::sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use warp::Reply;
+use warp::http::{HeaderValue, Method, StatusCode};
+
+use crate::content_index::{Remote, Stored};
+use crate::request::{Response, empty, text};
+use crate::{ApiError, HttpState, Req};
+
+/// The stored artifact of `r`, if it was fetched (and saved) since the index was built.
+pub async fn stored_now(state: &HttpState, r: &Remote) -> Result<Option<Stored>, ApiError> {
+    let db = &state.db;
+    let row = db
+        .read
+        .query_one_raw(db.stmt(
+            "SELECT a.file, a.size, a.sha256, a.pulp_created FROM core_contentartifact ca \
+             JOIN core_artifact a ON a.pulp_id = ca.artifact_id WHERE ca.pulp_id = $1",
+            vec![r.content_artifact.clone().into()],
+        ))
+        .await?;
+    Ok(match row {
+        Some(row) => Some(Stored {
+            file: row.try_get("", "file")?,
+            size: row.try_get::<i64>("", "size")? as u64,
+            sha256: row.try_get("", "sha256")?,
+            created: row.try_get("", "pulp_created")?,
+        }),
+        None => None,
+    })
+}
+
+/// Where `r`'s bytes can come from: its remote artifacts not failed within the cooldown, oldest
+/// first.
+async fn sources(state: &HttpState, r: &Remote) -> Result<Vec<Source>, ApiError> {
+    let db = &state.db;
+    let cutoff =
+        pith_entities::time::now_micros() - state.config.fetch_failure_cooldown.as_micros() as i64;
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(
+            "SELECT pulp_id, url, remote_id FROM core_remoteartifact WHERE content_artifact_id = $1 \
+             AND (failed_at IS NULL OR failed_at <= $2) ORDER BY pulp_created",
+            vec![r.content_artifact.clone().into(), cutoff.into()],
+        ))
+        .await?;
+    let mut ids = Vec::new();
+    let mut found = Vec::new();
+    for row in rows {
+        let remote_id: String = row.try_get("", "remote_id")?;
+        ids.push(remote_id.clone());
+        found.push((
+            row.try_get::<String>("", "pulp_id")?,
+            row.try_get::<String>("", "url")?,
+            remote_id,
+        ));
+    }
+    let remotes = remote::Entity::find()
+        .filter(remote::Column::PulpId.is_in(ids))
+        .all(&db.read)
+        .await?;
+    Ok(found
+        .into_iter()
+        .filter_map(|(ra, url, rid)| {
+            let remote = remotes.iter().find(|m| m.pulp_id == rid)?.clone();
+            Some(Source {
+                remote_artifact: ra,
+                url,
+                remote,
+            })
+        })
+        .collect())
+}
+
+fn headers(r: &mut Response, remote: &Remote, content_type: &str) {
+    let mut set = |k: &'static str, v: String| {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            r.headers_mut().insert(k, v);
+        }
+    };
+    set("content-type", content_type.to_owned());
+    set("etag", format!("\"{}\"", remote.sha256));
+    if let Some(n) = remote.size {
+        set("content-length", n.to_string());
+        set("x-pulp-artifact-size", n.to_string());
+    }
+}
+
+/// Serves `remote` through a fetcher.
+pub async fn serve(
+    state: &HttpState,
+    req: &Req,
+    remote: &Arc<Remote>,
+    content_type: &str,
+) -> Result<Response, ApiError> {
+    let Some(fetchers) = &state.fetchers else {
+        return crate::content::not_found();
+    };
+    let sources = sources(state, remote).await?;
+    if sources.is_empty() {
+        return crate::content::not_found();
+    }
+    if req.method == Method::HEAD {
+        let mut r = empty(StatusCode::OK);
+        headers(&mut r, remote, content_type);
+        return Ok(r);
+    }
+    let save = sources.iter().any(|s| s.remote.policy != "streamed");
+    let fetch = fetchers.join(fetch::Request {
+        content_artifact: remote.content_artifact.clone(),
+        sources,
+        sha256: remote.sha256.clone(),
+        size: remote.size,
+        save,
+    });
+    let mut progress = fetch.progress();
+    // Answer only once the upstream has: before the first byte a failure is still a 404.
+    let first = loop {
+        let p = progress.borrow_and_update().clone();
+        match p {
+            Progress::Starting => {
+                if progress.changed().await.is_err() {
+                    break Progress::Failed(FetchError::Broken("the fetcher vanished".into()));
+                }
+            }
+            other => break other,
+        }
+    };
+    match first {
+        Progress::Failed(FetchError::Unavailable(why)) => {
+            tracing::warn!(content_artifact = %remote.content_artifact, %why, "on-demand content unavailable");
+            return crate::content::not_found();
+        }
+        Progress::Failed(FetchError::Broken(why)) => {
+            return Ok(text(
+                StatusCode::BAD_GATEWAY,
+                "text/plain; charset=utf-8",
+                format!("502: {why}"),
+            ));
+        }
+        _ => {}
+    }
+    let body =
+        futures_util::stream::unfold((progress, 0u64, false), |(rx, offset, done)| async move {
+            if done {
+                return None;
+            }
+            next_chunk(rx, offset).await
+        })
+        .boxed();
+    // Keep the fetch (and so its file) alive while this response streams.
+    let keep = fetch.clone();
+    let body = body.map(move |chunk| {
+        let _ = &keep;
+        chunk
+    });
+    let mut r = warp::reply::stream(crate::content::SyncStream::new(body.boxed())).into_response();
+    headers(&mut r, remote, content_type);
+    Ok(r)
+}
+
+type Chunk = Result<bytes::Bytes, std::io::Error>;
+
+/// The next piece of a fetch for a client that has read `offset` bytes: what is already
+/// written, else whatever arrives next; an error once the fetch fails.
+async fn next_chunk(
+    mut rx: tokio::sync::watch::Receiver<Progress>,
+    offset: u64,
+) -> Option<(Chunk, (tokio::sync::watch::Receiver<Progress>, u64, bool))> {
+    loop {
+        let p = rx.borrow_and_update().clone();
+        let (file, written, finished) = match p {
+            Progress::Streaming { file, written } => (file, written, false),
+            Progress::Done { file, written } => (file, written, true),
+            Progress::Failed(FetchError::Unavailable(m) | FetchError::Broken(m)) => {
+                return Some((Err(std::io::Error::other(m)), (rx, offset, true)));
+            }
+            Progress::Starting => {
+                if rx.changed().await.is_err() {
+                    return Some((
+                        Err(std::io::Error::other("the fetcher vanished")),
+                        (rx, offset, true),
+                    ));
+                }
+                continue;
+            }
+        };
+        // The last byte waits for verification: a mismatch then cuts the connection short of
+        // the promised length, so no client mistakes wrong bytes for a complete download.
+        let readable = if finished {
+            written
+        } else {
+            written.saturating_sub(1)
+        };
+        if offset < readable {
+            let n = Ord::min(readable - offset, 256 * 1024) as usize;
+            return match fetch::read_at(&file, offset, n) {
+                Ok(b) if !b.is_empty() => {
+                    let next = offset + b.len() as u64;
+                    Some((Ok(b), (rx, next, false)))
+                }
+                Ok(_) => Some((Err(std::io::Error::other("short read")), (rx, offset, true))),
+                Err(e) => Some((Err(e), (rx, offset, true))),
+            };
+        }
+        if finished {
+            return None;
+        }
+        match tokio::time::timeout(fetch::STALL, rx.changed()).await {
+            Ok(Ok(())) => {}
+            // The sender is dropped only after the final state was sent; a stall is an error.
+            _ => {
+                return Some((
+                    Err(std::io::Error::other("the download stalled")),
+                    (rx, offset, true),
+                ));
+            }
+        }
+    }
+}

@@ -1,0 +1,235 @@
+//! On-demand and streamed content: syncs that download nothing, and the content app's
+//! fetchers that download on the first request (one upstream request however many clients
+//! ask at once), verify, and keep (`on_demand`) or forget (`streamed`) the bytes.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+use sha2::{Digest, Sha256};
+use std::sync::atomic::Ordering;
+
+use crate::both_backends;
+use crate::fixture::Fixture;
+use crate::support::{Env, Server};
+
+both_backends!(on_demand_fetch_once_and_keep, streamed_and_failures);
+
+/// Remote (with `policy`), repository, sync, publication and distribution at `base_path`.
+async fn distribute(s: &Server, fx: &Fixture, name: &str, policy: &str) -> String {
+    let (code, remote) = s
+        .send(
+            Method::POST,
+            "/pulp/api/v3/remotes/file/file/",
+            json!({"name": name, "url": fx.manifest_url(), "policy": policy, "max_retries": 0}),
+        )
+        .await;
+    assert_eq!(code, 201, "{remote}");
+    let (_, repo) = s
+        .send(
+            Method::POST,
+            "/pulp/api/v3/repositories/file/file/",
+            json!({"name": name, "remote": remote["pulp_href"], "autopublish": true}),
+        )
+        .await;
+    let repo_href = repo["pulp_href"].as_str().expect("repo").to_owned();
+    let (_, t) = s
+        .send(Method::POST, &format!("{repo_href}sync/"), json!({}))
+        .await;
+    let t = s.finished(t["task"].as_str().expect("task")).await;
+    assert_eq!(t["state"], "completed", "{t}");
+    let (_, t) = s
+        .send(
+            Method::POST,
+            "/pulp/api/v3/distributions/file/file/",
+            json!({"name": name, "base_path": name, "repository": repo_href}),
+        )
+        .await;
+    let t = s.finished(t["task"].as_str().expect("task")).await;
+    assert_eq!(t["state"], "completed", "{t}");
+    repo_href
+}
+
+async fn get(s: &Server, path: &str) -> (u16, Result<Vec<u8>, String>) {
+    let r = s.client.get(s.url(path)).send().await.expect("request");
+    let status = r.status().as_u16();
+    (
+        status,
+        r.bytes()
+            .await
+            .map(|b| b.to_vec())
+            .map_err(|e| e.to_string()),
+    )
+}
+
+async fn artifact_count(s: &Server) -> u64 {
+    s.json("/pulp/api/v3/artifacts/").await.1["count"]
+        .as_u64()
+        .expect("count")
+}
+
+async fn on_demand_fetch_once_and_keep(env: Env) {
+    let s = env.start(&[]);
+    let fx = Fixture::start().await;
+    let big: Vec<u8> = (0..50 * 1024 * 1024u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    let small = b"a small file, fetched on demand\n".to_vec();
+    fx.publish(&[("big.bin", big.clone()), ("dir/small.txt", small.clone())]);
+
+    let before = artifact_count(&s).await;
+    let repo = distribute(&s, &fx, "od", "on_demand").await;
+    assert_eq!(
+        fx.hits.load(Ordering::SeqCst),
+        1,
+        "the sync fetched only the manifest"
+    );
+    // The publication's PULP_MANIFEST is stored; no content artifact is.
+    assert_eq!(artifact_count(&s).await, before + 1);
+    let (_, content) = s
+        .json(&format!(
+            "/pulp/api/v3/content/file/files/?repository_version={repo}versions/1/&relative_path=dir/small.txt"
+        ))
+        .await;
+    assert_eq!(content["results"][0]["artifact"], Value::Null, "{content}");
+    let (_, listing) = get(&s, "/pulp/content/od/").await;
+    let listing = String::from_utf8(listing.expect("listing")).expect("utf8");
+    assert!(
+        listing.contains("big.bin") && listing.contains("dir/"),
+        "{listing}"
+    );
+
+    // HEAD answers from what the remote promised, without fetching.
+    let r = s
+        .client
+        .head(s.url("/pulp/content/od/big.bin"))
+        .send()
+        .await
+        .expect("head");
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["content-length"], big.len().to_string());
+    assert_eq!(fx.hits.load(Ordering::SeqCst), 1);
+
+    // 20 clients at once: one upstream request, 20 identical and correct bodies.
+    let mut clients = Vec::new();
+    for _ in 0..20 {
+        let (c, url) = (s.client.clone(), s.url("/pulp/content/od/big.bin"));
+        clients.push(tokio::spawn(async move {
+            let r = c.get(url).send().await.expect("request");
+            assert_eq!(r.status().as_u16(), 200);
+            hex::encode(Sha256::digest(r.bytes().await.expect("body")))
+        }));
+    }
+    let want = hex::encode(Sha256::digest(&big));
+    for c in clients {
+        assert_eq!(c.await.expect("client"), want);
+    }
+    assert_eq!(
+        fx.hits.load(Ordering::SeqCst),
+        2,
+        "one upstream request for 20 clients"
+    );
+
+    // Kept: the content now has an artifact and later requests never go upstream.
+    let (code, body) = get(&s, "/pulp/content/od/dir/small.txt").await;
+    assert_eq!((code, body.expect("body")), (200, small.clone()));
+    let hits = fx.hits.load(Ordering::SeqCst);
+    for _ in 0..3 {
+        let (code, body) = get(&s, "/pulp/content/od/dir/small.txt").await;
+        assert_eq!((code, body.expect("body")), (200, small.clone()));
+    }
+    assert_eq!(fx.hits.load(Ordering::SeqCst), hits);
+    assert_eq!(artifact_count(&s).await, before + 3);
+    let (_, content) = s
+        .json(&format!(
+            "/pulp/api/v3/content/file/files/?repository_version={repo}versions/1/&relative_path=dir/small.txt"
+        ))
+        .await;
+    assert!(content["results"][0]["artifact"].is_string(), "{content}");
+    assert_eq!(
+        content["results"][0]["sha256"],
+        hex::encode(Sha256::digest(&small))
+    );
+
+    // An immediate sync afterwards downloads only what is still missing (nothing here).
+    let hits = fx.hits.load(Ordering::SeqCst);
+    let (_, imm) = s
+        .send(
+            Method::POST,
+            "/pulp/api/v3/remotes/file/file/",
+            json!({"name": "od-now", "url": fx.manifest_url()}),
+        )
+        .await;
+    let (_, t) = s
+        .send(
+            Method::POST,
+            &format!("{repo}sync/"),
+            json!({"remote": imm["pulp_href"]}),
+        )
+        .await;
+    let t = s.finished(t["task"].as_str().expect("task")).await;
+    assert_eq!(t["state"], "completed", "{t}");
+    assert_eq!(
+        fx.hits.load(Ordering::SeqCst),
+        hits + 1,
+        "only the manifest"
+    );
+}
+
+async fn streamed_and_failures(env: Env) {
+    let s = env.start(&[("PULP_REMOTE_CONTENT_FETCH_FAILURE_COOLDOWN", "0")]);
+    let fx = Fixture::start().await;
+    let good = b"streamed bytes, never kept\n".to_vec();
+    let tricky = b"these bytes are what the manifest promises".to_vec();
+    fx.publish(&[("s.txt", good.clone()), ("t.txt", tricky.clone())]);
+    let before = artifact_count(&s).await;
+    distribute(&s, &fx, "st", "streamed").await;
+    let hits = fx.hits.load(Ordering::SeqCst);
+
+    // Streamed: served every time from upstream, nothing stored.
+    for _ in 0..2 {
+        let (code, body) = get(&s, "/pulp/content/st/s.txt").await;
+        assert_eq!((code, body.expect("body")), (200, good.clone()));
+    }
+    assert_eq!(fx.hits.load(Ordering::SeqCst), hits + 2);
+    assert_eq!(
+        artifact_count(&s).await,
+        before + 1,
+        "only the published manifest"
+    );
+
+    // Corrupted upstream bytes (same length): the client's transfer fails, nothing is stored;
+    // once upstream is right again the bytes are served.
+    let path = fx.dir.path().join("repo/t.txt");
+    std::fs::write(&path, b"these bytes are NOT what the manifest said").expect("corrupt");
+    let (_, body) = get(&s, "/pulp/content/st/t.txt").await;
+    assert!(
+        body.is_err(),
+        "the transfer of corrupted bytes is cut short: {body:?}"
+    );
+    assert_eq!(artifact_count(&s).await, before + 1);
+    std::fs::write(&path, &tricky).expect("repair upstream");
+    let (code, body) = get(&s, "/pulp/content/st/t.txt").await;
+    assert_eq!((code, body.expect("body")), (200, tricky.clone()));
+
+    // The same with on_demand: the corrected bytes are then kept.
+    let od = Fixture::start().await;
+    let keep = b"kept after a bad first attempt".to_vec();
+    od.publish(&[("k.txt", keep.clone())]);
+    distribute(&s, &od, "od2", "on_demand").await;
+    let kpath = od.dir.path().join("repo/k.txt");
+    std::fs::write(&kpath, b"kept after a BAD first attempt").expect("corrupt");
+    let (_, body) = get(&s, "/pulp/content/od2/k.txt").await;
+    assert!(body.is_err(), "{body:?}");
+    let stored = artifact_count(&s).await;
+    std::fs::write(&kpath, &keep).expect("repair upstream");
+    let (code, body) = get(&s, "/pulp/content/od2/k.txt").await;
+    assert_eq!((code, body.expect("body")), (200, keep.clone()));
+    assert_eq!(artifact_count(&s).await, stored + 1);
+
+    // Upstream gone: content never fetched is a 404 (what was kept is still served).
+    drop(od);
+    drop(fx);
+    let (code, _) = get(&s, "/pulp/content/st/s.txt").await;
+    assert_eq!(code, 404);
+    let (code, body) = get(&s, "/pulp/content/od2/k.txt").await;
+    assert_eq!((code, body.expect("body")), (200, keep));
+}
