@@ -668,6 +668,89 @@ async fn file_repository_bench(opts: &Opts, c: &reqwest::Client, secs: f64) -> a
         "   {big_mib} MiB file: {big_rate:.0} MB/s via the content app vs {big_base:.0} MB/s static ({:.2}× baseline)",
         big_rate / big_base
     );
+    on_demand_bench(c, b, up.path(), &upstream, big_mib).await
+}
+
+/// Time to first byte and throughput of one download: `(first byte s, total s, bytes)`.
+async fn timed_get(url: &str) -> anyhow::Result<(f64, f64, usize)> {
+    use futures_util::StreamExt;
+    let c = reqwest::Client::new();
+    let t0 = Instant::now();
+    let r = c.get(url).send().await?;
+    if !r.status().is_success() {
+        bail!("GET {url} answered {}", r.status());
+    }
+    let mut body = r.bytes_stream();
+    let mut first = None;
+    let mut n = 0;
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk?;
+        if first.is_none() && !chunk.is_empty() {
+            first = Some(t0.elapsed().as_secs_f64());
+        }
+        n += chunk.len();
+    }
+    Ok((first.unwrap_or(0.0), t0.elapsed().as_secs_f64(), n))
+}
+
+/// An on-demand fetch of a large file through the content app (first request: upstream
+/// download, verification, storage) against downloading it straight from upstream.
+async fn on_demand_bench(
+    c: &reqwest::Client,
+    b: &str,
+    dir: &std::path::Path,
+    upstream: &str,
+    mib: usize,
+) -> anyhow::Result<()> {
+    use sha2::Digest;
+    let body: Vec<u8> = (0..mib * 1024 * 1024).map(|j| (j % 241) as u8).collect();
+    std::fs::create_dir_all(dir.join("od"))?;
+    std::fs::write(dir.join("od/fresh.bin"), &body)?;
+    std::fs::write(
+        dir.join("od/PULP_MANIFEST"),
+        format!(
+            "fresh.bin,{},{}\n",
+            hex::encode(sha2::Sha256::digest(&body)),
+            body.len()
+        ),
+    )?;
+    let remote = post_json(
+        c,
+        &format!("{b}/pulp/api/v3/remotes/file/file/"),
+        json!({"name": "od", "url": format!("{upstream}/od/PULP_MANIFEST"), "policy": "on_demand"}),
+    )
+    .await?;
+    let repo = post_json(
+        c,
+        &format!("{b}/pulp/api/v3/repositories/file/file/"),
+        json!({"name": "od", "remote": remote["pulp_href"], "autopublish": true}),
+    )
+    .await?;
+    let repo_href = repo["pulp_href"].as_str().context("repo")?;
+    let t = post_json(c, &format!("{b}{repo_href}sync/"), json!({})).await?;
+    wait_task(c, b, t["task"].as_str().context("task")?).await?;
+    let t = post_json(
+        c,
+        &format!("{b}/pulp/api/v3/distributions/file/file/"),
+        json!({"name": "od", "base_path": "od", "repository": repo_href}),
+    )
+    .await?;
+    wait_task(c, b, t["task"].as_str().context("task")?).await?;
+    let (base_first, base_total, _) = timed_get(&format!("{upstream}/od/fresh.bin")).await?;
+    let (first, total, n) = timed_get(&format!("{b}/pulp/content/od/fresh.bin")).await?;
+    anyhow::ensure!(n == body.len(), "on-demand download was {n} bytes");
+    let (_, again, _) = timed_get(&format!("{b}/pulp/content/od/fresh.bin")).await?;
+    let mb = body.len() as f64 / 1e6;
+    println!(
+        "   on-demand {mib} MiB, first request: first byte {:.1} ms vs {:.1} ms upstream directly; {:.0} MB/s vs {:.0} MB/s ({:.2}× baseline); \
+         second request (stored): {:.0} MB/s",
+        first * 1000.0,
+        base_first * 1000.0,
+        mb / total,
+        mb / base_total,
+        base_total / total,
+        mb / again
+    );
     Ok(())
 }
 

@@ -395,6 +395,7 @@ async fn run_node(
                         db.clone(),
                         store.clone(),
                         settings.pith_content_fetch_concurrency as usize,
+                        settings.pith_test_tasks,
                     )
                     .await
                     .map_err(anyhow::Error::msg)?,

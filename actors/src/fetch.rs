@@ -117,6 +117,9 @@ struct Shared {
     per_remote: DashMap<String, Arc<Semaphore>>,
     db: Db,
     store: ArtifactStore,
+    /// Test hook (only with `PITH_TEST_TASKS`): a fetcher whose URL contains
+    /// `pith-test-panic` panics, to exercise supervision.
+    test_hooks: bool,
 }
 
 /// The node's fetchers.
@@ -136,13 +139,19 @@ impl std::fmt::Debug for Fetchers {
 
 impl Fetchers {
     /// Starts the fetchers' supervisor; `total` bounds upstream downloads of the whole node.
-    pub async fn start(db: Db, store: ArtifactStore, total: usize) -> Result<Fetchers, String> {
+    pub async fn start(
+        db: Db,
+        store: ArtifactStore,
+        total: usize,
+        test_hooks: bool,
+    ) -> Result<Fetchers, String> {
         let shared = Arc::new(Shared {
             map: DashMap::new(),
             global: Arc::new(Semaphore::new(total.max(1))),
             per_remote: DashMap::new(),
             db,
             store,
+            test_hooks,
         });
         let (supervisor, _) = Actor::spawn(None, FetchSupervisor, shared.clone())
             .await
@@ -352,6 +361,10 @@ async fn run(shared: &Shared, req: &Request, tx: &watch::Sender<Progress>) -> Pr
         let Ok(_one) = semaphore_of(shared, &src.remote).acquire_owned().await else {
             break;
         };
+        assert!(
+            !(shared.test_hooks && src.url.contains("pith-test-panic")),
+            "test hook: a fetcher panics"
+        );
         let client = match crate::tasks::sync::client(&src.remote) {
             Ok(c) => c,
             Err(e) => {

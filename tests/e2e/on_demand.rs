@@ -225,6 +225,17 @@ async fn streamed_and_failures(env: Env) {
     assert_eq!((code, body.expect("body")), (200, keep.clone()));
     assert_eq!(artifact_count(&s).await, stored + 1);
 
+    // A fetcher that crashes fails its client at once (no hang); the node keeps serving.
+    let crash = Fixture::start().await;
+    crash.publish(&[("pith-test-panic.txt", b"never served".to_vec())]);
+    distribute(&s, &crash, "crash", "on_demand").await;
+    for _ in 0..2 {
+        let (code, _) = get(&s, "/pulp/content/crash/pith-test-panic.txt").await;
+        assert_eq!(code, 502, "a crashed fetch is a bad gateway, every time");
+    }
+    let (code, body) = get(&s, "/pulp/content/od2/k.txt").await;
+    assert_eq!((code, body.expect("body")), (200, keep.clone()));
+
     // Upstream gone: content never fetched is a 404 (what was kept is still served).
     drop(od);
     drop(fx);
