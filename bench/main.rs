@@ -68,6 +68,7 @@ fn start(opts: &Opts, db_url: Option<&str>, workers: u32) -> anyhow::Result<Serv
     .arg(dir.path())
     .env("PULP_ADMIN_PASSWORD", PASSWORD)
     .env("PITH_TEST_TASKS", "true")
+    .env("PULP_ANALYTICS", "false")
     .env("RUST_LOG", "error")
     .stdout(Stdio::piped())
     .stderr(Stdio::null());

@@ -40,8 +40,27 @@ async fn wait_for_signal() -> anyhow::Result<Stop> {
     }
 }
 
+/// The process's telemetry (metrics recorder and exporters are process-wide by nature).
+static TELEMETRY: std::sync::OnceLock<crate::telemetry::Telemetry> = std::sync::OnceLock::new();
+
 pub async fn main(cli: Cli) -> anyhow::Result<()> {
     let settings = Settings::load(cli.config.as_deref())?;
+    let kind = match &cli.command {
+        Command::Content(_) => "content",
+        Command::Worker(_) => "worker",
+        _ => "api",
+    };
+    let _ = TELEMETRY.set(crate::telemetry::init(&settings, kind)?);
+    let result = run_command(cli, &settings).await;
+    if let Some(t) = TELEMETRY.get() {
+        // The SDK's exporters block while they flush: keep that off the async workers.
+        let _ = tokio::task::spawn_blocking(move || t.shutdown()).await;
+    }
+    result
+}
+
+async fn run_command(cli: Cli, settings: &Settings) -> anyhow::Result<()> {
+    let settings = settings.clone();
     match cli.command {
         Command::Serve(a) => {
             let port = a.bind.port();
@@ -370,6 +389,31 @@ async fn run_node(
         );
     }
 
+    // Analytics: on unless turned off; the test settings never post to the default endpoint.
+    let default_url = Settings::default().analytics_url;
+    if settings.analytics && !(settings.pith_test_tasks && settings.analytics_url == default_url) {
+        let cfg = pith_actors::analytics::Config {
+            db: db.clone(),
+            url: settings.analytics_url.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            period: pith_actors::analytics::PERIOD,
+        };
+        pith_actors::analytics::start(cfg)
+            .await
+            .map_err(anyhow::Error::msg)?;
+    }
+    if settings.otel_enabled {
+        // Gauges that come from the database, for the OTLP exporter (Prometheus refreshes
+        // them at every scrape).
+        let db = db.clone();
+        tokio::spawn(async move {
+            loop {
+                pith_http::telemetry::refresh_gauges(&db).await;
+                tokio::time::sleep(Duration::from_secs(10)).await;
+            }
+        });
+    }
+
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let http = match listener {
         Some(l) => {
@@ -413,6 +457,10 @@ async fn run_node(
                 parts,
                 content_index: Default::default(),
                 fetchers,
+                metrics: TELEMETRY
+                    .get()
+                    .and_then(|t| t.prometheus.clone())
+                    .map(|h| Arc::new(move || h.render()) as pith_http::MetricsRender),
             });
             let refresher = state.clone();
             tokio::spawn(async move {

@@ -37,6 +37,14 @@ pub struct Settings {
     pub remote_content_fetch_failure_cooldown: f64,
     /// Upstream downloads the content app runs at once (on-demand content). Pith-specific.
     pub pith_content_fetch_concurrency: u32,
+    /// Export traces and metrics over OTLP (`OTEL_EXPORTER_OTLP_*` configure where).
+    pub otel_enabled: bool,
+    /// Serve `GET /metrics` (Prometheus text).
+    pub metrics_enabled: bool,
+    /// `human` or `json` log lines.
+    pub log_format: String,
+    /// Where analytics are posted.
+    pub analytics_url: String,
 }
 
 impl Default for Settings {
@@ -54,11 +62,17 @@ impl Default for Settings {
             pith_task_scan_interval: 2.0,
             remote_content_fetch_failure_cooldown: 300.0,
             pith_content_fetch_concurrency: 32,
+            otel_enabled: false,
+            metrics_enabled: true,
+            log_format: "human".into(),
+            // Pulp's endpoint for development builds: Pith's data must never count as a Pulp
+            // installation's.
+            analytics_url: "https://dev.analytics.pulpproject.org/".into(),
         }
     }
 }
 
-const KNOWN: [&str; 12] = [
+const KNOWN: [&str; 16] = [
     "database_url",
     "media_root",
     "content_origin",
@@ -71,6 +85,10 @@ const KNOWN: [&str; 12] = [
     "pith_task_scan_interval",
     "remote_content_fetch_failure_cooldown",
     "pith_content_fetch_concurrency",
+    "otel_enabled",
+    "metrics_enabled",
+    "log_format",
+    "analytics_url",
 ];
 
 /// Pulp settings Pith accepts without using them (no warning).

@@ -330,6 +330,15 @@ impl Actor for Fetcher {
         let job = args.job.lock().ok().and_then(|mut j| j.take());
         if let Some(job) = job {
             let outcome = run(&args.shared, &job.request, &job.tx).await;
+            let label = match &outcome {
+                Progress::Done { written, .. } => {
+                    metrics::counter!("pith_content_fetch_bytes").increment(*written);
+                    "done"
+                }
+                Progress::Failed(FetchError::Unavailable(_)) => "unavailable",
+                _ => "broken",
+            };
+            metrics::counter!("pith_content_fetches", "outcome" => label).increment(1);
             job.tx.send_replace(outcome);
         }
         me.stop(None);

@@ -6,6 +6,7 @@
 //!   workers and their supervisor — and the [`tasking::Tasking`] handle the API uses.
 //! - [`tasks`]: task bodies (orphan cleanup, purge, and test-only bodies).
 
+pub mod analytics;
 pub mod fetch;
 pub mod machine;
 pub mod tasking;

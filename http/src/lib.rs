@@ -19,6 +19,7 @@ pub mod on_demand;
 pub mod openapi;
 pub mod request;
 pub mod router;
+pub mod telemetry;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -44,7 +45,6 @@ pub struct Parts {
 }
 
 /// Everything a request handler may need.
-#[derive(Debug)]
 pub struct HttpState {
     /// Settings.
     pub config: HttpConfig,
@@ -62,6 +62,19 @@ pub struct HttpState {
     pub content_index: content_index::ContentIndex,
     /// The content app's fetchers of on-demand content (`None` where no content app runs).
     pub fetchers: Option<pith_actors::fetch::Fetchers>,
+    /// Renders `GET /metrics` (`None`: metrics are off, the path is a 404).
+    pub metrics: Option<MetricsRender>,
+}
+
+/// Renders the Prometheus text of the process's metrics.
+pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;
+
+impl std::fmt::Debug for HttpState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("HttpState")
+            .field("parts", &self.parts)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Serves `state` on `listener` until `shutdown` resolves.

@@ -17,7 +17,23 @@ pub async fn handle(state: Arc<HttpState>, mut req: Req) -> Response {
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
-    let mut resp = match route(state, &mut req, &cid).await {
+    let started = std::time::Instant::now();
+    let is_content = state.parts.content && req.path.starts_with(&state.config.content_path_prefix);
+    let span = if is_content {
+        tracing::info_span!("content_request", http.method = %req.method, http.target = %req.path, correlation_id = %cid, http.status_code = tracing::field::Empty)
+    } else {
+        tracing::info_span!("api_request", http.method = %req.method, http.target = %req.path, correlation_id = %cid, http.route = tracing::field::Empty, http.status_code = tracing::field::Empty)
+    };
+    let mut template: Option<&'static str> = None;
+    let method = req.method.clone();
+    let state2 = state.clone();
+    let routed = {
+        use tracing::Instrument;
+        route(state, &mut req, &cid, &mut template)
+            .instrument(span.clone())
+            .await
+    };
+    let mut resp = match routed {
         Ok(r) => r,
         Err(e) => {
             let (status, body) = e.parts();
@@ -43,6 +59,20 @@ pub async fn handle(state: Arc<HttpState>, mut req: Req) -> Response {
         "access-control-expose-headers",
         HeaderValue::from_static("Correlation-ID"),
     );
+    let status = resp.status().as_u16();
+    span.record("http.status_code", status);
+    if let Some(t) = template {
+        span.record("http.route", t);
+    }
+    crate::telemetry::record_request(
+        &state2,
+        is_content,
+        &method,
+        template,
+        status,
+        &resp,
+        started.elapsed(),
+    );
     resp
 }
 
@@ -56,10 +86,18 @@ fn allow(req: &Req, methods: &[Method]) -> Result<(), ApiError> {
     }
 }
 
-async fn route(state: Arc<HttpState>, req: &mut Req, cid: &str) -> Result<Response, ApiError> {
+async fn route(
+    state: Arc<HttpState>,
+    req: &mut Req,
+    cid: &str,
+    template: &mut Option<&'static str>,
+) -> Result<Response, ApiError> {
     let v3 = state.config.v3();
     if state.parts.content && req.path.starts_with(&state.config.content_path_prefix) {
         return content::handle(&state, req).await;
+    }
+    if req.path == "/metrics" {
+        return crate::telemetry::metrics_page(&state, req).await;
     }
     if !state.parts.api {
         return Err(ApiError::NotFound("Not found.".into()));
@@ -87,6 +125,7 @@ async fn route(state: Arc<HttpState>, req: &mut Req, cid: &str) -> Result<Respon
     let Some((kind, ids)) = resolve(&segs, state.config.test_tasks) else {
         return Err(ApiError::NotFound("Not found.".into()));
     };
+    *template = ROUTES.iter().find(|(_, k)| *k == kind).map(|(t, _)| *t);
     let user = if is_open(kind) {
         None
     } else {

@@ -13,5 +13,6 @@ mod repositories;
 mod support;
 mod sync;
 mod tasking;
+mod telemetry;
 mod tls;
 mod uploads;

@@ -82,6 +82,7 @@ impl Env {
         c.arg("--data-dir").arg(self.dir.path());
         c.env("PULP_ADMIN_PASSWORD", PASSWORD)
             .env("PITH_TEST_TASKS", "true")
+            .env("PULP_ANALYTICS", "false")
             .env("PULP_WORKER_TTL", "2")
             .env("RUST_LOG", "warn");
         match &self.db_url {

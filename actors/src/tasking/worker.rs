@@ -116,7 +116,18 @@ impl WorkerState {
                 };
                 let ctx = TaskContext::new(task, &t.args, a.deps.clone());
                 self.progress = Some(ctx.progress_used.clone());
-                let fut = crate::tasks::body(&t.name, ctx);
+                let span = tracing::info_span!("task", task.name = %t.name, task.id = %task, worker = %a.name);
+                let fut = tracing::Instrument::instrument(crate::tasks::body(&t.name, ctx), span);
+                // Time from dispatch to start (queueing and waiting for locks): task ids are
+                // UUIDv7, so they carry their creation time.
+                if let Some((secs, nanos)) = task.get_timestamp().map(|ts| ts.to_unix()) {
+                    let created = std::time::UNIX_EPOCH + std::time::Duration::new(secs, nanos);
+                    if let Ok(waited) = std::time::SystemTime::now().duration_since(created) {
+                        metrics::histogram!("pith_task_wait_seconds").record(waited.as_secs_f64());
+                    }
+                }
+                let started = std::time::Instant::now();
+                let name = t.name.clone();
                 let handle = tokio::spawn(fut);
                 self.body = Some(handle.abort_handle());
                 let me = me.clone();
@@ -127,6 +138,15 @@ impl WorkerState {
                         Err(e) if e.is_cancelled() => WorkerMsg::BodyDone(Outcome::Aborted, None),
                         Err(e) => WorkerMsg::BodyDone(Outcome::Failed(panic_text(e)), None),
                     };
+                    let outcome = match &msg {
+                        WorkerMsg::BodyDone(Outcome::Completed, _) => "completed",
+                        WorkerMsg::BodyDone(Outcome::Aborted, _) => "canceled",
+                        _ => "failed",
+                    };
+                    metrics::histogram!("pith_task_duration_seconds", "name" => name.clone())
+                        .record(started.elapsed().as_secs_f64());
+                    metrics::counter!("pith_tasks_finished", "name" => name, "outcome" => outcome)
+                        .increment(1);
                     let _ = me.cast(msg);
                 });
             }

@@ -10,6 +10,7 @@ mod m20261126_000003_repositories;
 mod m20261126_000004_publications;
 mod m20261126_000005_uploads;
 mod m20261126_000006_remote_artifacts;
+mod m20261126_000007_analytics;
 
 /// Every migration Pith knows, in order.
 #[derive(Debug)]
@@ -25,6 +26,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000004_publications::Migration),
             Box::new(m20261126_000005_uploads::Migration),
             Box::new(m20261126_000006_remote_artifacts::Migration),
+            Box::new(m20261126_000007_analytics::Migration),
         ]
     }
 }

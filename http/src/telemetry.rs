@@ -1,0 +1,131 @@
+//! The HTTP layer's measurements, through the `metrics` facade (the binary decides where they
+//! go: Prometheus on `/metrics`, OTLP, or nowhere), and the `/metrics` page.
+//!
+//! Names follow Pulp's where Pulp has one (`api.request_duration`, `content.request_duration`,
+//! `tasks_unblocked_queue`, `tasks_longest_unblocked_time`; Prometheus shows dots as
+//! underscores); the rest are Pith's own, prefixed `pith_`.
+
+use std::time::Duration;
+
+use pith_entities::Db;
+use pith_entities::sea_orm::ConnectionTrait;
+use warp::http::{Method, StatusCode};
+
+use crate::request::{Response, text};
+use crate::{ApiError, HttpState, Req};
+
+fn status_class(status: u16) -> &'static str {
+    match status {
+        100..=199 => "1xx",
+        200..=299 => "2xx",
+        300..=399 => "3xx",
+        400..=499 => "4xx",
+        _ => "5xx",
+    }
+}
+
+/// Records one answered request.
+pub fn record_request(
+    state: &HttpState,
+    content: bool,
+    method: &Method,
+    template: Option<&'static str>,
+    status: u16,
+    resp: &Response,
+    took: Duration,
+) {
+    let ms = took.as_secs_f64() * 1000.0;
+    let method = method.as_str().to_owned();
+    if content {
+        metrics::histogram!("content.request_duration", "http.method" => method.clone(),
+            "http.status_code" => status_class(status), "http.route" => "content")
+        .record(ms);
+        let bytes = resp
+            .headers()
+            .get("content-length")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<u64>().ok())
+            .unwrap_or(0);
+        if method != "HEAD" && status < 300 {
+            metrics::counter!("pith_content_bytes_served").increment(bytes);
+        }
+        metrics::counter!("pith_http_requests", "route" => "content", "status" => status.to_string())
+            .increment(1);
+    } else {
+        // Unmatched paths share one label so that scanners cannot blow up the series.
+        let route = template
+            .map(|t| format!("{}{t}", state.config.v3()))
+            .unwrap_or_default();
+        metrics::histogram!("api.request_duration", "http.method" => method,
+            "http.status_code" => status_class(status), "http.target" => route.clone())
+        .record(ms);
+        metrics::counter!("pith_http_requests", "route" => route, "status" => status.to_string())
+            .increment(1);
+    }
+}
+
+/// `GET /metrics`: Prometheus text (a 404 when metrics are off).
+pub async fn metrics_page(state: &HttpState, req: &Req) -> Result<Response, ApiError> {
+    let Some(render) = &state.metrics else {
+        return Err(ApiError::NotFound("Not found.".into()));
+    };
+    if !matches!(req.method, Method::GET | Method::HEAD) {
+        return Err(ApiError::MethodNotAllowed(req.method.to_string()));
+    }
+    refresh_gauges(&state.db).await;
+    Ok(text(
+        StatusCode::OK,
+        "text/plain; version=0.0.4; charset=utf-8",
+        render(),
+    ))
+}
+
+/// Sets the gauges that come from the database: tasks per state, the unblocked queue (Pulp's
+/// two worker gauges) and cluster members. Cheap; run at every scrape and periodically (for
+/// OTLP).
+pub async fn refresh_gauges(db: &Db) {
+    let now = pith_entities::time::now_micros();
+    let by_state = db
+        .read
+        .query_all_raw(db.stmt(
+            "SELECT state, COUNT(*) AS n FROM core_task WHERE state IN ('waiting','running','canceling') GROUP BY state",
+            vec![],
+        ))
+        .await;
+    if let Ok(rows) = by_state {
+        for st in ["waiting", "running", "canceling"] {
+            let n = rows
+                .iter()
+                .find(|r| r.try_get::<String>("", "state").ok().as_deref() == Some(st))
+                .and_then(|r| r.try_get::<i64>("", "n").ok())
+                .unwrap_or(0);
+            metrics::gauge!("pith_tasks", "state" => st).set(n as f64);
+        }
+    }
+    // Waiting tasks unblocked for more than 5 s (as Pulp counts them) and the oldest one.
+    let unblocked = db
+        .read
+        .query_one_raw(db.stmt(
+            "SELECT COUNT(*) AS n, MIN(unblocked_at) AS oldest FROM core_task \
+             WHERE state = 'waiting' AND unblocked_at IS NOT NULL AND unblocked_at < $1",
+            vec![(now - 5_000_000).into()],
+        ))
+        .await;
+    if let Ok(Some(r)) = unblocked {
+        let n = r.try_get::<i64>("", "n").unwrap_or(0);
+        let oldest = r.try_get::<Option<i64>>("", "oldest").ok().flatten();
+        metrics::gauge!("tasks_unblocked_queue").set(n as f64);
+        metrics::gauge!("tasks_longest_unblocked_time")
+            .set(oldest.map_or(0.0, |o| (now - o) as f64 / 1e6));
+    }
+    let members = db
+        .read
+        .query_one_raw(db.stmt(
+            "SELECT COUNT(*) AS n FROM core_appstatus WHERE last_heartbeat + ttl * 1000000 > $1",
+            vec![now.into()],
+        ))
+        .await;
+    if let Ok(Some(r)) = members {
+        metrics::gauge!("pith_cluster_members").set(r.try_get::<i64>("", "n").unwrap_or(0) as f64);
+    }
+}
