@@ -55,8 +55,18 @@ impl Drop for Server {
 }
 
 fn start(opts: &Opts, db_url: Option<&str>, workers: u32) -> anyhow::Result<Server> {
+    start_with(opts, db_url, workers, &[])
+}
+
+fn start_with(
+    opts: &Opts,
+    db_url: Option<&str>,
+    workers: u32,
+    env: &[(&str, &str)],
+) -> anyhow::Result<Server> {
     let dir = tempfile::tempdir()?;
     let mut c = Command::new(&opts.pith);
+    c.envs(env.iter().copied());
     c.args([
         "serve",
         "--bind",
@@ -407,6 +417,9 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
     if opts.runs("file") {
         file_repository_bench(&opts, &client, http_secs).await?;
     }
+    if opts.runs("telemetry") {
+        telemetry_bench(&opts, &client, http_secs).await?;
+    }
     if opts.runs("process") {
         process_bench(&opts).await?;
     }
@@ -435,6 +448,89 @@ async fn http_bench(opts: &Opts, http_secs: f64) -> anyhow::Result<()> {
         list / base,
         list / 4.6,
         list / 5000.0
+    );
+    Ok(())
+}
+
+/// A sink for OTLP exports (answers every POST with 200).
+async fn otlp_sink() -> anyhow::Result<(String, tokio::sync::oneshot::Sender<()>)> {
+    use warp::Filter;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let base = format!("http://{}", listener.local_addr()?);
+    let route = warp::post()
+        .and(warp::body::bytes())
+        .map(|_b: bytes::Bytes| warp::reply());
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(
+        warp::serve(route)
+            .incoming(listener)
+            .graceful(async move {
+                let _ = rx.await;
+            })
+            .run(),
+    );
+    Ok((base, tx))
+}
+
+/// API and content request rates with telemetry off and on (OTLP to a local sink).
+async fn telemetry_bench(opts: &Opts, c: &reqwest::Client, secs: f64) -> anyhow::Result<()> {
+    let (sink, _stop) = otlp_sink().await?;
+    let on: [(&str, &str); 4] = [
+        ("PULP_OTEL_ENABLED", "true"),
+        ("OTEL_EXPORTER_OTLP_ENDPOINT", &sink),
+        ("OTEL_METRIC_EXPORT_INTERVAL", "1000"),
+        ("OTEL_BSP_SCHEDULE_DELAY", "200"),
+    ];
+    println!("\n== telemetry ({CONNS} connections, {secs} s each; OTLP to a local sink)");
+    let mut rates = Vec::new();
+    let extra: Vec<(&str, &str)> = std::env::var("PITH_BENCH_OTEL_EXTRA")
+        .ok()
+        .map(|v| {
+            v.leak()
+                .split(',')
+                .filter_map(|kv| kv.split_once('='))
+                .collect()
+        })
+        .unwrap_or_default();
+    let on: Vec<(&str, &str)> = on.iter().copied().chain(extra).collect();
+    for (label, env) in [("off", &[][..]), ("on", &on[..])] {
+        let s = start_with(opts, None, 2, env)?;
+        let b = &s.base;
+        // One 4 KiB file, published.
+        let repo = post_json(
+            c,
+            &format!("{b}/pulp/api/v3/repositories/file/file/"),
+            json!({"name": "t", "autopublish": true}),
+        )
+        .await?;
+        let repo_href = repo["pulp_href"].as_str().context("repo")?.to_owned();
+        let (file_url, _file_stop) = memory_server(vec![7u8; 4096]).await?;
+        let t = post_json(
+            c,
+            &format!("{b}/pulp/api/v3/content/file/files/"),
+            json!({"relative_path": "t.bin", "file_url": file_url, "repository": repo_href}),
+        )
+        .await?;
+        wait_task(c, b, t["task"].as_str().context("task")?).await?;
+        let t = post_json(
+            c,
+            &format!("{b}/pulp/api/v3/distributions/file/file/"),
+            json!({"name": "t", "base_path": "t", "repository": repo_href}),
+        )
+        .await?;
+        wait_task(c, b, t["task"].as_str().context("task")?).await?;
+        let api = http_rate(&format!("{b}/pulp/api/v3/status/"), false, secs).await?;
+        let content = http_rate(&format!("{b}/pulp/content/t/t.bin"), false, secs).await?;
+        println!(
+            "   telemetry {label:>3}: GET status/ {api:>7.0} req/s, GET 4 KiB content {content:>7.0} req/s"
+        );
+        rates.push((api, content));
+    }
+    let overhead = |off: f64, on: f64| (1.0 - on / off) * 100.0;
+    println!(
+        "   overhead with telemetry on: API {:.1} %, content {:.1} % (target < 5 %)",
+        overhead(rates[0].0, rates[1].0),
+        overhead(rates[0].1, rates[1].1)
     );
     Ok(())
 }
@@ -774,14 +870,14 @@ fn main() -> anyhow::Result<()> {
             "--no-postgres" => opts.postgres = false,
             "--only" => {
                 let o = args.next().context("--only SECTION")?;
-                if !["tasks", "http", "file", "process"].contains(&o.as_str()) {
-                    bail!("--only takes tasks, http, file or process, not {o:?}");
+                if !["tasks", "http", "file", "telemetry", "process"].contains(&o.as_str()) {
+                    bail!("--only takes tasks, http, file, telemetry or process, not {o:?}");
                 }
                 opts.only = Some(o);
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: pith-bench [--quick] [--pith PATH] [--tasks N] [--no-postgres] [--only tasks|http|file|process]"
+                    "usage: pith-bench [--quick] [--pith PATH] [--tasks N] [--no-postgres] [--only tasks|http|file|telemetry|process]"
                 );
                 return Ok(());
             }

@@ -20,13 +20,23 @@ pub async fn handle(state: Arc<HttpState>, mut req: Req) -> Response {
     let started = std::time::Instant::now();
     let is_content = state.parts.content && req.path.starts_with(&state.config.content_path_prefix);
     let span = if is_content {
-        tracing::info_span!("content_request", http.method = %req.method, http.target = %req.path, correlation_id = %cid, http.status_code = tracing::field::Empty)
+        tracing::info_span!(
+            "content_request",
+            http.method = req.method.as_str(),
+            correlation_id = cid.as_str(),
+            http.status_code = tracing::field::Empty
+        )
     } else {
-        tracing::info_span!("api_request", http.method = %req.method, http.target = %req.path, correlation_id = %cid, http.route = tracing::field::Empty, http.status_code = tracing::field::Empty)
+        tracing::info_span!(
+            "api_request",
+            http.method = req.method.as_str(),
+            correlation_id = cid.as_str(),
+            http.route = tracing::field::Empty,
+            http.status_code = tracing::field::Empty
+        )
     };
     let mut template: Option<&'static str> = None;
     let method = req.method.clone();
-    let state2 = state.clone();
     let routed = {
         use tracing::Instrument;
         route(state, &mut req, &cid, &mut template)
@@ -65,7 +75,6 @@ pub async fn handle(state: Arc<HttpState>, mut req: Req) -> Response {
         span.record("http.route", t);
     }
     crate::telemetry::record_request(
-        &state2,
         is_content,
         &method,
         template,

@@ -24,9 +24,61 @@ fn status_class(status: u16) -> &'static str {
     }
 }
 
-/// Records one answered request.
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::HEAD => "HEAD",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        _ => "OTHER",
+    }
+}
+
+/// The handles of one label combination, registered once: recording then costs no key
+/// building and no registry lookups in the recorders (with telemetry on there are two).
+struct Handles {
+    duration: metrics::Histogram,
+    requests: metrics::Counter,
+}
+
+type HandleKey = (bool, &'static str, u16, &'static str);
+
+static HANDLES: std::sync::LazyLock<dashmap::DashMap<HandleKey, std::sync::Arc<Handles>>> =
+    std::sync::LazyLock::new(dashmap::DashMap::new);
+
+fn handles(
+    content: bool,
+    method: &'static str,
+    status: u16,
+    route: &'static str,
+) -> std::sync::Arc<Handles> {
+    let key = (content, method, status, route);
+    if let Some(h) = HANDLES.get(&key) {
+        return h.clone();
+    }
+    let class = status_class(status);
+    let h = std::sync::Arc::new(if content {
+        Handles {
+            duration: metrics::histogram!("content.request_duration", "http.method" => method,
+                "http.status_code" => class, "http.route" => "content"),
+            requests: metrics::counter!("pith_http_requests", "route" => "content", "status" => status.to_string()),
+        }
+    } else {
+        Handles {
+            duration: metrics::histogram!("api.request_duration", "http.method" => method,
+                "http.status_code" => class, "http.target" => route),
+            requests: metrics::counter!("pith_http_requests", "route" => route, "status" => status.to_string()),
+        }
+    });
+    HANDLES.insert(key, h.clone());
+    h
+}
+
+/// Records one answered request. `template` is the matched route under `api/v3/` (unmatched
+/// paths share one empty label, so that scanners cannot blow up the series).
 pub fn record_request(
-    state: &HttpState,
     content: bool,
     method: &Method,
     template: Option<&'static str>,
@@ -34,33 +86,18 @@ pub fn record_request(
     resp: &Response,
     took: Duration,
 ) {
-    let ms = took.as_secs_f64() * 1000.0;
-    let method = method.as_str().to_owned();
-    if content {
-        metrics::histogram!("content.request_duration", "http.method" => method.clone(),
-            "http.status_code" => status_class(status), "http.route" => "content")
-        .record(ms);
+    let m = method_label(method);
+    let h = handles(content, m, status, template.unwrap_or(""));
+    h.duration.record(took.as_secs_f64() * 1000.0);
+    h.requests.increment(1);
+    if content && m == "GET" && status < 300 {
         let bytes = resp
             .headers()
             .get("content-length")
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.parse::<u64>().ok())
             .unwrap_or(0);
-        if method != "HEAD" && status < 300 {
-            metrics::counter!("pith_content_bytes_served").increment(bytes);
-        }
-        metrics::counter!("pith_http_requests", "route" => "content", "status" => status.to_string())
-            .increment(1);
-    } else {
-        // Unmatched paths share one label so that scanners cannot blow up the series.
-        let route = template
-            .map(|t| format!("{}{t}", state.config.v3()))
-            .unwrap_or_default();
-        metrics::histogram!("api.request_duration", "http.method" => method,
-            "http.status_code" => status_class(status), "http.target" => route.clone())
-        .record(ms);
-        metrics::counter!("pith_http_requests", "route" => route, "status" => status.to_string())
-            .increment(1);
+        metrics::counter!("pith_content_bytes_served").increment(bytes);
     }
 }
 
