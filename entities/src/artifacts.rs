@@ -7,6 +7,23 @@ use crate::store::TempArtifact;
 use crate::time::now_micros;
 use crate::{ArtifactStore, Db, DbError, Digests};
 
+/// Inserts one artifact row ([`row_values`]; md5 and sha1 are not allowed checksums).
+const INSERT_ONE: &str = "INSERT INTO core_artifact (pulp_id, pulp_created, pulp_last_updated, file, size, md5, sha1, \
+     sha224, sha256, sha384, sha512, timestamp_of_interest) VALUES ($1,$2,$2,$3,$4,NULL,NULL,$5,$6,$7,$8,$2)";
+
+fn row_values(m: &artifact::Model) -> Vec<sea_orm::Value> {
+    vec![
+        m.pulp_id.clone().into(),
+        m.pulp_created.into(),
+        m.file.clone().into(),
+        m.size.into(),
+        m.sha224.clone().into(),
+        m.sha256.clone().into(),
+        m.sha384.clone().into(),
+        m.sha512.clone().into(),
+    ]
+}
+
 /// Moves a verified temporary file into the store and records its artifact. When an artifact
 /// with the same sha256 exists (before, or created concurrently), that one is returned instead
 /// and the temporary file is discarded. Returns the artifact and whether it is new.
@@ -47,20 +64,7 @@ pub async fn store(
     // One plain statement: no insert-then-select round trip on the single write connection.
     let inserted = db
         .write
-        .execute_raw(db.stmt(
-            "INSERT INTO core_artifact (pulp_id, pulp_created, pulp_last_updated, file, size, md5, sha1, sha224, sha256, sha384, \
-             sha512, timestamp_of_interest) VALUES ($1,$2,$2,$3,$4,NULL,NULL,$5,$6,$7,$8,$2)",
-            vec![
-                m.pulp_id.clone().into(),
-                now.into(),
-                m.file.clone().into(),
-                m.size.into(),
-                m.sha224.clone().into(),
-                m.sha256.clone().into(),
-                m.sha384.clone().into(),
-                m.sha512.clone().into(),
-            ],
-        ))
+        .execute_raw(db.stmt(INSERT_ONE, row_values(&m)))
         .await;
     match inserted {
         Ok(_) => Ok((m, true)),
@@ -84,20 +88,24 @@ pub async fn store_linked(
         .await
         .map_err(|e| DbError::Corrupt(e.to_string()))?;
     let now = now_micros();
+    let m = artifact::Model {
+        pulp_id: uuid::Uuid::now_v7().to_string(),
+        pulp_created: now,
+        pulp_last_updated: now,
+        file,
+        size: d.size as i64,
+        md5: None,
+        sha1: None,
+        sha224: Some(d.sha224.clone()),
+        sha256: d.sha256.clone(),
+        sha384: Some(d.sha384.clone()),
+        sha512: Some(d.sha512.clone()),
+        timestamp_of_interest: now,
+    };
     let txn = db.write.begin().await?;
     txn.execute_raw(db.stmt(
-        "INSERT INTO core_artifact (pulp_id, pulp_created, pulp_last_updated, file, size, md5, sha1, sha224, sha256, sha384, \
-         sha512, timestamp_of_interest) VALUES ($1,$2,$2,$3,$4,NULL,NULL,$5,$6,$7,$8,$2) ON CONFLICT (sha256) DO NOTHING",
-        vec![
-            uuid::Uuid::now_v7().to_string().into(),
-            now.into(),
-            file.into(),
-            (d.size as i64).into(),
-            d.sha224.clone().into(),
-            d.sha256.clone().into(),
-            d.sha384.clone().into(),
-            d.sha512.clone().into(),
-        ],
+        &format!("{INSERT_ONE} ON CONFLICT (sha256) DO NOTHING"),
+        row_values(&m),
     ))
     .await?;
     let a = artifact::Entity::find()
@@ -189,16 +197,7 @@ pub async fn store_batch(
                 b + 8,
                 b + 2
             ));
-            values.extend([
-                m.pulp_id.clone().into(),
-                m.pulp_created.into(),
-                m.file.clone().into(),
-                m.size.into(),
-                m.sha224.clone().into(),
-                m.sha256.clone().into(),
-                m.sha384.clone().into(),
-                m.sha512.clone().into(),
-            ]);
+            values.extend(row_values(m));
         }
         // A concurrent sync may have recorded the same bytes: its row wins, ours is dropped.
         sql.push_str(" ON CONFLICT (sha256) DO NOTHING");

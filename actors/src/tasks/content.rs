@@ -459,37 +459,30 @@ async fn overwritten_path(
     let present = versions::content_ids(db, conn, repo, number)
         .await
         .map_err(db_err)?;
-    let path_of = |rows: Vec<pith_entities::sea_orm::QueryResult>| -> Vec<(String, String)> {
-        rows.iter()
-            .filter_map(|r| {
-                Some((
-                    r.try_get::<String>("", "content_id").ok()?,
-                    r.try_get::<String>("", "relative_path").ok()?,
-                ))
-            })
-            .collect()
-    };
-    let mut added_paths = std::collections::HashMap::new();
-    for chunk in add.chunks(CHUNK) {
-        let rows = conn
-            .query_all_raw(db.stmt(
-                &format!(
-                    "SELECT content_id, relative_path FROM file_filecontent WHERE content_id IN ({})",
-                    super::placeholders(1, chunk.len())
-                ),
-                chunk.iter().map(|c| DbValue::from(c.clone())).collect(),
-            ))
-            .await
-            .map_err(db_err)?;
-        for (id, path) in path_of(rows) {
-            added_paths.insert(path, id);
-        }
-    }
+    let added: std::collections::HashSet<String> = relative_paths(db, conn, add)
+        .await?
+        .into_iter()
+        .map(|(_, p)| p)
+        .collect();
     let kept: Vec<String> = present
         .into_iter()
         .filter(|c| !ids.contains(c) && !add.contains(c))
         .collect();
-    for chunk in kept.chunks(CHUNK) {
+    Ok(relative_paths(db, conn, &kept)
+        .await?
+        .into_iter()
+        .map(|(_, p)| p)
+        .find(|p| added.contains(p)))
+}
+
+/// `(content id, relative path)` of these file content units.
+async fn relative_paths(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, String> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(CHUNK) {
         let rows = conn
             .query_all_raw(db.stmt(
                 &format!(
@@ -500,14 +493,14 @@ async fn overwritten_path(
             ))
             .await
             .map_err(db_err)?;
-        if let Some((_, path)) = path_of(rows)
-            .into_iter()
-            .find(|(_, p)| added_paths.contains_key(p))
-        {
-            return Ok(Some(path));
+        for r in rows {
+            out.push((
+                r.try_get::<String>("", "content_id").map_err(db_err)?,
+                r.try_get::<String>("", "relative_path").map_err(db_err)?,
+            ));
         }
     }
-    Ok(None)
+    Ok(out)
 }
 
 fn overwrite_refused(path: &str) -> String {
