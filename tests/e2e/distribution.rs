@@ -293,6 +293,40 @@ async fn publish_distribute_and_download(env: Env) {
             .1["count"],
         1
     );
+    // Lists render whole pages at once; ordering is honoured both ways.
+    let (_, t) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/publications/file/file/",
+            json!({"repository": repo_href}),
+        )
+        .await;
+    s.finished(t["task"].as_str().unwrap()).await;
+    let created = |list: &Value| -> Vec<String> {
+        list["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|p| p["pulp_created"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let (_, asc) = s
+        .json("/pulp/api/v3/publications/?ordering=pulp_created")
+        .await;
+    let (_, desc) = s
+        .json("/pulp/api/v3/publications/?ordering=-pulp_created")
+        .await;
+    let mut want = created(&asc);
+    assert!(want.len() >= 2, "{asc}");
+    assert!(want.windows(2).all(|w| w[0] <= w[1]), "{asc}");
+    want.reverse();
+    assert_eq!(created(&desc), want);
+    let (_, dists) = s.json("/pulp/api/v3/distributions/file/file/").await;
+    for d in dists["results"].as_array().unwrap() {
+        if let Some(v) = d["repository_version"].as_str() {
+            assert_eq!(s.json(v).await.0, 200, "{d}");
+        }
+    }
 
     // Update (immediate task) and delete.
     let dist_href = dist["pulp_href"].as_str().unwrap().to_owned();

@@ -15,37 +15,68 @@ pub async fn distribution_json(
     content_base: &str,
     d: &distribution::Model,
 ) -> Result<Value, DbError> {
-    let version = match &d.repository_version_id {
-        Some(id) => version::Entity::find_by_id(id.clone())
-            .one(&db.read)
+    let mut v = distributions_json(db, v3, content_base, std::slice::from_ref(d)).await?;
+    v.pop()
+        .ok_or_else(|| DbError::Corrupt("no distribution JSON".into()))
+}
+
+/// Pulp's JSON for distributions, with the hrefs of the versions they name found in one query.
+pub async fn distributions_json(
+    db: &Db,
+    v3: &str,
+    content_base: &str,
+    rows: &[distribution::Model],
+) -> Result<Vec<Value>, DbError> {
+    use pith_entities::sea_orm::{ColumnTrait, QueryFilter};
+    let ids: Vec<String> = rows
+        .iter()
+        .filter_map(|d| d.repository_version_id.clone())
+        .collect();
+    let versions: std::collections::HashMap<String, String> = if ids.is_empty() {
+        Default::default()
+    } else {
+        version::Entity::find()
+            .filter(version::Column::PulpId.is_in(ids))
+            .all(&db.read)
             .await?
+            .into_iter()
             .map(|v| {
-                format!(
+                let href = format!(
                     "{v3}repositories/file/file/{}/versions/{}/",
                     v.repository_id, v.number
-                )
-            }),
-        None => None,
+                );
+                (v.pulp_id, href)
+            })
+            .collect()
     };
-    let fixed = d.publication_id.is_some() || d.repository_version_id.is_some();
-    Ok(json!({
-        "pulp_href": format!("{v3}distributions/file/file/{}/", d.pulp_id),
-        "prn": format!("prn:file.filedistribution:{}", d.pulp_id),
-        "pulp_created": to_rfc3339(d.pulp_created),
-        "pulp_last_updated": to_rfc3339(d.pulp_last_updated),
-        "base_path": d.base_path,
-        "base_url": format!("{content_base}{}/", d.base_path),
-        "content_guard": null,
-        "content_guard_prn": null,
-        "no_content_change_since": fixed.then(|| to_rfc3339(d.pulp_last_updated)),
-        "hidden": d.hidden,
-        "pulp_labels": serde_json::from_str::<Value>(&d.pulp_labels).unwrap_or_else(|_| json!({})),
-        "name": d.name,
-        "repository": d.repository_id.as_ref().map(|r| format!("{v3}repositories/file/file/{r}/")),
-        "repository_version": version,
-        "publication": d.publication_id.as_ref().map(|p| format!("{v3}publications/file/file/{p}/")),
-        "checkpoint": false,
-    }))
+    Ok(rows
+        .iter()
+        .map(|d| {
+            let version = d
+                .repository_version_id
+                .as_ref()
+                .and_then(|id| versions.get(id).cloned());
+            let fixed = d.publication_id.is_some() || d.repository_version_id.is_some();
+            json!({
+                "pulp_href": format!("{v3}distributions/file/file/{}/", d.pulp_id),
+                "prn": format!("prn:file.filedistribution:{}", d.pulp_id),
+                "pulp_created": to_rfc3339(d.pulp_created),
+                "pulp_last_updated": to_rfc3339(d.pulp_last_updated),
+                "base_path": d.base_path,
+                "base_url": format!("{content_base}{}/", d.base_path),
+                "content_guard": null,
+                "content_guard_prn": null,
+                "no_content_change_since": fixed.then(|| to_rfc3339(d.pulp_last_updated)),
+                "hidden": d.hidden,
+                "pulp_labels": serde_json::from_str::<Value>(&d.pulp_labels).unwrap_or_else(|_| json!({})),
+                "name": d.name,
+                "repository": d.repository_id.as_ref().map(|r| format!("{v3}repositories/file/file/{r}/")),
+                "repository_version": version,
+                "publication": d.publication_id.as_ref().map(|p| format!("{v3}publications/file/file/{p}/")),
+                "checkpoint": false,
+            })
+        })
+        .collect())
 }
 
 /// Sets one (validated) field; references are ids.

@@ -11,44 +11,68 @@ use super::{TaskContext, TaskOutput, db_err};
 
 /// Pulp's JSON for a publication.
 pub async fn publication_json(db: &Db, v3: &str, id: &str) -> Result<Option<Value>, DbError> {
+    Ok(publications_json(db, v3, &[id.to_owned()]).await?.pop())
+}
+
+/// Pulp's JSON for complete publications, in the order of `ids` (missing ones left out): two
+/// queries for the whole page.
+pub async fn publications_json(db: &Db, v3: &str, ids: &[String]) -> Result<Vec<Value>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let ph = super::placeholders(2, ids.len());
+    let mut values: Vec<pith_entities::sea_orm::Value> = vec![true.into()];
+    values.extend(ids.iter().map(|i| i.clone().into()));
     let rows = db
         .read
         .query_all_raw(db.stmt(
-            "SELECT p.pulp_id, p.manifest, p.pulp_created, p.pulp_last_updated, v.repository_id, v.number \
-             FROM core_publication p JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id \
-             WHERE p.pulp_id = $1 AND p.complete = $2",
-            vec![id.to_owned().into(), true.into()],
+            &format!(
+                "SELECT p.pulp_id, p.manifest, p.pulp_created, p.pulp_last_updated, v.repository_id, v.number \
+                 FROM core_publication p JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id \
+                 WHERE p.complete = $1 AND p.pulp_id IN ({ph})"
+            ),
+            values.clone(),
         ))
         .await?;
-    let Some(r) = rows.into_iter().next() else {
-        return Ok(None);
-    };
-    let repo: String = r.try_get("", "repository_id")?;
-    let number: i64 = r.try_get("", "number")?;
     let dists = db
         .read
         .query_all_raw(db.stmt(
-            "SELECT pulp_id FROM core_distribution WHERE publication_id = $1 ORDER BY name",
-            vec![id.to_owned().into()],
+            &format!(
+                "SELECT pulp_id, publication_id FROM core_distribution WHERE publication_id IN ({}) ORDER BY name",
+                super::placeholders(1, ids.len())
+            ),
+            values[1..].to_vec(),
         ))
         .await?;
-    let dists: Vec<String> = dists
-        .into_iter()
-        .filter_map(|d| d.try_get::<String>("", "pulp_id").ok())
-        .map(|d| format!("{v3}distributions/file/file/{d}/"))
-        .collect();
-    let repo_href = format!("{v3}repositories/file/file/{repo}/");
-    Ok(Some(json!({
-        "pulp_href": format!("{v3}publications/file/file/{id}/"),
-        "prn": format!("prn:file.filepublication:{id}"),
-        "pulp_created": to_rfc3339(r.try_get("", "pulp_created")?),
-        "pulp_last_updated": to_rfc3339(r.try_get("", "pulp_last_updated")?),
-        "repository_version": format!("{repo_href}versions/{number}/"),
-        "repository": repo_href,
-        "distributions": dists,
-        "manifest": r.try_get::<Option<String>>("", "manifest")?,
-        "checkpoint": false,
-    })))
+    let mut by_pub: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for d in dists {
+        let (id, p): (String, String) =
+            (d.try_get("", "pulp_id")?, d.try_get("", "publication_id")?);
+        by_pub
+            .entry(p)
+            .or_default()
+            .push(format!("{v3}distributions/file/file/{id}/"));
+    }
+    let mut found = std::collections::HashMap::new();
+    for r in rows {
+        let id: String = r.try_get("", "pulp_id")?;
+        let repo: String = r.try_get("", "repository_id")?;
+        let number: i64 = r.try_get("", "number")?;
+        let repo_href = format!("{v3}repositories/file/file/{repo}/");
+        let j = json!({
+            "pulp_href": format!("{v3}publications/file/file/{id}/"),
+            "prn": format!("prn:file.filepublication:{id}"),
+            "pulp_created": to_rfc3339(r.try_get("", "pulp_created")?),
+            "pulp_last_updated": to_rfc3339(r.try_get("", "pulp_last_updated")?),
+            "repository_version": format!("{repo_href}versions/{number}/"),
+            "repository": repo_href,
+            "distributions": by_pub.remove(&id).unwrap_or_default(),
+            "manifest": r.try_get::<Option<String>>("", "manifest")?,
+            "checkpoint": false,
+        });
+        found.insert(id, j);
+    }
+    Ok(ids.iter().filter_map(|i| found.remove(i)).collect())
 }
 
 /// The manifest text of a version: newest content first.

@@ -1,8 +1,8 @@
 //! `publications/file/file/` and `distributions/file/file/` (+ the generic lists).
 
 use pith_actors::tasking::TaskSpec;
-use pith_actors::tasks::distribution::distribution_json;
-use pith_actors::tasks::publish::publication_json;
+use pith_actors::tasks::distribution::{distribution_json, distributions_json};
+use pith_actors::tasks::publish::{publication_json, publications_json};
 use pith_actors::tasks::{GENERAL_CREATE, GENERAL_DELETE, GENERAL_UPDATE, PUBLISH};
 use pith_entities::entity::{distribution, repository_version as version};
 use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait};
@@ -174,17 +174,30 @@ pub async fn list_publications(ctx: &Ctx, req: &Req) -> Result<Response, ApiErro
         .next()
         .and_then(|r| r.try_get::<i64>("", "n").ok())
         .unwrap_or(0) as u64;
-    let sql = format!(
-        "SELECT p.pulp_id {from} ORDER BY p.pulp_created DESC, p.pulp_id DESC LIMIT {} OFFSET {}",
-        p.limit, p.offset
-    );
-    let mut results = Vec::new();
-    for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
-        let id: String = r.try_get("", "pulp_id")?;
-        if let Some(j) = publication_json(db, &v3, &id).await? {
-            results.push(j);
-        }
+    // `ordering` (validated by `parse`) or newest first; the id breaks ties.
+    let mut order: Vec<String> = p
+        .ordering
+        .iter()
+        .map(|(f, desc)| {
+            let col = if f == "pk" { "pulp_id" } else { f.as_str() };
+            format!("p.{col} {}", if *desc { "DESC" } else { "ASC" })
+        })
+        .collect();
+    if order.is_empty() {
+        order.push("p.pulp_created DESC".into());
     }
+    order.push("p.pulp_id DESC".into());
+    let sql = format!(
+        "SELECT p.pulp_id {from} ORDER BY {} LIMIT {} OFFSET {}",
+        order.join(", "),
+        p.limit,
+        p.offset
+    );
+    let mut ids = Vec::new();
+    for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
+        ids.push(r.try_get::<String>("", "pulp_id")?);
+    }
+    let results = publications_json(db, &v3, &ids).await?;
     Ok(ok(&listing::page(req, &p, count, results)))
 }
 
@@ -440,11 +453,7 @@ pub async fn list_distributions(ctx: &Ctx, req: &Req) -> Result<Response, ApiErr
     }
     let (count, rows) =
         listing::fetch_page::<distribution::Entity>(&ctx.state.db.read, cond, &p).await?;
-    let base = content_base(ctx);
-    let mut results = Vec::new();
-    for d in &rows {
-        results.push(distribution_json(&ctx.state.db, &v3, &base, d).await?);
-    }
+    let results = distributions_json(&ctx.state.db, &v3, &content_base(ctx), &rows).await?;
     Ok(ok(&listing::page(req, &p, count, results)))
 }
 
