@@ -18,6 +18,7 @@ pub async fn handle(state: Arc<HttpState>, mut req: Req) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
     let started = std::time::Instant::now();
+    let _active = crate::telemetry::active();
     let is_content = state.parts.content && req.path.starts_with(&state.config.content_path_prefix);
     let span = if is_content {
         tracing::info_span!(

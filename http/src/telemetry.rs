@@ -76,6 +76,29 @@ fn handles(
     h
 }
 
+/// Requests being answered right now (warp does not expose connections, so this stands in
+/// for "active connections").
+static ACTIVE: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+static ACTIVE_GAUGE: std::sync::LazyLock<metrics::Gauge> =
+    std::sync::LazyLock::new(|| metrics::gauge!("pith_http_active_requests"));
+
+/// Counts a request in; the guard counts it out when dropped.
+pub fn active() -> ActiveGuard {
+    let n = ACTIVE.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+    ACTIVE_GAUGE.set(n as f64);
+    ActiveGuard
+}
+
+/// See [`active`].
+pub struct ActiveGuard;
+
+impl Drop for ActiveGuard {
+    fn drop(&mut self) {
+        let n = ACTIVE.fetch_sub(1, std::sync::atomic::Ordering::Relaxed) - 1;
+        ACTIVE_GAUGE.set(n as f64);
+    }
+}
+
 /// Records one answered request. `template` is the matched route under `api/v3/` (unmatched
 /// paths share one empty label, so that scanners cannot blow up the series).
 pub fn record_request(

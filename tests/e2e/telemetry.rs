@@ -146,6 +146,7 @@ async fn prometheus_metrics() {
         "tasks_longest_unblocked_time",
         "pith_tasks{state=\"waiting\"}",
         "pith_cluster_members",
+        "pith_http_active_requests",
     ] {
         assert!(
             text.contains(needle),
