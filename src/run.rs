@@ -51,6 +51,9 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
         _ => "api",
     };
     let _ = TELEMETRY.set(crate::telemetry::init(&settings, kind)?);
+    for w in Settings::env_warnings() {
+        tracing::warn!("{w}");
+    }
     let result = run_command(cli, &settings).await;
     if let Some(t) = TELEMETRY.get() {
         // The SDK's exporters block while they flush: keep that off the async workers.

@@ -95,6 +95,18 @@ const KNOWN: [&str; 16] = [
 const TOLERATED: [&str; 4] = ["settings", "env", "secret_key", "db_encryption_key"];
 
 impl Settings {
+    /// Warnings about the environment: unknown `PULP_*` variables (logged once logging is set
+    /// up, which itself depends on the settings).
+    pub fn env_warnings() -> Vec<String> {
+        std::env::vars()
+            .filter_map(|(k, _)| {
+                let key = k.strip_prefix("PULP_")?.to_ascii_lowercase();
+                (!KNOWN.contains(&key.as_str()) && !TOLERATED.contains(&key.as_str()))
+                    .then(|| format!("ignoring unknown setting {k}"))
+            })
+            .collect()
+    }
+
     /// Loads settings; `file` is the `--config` TOML file.
     pub fn load(file: Option<&Path>) -> anyhow::Result<Settings> {
         let mut fig = Figment::from(Serialized::defaults(Settings::default()));
@@ -117,14 +129,6 @@ impl Settings {
                 lowered.insert(key, v);
             }
             fig = fig.merge(Serialized::defaults(lowered));
-        }
-        for (k, _) in std::env::vars() {
-            if let Some(rest) = k.strip_prefix("PULP_") {
-                let key = rest.to_ascii_lowercase();
-                if !KNOWN.contains(&key.as_str()) && !TOLERATED.contains(&key.as_str()) {
-                    tracing::warn!("ignoring unknown setting {k}");
-                }
-            }
         }
         fig = fig.merge(
             Env::prefixed("PULP_")
