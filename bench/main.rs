@@ -521,7 +521,8 @@ async fn telemetry_bench(opts: &Opts, c: &reqwest::Client, secs: f64) -> anyhow:
     // pass for overhead.
     let rounds = if opts.quick { 1 } else { 2 };
     let mut sums = [(0.0f64, 0.0f64); 2];
-    let runs: Vec<(usize, &str, &[(&str, &str)])> = (0..rounds)
+    type Vars<'a> = &'a [(&'a str, &'a str)];
+    let runs: Vec<(usize, &str, Vars)> = (0..rounds)
         .flat_map(|_| [(0, "off", &[][..]), (1, "on", &on[..])])
         .collect();
     for (slot, label, env) in runs {
