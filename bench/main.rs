@@ -522,7 +522,7 @@ async fn telemetry_bench(opts: &Opts, c: &reqwest::Client, secs: f64) -> anyhow:
     let rounds = if opts.quick { 1 } else { 2 };
     let mut sums = [(0.0f64, 0.0f64); 2];
     type Vars<'a> = &'a [(&'a str, &'a str)];
-    let runs: Vec<(usize, &str, Vars)> = (0..rounds)
+    let runs: Vec<(usize, &str, Vars<'_>)> = (0..rounds)
         .flat_map(|_| [(0, "off", &[][..]), (1, "on", &on[..])])
         .collect();
     for (slot, label, env) in runs {
