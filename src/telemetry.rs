@@ -71,9 +71,13 @@ pub fn init(settings: &Settings, kind: &str) -> anyhow::Result<Telemetry> {
     let fmt = match settings.log_format.as_str() {
         "json" => tracing_subscriber::fmt::layer()
             .json()
+            .with_writer(std::io::stderr)
             .with_target(false)
             .boxed(),
-        "human" | "" => tracing_subscriber::fmt::layer().with_target(false).boxed(),
+        "human" | "" => tracing_subscriber::fmt::layer()
+            .with_writer(std::io::stderr)
+            .with_target(false)
+            .boxed(),
         other => bail!("PULP_LOG_FORMAT={other:?}: expected \"human\" or \"json\""),
     };
     let service = format!("pulp-{kind}");

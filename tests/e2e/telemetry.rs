@@ -367,3 +367,37 @@ async fn analytics_reporter() {
         assert_eq!(s.json("/pulp/api/v3/status/").await.0, 200);
     }
 }
+
+#[test]
+fn log_formats() {
+    let env = Env::new(Backend::Sqlite).expect("env");
+    // A warning is logged at start-up for an unknown PULP_* variable: as one JSON object per
+    // line with PULP_LOG_FORMAT=json, as text by default; a bad format stops start-up.
+    let run = |format: &str| {
+        env.command(&["migrate"])
+            .env("PULP_LOG_FORMAT", format)
+            .env("PULP_NOT_A_SETTING", "1")
+            .env("RUST_LOG", "warn")
+            .output()
+            .expect("run")
+    };
+    let out = run("json");
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("PULP_NOT_A_SETTING"))
+        .unwrap_or_else(|| panic!("no warning in {err}"));
+    let v: serde_json::Value = serde_json::from_str(line).expect("a JSON log line");
+    assert_eq!(v["level"], "WARN", "{v}");
+    let out = run("human");
+    let err = String::from_utf8_lossy(&out.stderr);
+    let line = err
+        .lines()
+        .find(|l| l.contains("PULP_NOT_A_SETTING"))
+        .expect("warning");
+    assert!(serde_json::from_str::<serde_json::Value>(line).is_err() && line.contains("WARN"));
+    let out = run("xml");
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("PULP_LOG_FORMAT"));
+}
