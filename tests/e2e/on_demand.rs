@@ -244,3 +244,142 @@ async fn streamed_and_failures(env: Env) {
     let (code, body) = get(&s, "/pulp/content/od2/k.txt").await;
     assert_eq!((code, body.expect("body")), (200, keep));
 }
+
+/// A slow upstream (each answer takes 150 ms) that records the most requests it had in flight.
+struct SlowUpstream {
+    base: String,
+    max_in_flight: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+    _stop: tokio::sync::oneshot::Sender<()>,
+}
+
+async fn slow_upstream(files: Vec<(String, Vec<u8>)>) -> SlowUpstream {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicUsize;
+    use warp::Filter;
+    let mut manifest = String::new();
+    for (p, b) in &files {
+        manifest.push_str(&format!(
+            "{p},{},{}\n",
+            hex::encode(Sha256::digest(b)),
+            b.len()
+        ));
+    }
+    let mut map: std::collections::HashMap<String, Vec<u8>> = files.into_iter().collect();
+    map.insert("PULP_MANIFEST".into(), manifest.into_bytes());
+    let map = Arc::new(map);
+    let (now, max) = (Arc::new(AtomicUsize::new(0)), Arc::new(AtomicUsize::new(0)));
+    let max2 = max.clone();
+    let route = warp::path::tail().and_then(move |tail: warp::path::Tail| {
+        let (map, now, max) = (map.clone(), now.clone(), max2.clone());
+        async move {
+            let n = now.fetch_add(1, Ordering::SeqCst) + 1;
+            max.fetch_max(n, Ordering::SeqCst);
+            if tail.as_str() != "PULP_MANIFEST" {
+                tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+            }
+            now.fetch_sub(1, Ordering::SeqCst);
+            match map.get(tail.as_str()) {
+                Some(b) => Ok::<_, std::convert::Infallible>(warp::http::Response::new(b.clone())),
+                None => {
+                    let mut r = warp::http::Response::new(Vec::new());
+                    *r.status_mut() = warp::http::StatusCode::NOT_FOUND;
+                    Ok(r)
+                }
+            }
+        }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(
+        warp::serve(route)
+            .incoming(listener)
+            .graceful(async move {
+                let _ = rx.await;
+            })
+            .run(),
+    );
+    SlowUpstream {
+        base,
+        max_in_flight: max,
+        _stop: tx,
+    }
+}
+
+/// `download_concurrency` bounds the content app's upstream downloads of one remote: four
+/// clients asking for four different files at once wait in turn (with a higher bound the same
+/// requests do overlap, which shows the measurement can see it).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn fetchers_respect_download_concurrency() {
+    let env = Env::new(crate::support::Backend::Sqlite).expect("env");
+    let s = env.start(&[]);
+    for (name, bound, want_max) in [("one", 1, 1), ("four", 4, 4)] {
+        let files: Vec<(String, Vec<u8>)> = (0..4)
+            .map(|i| {
+                (
+                    format!("{name}{i}.txt"),
+                    format!("{name} file {i}").into_bytes(),
+                )
+            })
+            .collect();
+        let up = slow_upstream(files.clone()).await;
+        let (code, remote) = s
+            .send(
+                Method::POST,
+                "/pulp/api/v3/remotes/file/file/",
+                json!({"name": name, "url": format!("{}/PULP_MANIFEST", up.base),
+                       "policy": "on_demand", "download_concurrency": bound}),
+            )
+            .await;
+        assert_eq!(code, 201, "{remote}");
+        let (_, repo) = s
+            .send(
+                Method::POST,
+                "/pulp/api/v3/repositories/file/file/",
+                json!({"name": name, "remote": remote["pulp_href"], "autopublish": true}),
+            )
+            .await;
+        let repo_href = repo["pulp_href"].as_str().expect("repo").to_owned();
+        let (_, t) = s
+            .send(Method::POST, &format!("{repo_href}sync/"), json!({}))
+            .await;
+        s.finished(t["task"].as_str().expect("task")).await;
+        let (_, t) = s
+            .send(
+                Method::POST,
+                "/pulp/api/v3/distributions/file/file/",
+                json!({"name": name, "base_path": name, "repository": repo_href}),
+            )
+            .await;
+        s.finished(t["task"].as_str().expect("task")).await;
+        let mut clients = Vec::new();
+        for (path, body) in files {
+            let (c, url) = (
+                s.client.clone(),
+                s.url(&format!("/pulp/content/{name}/{path}")),
+            );
+            clients.push(tokio::spawn(async move {
+                let r = c.get(url).send().await.expect("request");
+                assert_eq!(r.status().as_u16(), 200);
+                assert_eq!(r.bytes().await.expect("body").as_ref(), &body[..]);
+            }));
+        }
+        for c in clients {
+            c.await.expect("client");
+        }
+        let max = up.max_in_flight.load(Ordering::SeqCst);
+        if bound == 1 {
+            assert_eq!(
+                max, want_max,
+                "download_concurrency=1 allowed {max} at once"
+            );
+        } else {
+            assert!(
+                max > 1,
+                "with download_concurrency=4 the downloads never overlapped"
+            );
+        }
+    }
+}
