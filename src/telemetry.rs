@@ -116,8 +116,15 @@ pub fn init(settings: &Settings, kind: &str) -> anyhow::Result<Telemetry> {
     // Spans go to OTLP whatever RUST_LOG says about log lines; the exporter's own HTTP stack
     // is left out (it would report on its own exports).
     let otel_layer = tracer.as_ref().map(|t| {
+        // Only the fields we set: no code locations, thread names or busy/idle timings, which
+        // cost a clock read at every poll of a request's future.
         tracing_opentelemetry::layer()
             .with_tracer(t.tracer("pith"))
+            .with_location(false)
+            .with_threads(false)
+            .with_target(false)
+            .with_level(false)
+            .with_tracked_inactivity(false)
             .with_filter(EnvFilter::new(
                 "info,sqlx=warn,sea_orm=warn,ractor=warn,hyper=off,hyper_util=off,h2=off,reqwest=off,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off",
             ))
