@@ -122,8 +122,8 @@ pub async fn store_linked(
     Ok(a)
 }
 
-/// Rows per multi-row `INSERT` (8 parameters each, well under SQLite's limit).
-const BATCH_ROWS: usize = 200;
+/// Rows per multi-row `INSERT` (8 parameters each; see [`crate::MAX_BIND`]).
+const BATCH_ROWS: usize = crate::MAX_BIND / 8;
 
 /// Records a batch of verified temporary files (a sync's downloads): existing artifacts are
 /// re-used, the rest are moved into the store, made durable with one `syncfs`, and recorded
@@ -215,7 +215,7 @@ pub async fn by_sha256(
     sha256s: &[String],
 ) -> Result<Vec<artifact::Model>, DbError> {
     let mut out = Vec::with_capacity(sha256s.len());
-    for chunk in sha256s.chunks(500) {
+    for chunk in sha256s.chunks(crate::MAX_BIND) {
         out.extend(
             artifact::Entity::find()
                 .filter(artifact::Column::Sha256.is_in(chunk.to_vec()))

@@ -21,7 +21,7 @@ pub mod time;
 pub mod versions;
 pub mod writer;
 
-pub use db::{Backend, Db};
+pub use db::{Backend, Db, MAX_BIND};
 pub use error::DbError;
 pub use store::{ArtifactStore, Digests, StoreError};
 pub use tasks::{NewTask, ResourceClaim, TaskRow, TaskState};

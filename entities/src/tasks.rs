@@ -219,7 +219,7 @@ pub async fn load_resources(
     ids: &[String],
 ) -> Result<BTreeMap<String, Vec<ResourceClaim>>, DbError> {
     let mut out: BTreeMap<String, Vec<ResourceClaim>> = BTreeMap::new();
-    for chunk in ids.chunks(500) {
+    for chunk in ids.chunks(crate::MAX_BIND) {
         let placeholders: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT task_id, resource, exclusive FROM core_taskresource WHERE task_id IN ({}) \

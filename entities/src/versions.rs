@@ -65,7 +65,7 @@ pub async fn latest_number(
 /// The latest complete version number of each of `repos` (one query for a whole page).
 pub async fn latest_numbers(db: &Db, repos: &[String]) -> Result<BTreeMap<String, i64>, DbError> {
     let mut out = BTreeMap::new();
-    for chunk in repos.chunks(500) {
+    for chunk in repos.chunks(crate::MAX_BIND) {
         let sql = format!(
             "SELECT repository_id, MAX(number) AS n FROM core_repositoryversion WHERE complete = $1 \
              AND repository_id IN ({}) GROUP BY repository_id",
@@ -88,7 +88,7 @@ async fn relative_paths(
 ) -> Result<BTreeMap<String, String>, DbError> {
     let mut out = BTreeMap::new();
     let ids: Vec<&String> = ids.iter().collect();
-    for chunk in ids.chunks(500) {
+    for chunk in ids.chunks(crate::MAX_BIND) {
         let sql = format!(
             "SELECT content_id, relative_path FROM file_filecontent WHERE content_id IN ({})",
             ph(1, chunk.len())
@@ -191,7 +191,7 @@ pub async fn new_version(
         vec![id.clone().into(), repo.to_owned().into(), number.into(), true.into(), base_id.into(), now.into()],
     ))
     .await?;
-    for chunk in to_add.chunks(300) {
+    for chunk in to_add.chunks(crate::MAX_BIND / 4) {
         let mut sql = String::from(
             "INSERT INTO core_repositorycontent (pulp_id, repository_id, content_id, version_added, version_removed) VALUES ",
         );
@@ -216,7 +216,7 @@ pub async fn new_version(
         }
         conn.execute_raw(db.stmt(&sql, values)).await?;
     }
-    for chunk in to_remove.chunks(300) {
+    for chunk in to_remove.chunks(crate::MAX_BIND) {
         let sql = format!(
             "UPDATE core_repositorycontent SET version_removed = $1 WHERE repository_id = $2 AND version_removed IS NULL \
              AND content_id IN ({})",

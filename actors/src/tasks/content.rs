@@ -60,7 +60,7 @@ pub fn content_json(v3: &str, c: &FileContent) -> Value {
 /// Loads file content units by id (order kept).
 pub async fn load(db: &Db, ids: &[String]) -> Result<Vec<FileContent>, DbError> {
     let mut by_id = BTreeMap::new();
-    for chunk in ids.chunks(500) {
+    for chunk in ids.chunks(pith_entities::MAX_BIND) {
         let ph: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
         let sql = format!(
             "SELECT c.pulp_id, c.pulp_created, c.pulp_last_updated, c.pulp_labels, f.relative_path, f.digest, ca.artifact_id \
@@ -186,8 +186,8 @@ pub async fn set_labels(
     Ok(())
 }
 
-/// Rows per multi-row statement.
-const CHUNK: usize = 200;
+/// Rows per multi-row statement (up to 4 parameters each; see [`pith_entities::MAX_BIND`]).
+const CHUNK: usize = pith_entities::MAX_BIND / 4;
 
 /// A file content unit to find or create.
 #[derive(Clone, Copy, Debug)]

@@ -8,7 +8,7 @@ use super::{TaskContext, TaskOutput, db_err, placeholders};
 
 /// Pulp's default `ORPHAN_PROTECTION_TIME` in minutes.
 const DEFAULT_PROTECTION_MINUTES: i64 = 1440;
-const BATCH: usize = 500;
+const BATCH: usize = pith_entities::MAX_BIND;
 
 pub(super) async fn cleanup(ctx: TaskContext) -> Result<TaskOutput, String> {
     let minutes = ctx

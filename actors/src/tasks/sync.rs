@@ -304,7 +304,7 @@ async fn record_remote_artifacts(
     entries: &[Entry],
     content_ids: &[String],
 ) -> Result<(), pith_entities::DbError> {
-    const CHUNK: usize = 200;
+    const CHUNK: usize = pith_entities::MAX_BIND / 7;
     let mut ca_of = std::collections::HashMap::new();
     for chunk in content_ids.chunks(CHUNK) {
         let rows = conn

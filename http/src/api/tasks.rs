@@ -197,7 +197,7 @@ pub async fn serialize(
     let mut created: BTreeMap<String, Vec<(String, String)>> = BTreeMap::new();
     let mut reserved: BTreeMap<String, Vec<String>> = BTreeMap::new();
     if !minimal && !ids.is_empty() {
-        for chunk in ids.chunks(500) {
+        for chunk in ids.chunks(pith_entities::MAX_BIND) {
             for r in progress_report::Entity::find()
                 .filter(progress_report::Column::TaskId.is_in(chunk.to_vec()))
                 .order_by_asc(progress_report::Column::Position)
