@@ -173,7 +173,7 @@ fn content_type(path: &str) -> &'static str {
 }
 
 /// Parses a single `bytes=a-b` / `bytes=a-` / `bytes=-n` range against `size`.
-fn parse_range(h: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
+pub(crate) fn parse_range(h: &str, size: u64) -> Option<Result<(u64, u64), ()>> {
     let spec = h.trim().strip_prefix("bytes=")?;
     if spec.contains(',') {
         return None; // multiple ranges: serve the whole file

@@ -148,6 +148,9 @@ pub async fn serve(
         }
         _ => {}
     }
+    if let Some(range) = req.header("range") {
+        return ranged(&mut progress, remote, range, content_type).await;
+    }
     let body =
         futures_util::stream::unfold((progress, 0u64, false), |(rx, offset, done)| async move {
             if done {
@@ -164,6 +167,74 @@ pub async fn serve(
     });
     let mut r = warp::reply::stream(crate::content::SyncStream::new(body.boxed())).into_response();
     headers(&mut r, remote, content_type);
+    Ok(r)
+}
+
+/// A `Range` request for bytes still being fetched: waits for the verified whole, then answers
+/// the range (206) from it, or 416.
+async fn ranged(
+    progress: &mut tokio::sync::watch::Receiver<Progress>,
+    remote: &Remote,
+    range: &str,
+    content_type: &str,
+) -> Result<Response, ApiError> {
+    let (file, size) = loop {
+        let p = progress.borrow_and_update().clone();
+        match p {
+            Progress::Done { file, written } => break (file, written),
+            Progress::Failed(FetchError::Unavailable(_)) => return crate::content::not_found(),
+            Progress::Failed(FetchError::Broken(why)) => {
+                return Ok(text(
+                    StatusCode::BAD_GATEWAY,
+                    "text/plain; charset=utf-8",
+                    format!("502: {why}"),
+                ));
+            }
+            _ => {
+                if progress.changed().await.is_err() {
+                    return Ok(text(
+                        StatusCode::BAD_GATEWAY,
+                        "text/plain; charset=utf-8",
+                        "502: the fetcher vanished".into(),
+                    ));
+                }
+            }
+        }
+    };
+    let (a, b) = match crate::content::parse_range(range, size) {
+        Some(Ok(r)) => r,
+        Some(Err(())) => {
+            let mut r = empty(StatusCode::RANGE_NOT_SATISFIABLE);
+            if let Ok(v) = HeaderValue::from_str(&format!("bytes */{size}")) {
+                r.headers_mut().insert("content-range", v);
+            }
+            return Ok(r);
+        }
+        // Several ranges: the whole file.
+        None => (0, size.saturating_sub(1)),
+    };
+    let len = if size == 0 { 0 } else { b - a + 1 };
+    let bytes = tokio::task::spawn_blocking(move || fetch::read_at(&file, a, len as usize))
+        .await
+        .map_err(|e| ApiError::Internal(e.to_string()))?
+        .map_err(|e| ApiError::Internal(e.to_string()))?;
+    let whole = a == 0 && len == size;
+    let mut r = Response::new(bytes.into());
+    *r.status_mut() = if whole {
+        StatusCode::OK
+    } else {
+        StatusCode::PARTIAL_CONTENT
+    };
+    headers(&mut r, remote, content_type);
+    let mut set = |k: &'static str, v: String| {
+        if let Ok(v) = HeaderValue::from_str(&v) {
+            r.headers_mut().insert(k, v);
+        }
+    };
+    set("content-length", len.to_string());
+    if !whole {
+        set("content-range", format!("bytes {a}-{b}/{size}"));
+    }
     Ok(r)
 }
 

@@ -128,6 +128,21 @@ async fn on_demand_fetch_once_and_keep(env: Env) {
         "one upstream request for 20 clients"
     );
 
+    // A range of bytes not stored yet: fetched whole, verified, then the range is answered.
+    let r = s
+        .client
+        .get(s.url("/pulp/content/od/dir/small.txt"))
+        .header("Range", "bytes=2-6")
+        .send()
+        .await
+        .expect("range");
+    assert_eq!(r.status().as_u16(), 206);
+    assert_eq!(
+        r.headers()["content-range"],
+        format!("bytes 2-6/{}", small.len())
+    );
+    assert_eq!(r.bytes().await.expect("body").as_ref(), &small[2..7]);
+
     // Kept: the content now has an artifact and later requests never go upstream.
     let (code, body) = get(&s, "/pulp/content/od/dir/small.txt").await;
     assert_eq!((code, body.expect("body")), (200, small.clone()));
