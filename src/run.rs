@@ -464,6 +464,10 @@ async fn run_node(
                     .get()
                     .and_then(|t| t.prometheus.clone())
                     .map(|h| Arc::new(move || h.render()) as pith_http::MetricsRender),
+                trace_parent: TELEMETRY
+                    .get()
+                    .filter(|t| t.tracing)
+                    .map(|_| Arc::new(crate::telemetry::link_trace) as pith_http::TraceParent),
             });
             let refresher = state.clone();
             tokio::spawn(async move {

@@ -25,10 +25,35 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::settings::Settings;
 
+/// Reads W3C trace context from request headers.
+struct Headers<'a>(&'a warp::http::HeaderMap);
+
+impl opentelemetry::propagation::Extractor for Headers<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        self.0.get(key).and_then(|v| v.to_str().ok())
+    }
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys().map(|k| k.as_str()).collect()
+    }
+}
+
+/// Continues the trace an incoming `traceparent` header names in `span`.
+pub fn link_trace(span: &tracing::Span, headers: &warp::http::HeaderMap) {
+    use opentelemetry::propagation::TextMapPropagator;
+    use tracing_opentelemetry::OpenTelemetrySpanExt;
+    if headers.contains_key("traceparent") {
+        let cx = opentelemetry_sdk::propagation::TraceContextPropagator::new()
+            .extract(&Headers(headers));
+        let _ = span.set_parent(cx);
+    }
+}
+
 /// What must live as long as the process (and be flushed at exit).
 pub struct Telemetry {
     /// Renders `/metrics` (None when metrics are off).
     pub prometheus: Option<PrometheusHandle>,
+    /// Whether spans are exported (then incoming trace context is continued).
+    pub tracing: bool,
     tracer: Option<SdkTracerProvider>,
     meter: Option<SdkMeterProvider>,
 }
@@ -158,6 +183,7 @@ pub fn init(settings: &Settings, kind: &str) -> anyhow::Result<Telemetry> {
     }
     Ok(Telemetry {
         prometheus,
+        tracing: tracer.is_some(),
         tracer,
         meter,
     })

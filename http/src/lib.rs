@@ -64,7 +64,12 @@ pub struct HttpState {
     pub fetchers: Option<pith_actors::fetch::Fetchers>,
     /// Renders `GET /metrics` (`None`: metrics are off, the path is a 404).
     pub metrics: Option<MetricsRender>,
+    /// Continues an incoming trace (`traceparent`) in a request's span (`None`: tracing off).
+    pub trace_parent: Option<TraceParent>,
 }
+
+/// Makes a request's span a child of the trace its headers carry.
+pub type TraceParent = Arc<dyn Fn(&tracing::Span, &warp::http::HeaderMap) + Send + Sync>;
 
 /// Renders the Prometheus text of the process's metrics.
 pub type MetricsRender = Arc<dyn Fn() -> String + Send + Sync>;

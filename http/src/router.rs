@@ -36,6 +36,9 @@ pub async fn handle(state: Arc<HttpState>, mut req: Req) -> Response {
             http.status_code = tracing::field::Empty
         )
     };
+    if let Some(link) = &state.trace_parent {
+        link(&span, &req.headers);
+    }
     let mut template: Option<&'static str> = None;
     let method = req.method.clone();
     let routed = {

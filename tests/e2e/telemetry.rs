@@ -185,6 +185,32 @@ async fn otlp_export() {
         ("OTEL_BSP_SCHEDULE_DELAY", "100"),
     ]);
     exercise(&s).await;
+    // An incoming W3C trace context is continued.
+    let trace_id = "4bf92f3577b34da6a3ce929d0e0e4736";
+    let parent = "00f067aa0ba902b7";
+    let r = s
+        .client
+        .get(s.url("/pulp/api/v3/workers/"))
+        .basic_auth("admin", Some(crate::support::PASSWORD))
+        .header("traceparent", format!("00-{trace_id}-{parent}-01"))
+        .send()
+        .await
+        .expect("request");
+    assert_eq!(r.status().as_u16(), 200);
+    let continued = |bodies: &[(String, Vec<u8>)]| {
+        bodies
+            .iter()
+            .filter(|(p, _)| p == "/v1/traces")
+            .filter_map(|(_, b)| ExportTraceServiceRequest::decode(b.as_slice()).ok())
+            .flat_map(|r| r.resource_spans)
+            .flat_map(|rs| rs.scope_spans)
+            .flat_map(|ss| ss.spans)
+            .any(|sp| {
+                hex::encode(&sp.trace_id) == trace_id && hex::encode(&sp.parent_span_id) == parent
+            })
+    };
+    rx.wait_for("a span continuing the incoming trace", continued)
+        .await;
     let spans = |bodies: &[(String, Vec<u8>)]| -> Vec<(String, Vec<String>)> {
         bodies
             .iter()
