@@ -54,7 +54,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
     for w in Settings::env_warnings() {
         tracing::warn!("{w}");
     }
-    let result = run_command(cli, &settings).await;
+    let result = run_command(cli, settings).await;
     if let Some(t) = TELEMETRY.get() {
         // The SDK's exporters block while they flush: keep that off the async workers.
         let _ = tokio::task::spawn_blocking(move || t.shutdown()).await;
@@ -62,8 +62,7 @@ pub async fn main(cli: Cli) -> anyhow::Result<()> {
     result
 }
 
-async fn run_command(cli: Cli, settings: &Settings) -> anyhow::Result<()> {
-    let settings = settings.clone();
+async fn run_command(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(a) => {
             let port = a.bind.port();

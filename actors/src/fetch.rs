@@ -192,11 +192,6 @@ impl Fetchers {
             }
         }
     }
-
-    /// Fetches running now.
-    pub fn running(&self) -> usize {
-        self.shared.map.len()
-    }
 }
 
 /// Messages of the supervisor.

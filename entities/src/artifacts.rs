@@ -24,6 +24,34 @@ fn row_values(m: &artifact::Model) -> Vec<sea_orm::Value> {
     ]
 }
 
+/// Moves a verified temporary file to its place in the store; returns the row to record for it
+/// (md5 and sha1 are not allowed checksums, so they stay empty).
+async fn persisted(
+    store: &ArtifactStore,
+    temp: TempArtifact,
+    d: &Digests,
+) -> Result<artifact::Model, DbError> {
+    let file = temp
+        .persist(store, &d.sha256)
+        .await
+        .map_err(|e| DbError::Corrupt(e.to_string()))?;
+    let now = now_micros();
+    Ok(artifact::Model {
+        pulp_id: uuid::Uuid::now_v7().to_string(),
+        pulp_created: now,
+        pulp_last_updated: now,
+        file,
+        size: d.size as i64,
+        md5: None,
+        sha1: None,
+        sha224: Some(d.sha224.clone()),
+        sha256: d.sha256.clone(),
+        sha384: Some(d.sha384.clone()),
+        sha512: Some(d.sha512.clone()),
+        timestamp_of_interest: now,
+    })
+}
+
 /// Moves a verified temporary file into the store and records its artifact. When an artifact
 /// with the same sha256 exists (before, or created concurrently), that one is returned instead
 /// and the temporary file is discarded. Returns the artifact and whether it is new.
@@ -42,25 +70,7 @@ pub async fn store(
     if let Some(a) = existing().await? {
         return Ok((a, false));
     }
-    let file = temp
-        .persist(store, &d.sha256)
-        .await
-        .map_err(|e| DbError::Corrupt(e.to_string()))?;
-    let now = now_micros();
-    let m = artifact::Model {
-        pulp_id: uuid::Uuid::now_v7().to_string(),
-        pulp_created: now,
-        pulp_last_updated: now,
-        file,
-        size: d.size as i64,
-        md5: None,
-        sha1: None,
-        sha224: Some(d.sha224.clone()),
-        sha256: d.sha256.clone(),
-        sha384: Some(d.sha384.clone()),
-        sha512: Some(d.sha512.clone()),
-        timestamp_of_interest: now,
-    };
+    let m = persisted(store, temp, d).await?;
     // One plain statement: no insert-then-select round trip on the single write connection.
     let inserted = db
         .write
@@ -83,25 +93,7 @@ pub async fn store_linked(
     content_artifact: &str,
 ) -> Result<artifact::Model, DbError> {
     use sea_orm::TransactionTrait;
-    let file = temp
-        .persist(store, &d.sha256)
-        .await
-        .map_err(|e| DbError::Corrupt(e.to_string()))?;
-    let now = now_micros();
-    let m = artifact::Model {
-        pulp_id: uuid::Uuid::now_v7().to_string(),
-        pulp_created: now,
-        pulp_last_updated: now,
-        file,
-        size: d.size as i64,
-        md5: None,
-        sha1: None,
-        sha224: Some(d.sha224.clone()),
-        sha256: d.sha256.clone(),
-        sha384: Some(d.sha384.clone()),
-        sha512: Some(d.sha512.clone()),
-        timestamp_of_interest: now,
-    };
+    let m = persisted(store, temp, d).await?;
     let txn = db.write.begin().await?;
     txn.execute_raw(db.stmt(
         &format!("{INSERT_ONE} ON CONFLICT (sha256) DO NOTHING"),
@@ -145,25 +137,7 @@ pub async fn store_batch(
         if !seen.insert(d.sha256.clone()) {
             continue; // the temporary file is removed when dropped
         }
-        let file = temp
-            .persist(store, &d.sha256)
-            .await
-            .map_err(|e| DbError::Corrupt(e.to_string()))?;
-        let now = now_micros();
-        fresh.push(artifact::Model {
-            pulp_id: uuid::Uuid::now_v7().to_string(),
-            pulp_created: now,
-            pulp_last_updated: now,
-            file,
-            size: d.size as i64,
-            md5: None,
-            sha1: None,
-            sha224: Some(d.sha224.clone()),
-            sha256: d.sha256.clone(),
-            sha384: Some(d.sha384.clone()),
-            sha512: Some(d.sha512.clone()),
-            timestamp_of_interest: now,
-        });
+        fresh.push(persisted(store, temp, &d).await?);
     }
     if fresh.is_empty() {
         return Ok(found);

@@ -94,6 +94,16 @@ fn headers(r: &mut Response, remote: &Remote, content_type: &str) {
     }
 }
 
+/// The answer when the upstream bytes turned out bad (or the fetcher died) before this client
+/// got any of them.
+fn bad_gateway(why: &str) -> Response {
+    text(
+        StatusCode::BAD_GATEWAY,
+        "text/plain; charset=utf-8",
+        format!("502: {why}"),
+    )
+}
+
 /// Serves `remote` through a fetcher.
 pub async fn serve(
     state: &HttpState,
@@ -140,11 +150,7 @@ pub async fn serve(
             return crate::content::not_found();
         }
         Progress::Failed(FetchError::Broken(why)) => {
-            return Ok(text(
-                StatusCode::BAD_GATEWAY,
-                "text/plain; charset=utf-8",
-                format!("502: {why}"),
-            ));
+            return Ok(bad_gateway(&why));
         }
         _ => {}
     }
@@ -184,19 +190,11 @@ async fn ranged(
             Progress::Done { file, written } => break (file, written),
             Progress::Failed(FetchError::Unavailable(_)) => return crate::content::not_found(),
             Progress::Failed(FetchError::Broken(why)) => {
-                return Ok(text(
-                    StatusCode::BAD_GATEWAY,
-                    "text/plain; charset=utf-8",
-                    format!("502: {why}"),
-                ));
+                return Ok(bad_gateway(&why));
             }
             _ => {
                 if progress.changed().await.is_err() {
-                    return Ok(text(
-                        StatusCode::BAD_GATEWAY,
-                        "text/plain; charset=utf-8",
-                        "502: the fetcher vanished".into(),
-                    ));
+                    return Ok(bad_gateway("the fetcher vanished"));
                 }
             }
         }

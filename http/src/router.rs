@@ -135,10 +135,15 @@ async fn route(
         return Err(ApiError::NotFound("Not found.".into()));
     }
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let Some((kind, ids)) = resolve(&segs, state.config.test_tasks) else {
+    let Some(Resolved {
+        template: t,
+        kind,
+        ids,
+    }) = resolve(&segs, state.config.test_tasks)
+    else {
         return Err(ApiError::NotFound("Not found.".into()));
     };
-    *template = ROUTES.iter().find(|(_, k)| *k == kind).map(|(t, _)| *t);
+    *template = Some(t);
     let user = if is_open(kind) {
         None
     } else {
@@ -335,8 +340,19 @@ pub fn is_open(kind: Kind) -> bool {
     )
 }
 
-/// The kind and ids of a path under `api/v3/` split into segments.
-pub fn resolve<'a>(segs: &[&'a str], test_tasks: bool) -> Option<(Kind, Vec<&'a str>)> {
+/// A path matched against [`ROUTES`].
+#[derive(Debug, PartialEq, Eq)]
+pub struct Resolved<'a> {
+    /// The route template it matched.
+    pub template: &'static str,
+    /// The endpoint.
+    pub kind: Kind,
+    /// The ids in the path, in order.
+    pub ids: Vec<&'a str>,
+}
+
+/// Matches a path under `api/v3/` split into segments.
+pub fn resolve<'a>(segs: &[&'a str], test_tasks: bool) -> Option<Resolved<'a>> {
     'routes: for (template, kind) in ROUTES {
         if *kind == Kind::TestTasks && !test_tasks {
             continue;
@@ -353,7 +369,11 @@ pub fn resolve<'a>(segs: &[&'a str], test_tasks: bool) -> Option<(Kind, Vec<&'a 
                 continue 'routes;
             }
         }
-        return Some((*kind, ids));
+        return Some(Resolved {
+            template,
+            kind: *kind,
+            ids,
+        });
     }
     None
 }

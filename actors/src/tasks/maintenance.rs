@@ -197,16 +197,9 @@ pub(super) async fn repair_version(ctx: TaskContext) -> Result<TaskOutput, Strin
 
 /// Downloads one unit again and, once verified, puts it in place of the damaged file.
 async fn refetch(ctx: &TaskContext, r: &remote::Model, u: &Unit) -> Result<(), String> {
-    use futures_util::StreamExt;
     let url = super::sync::join_url(&r.url, &u.relative_path);
     let client = super::sync::client(r)?;
-    let resp = super::sync::get(&client, r, &url).await?;
-    let mut t = ctx.deps.store.temp().await.map_err(|e| e.to_string())?;
-    let mut body = resp.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| format!("could not download {url}: {e}"))?;
-        t.write(&chunk).await.map_err(|e| e.to_string())?;
-    }
+    let mut t = super::sync::download_to_temp(&ctx.deps.store, &client, r, &url).await?;
     let d = t.finish().await.map_err(|e| e.to_string())?;
     if d.sha256 != u.sha256 || d.size as i64 != u.size {
         return Err(format!(

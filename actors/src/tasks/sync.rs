@@ -244,6 +244,24 @@ pub(super) fn join_url(manifest_url: &str, relative: &str) -> String {
     format!("{base}{}", quoted.join("/"))
 }
 
+/// GETs `url` (with the remote's retries) into a temporary file, hashed on the way and not yet
+/// finished: the caller verifies and stores it.
+pub(crate) async fn download_to_temp(
+    store: &pith_entities::ArtifactStore,
+    client: &Downloader,
+    r: &remote::Model,
+    url: &str,
+) -> Result<TempArtifact, String> {
+    let resp = get(client, r, url).await?;
+    let mut t = store.temp().await.map_err(|e| e.to_string())?;
+    let mut body = resp.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|err| format!("Could not download {url}: {err}"))?;
+        t.write(&chunk).await.map_err(|err| err.to_string())?;
+    }
+    Ok(t)
+}
+
 /// Downloads one file into a temporary file and verifies it; the caller records it (in a
 /// batch, see [`pith_entities::artifacts::store_batch`]).
 async fn download(
@@ -253,13 +271,7 @@ async fn download(
     url: String,
     e: Entry,
 ) -> Result<(TempArtifact, Digests), String> {
-    let resp = get(client, r, &url).await?;
-    let mut t = ctx.deps.store.temp().await.map_err(|e| e.to_string())?;
-    let mut body = resp.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|err| format!("Could not download {url}: {err}"))?;
-        t.write(&chunk).await.map_err(|err| err.to_string())?;
-    }
+    let mut t = download_to_temp(&ctx.deps.store, client, r, &url).await?;
     let d = t.finish_unsynced().await.map_err(|err| err.to_string())?;
     if d.size != e.size {
         return Err(format!(

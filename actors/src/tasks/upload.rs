@@ -2,7 +2,6 @@
 //! from a URL: the bytes are assembled or downloaded, hashed, verified when a checksum was
 //! given, and only then stored.
 
-use futures_util::StreamExt;
 use pith_entities::entity::{artifact, remote};
 use pith_entities::sea_orm::ConnectionTrait;
 use pith_entities::store::TempArtifact;
@@ -182,13 +181,7 @@ pub async fn fetch_url(
             .map_err(|e| format!("downloader_config: {e}"))?;
     }
     let client = super::sync::client(&r)?;
-    let resp = super::sync::get(&client, &r, url).await?;
-    let mut t = deps.store.temp().await.map_err(|e| e.to_string())?;
-    let mut body = resp.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| format!("Could not download {url}: {e}"))?;
-        t.write(&chunk).await.map_err(|e| e.to_string())?;
-    }
+    let t = super::sync::download_to_temp(deps.store, &client, &r, url).await?;
     store_verified(deps, t, None, String::new).await
 }
 

@@ -172,15 +172,16 @@ fn updates(
     ]
 }
 
-fn labels(prefix: &str, tag: &'static str) -> [Op; 2] {
-    [
-        op(Method::POST, &format!("{prefix}_set_label"), tag)
-            .body("SetLabel", Body::Any)
-            .answers(201, Some("SetLabelResponse")),
-        op(Method::POST, &format!("{prefix}_unset_label"), tag)
-            .body("UnsetLabel", Body::Any)
-            .answers(201, Some("UnsetLabelResponse")),
-    ]
+/// `…_set_label` (`set`) or `…_unset_label`.
+fn label(prefix: &str, tag: &'static str, set: bool) -> Op {
+    let (action, schema, resp) = if set {
+        ("set_label", "SetLabel", "SetLabelResponse")
+    } else {
+        ("unset_label", "UnsetLabel", "UnsetLabelResponse")
+    };
+    op(Method::POST, &format!("{prefix}_{action}"), tag)
+        .body(schema, Body::Any)
+        .answers(201, Some(resp))
 }
 
 const T_REMOTES: &str = "Remotes: File";
@@ -278,8 +279,8 @@ pub fn operations(kind: Kind) -> Vec<Op> {
             v.push(op(M::DELETE, "remotes_file_file_delete", T_REMOTES).task());
             v
         }
-        Kind::FileRemoteSetLabel => vec![labels("remotes_file_file", T_REMOTES)[0].clone()],
-        Kind::FileRemoteUnsetLabel => vec![labels("remotes_file_file", T_REMOTES)[1].clone()],
+        Kind::FileRemoteSetLabel => vec![label("remotes_file_file", T_REMOTES, true)],
+        Kind::FileRemoteUnsetLabel => vec![label("remotes_file_file", T_REMOTES, false)],
         Kind::Repositories => vec![list("repositories", "Repositories", "file.FileRepositoryResponse", &repositories::FILTERS, &repositories::ORDERABLE)],
         Kind::RepositoryVersions => vec![list("repository_versions", "Repository Versions", "RepositoryVersionResponse", &repositories::VERSION_FILTERS, &repositories::VERSION_ORDERABLE)],
         Kind::FileRepositories => vec![
@@ -294,8 +295,8 @@ pub fn operations(kind: Kind) -> Vec<Op> {
             v.push(op(M::DELETE, "repositories_file_file_delete", T_REPOS).task());
             v
         }
-        Kind::FileRepositorySetLabel => vec![labels("repositories_file_file", T_REPOS)[0].clone()],
-        Kind::FileRepositoryUnsetLabel => vec![labels("repositories_file_file", T_REPOS)[1].clone()],
+        Kind::FileRepositorySetLabel => vec![label("repositories_file_file", T_REPOS, true)],
+        Kind::FileRepositoryUnsetLabel => vec![label("repositories_file_file", T_REPOS, false)],
         Kind::FileRepositoryModify => vec![
             op(M::POST, "repositories_file_file_modify", T_REPOS)
                 .body("RepositoryAddRemoveContent", Body::Any)
@@ -637,7 +638,7 @@ mod tests {
                 })
                 .collect::<Vec<_>>();
             assert_eq!(
-                resolve(&concrete, true).map(|(k, _)| k),
+                resolve(&concrete, true).map(|r| r.kind),
                 Some(*kind),
                 "{path}"
             );
