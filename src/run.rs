@@ -8,9 +8,9 @@ use anyhow::{Context, bail};
 use tokio::signal::unix::{SignalKind, signal};
 
 use pith_actors::tasking::node::TaskingConfig;
-use pith_actors::tasking::{NodeIdentity, Tasking, TaskingNode};
+use pith_actors::tasking::{Liveness, NodeIdentity, Tasking, TaskingNode};
 use pith_actors::tasks::TaskDeps;
-use pith_cluster::{AppKind, Registration, new_identity};
+use pith_cluster::{AppKind, ClusterConfig, Node, Registration, new_identity};
 use pith_entities::sea_orm::{
     ActiveModelTrait, ColumnTrait, EntityTrait, IntoActiveModel, QueryFilter,
 };
@@ -355,8 +355,30 @@ async fn run_node(
         apps.push((identity.worker_name(n), AppKind::Worker));
     }
     let versions = pith_http::api::status::versions_map();
-    let registration =
-        Registration::register(&db, &writer, &identity, &apps, ttl, &versions).await?;
+    let cluster = cluster_config(settings, kind, &db, ttl, &identity)?;
+    let liveness = Liveness::new(ttl);
+    let registration = Registration::register(
+        &db,
+        &writer,
+        &identity,
+        &apps,
+        ttl,
+        &versions,
+        cluster.as_ref().map(|c| c.advertise.as_str()),
+        &liveness,
+    )
+    .await?;
+    let cluster_node = match cluster {
+        Some(c) => {
+            tracing::info!(bind = %c.bind, advertise = %c.advertise, "joining the cluster");
+            Some(
+                Node::start(db.clone(), c, identity.incarnation.clone())
+                    .await
+                    .context("starting the cluster node")?,
+            )
+        }
+        None => None,
+    };
 
     let deps = Arc::new(TaskDeps {
         db: db.clone(),
@@ -369,6 +391,7 @@ async fn run_node(
             workers,
             worker_ttl: ttl,
             scan_every: Duration::from_secs_f64(settings.pith_task_scan_interval),
+            liveness: liveness.clone(),
         };
         Some(
             TaskingNode::start(identity.clone(), deps.clone(), config)
@@ -378,18 +401,6 @@ async fn run_node(
     } else {
         None
     };
-    if kind == "worker" && db.backend == Backend::Postgres {
-        tracing::warn!(
-            "pith worker: this process takes the lock-service lease; a second `pith worker` on the same database takes it over \
-             (the first then starts no new tasks). Running several worker processes together arrives with the cluster work."
-        );
-    }
-    if kind == "api" {
-        tracing::warn!(
-            "pith api: tasks dispatched here wait in the database until a `pith worker` or `pith serve` on the same database \
-             finds them (within PITH_TASK_SCAN_INTERVAL); cancelling a running task from here cannot yet reach another process."
-        );
-    }
 
     // Analytics: on unless turned off; the test settings never post to the default endpoint.
     let default_url = Settings::default().analytics_url;
@@ -523,5 +534,60 @@ async fn run_node(
         let _ = tokio::time::timeout(Duration::from_secs(10), h).await;
     }
     registration.deregister().await;
+    if let Some(n) = cluster_node {
+        n.stop().await;
+    }
     Ok(())
+}
+
+/// The cluster settings of this process, or `None` when it runs alone: SQLite (one process
+/// by construction), or `pith serve` on PostgreSQL without a secret. `pith api`, `content` and
+/// `worker` exist to run beside others, so they need the secret.
+fn cluster_config(
+    settings: &Settings,
+    kind: &str,
+    db: &Db,
+    ttl: Duration,
+    identity: &NodeIdentity,
+) -> anyhow::Result<Option<ClusterConfig>> {
+    if db.backend != Backend::Postgres {
+        return Ok(None);
+    }
+    let secret = match (&settings.cluster_secret, kind) {
+        (Some(s), _) => s.clone(),
+        (None, "serve") => {
+            tracing::warn!(
+                "pith serve on PostgreSQL without PULP_CLUSTER_SECRET runs alone: set it (the same on every node) to let \
+                 other Pith processes on this database join it"
+            );
+            return Ok(None);
+        }
+        (None, _) => bail!(
+            "PULP_CLUSTER_SECRET is required: `pith {kind}` joins the other Pith processes on this database as one cluster, \
+             and they authenticate each other with it (use the same value on every node)"
+        ),
+    };
+    let mut bind: std::net::SocketAddr = settings
+        .cluster_bind
+        .as_deref()
+        .unwrap_or("0.0.0.0:0")
+        .parse()
+        .context("PULP_CLUSTER_BIND")?;
+    if bind.port() == 0 {
+        // The node server cannot report an OS-chosen port back: pick a free one here.
+        let probe = std::net::TcpListener::bind(bind).with_context(|| format!("binding {bind}"))?;
+        bind.set_port(probe.local_addr()?.port());
+    }
+    let advertise = match &settings.cluster_advertise {
+        Some(a) => a.clone(),
+        None if !bind.ip().is_unspecified() => bind.to_string(),
+        None => format!("{}:{}", identity.hostname, bind.port()),
+    };
+    Ok(Some(ClusterConfig {
+        bind,
+        advertise,
+        secret,
+        period: (ttl / 3).max(Duration::from_millis(100)),
+        ttl,
+    }))
 }

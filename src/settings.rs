@@ -45,6 +45,13 @@ pub struct Settings {
     pub log_format: String,
     /// Where analytics are posted.
     pub analytics_url: String,
+    /// `host:port` the cluster node listens on (default: all addresses, a free port).
+    pub cluster_bind: Option<String>,
+    /// `host:port` other nodes dial (default: this host's name and the bound port).
+    pub cluster_advertise: Option<String>,
+    /// Shared secret of the cluster's nodes; required when several processes share a
+    /// PostgreSQL database.
+    pub cluster_secret: Option<String>,
 }
 
 impl Default for Settings {
@@ -68,11 +75,14 @@ impl Default for Settings {
             // Pulp's endpoint for development builds: Pith's data must never count as a Pulp
             // installation's.
             analytics_url: "https://dev.analytics.pulpproject.org/".into(),
+            cluster_bind: None,
+            cluster_advertise: None,
+            cluster_secret: None,
         }
     }
 }
 
-const KNOWN: [&str; 16] = [
+const KNOWN: [&str; 19] = [
     "database_url",
     "media_root",
     "content_origin",
@@ -89,6 +99,9 @@ const KNOWN: [&str; 16] = [
     "metrics_enabled",
     "log_format",
     "analytics_url",
+    "cluster_bind",
+    "cluster_advertise",
+    "cluster_secret",
 ];
 
 /// Pulp settings Pith accepts without using them (no warning).
@@ -172,6 +185,27 @@ impl Settings {
             && !(o.starts_with("http://") || o.starts_with("https://"))
         {
             bail!("invalid setting CONTENT_ORIGIN={o:?}: it must be an http(s) URL");
+        }
+        if let Some(b) = &self.cluster_bind
+            && b.parse::<std::net::SocketAddr>().is_err()
+        {
+            bail!("invalid setting CLUSTER_BIND={b:?}: use IP:PORT, e.g. 0.0.0.0:24818");
+        }
+        if let Some(a) = &self.cluster_advertise
+            && !a
+                .rsplit_once(':')
+                .is_some_and(|(h, p)| !h.is_empty() && p.parse::<u16>().is_ok_and(|p| p > 0))
+        {
+            bail!(
+                "invalid setting CLUSTER_ADVERTISE={a:?}: use HOST:PORT that other nodes can reach"
+            );
+        }
+        if self
+            .cluster_secret
+            .as_deref()
+            .is_some_and(|s| s.trim().is_empty())
+        {
+            bail!("invalid setting CLUSTER_SECRET: it must not be empty");
         }
         let schemes = ["sqlite://", "postgres://", "postgresql://"];
         if let Some(u) = &self.database_url

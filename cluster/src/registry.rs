@@ -8,7 +8,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef};
 use ractor_cluster_derive::RactorMessage;
 use tokio::task::JoinHandle;
 
-use pith_actors::tasking::NodeIdentity;
+use pith_actors::tasking::{Liveness, NodeIdentity};
 use pith_entities::sea_orm::ConnectionTrait;
 use pith_entities::{Db, DbError, WriteOp, Writer, time::now_micros};
 
@@ -55,6 +55,7 @@ struct HeartbeatArgs {
     writer: Writer,
     names: Vec<String>,
     every: Duration,
+    liveness: Liveness,
 }
 
 impl Actor for Heartbeat {
@@ -77,24 +78,27 @@ impl Actor for Heartbeat {
         _msg: Self::Msg,
         st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        if let Err(e) = st
-            .writer
-            .submit(WriteOp::Heartbeat {
-                names: st.names.clone(),
-                at: now_micros(),
-            })
-            .await
-        {
-            // Not fatal by itself: a node that cannot heartbeat for a whole ttl is declared
-            // lost by the others, which is the safe outcome.
-            tracing::error!(error = %e, "heartbeat failed");
+        let beat = st.writer.submit(WriteOp::Heartbeat {
+            names: st.names.clone(),
+            at: now_micros(),
+        });
+        match beat.await {
+            Ok(_) => st.liveness.beat(),
+            Err(e) => {
+                // Not fatal by itself: a node that cannot heartbeat for a whole ttl is declared
+                // lost by the others, which is the safe outcome.
+                tracing::error!(error = %e, "heartbeat failed");
+            }
         }
         Ok(())
     }
 }
 
 impl Registration {
-    /// Inserts (or replaces) one row per `(name, kind)` and starts heartbeating.
+    /// Inserts (or replaces) one row per `(name, kind)` and starts heartbeating (on the
+    /// database's clock; each success is recorded in `liveness`). `cluster_addr` is where
+    /// other nodes dial this process (`None`: it runs no cluster node).
+    #[allow(clippy::too_many_arguments)]
     pub async fn register(
         db: &Db,
         writer: &Writer,
@@ -102,6 +106,8 @@ impl Registration {
         apps: &[(String, AppKind)],
         ttl: Duration,
         versions: &serde_json::Value,
+        cluster_addr: Option<&str>,
+        liveness: &Liveness,
     ) -> Result<Registration, DbError> {
         let now = now_micros();
         for (name, kind) in apps {
@@ -113,8 +119,8 @@ impl Registration {
                 .await?;
             db.write
                 .execute_raw(db.stmt(
-                    "INSERT INTO core_appstatus (pulp_id, name, app_type, node, incarnation, pulp_created, pulp_last_updated, \
-                     last_heartbeat, ttl, current_task, versions) VALUES ($1,$2,$3,$4,$5,$6,$6,$6,$7,NULL,$8)",
+                    &format!("INSERT INTO core_appstatus (pulp_id, name, app_type, node, incarnation, pulp_created, pulp_last_updated, \
+                     last_heartbeat, ttl, current_task, versions, cluster_addr) VALUES ($1,$2,$3,$4,$5,$6,$6,{},$7,NULL,$8,$9)", db.now_sql()),
                     vec![
                         uuid::Uuid::now_v7().to_string().into(),
                         name.clone().into(),
@@ -124,6 +130,7 @@ impl Registration {
                         now.into(),
                         (ttl.as_secs().max(1) as i64).into(),
                         versions.to_string().into(),
+                        cluster_addr.map(str::to_owned).into(),
                     ],
                 ))
                 .await?;
@@ -133,7 +140,9 @@ impl Registration {
             writer: writer.clone(),
             names: names.clone(),
             every: (ttl / 3).max(Duration::from_millis(100)),
+            liveness: liveness.clone(),
         };
+        liveness.beat();
         let (actor, join) = Actor::spawn(None, Heartbeat, args)
             .await
             .map_err(|e| DbError::Corrupt(format!("could not start the heartbeat: {e}")))?;

@@ -83,6 +83,25 @@ impl Db {
         Statement::from_sql_and_values(self.db_backend(), sql, values)
     }
 
+    /// SQL for "now" on the database server's clock, in microseconds since the epoch.
+    /// Heartbeats and the lock-service lease are written and compared with it, so the hosts'
+    /// clocks never decide who is alive.
+    pub fn now_sql(&self) -> &'static str {
+        match self.backend {
+            Backend::Sqlite => "CAST((julianday('now') - 2440587.5) * 86400000000.0 AS INTEGER)",
+            Backend::Postgres => "CAST(EXTRACT(EPOCH FROM clock_timestamp()) * 1000000 AS BIGINT)",
+        }
+    }
+
+    /// The database server's clock, in microseconds since the epoch.
+    pub async fn clock(&self) -> Result<i64, DbError> {
+        let sql = format!("SELECT {} AS now", self.now_sql());
+        let row = self.read.query_one_raw(self.stmt(&sql, vec![])).await?;
+        row.ok_or_else(|| DbError::Corrupt("the clock query returned nothing".into()))?
+            .try_get::<i64>("", "now")
+            .map_err(DbError::from)
+    }
+
     /// True when a trivial query succeeds: the status endpoint's `database_connection`.
     pub async fn ping(&self) -> bool {
         self.read.execute_unprepared("SELECT 1").await.is_ok()

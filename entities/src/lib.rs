@@ -12,6 +12,7 @@ pub mod content_generation;
 pub mod db;
 pub mod entity;
 pub mod error;
+pub mod lease;
 pub mod migration;
 pub mod remotes;
 pub mod repositories;

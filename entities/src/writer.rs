@@ -360,11 +360,10 @@ async fn apply(db: &Db, txn: &DatabaseTransaction, op: &WriteOp) -> Result<u64, 
         WriteOp::Heartbeat { names, at } => {
             let mut n = 0;
             for name in names {
-                n += exec(db, txn, "UPDATE core_appstatus SET last_heartbeat = $1 WHERE name = $2", vec![
-                    (*at).into(),
-                    s(name.clone()),
-                ])
-                .await?;
+                // The database's clock, not ours: liveness is judged on one clock.
+                let _ = at;
+                let sql = format!("UPDATE core_appstatus SET last_heartbeat = {} WHERE name = $1", db.now_sql());
+                n += exec(db, txn, &sql, vec![s(name.clone())]).await?;
             }
             Ok(n)
         }

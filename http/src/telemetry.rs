@@ -181,8 +181,11 @@ pub async fn refresh_gauges(db: &Db) {
     let members = db
         .read
         .query_one_raw(db.stmt(
-            "SELECT COUNT(*) AS n FROM core_appstatus WHERE last_heartbeat + ttl * 1000000 > $1",
-            vec![now.into()],
+            &format!(
+                "SELECT COUNT(DISTINCT incarnation) AS n FROM core_appstatus WHERE last_heartbeat + ttl * 1000000 > {}",
+                db.now_sql()
+            ),
+            vec![],
         ))
         .await;
     if let Ok(Some(r)) = members {

@@ -348,14 +348,18 @@ async fn sigterm_drains_and_sigint_aborts(env: Env) {
     );
 }
 
-/// `pith api`, `pith worker` and `pith content` as separate processes on one PostgreSQL:
-/// tasks dispatched by the API process are found by the worker process's table scan.
+/// `pith api`, `pith worker` and `pith content` as separate processes on one PostgreSQL, each
+/// with its own HTTP surface.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn separate_processes_share_work_through_postgres() {
     let Some(env) = Env::new(crate::support::Backend::Postgres) else {
         return;
     };
-    let fast = [("PULP_PITH_TASK_SCAN_INTERVAL", "0.2")];
+    let fast = [
+        ("PULP_PITH_TASK_SCAN_INTERVAL", "0.2"),
+        ("PULP_CLUSTER_SECRET", "e2e-cluster"),
+        ("PULP_CLUSTER_BIND", "127.0.0.1:0"),
+    ];
     let _worker = env.spawn(
         &["worker", "--workers", "2"],
         &fast,

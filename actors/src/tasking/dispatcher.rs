@@ -1,61 +1,47 @@
-//! The node's dispatcher: wraps [`Dispatcher`] and talks to the node's workers. Local only.
+//! The cluster's dispatcher, beside the lock service on the lease holder: wraps
+//! [`Dispatcher`] and hands ready tasks to idle workers of any node, through that node's
+//! worker host. Workers are known by `(incarnation, index)`; a node learns of us through its
+//! host's hello and reports each worker that becomes idle.
+//!
+//! Nothing here is durable: a task's locks are held by the lock service until its final
+//! state is in the table, and its start is fenced there, so sending a task twice (after a
+//! rejection or a lost node) can at worst make one start fail.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
-use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
 use ractor_cluster_derive::RactorMessage;
 use uuid::Uuid;
 
-use pith_entities::{WriteOp, Writer, time::now_micros};
-
-use super::lock_service::LockServiceMsg;
-use super::wire::TaskKey;
-use super::worker::WorkerMsg;
+use super::host::HostMsg;
+use super::routes::host_of;
+use super::wire::{HostHello, ReadyTask, Rejected, RunOrder, TaskKey, WorkerNote};
 use crate::machine::dispatcher::{DispatchIn, DispatchOut, Dispatcher, WorkerId};
-use crate::machine::recovery::WORKER_MISSING;
-
-/// A task ready to run, with what its body needs.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct ReadyTask {
-    /// The task.
-    pub id: Uuid,
-    /// Pulp's dotted name.
-    pub name: String,
-    /// Body arguments (JSON text).
-    pub args: String,
-    /// The lock-service epoch it was granted under.
-    pub epoch: i64,
-}
 
 /// Messages.
 #[derive(Debug, RactorMessage)]
 pub enum DispatcherMsg {
     /// A task holds all its resources.
     Ready(ReadyTask),
-    /// A worker (re)started and can take work.
-    Register(WorkerId, String, ActorRef<WorkerMsg>),
-    /// A worker (this actor instance) finished its task. Stale ones, from an actor that has
-    /// since been replaced, are ignored.
-    Idle(WorkerId, ActorId),
-    /// A worker actor died (ignored if that id has a newer actor already).
-    WorkerLost(WorkerId, ActorId),
+    /// A node's host lists its idle workers.
+    Hello(HostHello),
+    /// A worker is idle.
+    Idle(WorkerNote),
+    /// A node could not take a task.
+    Rejected(Rejected),
     /// Cancel a task.
     Cancel(Uuid),
-    /// Stop handing out work.
-    Drain,
-    /// The lock service to release orphaned tasks through (set once it runs).
-    SetLockService(ActorRef<LockServiceMsg>),
+    /// Forget the workers of every node not in this set (their heartbeat stopped).
+    Prune(BTreeSet<String>),
     /// How many ready tasks wait for a worker.
-    QueueDepth(ractor::RpcReplyPort<usize>),
+    QueueDepth(RpcReplyPort<u64>),
 }
 
 /// Start-up arguments.
 #[derive(Debug)]
 pub struct DispatcherArgs {
-    /// The node's writer (to fail orphaned tasks).
-    pub writer: Writer,
-    /// This process's incarnation (owner of its workers' tasks).
-    pub incarnation: String,
+    /// The lock-service epoch: only orders of this epoch are re-sent after a rejection.
+    pub epoch: i64,
 }
 
 /// State.
@@ -63,9 +49,9 @@ pub struct DispatcherArgs {
 pub struct DispatcherState {
     machine: Dispatcher,
     payloads: BTreeMap<Uuid, ReadyTask>,
-    workers: BTreeMap<WorkerId, ActorRef<WorkerMsg>>,
-    lock: Option<ActorRef<LockServiceMsg>>,
-    args: DispatcherArgs,
+    seats: BTreeMap<(String, u32), WorkerId>,
+    seat_of: BTreeMap<WorkerId, (String, u32)>,
+    epoch: i64,
 }
 
 /// The actor.
@@ -73,6 +59,17 @@ pub struct DispatcherState {
 pub struct DispatcherActor;
 
 impl DispatcherState {
+    fn seat(&mut self, incarnation: &str, n: u32) -> WorkerId {
+        let key = (incarnation.to_owned(), n);
+        if let Some(w) = self.seats.get(&key) {
+            return *w;
+        }
+        let w = self.seat_of.len() as WorkerId + 1;
+        self.seats.insert(key.clone(), w);
+        self.seat_of.insert(w, key);
+        w
+    }
+
     fn step(
         &mut self,
         me: &ActorRef<DispatcherMsg>,
@@ -83,59 +80,36 @@ impl DispatcherState {
         for o in out {
             match o {
                 DispatchOut::Assign { task, worker } => {
-                    // Kept until the worker is idle again: an orphaned task is re-dispatched.
-                    let payload = self.payloads.get(&task).cloned();
-                    match (payload, self.workers.get(&worker)) {
-                        (Some(p), Some(w)) => w.cast(WorkerMsg::Run(p))?,
-                        (p, _) => {
-                            // No such worker (cannot happen: only registered workers are idle).
-                            if let Some(p) = p {
-                                self.payloads.insert(task, p);
-                            }
-                            self.step(me, DispatchIn::WorkerLost(worker))?;
-                        }
+                    let sent = match (self.payloads.get(&task), self.seat_of.get(&worker)) {
+                        (Some(p), Some((inc, n))) => host_of(inc).is_some_and(|h| {
+                            h.cast(HostMsg::Run(RunOrder {
+                                worker: *n,
+                                task: p.clone(),
+                            }))
+                            .is_ok()
+                        }),
+                        _ => false,
+                    };
+                    if !sent {
+                        // Its node is gone (or not connected): the task goes elsewhere.
+                        self.step(me, DispatchIn::WorkerLost(worker))?;
                     }
                 }
                 DispatchOut::CancelOn { task, worker } => {
-                    if let Some(w) = self.workers.get(&worker) {
-                        w.cast(WorkerMsg::Cancel(task))?;
+                    if let Some(h) = self.seat_of.get(&worker).and_then(|(inc, _)| host_of(inc)) {
+                        let _ = h.cast(HostMsg::Cancel(TaskKey(task)));
                     }
                 }
                 DispatchOut::Dropped(task) => {
                     self.payloads.remove(&task);
                 }
-                DispatchOut::Orphaned { task, worker } => {
-                    self.workers.remove(&worker);
-                    let writer = self.args.writer.clone();
-                    let inc = self.args.incarnation.clone();
-                    let lock = self.lock.clone();
-                    let me = me.clone();
-                    let ready = self.payloads.get(&task).cloned();
-                    tokio::spawn(async move {
-                        let op = WriteOp::FailAbandoned {
-                            task,
-                            incarnation: inc,
-                            reason: WORKER_MISSING.into(),
-                            at: now_micros(),
-                        };
-                        match writer.submit(op).await {
-                            Ok(1) => {
-                                if let Some(l) = lock {
-                                    let _ = l.cast(LockServiceMsg::Release(TaskKey(task)));
-                                }
-                            }
-                            // It never started (or was canceled meanwhile): it still holds its
-                            // locks, so hand it to another worker; the fenced start decides.
-                            Ok(_) => {
-                                if let Some(r) = ready {
-                                    let _ = me.cast(DispatcherMsg::Ready(r));
-                                }
-                            }
-                            Err(e) => {
-                                tracing::error!(%task, error = %e, "could not fail an orphaned task")
-                            }
-                        }
-                    });
+                DispatchOut::Orphaned { task, .. } => {
+                    // The worker's node is gone or refused: the task still holds its locks;
+                    // if it had started there, the start fence stops a second start and the
+                    // lock service's sweep fails it once that node's heartbeat is stale.
+                    if let Some(p) = self.payloads.get(&task).cloned() {
+                        me.cast(DispatcherMsg::Ready(p))?;
+                    }
                 }
             }
         }
@@ -156,9 +130,9 @@ impl Actor for DispatcherActor {
         Ok(DispatcherState {
             machine: Dispatcher::default(),
             payloads: BTreeMap::new(),
-            workers: BTreeMap::new(),
-            lock: None,
-            args,
+            seats: BTreeMap::new(),
+            seat_of: BTreeMap::new(),
+            epoch: args.epoch,
         })
     }
 
@@ -174,38 +148,55 @@ impl Actor for DispatcherActor {
                 st.payloads.insert(id, t);
                 st.step(&me, DispatchIn::Ready(id))?;
             }
-            DispatcherMsg::Register(id, _name, w) => {
-                // A new actor for an id whose old actor is not reported lost yet: it is.
-                if st
-                    .workers
-                    .get(&id)
-                    .is_some_and(|old| old.get_id() != w.get_id())
-                {
-                    st.step(&me, DispatchIn::WorkerLost(id))?;
-                }
-                st.workers.insert(id, w);
-                st.step(&me, DispatchIn::Idle(id))?;
-            }
-            DispatcherMsg::Idle(id, actor) => {
-                // Only from the current actor: a dead one's late Idle would hand work to a
-                // mailbox nobody reads (found by the simulator).
-                if st.workers.get(&id).is_some_and(|w| w.get_id() == actor) {
-                    if let Some(done) = st.machine.task_of(id) {
-                        st.payloads.remove(&done);
+            DispatcherMsg::Hello(HostHello { incarnation, idle }) => {
+                for n in idle {
+                    let w = st.seat(&incarnation, n);
+                    if st.machine.task_of(w).is_none() {
+                        st.step(&me, DispatchIn::Idle(w))?;
                     }
-                    st.step(&me, DispatchIn::Idle(id))?
                 }
             }
-            DispatcherMsg::WorkerLost(id, actor) => {
-                if st.workers.get(&id).is_some_and(|w| w.get_id() == actor) {
-                    st.step(&me, DispatchIn::WorkerLost(id))?
+            DispatcherMsg::Idle(WorkerNote {
+                incarnation,
+                worker,
+                done,
+            }) => {
+                let w = st.seat(&incarnation, worker);
+                match (st.machine.task_of(w), done) {
+                    // About an order some other (deposed) lock service gave: not ours.
+                    (Some(t), Some(d)) if t != d => return Ok(()),
+                    (Some(t), _) => {
+                        st.payloads.remove(&t);
+                    }
+                    _ => {}
+                }
+                st.step(&me, DispatchIn::Idle(w))?;
+            }
+            DispatcherMsg::Rejected(Rejected { incarnation, order }) => {
+                let w = st.seat(&incarnation, order.worker);
+                if st.machine.task_of(w) == Some(order.task.id) {
+                    // The worker is busy elsewhere (or its node stopping): it reports idle
+                    // again when it can; the task goes back in line.
+                    st.step(&me, DispatchIn::WorkerLost(w))?;
+                } else if order.task.epoch == st.epoch {
+                    // An order of ours whose worker died before starting it.
+                    me.cast(DispatcherMsg::Ready(order.task))?;
                 }
             }
             DispatcherMsg::Cancel(t) => st.step(&me, DispatchIn::Cancel(t))?,
-            DispatcherMsg::Drain => st.step(&me, DispatchIn::Drain)?,
-            DispatcherMsg::SetLockService(l) => st.lock = Some(l),
+            DispatcherMsg::Prune(live) => {
+                let gone: Vec<WorkerId> = st
+                    .seat_of
+                    .iter()
+                    .filter(|(_, (inc, _))| !live.contains(inc))
+                    .map(|(w, _)| *w)
+                    .collect();
+                for w in gone {
+                    st.step(&me, DispatchIn::WorkerLost(w))?;
+                }
+            }
             DispatcherMsg::QueueDepth(r) => {
-                let _ = r.send(st.machine.queued());
+                let _ = r.send(st.machine.queued() as u64);
             }
         }
         Ok(())

@@ -13,9 +13,10 @@ use pith_entities::{
     DbError, NewTask, ResourceClaim, TaskState, WriteOp, entity, time::now_micros,
 };
 
-use super::dispatcher::DispatcherMsg;
+use super::host::HostMsg;
 use super::lock_service::LockServiceMsg;
-use super::node::{NodeIdentity, dispatcher, lock_service};
+use super::node::NodeIdentity;
+use super::routes::{hosts, lock_services, to_lock_services};
 use super::wire::{Claim, ImmediateDecision, TaskKey, TaskSummary, WakeUp};
 use crate::tasks::{TaskContext, TaskDeps};
 
@@ -107,15 +108,18 @@ impl Tasking {
             args: spec.args.to_string(),
             resources: claims,
         };
-        let Some(lock) = lock_service() else {
-            // No lock service in this process (`pith api`): the one that holds the lease finds
-            // the task on its next scan of the table.
-            return Ok(id);
-        };
+        // The lock service may run on another node; none reachable (it is moving) means the
+        // next one finds the task in the table when it starts.
+        let services = lock_services();
         if !spec.immediate {
-            let _ = lock.cast(LockServiceMsg::Wake(WakeUp(vec![summary])));
+            for l in &services {
+                let _ = l.cast(LockServiceMsg::Wake(WakeUp(vec![summary.clone()])));
+            }
             return Ok(id);
         }
+        let Some(lock) = services.into_iter().next() else {
+            return Ok(id);
+        };
         let decision = lock
             .call(
                 |r| LockServiceMsg::Immediate(summary, r),
@@ -134,7 +138,7 @@ impl Tasking {
                 };
                 let canceled = self.deps.writer.submit(op).await? == 1;
                 if canceled {
-                    let _ = lock.cast(LockServiceMsg::Canceled(TaskKey(id)));
+                    to_lock_services(|| LockServiceMsg::Canceled(TaskKey(id)));
                 }
             }
             // Deferred (or no answer): the lock service keeps it queued for a worker.
@@ -183,9 +187,7 @@ impl Tasking {
             at: now_micros(),
         };
         self.deps.writer.submit(finish).await?;
-        if let Some(lock) = lock_service() {
-            let _ = lock.cast(LockServiceMsg::Release(TaskKey(id)));
-        }
+        to_lock_services(|| LockServiceMsg::Release(TaskKey(id)));
         Ok(())
     }
 
@@ -212,9 +214,7 @@ impl Tasking {
                         .await?
                         == 1
                     {
-                        if let Some(lock) = lock_service() {
-                            let _ = lock.cast(LockServiceMsg::Canceled(TaskKey(id)));
-                        }
+                        to_lock_services(|| LockServiceMsg::Canceled(TaskKey(id)));
                         return Ok(CancelOutcome::Requested);
                     }
                 }
@@ -229,8 +229,9 @@ impl Tasking {
                         .await?
                         == 1
                     {
-                        if let Some(d) = dispatcher() {
-                            let _ = d.cast(DispatcherMsg::Cancel(id));
+                        // Whichever node runs it: every worker host checks its workers.
+                        for h in hosts() {
+                            let _ = h.cast(HostMsg::Cancel(TaskKey(id)));
                         }
                         return Ok(CancelOutcome::Requested);
                     }
@@ -242,17 +243,17 @@ impl Tasking {
         Ok(CancelOutcome::Requested)
     }
 
-    /// Ready tasks waiting for a free worker on this node (0 without a local dispatcher).
+    /// Ready tasks waiting for a free worker in the cluster (0 when no lock service answers).
     pub async fn queue_depth(&self) -> usize {
-        match dispatcher() {
-            Some(d) => match d
-                .call(DispatcherMsg::QueueDepth, Some(Duration::from_secs(1)))
-                .await
-            {
-                Ok(CallResult::Success(n)) => n,
-                _ => 0,
-            },
-            None => 0,
+        let Some(l) = lock_services().into_iter().next() else {
+            return 0;
+        };
+        match l
+            .call(LockServiceMsg::QueueDepth, Some(Duration::from_secs(1)))
+            .await
+        {
+            Ok(CallResult::Success(n)) => n as usize,
+            _ => 0,
         }
     }
 }

@@ -7,18 +7,23 @@
 //! a lost message delays a task, never strands it. The service also sweeps for running tasks
 //! whose owner stopped heartbeating and fails them ("Worker has gone missing.").
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent};
+use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent, pg};
 use ractor_cluster_derive::RactorClusterMessage;
 use uuid::Uuid;
 
-use pith_entities::{Db, TaskRow, WriteOp, Writer, tasks, time::now_micros};
+use pith_entities::sea_orm::ConnectionTrait;
+use pith_entities::{Db, MAX_BIND, TaskRow, WriteOp, Writer, tasks, time::now_micros};
 
-use super::dispatcher::{DispatcherMsg, ReadyTask};
+use super::dispatcher::{DispatcherActor, DispatcherArgs, DispatcherMsg};
 use super::resource_lock::{ResourceLock, ResourceLockMsg};
-use super::wire::{Claim, GrantNote, ImmediateDecision, TaskKey, TaskSummary, WakeUp};
+use super::routes::LOCK_GROUP;
+use super::wire::{
+    Claim, GrantNote, HostHello, ImmediateDecision, ReadyTask, Rejected, TaskKey, TaskSummary,
+    WakeUp, WorkerNote,
+};
 use crate::machine::grants::{GrantIn, GrantOut, GrantTracker};
 use crate::machine::recovery::WORKER_MISSING;
 use crate::machine::sequencer::Sequencer;
@@ -43,6 +48,15 @@ pub enum LockServiceMsg {
     Release(TaskKey),
     /// A waiting task was canceled: drop its claims and any pending dispatch.
     Canceled(TaskKey),
+    /// A node's worker host greets this lock service with its idle workers.
+    Hello(HostHello),
+    /// A worker of some node is idle.
+    WorkerIdle(WorkerNote),
+    /// A node could not take a task it was sent.
+    Rejected(Rejected),
+    /// Ready tasks waiting for a worker.
+    #[rpc]
+    QueueDepth(RpcReplyPort<u64>),
 }
 
 /// Start-up arguments.
@@ -54,8 +68,6 @@ pub struct LockServiceArgs {
     pub writer: Writer,
     /// The lease epoch this service runs under.
     pub epoch: i64,
-    /// Where ready tasks go.
-    pub dispatcher: ActorRef<DispatcherMsg>,
     /// Tasks to queue at start, in durable order; `true` marks tasks a live owner runs.
     pub initial: Vec<(TaskRow, bool)>,
     /// The highest queue position ever assigned.
@@ -89,6 +101,7 @@ pub struct LockServiceState {
     tasks: BTreeMap<Uuid, Pending>,
     resources: BTreeMap<String, Resource>,
     out: Vec<GrantOut>,
+    dispatcher: ActorRef<DispatcherMsg>,
 }
 
 /// The actor.
@@ -192,7 +205,7 @@ impl LockServiceState {
                             args: s.args.clone(),
                             epoch: self.args.epoch,
                         };
-                        self.args.dispatcher.cast(DispatcherMsg::Ready(ready))?;
+                        self.dispatcher.cast(DispatcherMsg::Ready(ready))?;
                     }
                 }
                 GrantOut::ImmediateGranted(t) => {
@@ -225,20 +238,16 @@ impl LockServiceState {
     /// Fails running tasks whose owner's heartbeat is stale (or whose owner row is gone).
     async fn sweep(&mut self) -> Result<(), ActorProcessingErr> {
         let db = &self.args.db;
-        let sql = "SELECT t.pulp_id, t.owner_incarnation FROM core_task t \
-                   WHERE t.state IN ('running','canceling') AND t.owner_incarnation IS NOT NULL \
-                   AND t.owner_incarnation <> $1 AND NOT EXISTS (SELECT 1 FROM core_appstatus a \
-                   WHERE a.incarnation = t.owner_incarnation AND a.last_heartbeat >= $2 - a.ttl * 1000000)";
-        use pith_entities::sea_orm::ConnectionTrait;
+        let sql = format!(
+            "SELECT t.pulp_id, t.owner_incarnation FROM core_task t \
+             WHERE t.state IN ('running','canceling') AND t.owner_incarnation IS NOT NULL \
+             AND t.owner_incarnation <> $1 AND NOT EXISTS (SELECT 1 FROM core_appstatus a \
+             WHERE a.incarnation = t.owner_incarnation AND a.last_heartbeat >= {} - a.ttl * 1000000)",
+            db.now_sql()
+        );
         let rows = db
             .read
-            .query_all_raw(db.stmt(
-                sql,
-                vec![
-                    self.args.own_incarnation.clone().into(),
-                    now_micros().into(),
-                ],
-            ))
+            .query_all_raw(db.stmt(&sql, vec![self.args.own_incarnation.clone().into()]))
             .await?;
         for r in rows {
             let id: String = r.try_get("", "pulp_id")?;
@@ -256,6 +265,50 @@ impl LockServiceState {
                 tracing::warn!(%task, incarnation = %inc, "task failed: its worker has gone missing");
                 self.release(task)?;
             }
+        }
+        self.prune().await?;
+        self.reconcile().await
+    }
+
+    /// Tells the dispatcher which nodes are alive, so it forgets the workers of lost ones.
+    async fn prune(&mut self) -> Result<(), ActorProcessingErr> {
+        let db = &self.args.db;
+        let sql = format!(
+            "SELECT DISTINCT incarnation FROM core_appstatus WHERE last_heartbeat >= {} - ttl * 1000000",
+            db.now_sql()
+        );
+        let rows = db.read.query_all_raw(db.stmt(&sql, vec![])).await?;
+        let mut live = BTreeSet::new();
+        for r in rows {
+            live.insert(r.try_get::<String>("", "incarnation")?);
+        }
+        live.insert(self.args.own_incarnation.clone());
+        self.dispatcher.cast(DispatcherMsg::Prune(live))?;
+        Ok(())
+    }
+
+    /// Releases tasks that are final in the table although no release reached us (it was sent
+    /// while this lock service was not yet reachable, e.g. during a take-over).
+    async fn reconcile(&mut self) -> Result<(), ActorProcessingErr> {
+        let tracked: Vec<Uuid> = self.tasks.keys().copied().collect();
+        let db = &self.args.db;
+        let mut done = Vec::new();
+        for chunk in tracked.chunks(MAX_BIND) {
+            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
+            let sql = format!(
+                "SELECT pulp_id FROM core_task WHERE pulp_id IN ({}) AND state NOT IN ('waiting','running','canceling')",
+                marks.join(",")
+            );
+            let values = chunk.iter().map(|t| t.to_string().into()).collect();
+            for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
+                if let Ok(t) = Uuid::parse_str(&r.try_get::<String>("", "pulp_id")?) {
+                    done.push(t);
+                }
+            }
+        }
+        for t in done {
+            self.release(t)?;
+            self.dispatcher.cast(DispatcherMsg::Cancel(t))?;
         }
         Ok(())
     }
@@ -283,7 +336,15 @@ impl Actor for LockService {
         mut args: LockServiceArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let initial = std::mem::take(&mut args.initial);
+        let (dispatcher, _) = Actor::spawn_linked(
+            None,
+            DispatcherActor,
+            DispatcherArgs { epoch: args.epoch },
+            me.get_cell(),
+        )
+        .await?;
         let mut st = LockServiceState {
+            dispatcher,
             seq: Sequencer::new(args.max_seq),
             args,
             grants: GrantTracker::default(),
@@ -295,6 +356,8 @@ impl Actor for LockService {
             let summary = summary_of(&row);
             st.admit(&me, summary, row.queue_seq, running, None).await?;
         }
+        // Reachable from every node from now on (worker hosts greet us on their next tick).
+        pg::join(LOCK_GROUP.to_owned(), vec![me.get_cell()]);
         Ok(st)
     }
 
@@ -345,9 +408,20 @@ impl Actor for LockService {
                 st.flush()?;
             }
             LockServiceMsg::Release(TaskKey(task)) => st.release(task)?,
+            LockServiceMsg::Hello(h) => st.dispatcher.cast(DispatcherMsg::Hello(h))?,
+            LockServiceMsg::WorkerIdle(n) => st.dispatcher.cast(DispatcherMsg::Idle(n))?,
+            LockServiceMsg::Rejected(r) => st.dispatcher.cast(DispatcherMsg::Rejected(r))?,
+            LockServiceMsg::QueueDepth(reply) => {
+                let n = st
+                    .dispatcher
+                    .call(DispatcherMsg::QueueDepth, Some(Duration::from_secs(1)))
+                    .await
+                    .map_or(0, |r| r.unwrap_or(0));
+                let _ = reply.send(n);
+            }
             LockServiceMsg::Canceled(TaskKey(task)) => {
                 st.release(task)?;
-                st.args.dispatcher.cast(DispatcherMsg::Cancel(task))?;
+                st.dispatcher.cast(DispatcherMsg::Cancel(task))?;
             }
         }
         Ok(())
@@ -360,10 +434,10 @@ impl Actor for LockService {
         _st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         if let SupervisionEvent::ActorFailed(who, err) = evt {
-            // A resource queue is gone: our in-memory view is no longer trustworthy. Stop and
-            // let the node rebuild the lock service from the task table.
-            tracing::error!(actor = ?who.get_id(), error = %err, "resource lock failed; restarting the lock service");
-            me.stop(Some("resource lock failed".into()));
+            // A resource queue or the dispatcher is gone: our in-memory view is no longer
+            // trustworthy. Stop and let the node rebuild the lock service from the task table.
+            tracing::error!(actor = ?who.get_id(), error = %err, "a lock-service child failed; restarting the lock service");
+            me.stop(Some("lock-service child failed".into()));
         }
         Ok(())
     }

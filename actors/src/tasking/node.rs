@@ -1,39 +1,25 @@
-//! Starting and stopping the tasking runtime of one node: take the lock-service lease (a new
-//! epoch), recover the task table, then start dispatcher, lock service and workers under one
-//! root actor that restarts the lock service (rebuilding it from the table) if it fails.
+//! Starting and stopping the tasking runtime of one node: its worker host (with the workers),
+//! and — while this node holds the lock-service lease — the cluster's lock service. A root
+//! actor renews the lease every ttl/3, takes it when it is free (its holder stopped renewing
+//! or heartbeating), stops its lock service when the lease is lost, and restarts the lock
+//! service (rebuilding it from the table, under a new epoch) if it fails.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use ractor_cluster_derive::RactorMessage;
 use tokio::task::JoinHandle;
 
 use pith_entities::sea_orm::ConnectionTrait;
-use pith_entities::{Backend, Db, DbError, WriteOp, tasks, time::now_micros};
+use pith_entities::{Backend, Db, DbError, WriteOp, lease, tasks, time::now_micros};
 
-use super::dispatcher::{DispatcherActor, DispatcherArgs, DispatcherMsg};
-use super::lock_service::{LockService, LockServiceArgs};
-use super::pool::{PoolMsg, WorkerPool};
-use super::worker::WorkerArgs;
+use super::host::{HostArgs, HostMsg, WorkerHost};
+use super::liveness::Liveness;
+use super::lock_service::{LockService, LockServiceArgs, LockServiceMsg};
 use crate::machine::recovery::{RecoveryStep, WORKER_MISSING, plan};
 use crate::tasks::TaskDeps;
-
-/// Registry name of the node's lock service.
-pub const LOCK_SERVICE: &str = "pith.lock_service";
-/// Registry name of the node's dispatcher.
-pub const DISPATCHER: &str = "pith.dispatcher";
-
-/// The node's lock service, if it runs in this process.
-pub fn lock_service() -> Option<ActorRef<super::lock_service::LockServiceMsg>> {
-    ractor::registry::where_is(LOCK_SERVICE).map(ActorRef::from)
-}
-
-/// The node's dispatcher, if it runs in this process.
-pub fn dispatcher() -> Option<ActorRef<DispatcherMsg>> {
-    ractor::registry::where_is(DISPATCHER).map(ActorRef::from)
-}
 
 /// Who this process is.
 #[derive(Clone, Debug)]
@@ -66,6 +52,8 @@ pub struct TaskingConfig {
     pub worker_ttl: Duration,
     /// How often the lock service scans the table for unqueued tasks.
     pub scan_every: Duration,
+    /// Whether this node's heartbeat reaches the database (self-fencing).
+    pub liveness: Liveness,
 }
 
 /// Messages of the root.
@@ -76,6 +64,8 @@ pub enum RootMsg {
         /// Abort running tasks.
         abort: bool,
     },
+    /// Renew or try to take the lock-service lease.
+    LeaseTick,
 }
 
 struct RootArgs {
@@ -86,80 +76,49 @@ struct RootArgs {
 
 struct RootState {
     args: RootArgs,
-    lock: Option<ActorRef<super::lock_service::LockServiceMsg>>,
-    dispatcher: ActorRef<DispatcherMsg>,
-    pool: Option<ActorRef<PoolMsg>>,
+    /// Our lock service and the epoch it runs under, while we hold the lease.
+    lock: Option<(ActorRef<LockServiceMsg>, i64)>,
+    host: Option<ActorRef<HostMsg>>,
+    last_renewed: Instant,
     stopping: bool,
 }
 
 struct Root;
 
-/// Takes the lock-service lease and returns the new epoch. Every start (and every takeover)
-/// gets a higher epoch, and task starts are fenced against it.
+/// Takes the lock-service lease unconditionally and returns the new epoch (one process owns a
+/// SQLite database; tests use it too). Every take-over gets a higher epoch.
 pub async fn take_lease(db: &Db, holder: &str) -> Result<i64, DbError> {
-    let now = now_micros();
-    db.write
-        .execute_raw(db.stmt(
-            "INSERT INTO core_locklease (id, epoch, holder, renewed_at) VALUES (1, 0, NULL, $1) ON CONFLICT (id) DO NOTHING",
-            vec![now.into()],
-        ))
-        .await?;
-    db.write
-        .execute_raw(db.stmt("UPDATE core_locklease SET epoch = epoch + 1, holder = $1, renewed_at = $2 WHERE id = 1", vec![
-            holder.to_owned().into(),
-            now.into(),
-        ]))
-        .await?;
-    let row = db
-        .write
-        .query_all_raw(db.stmt("SELECT epoch FROM core_locklease WHERE id = 1", vec![]))
-        .await?;
-    row.into_iter()
-        .next()
-        .map(|r| r.try_get::<i64>("", "epoch"))
-        .transpose()?
+    lease::acquire(db, holder, Duration::from_secs(30), true)
+        .await?
         .ok_or_else(|| DbError::Corrupt("no lease row".into()))
 }
 
-async fn live_incarnations(
-    db: &Db,
-    me: &NodeIdentity,
-    ttl: Duration,
-) -> Result<BTreeSet<String>, DbError> {
+/// Incarnations whose heartbeat is fresh, plus our own: their running tasks are kept.
+async fn live_incarnations(db: &Db, me: &NodeIdentity) -> Result<BTreeSet<String>, DbError> {
+    let mut live = BTreeSet::new();
+    live.insert(me.incarnation.clone());
     if db.backend == Backend::Sqlite {
         // SQLite means one process (the data directory is locked): nobody else is alive.
-        return Ok(BTreeSet::new());
+        return Ok(live);
     }
-    let cutoff = now_micros() - ttl.as_micros() as i64;
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT DISTINCT incarnation FROM core_appstatus WHERE last_heartbeat >= $1 AND node <> $2 AND incarnation <> $3",
-            vec![cutoff.into(), me.node.clone().into(), me.incarnation.clone().into()],
-        ))
-        .await?;
-    rows.into_iter()
-        .map(|r| {
-            r.try_get::<String>("", "incarnation")
-                .map_err(DbError::from)
-        })
-        .collect()
+    let sql = format!(
+        "SELECT DISTINCT incarnation FROM core_appstatus WHERE last_heartbeat >= {} - ttl * 1000000",
+        db.now_sql()
+    );
+    for r in db.read.query_all_raw(db.stmt(&sql, vec![])).await? {
+        live.insert(r.try_get::<String>("", "incarnation")?);
+    }
+    Ok(live)
 }
 
-/// Recovers the task table and starts a lock service under a new epoch.
+/// Recovers the task table and starts a lock service under `epoch`.
 async fn start_lock_service(
     args: &RootArgs,
-    dispatcher: &ActorRef<DispatcherMsg>,
+    epoch: i64,
     supervisor: ractor::ActorCell,
-    restart: bool,
-) -> Result<ActorRef<super::lock_service::LockServiceMsg>, ActorProcessingErr> {
+) -> Result<ActorRef<LockServiceMsg>, ActorProcessingErr> {
     let db = &args.deps.db;
-    let epoch = take_lease(db, &args.identity.incarnation).await?;
-    let mut live = live_incarnations(db, &args.identity, args.config.worker_ttl).await?;
-    if restart {
-        // Our own workers keep running across a lock-service restart.
-        live.insert(args.identity.incarnation.clone());
-    }
+    let live = live_incarnations(db, &args.identity).await?;
     let rows = tasks::load_incomplete(db, false).await?;
     let mut initial = Vec::new();
     for step in plan(&rows, &live) {
@@ -172,7 +131,7 @@ async fn start_lock_service(
                     at: now_micros(),
                 };
                 if args.deps.writer.submit(op).await? == 1 {
-                    tracing::warn!(%task, "task failed at start-up: its worker has gone missing");
+                    tracing::warn!(%task, "task failed: its worker has gone missing");
                 }
             }
             RecoveryStep::Hold(task) | RecoveryStep::Requeue(task) => {
@@ -183,22 +142,73 @@ async fn start_lock_service(
             }
         }
     }
-    tracing::info!(epoch, requeued = initial.len(), "lock service starting");
+    tracing::info!(
+        epoch,
+        requeued = initial.len(),
+        "lock service starting on this node"
+    );
+    metrics::gauge!("pith_lock_service_epoch").set(epoch as f64);
     let la = LockServiceArgs {
         db: db.clone(),
         writer: args.deps.writer.clone(),
         epoch,
-        dispatcher: dispatcher.clone(),
         initial,
         max_seq: tasks::max_queue_seq(db).await?,
         scan_every: args.config.scan_every,
         sweep_every: (args.config.worker_ttl / 3).max(Duration::from_millis(200)),
         own_incarnation: args.identity.incarnation.clone(),
     };
-    let (lock, _) =
-        Actor::spawn_linked(Some(LOCK_SERVICE.into()), LockService, la, supervisor).await?;
-    dispatcher.cast(DispatcherMsg::SetLockService(lock.clone()))?;
+    let (lock, _) = Actor::spawn_linked(None, LockService, la, supervisor).await?;
     Ok(lock)
+}
+
+impl RootState {
+    fn force_lease(&self) -> bool {
+        self.args.deps.db.backend == Backend::Sqlite
+    }
+
+    /// Takes the lease if it is free (or ours) and starts a lock service under it.
+    async fn try_lead(&mut self, me: &ActorRef<RootMsg>) -> Result<(), ActorProcessingErr> {
+        let db = &self.args.deps.db;
+        let inc = &self.args.identity.incarnation;
+        let ttl = self.args.config.worker_ttl;
+        if let Some(epoch) = lease::acquire(db, inc, ttl, self.force_lease()).await? {
+            self.last_renewed = Instant::now();
+            let lock = start_lock_service(&self.args, epoch, me.get_cell()).await?;
+            self.lock = Some((lock, epoch));
+        }
+        Ok(())
+    }
+
+    async fn renew(&mut self) {
+        let Some((lock, epoch)) = self.lock.clone() else {
+            return;
+        };
+        let db = &self.args.deps.db;
+        match lease::renew(db, &self.args.identity.incarnation, epoch).await {
+            Ok(true) => self.last_renewed = Instant::now(),
+            Ok(false) => {
+                tracing::warn!(
+                    epoch,
+                    "the lock-service lease was taken over by another node; stopping our lock service"
+                );
+                self.lock = None;
+                lock.stop(Some("lease lost".into()));
+            }
+            Err(e) => {
+                tracing::error!(error = %e, "could not renew the lock-service lease");
+                if self.last_renewed.elapsed() > self.args.config.worker_ttl * 2 / 3 {
+                    // Another node may take it over any moment: step down first.
+                    tracing::error!(
+                        epoch,
+                        "lease not renewed for most of a ttl; stopping our lock service"
+                    );
+                    self.lock = None;
+                    lock.stop(Some("lease not renewed".into()));
+                }
+            }
+        }
+    }
 }
 
 impl Actor for Root {
@@ -211,39 +221,48 @@ impl Actor for Root {
         me: ActorRef<Self::Msg>,
         args: RootArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
-        let da = DispatcherArgs {
-            writer: args.deps.writer.clone(),
-            incarnation: args.identity.incarnation.clone(),
-        };
-        let (dispatcher, _) =
-            Actor::spawn_linked(Some(DISPATCHER.into()), DispatcherActor, da, me.get_cell())
-                .await?;
-        let lock = start_lock_service(&args, &dispatcher, me.get_cell(), false).await?;
-        let workers = (1..=args.config.workers)
-            .map(|n| WorkerArgs {
-                id: n,
-                name: args.identity.worker_name(n),
-                incarnation: args.identity.incarnation.clone(),
-                deps: args.deps.clone(),
-                dispatcher: dispatcher.clone(),
-            })
+        let names = (1..=args.config.workers)
+            .map(|n| args.identity.worker_name(n))
             .collect::<Vec<_>>();
-        let pool = if workers.is_empty() {
+        let host = if names.is_empty() {
             None
         } else {
+            let ha = HostArgs {
+                incarnation: args.identity.incarnation.clone(),
+                names,
+                deps: args.deps.clone(),
+                liveness: args.config.liveness.clone(),
+                tick_every: (args.config.worker_ttl / 3).max(Duration::from_millis(100)),
+            };
             Some(
-                Actor::spawn_linked(None, WorkerPool, workers, me.get_cell())
+                Actor::spawn_linked(None, WorkerHost, ha, me.get_cell())
                     .await?
                     .0,
             )
         };
-        Ok(RootState {
+        let mut st = RootState {
             args,
-            lock: Some(lock),
-            dispatcher,
-            pool,
+            lock: None,
+            host,
+            last_renewed: Instant::now(),
             stopping: false,
-        })
+        };
+        // First attempt now, so a single node serves tasks as soon as it is up.
+        st.try_lead(&me).await?;
+        if let Some(h) = &st.host {
+            h.cast(HostMsg::Tick)?;
+        }
+        Ok(st)
+    }
+
+    async fn post_start(
+        &self,
+        me: ActorRef<Self::Msg>,
+        st: &mut Self::State,
+    ) -> Result<(), ActorProcessingErr> {
+        let every = (st.args.config.worker_ttl / 3).max(Duration::from_millis(100));
+        me.send_interval(every, || RootMsg::LeaseTick);
+        Ok(())
     }
 
     async fn handle(
@@ -252,12 +271,22 @@ impl Actor for Root {
         msg: Self::Msg,
         st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        let RootMsg::Shutdown { abort } = msg;
-        st.stopping = true;
-        st.dispatcher.cast(DispatcherMsg::Drain)?;
-        match &st.pool {
-            Some(p) => p.cast(PoolMsg::Shutdown { abort })?,
-            None => me.stop(None),
+        match msg {
+            RootMsg::Shutdown { abort } => {
+                st.stopping = true;
+                match &st.host {
+                    Some(h) => h.cast(HostMsg::Shutdown(abort))?,
+                    None => step_down_and_stop(&me, st).await,
+                }
+            }
+            RootMsg::LeaseTick if st.stopping => {}
+            RootMsg::LeaseTick => {
+                if st.lock.is_some() {
+                    st.renew().await;
+                } else if let Err(e) = st.try_lead(&me).await {
+                    tracing::warn!(error = %e, "could not take the lock-service lease; retrying");
+                }
+            }
         }
         Ok(())
     }
@@ -276,30 +305,33 @@ impl Actor for Root {
             _ => return Ok(()),
         };
         let id = cell.get_id();
-        if st.pool.as_ref().is_some_and(|p| p.get_id() == id) {
+        if st.host.as_ref().is_some_and(|h| h.get_id() == id) {
             // Workers are done: the node's tasking is over.
-            st.pool = None;
-            if let Some(l) = st.lock.take() {
-                l.stop(None);
+            st.host = None;
+            if !st.stopping {
+                tracing::error!(reason = %why, "worker host stopped; stopping the tasking runtime");
             }
-            st.dispatcher.stop(None);
-            me.stop(None);
-        } else if st.lock.as_ref().is_some_and(|l| l.get_id() == id) {
+            step_down_and_stop(&me, st).await;
+        } else if st.lock.as_ref().is_some_and(|(l, _)| l.get_id() == id) {
             st.lock = None;
             if !st.stopping {
                 tracing::error!(reason = %why, "lock service stopped; rebuilding it from the task table");
-                st.lock =
-                    Some(start_lock_service(&st.args, &st.dispatcher, me.get_cell(), true).await?);
+                // We still hold the lease: taking it again raises the epoch, which fences
+                // anything the failed service had granted.
+                st.try_lead(&me).await?;
             }
-        } else if st.dispatcher.get_id() == id && !st.stopping {
-            // The dispatcher holds which worker runs what; without it the node cannot go on
-            // safely. Stop, so the process exits and its supervisor restarts it (recovery then
-            // fails what was running).
-            tracing::error!(reason = %why, "dispatcher stopped; stopping the tasking runtime");
-            me.stop(Some("dispatcher failed".into()));
         }
         Ok(())
     }
+}
+
+/// Stops our lock service, gives the lease up (so another node takes it at once) and stops.
+async fn step_down_and_stop(me: &ActorRef<RootMsg>, st: &mut RootState) {
+    if let Some((l, epoch)) = st.lock.take() {
+        l.stop(None);
+        let _ = lease::release(&st.args.deps.db, &st.args.identity.incarnation, epoch).await;
+    }
+    me.stop(None);
 }
 
 /// A running tasking runtime.
@@ -310,7 +342,8 @@ pub struct TaskingNode {
 }
 
 impl TaskingNode {
-    /// Starts lock service, dispatcher and `config.workers` workers.
+    /// Starts the worker host with `config.workers` workers, and the lock service when this
+    /// node gets the lease.
     pub async fn start(
         identity: NodeIdentity,
         deps: Arc<TaskDeps>,

@@ -86,3 +86,65 @@ pub struct GrantNote {
 }
 
 bytes_via_serde!(TaskSummary, TaskKey, WakeUp, ImmediateDecision, GrantNote);
+
+/// A task the lock service hands to one worker of a node: what the body needs, and the epoch
+/// its start is fenced against.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RunOrder {
+    /// The worker within its node.
+    pub worker: u32,
+    /// The task.
+    pub task: ReadyTask,
+}
+
+/// A task ready to run, with what its body needs.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct ReadyTask {
+    /// The task.
+    pub id: Uuid,
+    /// Pulp's dotted name.
+    pub name: String,
+    /// Body arguments (JSON text).
+    pub args: String,
+    /// The lock-service epoch it was granted under.
+    pub epoch: i64,
+}
+
+/// A node's worker host greets a lock service it has not talked to yet (a new one, or one on
+/// a node that just joined): these workers of mine are idle.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct HostHello {
+    /// The node's process incarnation (its workers' owner identity).
+    pub incarnation: String,
+    /// Idle workers.
+    pub idle: Vec<u32>,
+}
+
+/// A worker became idle (`done`: the task it finished or could not start; `None`: it is new).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WorkerNote {
+    /// The node's process incarnation.
+    pub incarnation: String,
+    /// The worker within the node.
+    pub worker: u32,
+    /// The task it was given, if any.
+    pub done: Option<Uuid>,
+}
+
+/// A node refused (or lost before starting) a run order: the task still holds its locks and
+/// must go to another worker. The fenced start makes a duplicate harmless.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct Rejected {
+    /// The node's process incarnation.
+    pub incarnation: String,
+    /// The order.
+    pub order: RunOrder,
+}
+
+/// Process incarnations whose heartbeat is fresh.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct LiveSet(pub Vec<String>);
+
+bytes_via_serde!(
+    RunOrder, ReadyTask, HostHello, WorkerNote, Rejected, LiveSet
+);

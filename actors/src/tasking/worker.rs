@@ -12,9 +12,10 @@ use uuid::Uuid;
 
 use pith_entities::{TaskState, WriteOp, time::now_micros};
 
-use super::dispatcher::{DispatcherMsg, ReadyTask};
+use super::host::{HostMsg, LocalIdle};
 use super::lock_service::LockServiceMsg;
-use super::wire::TaskKey;
+use super::routes::to_lock_services;
+use super::wire::{ReadyTask, TaskKey};
 use crate::machine::dispatcher::WorkerId;
 use crate::machine::worker_slot::{Final, Outcome, SlotIn, SlotOut, WorkerSlot};
 use crate::tasks::{TaskContext, TaskDeps, TaskOutput};
@@ -44,14 +45,16 @@ pub enum WorkerMsg {
 pub struct WorkerArgs {
     /// Index within the node.
     pub id: WorkerId,
+    /// Which actor this is for that index (the host ignores a replaced one's messages).
+    pub generation: u64,
     /// Pulp-style name, e.g. `4711.1@host`.
     pub name: String,
     /// The process incarnation.
     pub incarnation: String,
     /// Shared dependencies of task bodies (database, writer, storage).
     pub deps: Arc<TaskDeps>,
-    /// The dispatcher (to become idle).
-    pub dispatcher: ActorRef<DispatcherMsg>,
+    /// The node's worker host (to become idle).
+    pub host: ActorRef<HostMsg>,
 }
 
 /// State.
@@ -201,17 +204,20 @@ impl WorkerState {
                         }
                     }
                     // Locks go only once the final state is durable. Looked up each time: the
-                    // lock service may have been restarted meanwhile.
-                    if let Some(lock) = super::node::lock_service() {
-                        let _ = lock.cast(LockServiceMsg::Release(TaskKey(task)));
-                    }
+                    // lock service may have moved meanwhile (its successor holds the task
+                    // until told, or until its sweep finds the task final).
+                    to_lock_services(|| LockServiceMsg::Release(TaskKey(task)));
                     let _ = me.cast(WorkerMsg::FinishWritten);
                 });
             }
             SlotOut::Idle => {
-                self.task = None;
+                let done = self.task.take().map(|t| t.id);
                 self.body = None;
-                a.dispatcher.cast(DispatcherMsg::Idle(a.id, me.get_id()))?;
+                a.host.cast(HostMsg::Idle(LocalIdle {
+                    worker: a.id,
+                    generation: a.generation,
+                    done,
+                }))?;
             }
             SlotOut::Exit => {
                 self.exiting = true;
@@ -265,11 +271,12 @@ impl Actor for Worker {
         me: ActorRef<Self::Msg>,
         st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
-        st.args.dispatcher.cast(DispatcherMsg::Register(
-            st.args.id,
-            st.args.name.clone(),
-            me,
-        ))?;
+        let _ = me;
+        st.args.host.cast(HostMsg::Idle(LocalIdle {
+            worker: st.args.id,
+            generation: st.args.generation,
+            done: None,
+        }))?;
         Ok(())
     }
 

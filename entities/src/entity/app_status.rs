@@ -17,6 +17,7 @@ pub struct Model {
     pub ttl: i64,
     pub current_task: Option<String>,
     pub versions: String,
+    pub cluster_addr: Option<String>,
 }
 
 /// No relations are navigated through the ORM; joins are explicit queries.

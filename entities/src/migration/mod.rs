@@ -11,6 +11,7 @@ mod m20261126_000004_publications;
 mod m20261126_000005_uploads;
 mod m20261126_000006_remote_artifacts;
 mod m20261126_000007_analytics;
+mod m20261126_000008_cluster;
 
 /// Every migration Pith knows, in order.
 #[derive(Debug)]
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261126_000005_uploads::Migration),
             Box::new(m20261126_000006_remote_artifacts::Migration),
             Box::new(m20261126_000007_analytics::Migration),
+            Box::new(m20261126_000008_cluster::Migration),
         ]
     }
 }

@@ -82,7 +82,12 @@ fn serialize(ctx: &Ctx, w: app_status::Model, current: Option<&String>) -> Value
 pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
     let p = listing::parse(req, &FILTERS, &ORDERABLE)?;
     let v3 = ctx.v3();
-    let now = time::now_micros();
+    let now = ctx
+        .state
+        .db
+        .clock()
+        .await
+        .unwrap_or_else(|_| time::now_micros());
     let online =
         || Expr::col("last_heartbeat").gte(Expr::val(now).sub(Expr::col("ttl").mul(1_000_000i64)));
     let mut cond = Condition::all().add(Expr::col("app_type").eq("worker"));
