@@ -3,6 +3,7 @@
 mod api;
 mod cli;
 mod clients;
+mod cluster;
 mod content;
 mod distribution;
 mod fixture;

@@ -368,8 +368,11 @@ impl Actor for LockService {
     ) -> Result<(), ActorProcessingErr> {
         me.send_interval(st.args.scan_every, || LockServiceMsg::Scan);
         me.send_interval(st.args.sweep_every, || LockServiceMsg::Sweep);
-        // Catch anything committed between the recovery read and now.
+        // Catch anything committed between the recovery read and now, and again once other
+        // nodes have learnt where we are (until then their wake-ups go nowhere).
         me.cast(LockServiceMsg::Scan)?;
+        me.send_after(Duration::from_secs(1), || LockServiceMsg::Scan);
+        me.send_after(st.args.sweep_every * 2, || LockServiceMsg::Scan);
         Ok(())
     }
 

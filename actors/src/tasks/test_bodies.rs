@@ -4,8 +4,20 @@ use std::time::Duration;
 
 use super::{TaskContext, TaskOutput};
 
-/// Sleeps `seconds` (0 = a no-op), then fails if `fail`, panics if `panic`.
+/// Sleeps `seconds` (0 = a no-op), then fails if `fail`, panics if `panic`. With `journal`
+/// (a directory), every run of the body leaves a file `TASK.RUN` holding this process's pid,
+/// so cluster tests can tell whether any task body ran twice.
 pub(super) async fn sleep(ctx: TaskContext) -> Result<TaskOutput, String> {
+    if let Some(dir) = ctx.args.get("journal").and_then(|v| v.as_str()) {
+        let path = std::path::Path::new(dir).join(format!(
+            "{}.{}",
+            ctx.task,
+            uuid::Uuid::new_v4().simple()
+        ));
+        tokio::fs::write(&path, std::process::id().to_string())
+            .await
+            .map_err(|e| format!("could not write the journal: {e}"))?;
+    }
     let secs = ctx
         .args
         .get("seconds")

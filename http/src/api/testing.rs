@@ -18,7 +18,7 @@ fn strings(v: &Value) -> Option<Vec<String>> {
 }
 
 /// `POST pith/test/tasks/ {"seconds", "fail", "panic", "result", "exclusive_resources",
-/// "shared_resources", "immediate", "deferred"}`.
+/// "shared_resources", "immediate", "deferred", "journal"}`.
 pub async fn dispatch(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
     let body = req.object(ctx.state.config.max_json_body).await?;
     let mut errs = FieldErrors::default();
@@ -41,6 +41,10 @@ pub async fn dispatch(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
             "result" => {
                 args.insert(k.clone(), v.clone());
             }
+            "journal" if v.is_string() => {
+                args.insert(k.clone(), v.clone());
+            }
+            "journal" => errs.add(k, "Not a valid string."),
             "exclusive_resources" => match strings(v) {
                 Some(s) => spec.exclusive = s,
                 None => errs.add(k, "Expected a list of strings."),

@@ -1,0 +1,415 @@
+//! The cluster with real processes on one throwaway PostgreSQL: separate `pith api`,
+//! `pith content` and `pith worker` processes find each other through the node registry and
+//! hand tasks over as messages (the table scan is set to 10 minutes, so nothing here works by
+//! polling), a node with the wrong secret is refused, and SIGKILL of a worker or of the lock
+//! service's host loses nothing.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use pith_entities::sea_orm::ConnectionTrait;
+use serde_json::{Value, json};
+
+use crate::support::{Backend, Env, Server};
+
+const SECRET: &str = "e2e-cluster-secret";
+
+fn node_env(secret: &'static str) -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("PULP_CLUSTER_SECRET", secret),
+        ("PULP_CLUSTER_BIND", "127.0.0.1:0"),
+        ("PULP_PITH_TASK_SCAN_INTERVAL", "600"),
+        ("RUST_LOG", "warn,pith_cluster=info"),
+    ]
+}
+
+fn worker(env: &Env, secret: &'static str) -> Server {
+    env.spawn(
+        &["worker", "--workers", "2"],
+        &node_env(secret),
+        "running with 2 workers",
+    )
+}
+
+fn api(env: &Env) -> Server {
+    env.spawn(
+        &["api", "--bind", "127.0.0.1:0"],
+        &node_env(SECRET),
+        "listening on http://",
+    )
+}
+
+/// Polls `f` until it returns `Some`, for at most `secs` seconds.
+async fn eventually<T, F, Fut>(secs: u64, what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let end = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(Instant::now() < end, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// Cluster peers the node behind `s` has a ready session with (`/metrics`).
+async fn peers(s: &Server) -> u64 {
+    let Ok(r) = s.client.get(s.url("/metrics")).send().await else {
+        return 0;
+    };
+    let text = r.text().await.unwrap_or_default();
+    text.lines()
+        .find_map(|l| l.strip_prefix("pith_cluster_peers "))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .unwrap_or(0.0) as u64
+}
+
+/// The pid part of a Pulp-style worker name `PID.N@HOST`.
+fn pid_of(worker: &str) -> Option<u32> {
+    worker.split('.').next()?.parse().ok()
+}
+
+fn task_id(href: &str) -> String {
+    href.trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// The pid of the process whose worker ran a task (the API's `worker` field is always null,
+/// as in Pulp; the owner is in the table).
+async fn ran_on(db: &pith_entities::Db, href: &str) -> Option<u32> {
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(
+            "SELECT owner FROM core_task WHERE pulp_id = $1",
+            vec![task_id(href).into()],
+        ))
+        .await
+        .ok()?;
+    let owner: Option<String> = rows.first()?.try_get("", "owner").ok()?;
+    pid_of(&owner?)
+}
+
+async fn connect(env: &Env) -> pith_entities::Db {
+    pith_entities::Db::connect(env.db_url.as_deref().expect("PostgreSQL"))
+        .await
+        .expect("db")
+}
+
+fn log(env: &Env) -> String {
+    std::fs::read_to_string(env.dir.path().join("stderr.log")).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn api_content_and_two_workers_join_unaided_and_share_work() {
+    let Some(env) = Env::new(Backend::Postgres) else {
+        return;
+    };
+    let db = connect(&env).await;
+    let w1 = worker(&env, SECRET);
+    let w2 = worker(&env, SECRET);
+    let api = api(&env);
+    let content = env.spawn(
+        &["content", "--bind", "127.0.0.1:0"],
+        &node_env(SECRET),
+        "listening on http://",
+    );
+    // Nobody was told of anybody: they met through the registry.
+    eventually(20, "the API node to join three peers", || async {
+        (peers(&api).await == 3).then_some(())
+    })
+    .await;
+    eventually(20, "the content node to join three peers", || async {
+        (peers(&content).await == 3).then_some(())
+    })
+    .await;
+
+    let mut hrefs = Vec::new();
+    for i in 0..24 {
+        hrefs.push(
+            api.test_task(json!({"seconds": 0.2, "exclusive_resources": [format!("r{i}")]}))
+                .await,
+        );
+    }
+    let mut pids = BTreeSet::new();
+    for h in &hrefs {
+        let t = api.finished(h).await;
+        assert_eq!(t["state"], "completed", "{t}");
+        pids.insert(ran_on(&db, h).await.expect("owner"));
+    }
+    let expected: BTreeSet<u32> = [w1.child.id(), w2.child.id()].into();
+    assert_eq!(pids, expected, "tasks ran on both worker processes");
+
+    // A cancel issued on the API node reaches the worker process running the task.
+    let long = api
+        .test_task(json!({"seconds": 60, "exclusive_resources": ["long"]}))
+        .await;
+    api.wait_task(&long, |t| t["state"] == "running").await;
+    let r = api
+        .client
+        .patch(api.url(&long))
+        .basic_auth("admin", Some(crate::support::PASSWORD))
+        .json(&json!({"state": "canceled"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let t = api.finished(&long).await;
+    assert_eq!(t["state"], "canceled", "{t}");
+
+    let (_, st) = api.json("/pulp/api/v3/status/").await;
+    assert_eq!(st["online_workers"].as_array().unwrap().len(), 4, "{st}");
+    assert_eq!(st["online_api_apps"].as_array().unwrap().len(), 1, "{st}");
+    assert_eq!(
+        st["online_content_apps"].as_array().unwrap().len(),
+        1,
+        "{st}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_with_the_wrong_secret_never_joins() {
+    let Some(env) = Env::new(Backend::Postgres) else {
+        return;
+    };
+    let db = connect(&env).await;
+    let good = worker(&env, SECRET);
+    let api = api(&env);
+    eventually(20, "the API node to join the worker", || async {
+        (peers(&api).await == 1).then_some(())
+    })
+    .await;
+    let bad = worker(&env, "not-the-cluster-secret");
+    eventually(20, "the refused handshake in the log", || async {
+        log(&env)
+            .contains("PULP_CLUSTER_SECRET differs")
+            .then_some(())
+    })
+    .await;
+    let mut hrefs = Vec::new();
+    for i in 0..8 {
+        hrefs.push(
+            api.test_task(json!({"seconds": 0.05, "exclusive_resources": [format!("s{i}")]}))
+                .await,
+        );
+    }
+    for h in &hrefs {
+        let t = api.finished(h).await;
+        assert_eq!(t["state"], "completed", "{t}");
+        assert_eq!(ran_on(&db, h).await, Some(good.child.id()), "{t}");
+    }
+    assert_eq!(peers(&api).await, 1, "the refused node is not a peer");
+    drop(bad);
+}
+
+/// One dispatched task of the fault test.
+struct Planned {
+    href: String,
+    claims: Vec<(String, bool)>,
+}
+
+async fn lease_holder_pid(db: &pith_entities::Db) -> Option<u32> {
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(
+            "SELECT a.name FROM core_locklease l JOIN core_appstatus a ON a.incarnation = l.holder \
+             WHERE l.id = 1 AND a.app_type = 'worker'",
+            vec![],
+        ))
+        .await
+        .ok()?;
+    let name: String = rows.first()?.try_get("", "name").ok()?;
+    pid_of(&name)
+}
+
+fn conflicts(a: &[(String, bool)], b: &[(String, bool)]) -> bool {
+    a.iter()
+        .any(|(r, ex)| b.iter().any(|(s, ex2)| r == s && (*ex || *ex2)))
+}
+
+fn micros(v: &Value) -> Option<i64> {
+    pith_entities::time::parse_rfc3339(v.as_str()?)
+}
+
+fn journal_runs(dir: &Path) -> BTreeMap<String, usize> {
+    let mut runs = BTreeMap::new();
+    for e in std::fs::read_dir(dir).expect("journal").flatten() {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let task = name.split('.').next().unwrap_or_default().to_owned();
+        *runs.entry(task).or_insert(0) += 1;
+    }
+    runs
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigkill_of_a_worker_or_the_lock_service_host_loses_nothing() {
+    let Some(env) = Env::new(Backend::Postgres) else {
+        return;
+    };
+    let db = connect(&env).await;
+    let mut workers: Vec<Server> = (0..3).map(|_| worker(&env, SECRET)).collect();
+    let api = api(&env);
+    eventually(30, "the API node to join three workers", || async {
+        (peers(&api).await == 3).then_some(())
+    })
+    .await;
+    let journal = env.dir.path().join("journal");
+    std::fs::create_dir_all(&journal).unwrap();
+    let resources = ["a", "b", "c", "d"];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = move || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for round in 0..3 {
+        let mut planned = Vec::new();
+        let dispatch = |n: usize, next: &mut dyn FnMut() -> u64| {
+            (0..n)
+                .map(|_| {
+                    let k = 1 + (next() % 2) as usize;
+                    let mut claims: Vec<(String, bool)> = Vec::new();
+                    for _ in 0..k {
+                        let r = resources[(next() % 4) as usize].to_owned();
+                        if !claims.iter().any(|(c, _)| *c == r) {
+                            claims.push((r, next() % 3 == 0));
+                        }
+                    }
+                    let secs = 0.05 + (next() % 6) as f64 * 0.05;
+                    (claims, secs)
+                })
+                .collect::<Vec<_>>()
+        };
+        for (claims, secs) in dispatch(20, &mut next) {
+            let body = json!({
+                "seconds": secs,
+                "journal": journal.to_string_lossy(),
+                "exclusive_resources": claims.iter().filter(|c| c.1).map(|c| &c.0).collect::<Vec<_>>(),
+                "shared_resources": claims.iter().filter(|c| !c.1).map(|c| &c.0).collect::<Vec<_>>(),
+            });
+            planned.push(Planned {
+                href: api.test_task(body).await,
+                claims,
+            });
+        }
+        // Kill once work is under way: the lease holder in even rounds, another worker in odd.
+        eventually(20, "a running task", || async {
+            for p in &planned {
+                if api.json(&p.href).await.1["state"] == "running" {
+                    return Some(());
+                }
+            }
+            None
+        })
+        .await;
+        let holder = lease_holder_pid(&db).await;
+        let epoch_before = pith_entities::lease::current(&db)
+            .await
+            .ok()
+            .flatten()
+            .map(|(_, e)| e);
+        let victim = workers
+            .iter()
+            .position(|w| (Some(w.child.id()) == holder) == (round % 2 == 0))
+            .expect("a victim");
+        let mut dead = workers.remove(victim);
+        let dead_pid = dead.child.id();
+        dead.child.kill().expect("SIGKILL");
+        dead.child.wait().expect("reap");
+        // The API keeps accepting work while the cluster recovers.
+        for (claims, secs) in dispatch(6, &mut next) {
+            let body = json!({
+                "seconds": secs,
+                "journal": journal.to_string_lossy(),
+                "exclusive_resources": claims.iter().filter(|c| c.1).map(|c| &c.0).collect::<Vec<_>>(),
+                "shared_resources": claims.iter().filter(|c| !c.1).map(|c| &c.0).collect::<Vec<_>>(),
+            });
+            planned.push(Planned {
+                href: api.test_task(body).await,
+                claims,
+            });
+        }
+        workers.push(worker(&env, SECRET));
+
+        let mut done = Vec::new();
+        for p in &planned {
+            let end = Instant::now() + Duration::from_secs(60);
+            let t = loop {
+                let (_, t) = api.json(&p.href).await;
+                if matches!(
+                    t["state"].as_str(),
+                    Some("completed" | "failed" | "canceled")
+                ) {
+                    break t;
+                }
+                assert!(
+                    Instant::now() < end,
+                    "round {round}: task never finished: {t}"
+                );
+                tokio::time::sleep(Duration::from_millis(50)).await;
+            };
+            done.push(t);
+        }
+        if round % 2 == 0 {
+            // The lease moved to a surviving node under a higher epoch.
+            let (h, epoch) = pith_entities::lease::current(&db).await.unwrap().unwrap();
+            assert!(
+                h.is_some() && Some(epoch) > epoch_before,
+                "round {round}: lease {h:?} epoch {epoch}"
+            );
+            assert_ne!(lease_holder_pid(&db).await, Some(dead_pid));
+        }
+        let failed = done.iter().filter(|t| t["state"] == "failed").count();
+        eprintln!(
+            "round {round}: killed pid {dead_pid} (lease holder: {}), {failed} of {} tasks failed with it",
+            round % 2 == 0,
+            done.len()
+        );
+        let runs = journal_runs(&journal);
+        for (t, p) in done.iter().zip(&planned) {
+            let n = runs.get(&task_id(&p.href)).copied().unwrap_or(0);
+            match t["state"].as_str() {
+                Some("completed") => assert_eq!(n, 1, "round {round}: body ran {n} times: {t}"),
+                Some("failed") => {
+                    assert!(n <= 1, "round {round}: body ran {n} times: {t}");
+                    assert_eq!(
+                        t["error"]["reason"], "Worker has gone missing.",
+                        "round {round}: {t}"
+                    );
+                    assert_eq!(
+                        ran_on(&db, &p.href).await,
+                        Some(dead_pid),
+                        "round {round}: only the killed node's tasks fail: {t}"
+                    );
+                }
+                _ => panic!("round {round}: unexpected final state: {t}"),
+            }
+        }
+        for (i, a) in done.iter().enumerate() {
+            for (j, b) in done.iter().enumerate().skip(i + 1) {
+                if !conflicts(&planned[i].claims, &planned[j].claims) {
+                    continue;
+                }
+                let (Some(s1), Some(e1), Some(s2), Some(e2)) = (
+                    micros(&a["started_at"]),
+                    micros(&a["finished_at"]),
+                    micros(&b["started_at"]),
+                    micros(&b["finished_at"]),
+                ) else {
+                    continue;
+                };
+                assert!(
+                    e1 <= s2 || e2 <= s1,
+                    "round {round}: conflicting tasks overlapped:\n{a}\n{b}"
+                );
+            }
+        }
+    }
+}
