@@ -7,6 +7,7 @@
 
 pub mod dispatcher;
 pub mod grants;
+pub mod lease;
 pub mod recovery;
 pub mod resource_queue;
 pub mod sequencer;

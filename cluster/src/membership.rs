@@ -51,6 +51,8 @@ pub enum MemberOut {
 #[derive(Clone, Debug)]
 struct Peer {
     addr: String,
+    /// In the registry's last read.
+    live: bool,
     connected: bool,
     next_dial: Millis,
     failures: u32,
@@ -99,6 +101,9 @@ impl Membership {
                 // registry decides who is dialled, not who is hung up on.
                 self.peers
                     .retain(|inc, p| p.connected || live.contains_key(inc));
+                for (inc, p) in self.peers.iter_mut() {
+                    p.live = live.contains_key(inc);
+                }
                 for (inc, addr) in live {
                     let first = if self.me < inc {
                         now
@@ -107,6 +112,7 @@ impl Membership {
                     };
                     let p = self.peers.entry(inc).or_insert(Peer {
                         addr: addr.clone(),
+                        live: true,
                         connected: false,
                         next_dial: first,
                         failures: 0,
@@ -124,6 +130,7 @@ impl Membership {
                         inc,
                         Peer {
                             addr: String::new(),
+                            live: false,
                             connected: true,
                             next_dial: now,
                             failures: 0,
@@ -145,7 +152,7 @@ impl Membership {
             MemberIn::Tick => {}
         }
         for (inc, p) in self.peers.iter_mut() {
-            if !p.connected && !p.addr.is_empty() && p.next_dial <= now {
+            if p.live && !p.connected && p.next_dial <= now {
                 out.push(MemberOut::Dial {
                     incarnation: inc.clone(),
                     addr: p.addr.clone(),
@@ -199,8 +206,8 @@ mod tests {
         m.handle(999, MemberIn::Tick, 0, &mut out);
         assert!(out.is_empty());
         m.handle(1000, MemberIn::Tick, 0, &mut out);
-        // "a" is now due, "c" is waiting on its dial.
-        assert_eq!(dials(&out), vec!["a"]);
+        // "a" is now due, and "c"'s dial has not resolved within a period: dialled again.
+        assert_eq!(dials(&out), vec!["a", "c"]);
         out.clear();
         m.handle(1001, MemberIn::Up("a".into()), 0, &mut out);
         m.handle(1002, MemberIn::Up("c".into()), 0, &mut out);

@@ -279,7 +279,7 @@ async fn sigkill_of_a_worker_or_the_lock_service_host_loses_nothing() {
                     for _ in 0..k {
                         let r = resources[(next() % 4) as usize].to_owned();
                         if !claims.iter().any(|(c, _)| *c == r) {
-                            claims.push((r, next() % 3 == 0));
+                            claims.push((r, next().is_multiple_of(3)));
                         }
                     }
                     let secs = 0.05 + (next() % 6) as f64 * 0.05;

@@ -18,6 +18,7 @@ use pith_entities::{Backend, Db, DbError, WriteOp, lease, tasks, time::now_micro
 use super::host::{HostArgs, HostMsg, WorkerHost};
 use super::liveness::Liveness;
 use super::lock_service::{LockService, LockServiceArgs, LockServiceMsg};
+use crate::machine::lease::{LeaseIn, LeaseKeeper, LeaseOut};
 use crate::machine::recovery::{RecoveryStep, WORKER_MISSING, plan};
 use crate::tasks::TaskDeps;
 
@@ -76,10 +77,11 @@ struct RootArgs {
 
 struct RootState {
     args: RootArgs,
+    keeper: LeaseKeeper,
+    origin: Instant,
     /// Our lock service and the epoch it runs under, while we hold the lease.
     lock: Option<(ActorRef<LockServiceMsg>, i64)>,
     host: Option<ActorRef<HostMsg>>,
-    last_renewed: Instant,
     stopping: bool,
 }
 
@@ -167,45 +169,77 @@ impl RootState {
         self.args.deps.db.backend == Backend::Sqlite
     }
 
-    /// Takes the lease if it is free (or ours) and starts a lock service under it.
-    async fn try_lead(&mut self, me: &ActorRef<RootMsg>) -> Result<(), ActorProcessingErr> {
-        let db = &self.args.deps.db;
-        let inc = &self.args.identity.incarnation;
-        let ttl = self.args.config.worker_ttl;
-        if let Some(epoch) = lease::acquire(db, inc, ttl, self.force_lease()).await? {
-            self.last_renewed = Instant::now();
-            let lock = start_lock_service(&self.args, epoch, me.get_cell()).await?;
-            self.lock = Some((lock, epoch));
+    /// Feeds the lease machine and performs what it asks, until it asks nothing more.
+    async fn lease_step(&mut self, me: &ActorRef<RootMsg>, input: LeaseIn) {
+        let mut inputs = vec![input];
+        while let Some(input) = inputs.pop() {
+            let now = self.origin.elapsed().as_millis() as u64;
+            let mut out = Vec::new();
+            self.keeper.handle(now, input, &mut out);
+            for o in out {
+                if let Some(next) = self.perform(me, o).await {
+                    inputs.push(next);
+                }
+            }
         }
-        Ok(())
     }
 
-    async fn renew(&mut self) {
-        let Some((lock, epoch)) = self.lock.clone() else {
-            return;
-        };
+    async fn perform(&mut self, me: &ActorRef<RootMsg>, o: LeaseOut) -> Option<LeaseIn> {
         let db = &self.args.deps.db;
-        match lease::renew(db, &self.args.identity.incarnation, epoch).await {
-            Ok(true) => self.last_renewed = Instant::now(),
-            Ok(false) => {
-                tracing::warn!(
-                    epoch,
-                    "the lock-service lease was taken over by another node; stopping our lock service"
-                );
-                self.lock = None;
-                lock.stop(Some("lease lost".into()));
-            }
-            Err(e) => {
-                tracing::error!(error = %e, "could not renew the lock-service lease");
-                if self.last_renewed.elapsed() > self.args.config.worker_ttl * 2 / 3 {
-                    // Another node may take it over any moment: step down first.
-                    tracing::error!(
-                        epoch,
-                        "lease not renewed for most of a ttl; stopping our lock service"
-                    );
-                    self.lock = None;
-                    lock.stop(Some("lease not renewed".into()));
+        let inc = &self.args.identity.incarnation;
+        match o {
+            LeaseOut::TryAcquire => {
+                let ttl = self.args.config.worker_ttl;
+                match lease::acquire(db, inc, ttl, self.force_lease()).await {
+                    Ok(got) => Some(LeaseIn::Acquired(got)),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not take the lock-service lease; retrying");
+                        Some(LeaseIn::Acquired(None))
+                    }
                 }
+            }
+            LeaseOut::Renew(epoch) => match lease::renew(db, inc, epoch).await {
+                Ok(true) => Some(LeaseIn::Renewed(Some(true))),
+                Ok(false) => {
+                    tracing::warn!(
+                        epoch,
+                        "the lock-service lease was taken over by another node; stopping our lock service"
+                    );
+                    Some(LeaseIn::Renewed(Some(false)))
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "could not renew the lock-service lease");
+                    Some(LeaseIn::Renewed(None))
+                }
+            },
+            LeaseOut::StartLockService(epoch) => {
+                match start_lock_service(&self.args, epoch, me.get_cell()).await {
+                    Ok(lock) => {
+                        self.lock = Some((lock, epoch));
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!(epoch, error = %e, "could not start the lock service");
+                        Some(LeaseIn::LockServiceDown)
+                    }
+                }
+            }
+            LeaseOut::StopLockService(epoch) => {
+                if let Some((l, e)) = self.lock.take() {
+                    if e != epoch {
+                        tracing::warn!(
+                            epoch,
+                            running = e,
+                            "stopping a lock service of another epoch"
+                        );
+                    }
+                    l.stop(Some("lease given up".into()));
+                }
+                None
+            }
+            LeaseOut::Release(epoch) => {
+                let _ = lease::release(db, inc, epoch).await;
+                None
             }
         }
     }
@@ -240,15 +274,17 @@ impl Actor for Root {
                     .0,
             )
         };
+        let ttl = args.config.worker_ttl.as_millis() as u64;
         let mut st = RootState {
             args,
+            keeper: LeaseKeeper::new(ttl),
+            origin: Instant::now(),
             lock: None,
             host,
-            last_renewed: Instant::now(),
             stopping: false,
         };
         // First attempt now, so a single node serves tasks as soon as it is up.
-        st.try_lead(&me).await?;
+        st.lease_step(&me, LeaseIn::Tick).await;
         if let Some(h) = &st.host {
             h.cast(HostMsg::Tick)?;
         }
@@ -279,14 +315,7 @@ impl Actor for Root {
                     None => step_down_and_stop(&me, st).await,
                 }
             }
-            RootMsg::LeaseTick if st.stopping => {}
-            RootMsg::LeaseTick => {
-                if st.lock.is_some() {
-                    st.renew().await;
-                } else if let Err(e) = st.try_lead(&me).await {
-                    tracing::warn!(error = %e, "could not take the lock-service lease; retrying");
-                }
-            }
+            RootMsg::LeaseTick => st.lease_step(&me, LeaseIn::Tick).await,
         }
         Ok(())
     }
@@ -318,7 +347,7 @@ impl Actor for Root {
                 tracing::error!(reason = %why, "lock service stopped; rebuilding it from the task table");
                 // We still hold the lease: taking it again raises the epoch, which fences
                 // anything the failed service had granted.
-                st.try_lead(&me).await?;
+                st.lease_step(&me, LeaseIn::LockServiceDown).await;
             }
         }
         Ok(())
@@ -327,10 +356,7 @@ impl Actor for Root {
 
 /// Stops our lock service, gives the lease up (so another node takes it at once) and stops.
 async fn step_down_and_stop(me: &ActorRef<RootMsg>, st: &mut RootState) {
-    if let Some((l, epoch)) = st.lock.take() {
-        l.stop(None);
-        let _ = lease::release(&st.args.deps.db, &st.args.identity.incarnation, epoch).await;
-    }
+    st.lease_step(me, LeaseIn::Shutdown).await;
     me.stop(None);
 }
 
