@@ -25,12 +25,16 @@ const QUEUE: usize = 8192;
 pub enum WriteOp {
     /// Insert a `waiting` task and its resources.
     InsertTask(NewTask),
-    /// Record the durable queue position the lock service gave a task.
+    /// Record the durable queue position the lock service gave a task. Fenced like a start:
+    /// a deposed lock service must not give positions (a task with one is invisible to the
+    /// current lock service's scan for unqueued tasks).
     AssignQueue {
         /// The task.
         task: Uuid,
         /// Its position.
         seq: i64,
+        /// The lock service's lease epoch.
+        epoch: i64,
     },
     /// `waiting → running`, fenced: only if the task is still waiting and the lock-service
     /// lease still has `epoch`. Also records the owner (a worker's current task is derived
@@ -267,11 +271,14 @@ async fn apply(db: &Db, txn: &DatabaseTransaction, op: &WriteOp) -> Result<u64, 
             }
             Ok(n)
         }
-        WriteOp::AssignQueue { task, seq } => {
-            exec(db, txn, "UPDATE core_task SET queue_seq = $1 WHERE pulp_id = $2 AND queue_seq IS NULL", vec![
-                (*seq).into(),
-                s(task.to_string()),
-            ])
+        WriteOp::AssignQueue { task, seq, epoch } => {
+            exec(
+                db,
+                txn,
+                "UPDATE core_task SET queue_seq = $1 WHERE pulp_id = $2 AND queue_seq IS NULL \
+                 AND (SELECT epoch FROM core_locklease WHERE id = 1) = $3",
+                vec![(*seq).into(), s(task.to_string()), (*epoch).into()],
+            )
             .await
         }
         WriteOp::StartTask { task, owner, incarnation, epoch, at } => {

@@ -22,6 +22,10 @@ pub struct SimTask {
 pub struct SimDb {
     tasks: BTreeMap<Uuid, SimTask>,
     epoch: i64,
+    holder: Option<String>,
+    renewed_at: u64,
+    /// A deliberately broken store (checker self-test): starts ignore the epoch.
+    pub unfenced: bool,
 }
 
 impl SimDb {
@@ -58,11 +62,14 @@ impl SimDb {
                 self.tasks.insert(*id, SimTask { row, error: None });
                 1
             }
-            WriteOp::AssignQueue { task, seq } => self.update(
-                task,
-                |t| t.row.queue_seq.is_none(),
-                |t| t.row.queue_seq = Some(*seq),
-            ),
+            WriteOp::AssignQueue { task, seq, epoch } => {
+                let fenced = *epoch == self.epoch;
+                self.update(
+                    task,
+                    |t| fenced && t.row.queue_seq.is_none(),
+                    |t| t.row.queue_seq = Some(*seq),
+                )
+            }
             WriteOp::StartTask {
                 task,
                 owner,
@@ -70,7 +77,7 @@ impl SimDb {
                 epoch,
                 ..
             } => {
-                let fenced = *epoch == self.epoch;
+                let fenced = self.unfenced || *epoch == self.epoch;
                 self.update(
                     task,
                     |t| fenced && t.row.state == TaskState::Waiting,
@@ -152,6 +159,52 @@ impl SimDb {
     pub fn take_lease(&mut self) -> i64 {
         self.epoch += 1;
         self.epoch
+    }
+
+    /// `lease::acquire`: takes the lease for `holder` when nobody holds it, it is already
+    /// `holder`'s, its holder stopped renewing for `ttl`, or `holder_live` is false (the
+    /// holder's heartbeat is stale). Times are the database's clock.
+    pub fn acquire_lease(
+        &mut self,
+        holder: &str,
+        now: u64,
+        ttl: u64,
+        holder_live: bool,
+    ) -> Option<i64> {
+        let free = match &self.holder {
+            None => true,
+            Some(h) if h == holder => true,
+            Some(_) => self.renewed_at + ttl < now || !holder_live,
+        };
+        if !free {
+            return None;
+        }
+        self.epoch += 1;
+        self.holder = Some(holder.to_owned());
+        self.renewed_at = now;
+        Some(self.epoch)
+    }
+
+    /// `lease::renew`.
+    pub fn renew_lease(&mut self, holder: &str, epoch: i64, now: u64) -> bool {
+        if self.holder.as_deref() == Some(holder) && self.epoch == epoch {
+            self.renewed_at = now;
+            true
+        } else {
+            false
+        }
+    }
+
+    /// `lease::release`.
+    pub fn release_lease(&mut self, holder: &str, epoch: i64) {
+        if self.holder.as_deref() == Some(holder) && self.epoch == epoch {
+            self.holder = None;
+        }
+    }
+
+    /// Who holds the lease.
+    pub fn lease_holder(&self) -> Option<&str> {
+        self.holder.as_deref()
     }
 
     /// The current lease epoch.

@@ -7,8 +7,12 @@
 //! drives the real state machines of `pith_actors::machine` and checks the invariants after
 //! every event. A seed replays a run exactly. See `simulations/README.md`.
 
+pub mod cluster;
 pub mod db;
 pub mod rng;
 pub mod world;
 
+pub use cluster::{
+    ClusterFailure, ClusterMutation, ClusterSummary, run_cluster_mutant, run_cluster_seed,
+};
 pub use world::{Failure, Mutation, Summary, World, run_seed};

@@ -1,11 +1,13 @@
 //! `cargo run -p simulations -- --seed S [--trace]` replays one run;
 //! `cargo run -p simulations -- --seeds N [--from S]` sweeps N seeds and reports seeds/s.
 //! `--mutation exclusive-twice|skip-fifo` swaps in a broken lock (the sweep must fail).
+//! `--cluster` runs the multi-node simulation (membership, lease, fencing) instead; with
+//! `PITH_SIM_TRACE=1` a single seed prints every event.
 
 use std::process::ExitCode;
 use std::time::Instant;
 
-use simulations::{Mutation, World, run_seed};
+use simulations::{Mutation, World, run_cluster_seed, run_seed};
 
 fn parse_seed(s: &str) -> Option<u64> {
     match s.strip_prefix("0x") {
@@ -16,14 +18,15 @@ fn parse_seed(s: &str) -> Option<u64> {
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
-    let (mut seed, mut seeds, mut from, mut trace, mut mutation) =
-        (None, None, 0u64, false, Mutation::None);
+    let (mut seed, mut seeds, mut from, mut trace, mut mutation, mut cluster) =
+        (None, None, 0u64, false, Mutation::None, false);
     while let Some(a) = args.next() {
         match a.as_str() {
             "--seed" => seed = args.next().as_deref().and_then(parse_seed),
             "--seeds" => seeds = args.next().and_then(|s| s.parse::<u64>().ok()),
             "--from" => from = args.next().as_deref().and_then(parse_seed).unwrap_or(0),
             "--trace" => trace = true,
+            "--cluster" => cluster = true,
             "--mutation" => {
                 mutation = match args.next().as_deref() {
                     Some("exclusive-twice") => Mutation::ExclusiveTwice,
@@ -36,11 +39,30 @@ fn main() -> ExitCode {
             }
             _ => {
                 eprintln!(
-                    "usage: simulations (--seed S [--trace] | --seeds N [--from S]) [--mutation exclusive-twice|skip-fifo]"
+                    "usage: simulations [--cluster] (--seed S [--trace] | --seeds N [--from S]) [--mutation exclusive-twice|skip-fifo]"
                 );
                 return ExitCode::from(2);
             }
         }
+    }
+    if cluster {
+        let (from, n) = match seed {
+            Some(s) => (s, 1),
+            None => (from, seeds.unwrap_or(10_000)),
+        };
+        let t0 = Instant::now();
+        for s in from..from + n {
+            if let Err(f) = run_cluster_seed(s) {
+                println!("{f}");
+                return ExitCode::FAILURE;
+            }
+        }
+        println!(
+            "ok: {n} cluster seeds ({from}..{}), {:.0} seeds/s",
+            from + n,
+            n as f64 / t0.elapsed().as_secs_f64()
+        );
+        return ExitCode::SUCCESS;
     }
     if let Some(s) = seed {
         let mut w = World::new(s, mutation);

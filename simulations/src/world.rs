@@ -897,7 +897,8 @@ impl World {
             (s.seq, s.persist, sends)
         };
         if persist {
-            self.write(node, WriteOp::AssignQueue { task, seq }, Reply::None);
+            let epoch = self.nodes[&node].lock.epoch;
+            self.write(node, WriteOp::AssignQueue { task, seq, epoch }, Reply::None);
         }
         for (to, m) in sends {
             self.send(Self::ep(node, Addr::Lock), Self::ep(node, to), m);

@@ -49,6 +49,7 @@ fn random_op(
         0..=2 => WriteOp::AssignQueue {
             task,
             seq: r.range(1, 20) as i64,
+            epoch: r.range(1, 3) as i64,
         },
         3 => WriteOp::StartTask {
             task,

@@ -114,6 +114,13 @@ impl GrantTracker {
         self.tasks.contains_key(&task)
     }
 
+    /// True when the task holds every claim (it was reported ready, or is a running holder).
+    pub fn holds_all(&self, task: TaskId) -> bool {
+        self.tasks
+            .get(&task)
+            .is_some_and(|t| t.done && t.granted >= t.claims)
+    }
+
     fn check(&mut self, task: TaskId, out: &mut Vec<GrantOut>) {
         let Some(t) = self.tasks.get_mut(&task) else {
             return;

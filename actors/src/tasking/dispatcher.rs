@@ -149,11 +149,15 @@ impl Actor for DispatcherActor {
                 st.step(&me, DispatchIn::Ready(id))?;
             }
             DispatcherMsg::Hello(HostHello { incarnation, idle }) => {
+                // The host knows best: a worker it calls idle is idle. One we believed busy
+                // lost its order with a dropped session (or the order is still on its way;
+                // then the host rejects whichever comes second): its task goes back in line.
                 for n in idle {
                     let w = st.seat(&incarnation, n);
-                    if st.machine.task_of(w).is_none() {
-                        st.step(&me, DispatchIn::Idle(w))?;
+                    if st.machine.task_of(w).is_some() {
+                        st.step(&me, DispatchIn::WorkerLost(w))?;
                     }
+                    st.step(&me, DispatchIn::Idle(w))?;
                 }
             }
             DispatcherMsg::Idle(WorkerNote {

@@ -28,6 +28,9 @@ use crate::machine::grants::{GrantIn, GrantOut, GrantTracker};
 use crate::machine::recovery::WORKER_MISSING;
 use crate::machine::sequencer::Sequencer;
 
+/// Queue positions of running tasks when a lock service is rebuilt: before any real position.
+pub const HOLDER_SEQ: i64 = i64::MIN / 2;
+
 /// Messages. Every payload is plain data so the service can be reached from other nodes.
 #[derive(Debug, RactorClusterMessage)]
 pub enum LockServiceMsg {
@@ -130,6 +133,7 @@ impl LockServiceState {
                 .submit_nowait(WriteOp::AssignQueue {
                     task: summary.id,
                     seq: s.seq,
+                    epoch: self.args.epoch,
                 })
                 .await?;
         }
@@ -287,22 +291,30 @@ impl LockServiceState {
         Ok(())
     }
 
-    /// Releases tasks that are final in the table although no release reached us (it was sent
-    /// while this lock service was not yet reachable, e.g. during a take-over).
+    /// Squares what we track with the table: tasks that are final although no release
+    /// reached us (sent while this lock service was not yet reachable, e.g. during a
+    /// take-over) are released; tasks that hold all their locks but are still `waiting` (a
+    /// start that failed on a database error, an order lost with its node) are offered to
+    /// the dispatcher again, which ignores tasks it already has queued or assigned.
     async fn reconcile(&mut self) -> Result<(), ActorProcessingErr> {
         let tracked: Vec<Uuid> = self.tasks.keys().copied().collect();
         let db = &self.args.db;
-        let mut done = Vec::new();
+        let (mut done, mut stuck) = (Vec::new(), Vec::new());
         for chunk in tracked.chunks(MAX_BIND) {
             let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
             let sql = format!(
-                "SELECT pulp_id FROM core_task WHERE pulp_id IN ({}) AND state NOT IN ('waiting','running','canceling')",
+                "SELECT pulp_id, state FROM core_task WHERE pulp_id IN ({}) AND state <> 'running' AND state <> 'canceling'",
                 marks.join(",")
             );
             let values = chunk.iter().map(|t| t.to_string().into()).collect();
             for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
-                if let Ok(t) = Uuid::parse_str(&r.try_get::<String>("", "pulp_id")?) {
-                    done.push(t);
+                let Ok(t) = Uuid::parse_str(&r.try_get::<String>("", "pulp_id")?) else {
+                    continue;
+                };
+                match r.try_get::<String>("", "state")?.as_str() {
+                    "waiting" if self.grants.holds_all(t) => stuck.push(t),
+                    "waiting" => {}
+                    _ => done.push(t),
                 }
             }
         }
@@ -310,7 +322,10 @@ impl LockServiceState {
             self.release(t)?;
             self.dispatcher.cast(DispatcherMsg::Cancel(t))?;
         }
-        Ok(())
+        for t in stuck {
+            self.out.push(GrantOut::Ready(t));
+        }
+        self.flush()
     }
 }
 
@@ -352,9 +367,18 @@ impl Actor for LockService {
             resources: BTreeMap::new(),
             out: Vec::new(),
         };
-        for (row, running) in initial {
+        for (i, (row, running)) in initial.into_iter().enumerate() {
             let summary = summary_of(&row);
-            st.admit(&me, summary, row.queue_seq, running, None).await?;
+            // Running tasks hold their locks: they go to the front of every queue, whatever
+            // position they had (a position write lost in a crash could put them behind a
+            // waiting task, which would then be granted alongside them — found by the cluster
+            // simulation).
+            let seq = if running {
+                Some(HOLDER_SEQ + i as i64)
+            } else {
+                row.queue_seq
+            };
+            st.admit(&me, summary, seq, running, None).await?;
         }
         // Reachable from every node from now on (worker hosts greet us on their next tick).
         pg::join(LOCK_GROUP.to_owned(), vec![me.get_cell()]);

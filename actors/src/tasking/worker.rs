@@ -191,17 +191,14 @@ impl WorkerState {
                 self.pending_finishes += 1;
                 let (writer, me) = (a.deps.writer.clone(), me.clone());
                 tokio::spawn(async move {
-                    for attempt in 0..5u32 {
-                        match writer.submit(op.clone()).await {
-                            Ok(_) => break,
-                            Err(e) => {
-                                tracing::error!(%task, attempt, error = %e, "could not record the task's final state");
-                                tokio::time::sleep(std::time::Duration::from_millis(
-                                    100 << attempt,
-                                ))
-                                .await;
-                            }
-                        }
+                    // Until it lands: releasing the locks of a task the table still calls
+                    // running would let a conflicting task start beside it.
+                    let mut attempt = 0u32;
+                    while let Err(e) = writer.submit(op.clone()).await {
+                        tracing::error!(%task, attempt, error = %e, "could not record the task's final state; retrying");
+                        let wait = (100u64 << attempt.min(6)).min(5_000);
+                        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+                        attempt += 1;
                     }
                     // Locks go only once the final state is durable. Looked up each time: the
                     // lock service may have moved meanwhile (its successor holds the task
