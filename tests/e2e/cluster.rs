@@ -413,3 +413,263 @@ async fn sigkill_of_a_worker_or_the_lock_service_host_loses_nothing() {
         }
     }
 }
+
+/// Separate hosts for the cluster: a hub namespace with a bridge and one namespace per host,
+/// each with its own address (`10.77.0.N/24`) on that bridge and nothing else. Nothing in
+/// them can reach 127.0.0.1 of another, so the cluster only works if every node advertises and
+/// dials real addresses. Removed on drop.
+struct Hosts {
+    prefix: String,
+    count: usize,
+}
+
+fn ip(args: &[&str]) -> Result<(), String> {
+    let out = std::process::Command::new("ip")
+        .args(args)
+        .output()
+        .map_err(|e| format!("ip {}: {e}", args.join(" ")))?;
+    if out.status.success() {
+        Ok(())
+    } else {
+        Err(format!(
+            "ip {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
+    }
+}
+
+impl Hosts {
+    fn create(count: usize) -> Result<Hosts, String> {
+        let hosts = Hosts {
+            prefix: format!("pith{}", std::process::id()),
+            count,
+        };
+        let hub = hosts.hub();
+        ip(&["netns", "add", &hub])?;
+        ip(&["-n", &hub, "link", "add", "br0", "type", "bridge"])?;
+        ip(&["-n", &hub, "link", "set", "br0", "up"])?;
+        for i in 1..=count {
+            let ns = hosts.ns(i);
+            let port = format!("p{i}");
+            ip(&["netns", "add", &ns])?;
+            ip(&[
+                "link", "add", "eth0", "netns", &ns, "type", "veth", "peer", "name", &port,
+                "netns", &hub,
+            ])?;
+            ip(&["-n", &hub, "link", "set", &port, "master", "br0"])?;
+            ip(&["-n", &hub, "link", "set", &port, "up"])?;
+            ip(&[
+                "-n",
+                &ns,
+                "addr",
+                "add",
+                &format!("{}/24", Hosts::addr(i)),
+                "dev",
+                "eth0",
+            ])?;
+            ip(&["-n", &ns, "link", "set", "eth0", "up"])?;
+            ip(&["-n", &ns, "link", "set", "lo", "up"])?;
+        }
+        Ok(hosts)
+    }
+
+    fn hub(&self) -> String {
+        format!("{}h", self.prefix)
+    }
+
+    fn ns(&self, i: usize) -> String {
+        format!("{}n{i}", self.prefix)
+    }
+
+    fn addr(i: usize) -> String {
+        format!("10.77.0.{i}")
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        for i in 1..=self.count {
+            let _ = ip(&["netns", "del", &self.ns(i)]);
+        }
+        let _ = ip(&["netns", "del", &self.hub()]);
+    }
+}
+
+/// One HTTP/1.0 request from inside network namespace `ns` (a thread moved into it).
+async fn ns_http(
+    ns: &str,
+    addr: &str,
+    method: &str,
+    path: &str,
+    body: Option<Value>,
+) -> (u16, String) {
+    let (ns, addr, method, path) = (
+        ns.to_owned(),
+        addr.to_owned(),
+        method.to_owned(),
+        path.to_owned(),
+    );
+    tokio::task::spawn_blocking(move || {
+        use std::io::{Read, Write};
+        use std::os::fd::AsFd;
+        let f = std::fs::File::open(format!("/run/netns/{ns}")).expect("netns");
+        rustix::thread::move_into_link_name_space(
+            f.as_fd(),
+            Some(rustix::thread::LinkNameSpaceType::Network),
+        )
+        .expect("setns");
+        let Ok(mut s) = std::net::TcpStream::connect(&addr) else {
+            return (0, String::new());
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(10)));
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        // admin:e2e-admin-secret
+        let req = format!(
+            "{method} {path} HTTP/1.0\r\nHost: {addr}\r\nAuthorization: Basic YWRtaW46ZTJlLWFkbWluLXNlY3JldA==\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        );
+        if s.write_all(req.as_bytes()).is_err() {
+            return (0, String::new());
+        }
+        let mut resp = String::new();
+        let _ = s.read_to_string(&mut resp);
+        let status = resp
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default();
+        (status, body)
+    })
+    .await
+    .expect("request thread")
+}
+
+fn psql(pg: &crate::pg::Pg, sql: &str) -> Vec<String> {
+    let out = std::process::Command::new("ip")
+        .args(["netns", "exec", pg.netns.as_deref().unwrap()])
+        .arg(pg.bindir.join("psql"))
+        .args([
+            "-h",
+            &pg.host,
+            "-p",
+            &pg.port.to_string(),
+            "-U",
+            "postgres",
+            "-d",
+            "pith",
+            "-tAc",
+            sql,
+        ])
+        .output()
+        .expect("psql");
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(str::to_owned)
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn nodes_on_separate_hosts_join_through_their_own_addresses() {
+    let Some(bindir) = crate::pg::bindir() else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true but PostgreSQL is missing"
+        );
+        return;
+    };
+    let hosts = match Hosts::create(4) {
+        Ok(h) => h,
+        Err(e) => {
+            eprintln!(
+                "\n*** SKIPPED nodes_on_separate_hosts_join_through_their_own_addresses: network namespaces cannot be \
+                 created here ({e}); this needs root (CAP_NET_ADMIN) and iproute2 ***\n"
+            );
+            return;
+        }
+    };
+    // Host 1 runs PostgreSQL, host 2 the API, hosts 3 and 4 a worker each.
+    let pg = crate::pg::start_at(bindir, false, Some((&hosts.ns(1), &Hosts::addr(1))))
+        .expect("PostgreSQL");
+    let env = Env::with_db(pg.create_db("pith").expect("createdb"));
+    let on = |i: usize| {
+        let bind = format!("{}:0", Hosts::addr(i));
+        vec![
+            ("PULP_CLUSTER_SECRET".to_owned(), SECRET.to_owned()),
+            ("PULP_CLUSTER_BIND".to_owned(), bind),
+            ("PULP_PITH_TASK_SCAN_INTERVAL".to_owned(), "600".to_owned()),
+        ]
+    };
+    let spawn = |i: usize, args: &[&str], ready: &str| {
+        let vars = on(i);
+        let vars: Vec<(&str, &str)> = vars.iter().map(|(k, v)| (k.as_str(), v.as_str())).collect();
+        env.spawn_in(Some(&hosts.ns(i)), args, &vars, ready)
+    };
+    let w3 = spawn(3, &["worker", "--workers", "2"], "running with 2 workers");
+    let w4 = spawn(4, &["worker", "--workers", "2"], "running with 2 workers");
+    let api_bind = format!("{}:0", Hosts::addr(2));
+    let api = spawn(2, &["api", "--bind", &api_bind], "listening on http://");
+    let (ns, addr) = (
+        hosts.ns(2),
+        api.base.trim_start_matches("http://").to_owned(),
+    );
+    assert!(addr.starts_with("10.77.0.2:"), "{addr}");
+
+    eventually(30, "the API host to join both worker hosts", || async {
+        let (_, m) = ns_http(&ns, &addr, "GET", "/metrics", None).await;
+        m.lines()
+            .any(|l| l.trim() == "pith_cluster_peers 2")
+            .then_some(())
+    })
+    .await;
+    let mut hrefs = Vec::new();
+    for i in 0..16 {
+        let body = json!({"seconds": 0.2, "exclusive_resources": [format!("h{i}")]});
+        let (code, v) = ns_http(
+            &ns,
+            &addr,
+            "POST",
+            "/pulp/api/v3/pith/test/tasks/",
+            Some(body),
+        )
+        .await;
+        assert_eq!(code, 202, "{v}");
+        let v: Value = serde_json::from_str(&v).unwrap();
+        hrefs.push(v["task"].as_str().unwrap().to_owned());
+    }
+    for h in &hrefs {
+        let t = eventually(30, "a task to finish", || async {
+            let (_, t) = ns_http(&ns, &addr, "GET", h, None).await;
+            let t: Value = serde_json::from_str(&t).ok()?;
+            matches!(
+                t["state"].as_str(),
+                Some("completed" | "failed" | "canceled")
+            )
+            .then_some(t)
+        })
+        .await;
+        assert_eq!(t["state"], "completed", "{t}");
+    }
+    let owners: BTreeSet<u32> = psql(&pg, "SELECT DISTINCT owner FROM core_task")
+        .iter()
+        .filter_map(|o| pid_of(o))
+        .collect();
+    assert_eq!(
+        owners,
+        [w3.child.id(), w4.child.id()].into(),
+        "tasks ran on both worker hosts"
+    );
+    let addrs = psql(
+        &pg,
+        "SELECT DISTINCT cluster_addr FROM core_appstatus WHERE cluster_addr IS NOT NULL ORDER BY 1",
+    );
+    assert_eq!(addrs.len(), 3, "{addrs:?}");
+    for (a, host) in addrs.iter().zip(2..) {
+        assert!(
+            a.starts_with(&format!("{}:", Hosts::addr(host))),
+            "{addrs:?}"
+        );
+    }
+}

@@ -1,7 +1,8 @@
 //! A throwaway PostgreSQL for tests and benchmarks: Debian's server binaries (found with
 //! `pg_config --bindir`), run as the `postgres` user when we are root (PostgreSQL refuses
 //! root), in a temporary directory on a free loopback port. A watchdog shell stops the server
-//! and removes its directory once the process that started it has exited.
+//! and removes its directory once the process that started it has exited. It can also run
+//! inside a network namespace (the cluster tests' separate-hosts variant).
 //! Shared by `tests/e2e` and `bench/` (included with `#[path]`), so it only uses std and rustix.
 
 use std::path::{Path, PathBuf};
@@ -11,10 +12,26 @@ use std::time::{Duration, Instant};
 /// A running server.
 #[derive(Debug)]
 pub struct Pg {
-    /// Loopback port.
+    /// Its port.
     pub port: u16,
     /// Directory of `postgres`, `initdb`, `createdb`.
     pub bindir: PathBuf,
+    /// The address it listens on (127.0.0.1 unless it runs in a network namespace).
+    pub host: String,
+    /// The network namespace it runs in, if any.
+    pub netns: Option<String>,
+}
+
+/// `program`, run inside network namespace `ns` when given.
+fn in_netns(ns: Option<&str>, program: &Path) -> Command {
+    match ns {
+        Some(ns) => {
+            let mut c = Command::new("ip");
+            c.args(["netns", "exec", ns]).arg(program);
+            c
+        }
+        None => Command::new(program),
+    }
 }
 
 /// The server binaries' directory, if PostgreSQL is installed.
@@ -61,6 +78,12 @@ pub fn free_port() -> u16 {
 
 /// Starts a server. `durable = false` turns fsync off (tests); benchmarks keep it on.
 pub fn start(bindir: PathBuf, durable: bool) -> Result<Pg, String> {
+    start_at(bindir, durable, None)
+}
+
+/// Starts a server inside network namespace `ns`, listening on `host` there (`None`: on
+/// 127.0.0.1 here). Connections from that namespace's network are trusted.
+pub fn start_at(bindir: PathBuf, durable: bool, netns: Option<(&str, &str)>) -> Result<Pg, String> {
     let root = std::env::temp_dir().join(format!("pith-pg-{}-{}", std::process::id(), free_port()));
     let _ = std::fs::remove_dir_all(&root);
     std::fs::create_dir_all(&root).map_err(|e| format!("creating {}: {e}", root.display()))?;
@@ -89,15 +112,30 @@ pub fn start(bindir: PathBuf, durable: bool) -> Result<Pg, String> {
     }
     let port = free_port();
     let fsync = if durable { "on" } else { "off" };
+    let host = netns.map_or("127.0.0.1", |(_, h)| h).to_owned();
+    if netns.is_some() {
+        use std::io::Write;
+        let mut hba = std::fs::OpenOptions::new()
+            .append(true)
+            .open(data.join("pg_hba.conf"))
+            .map_err(|e| format!("pg_hba.conf: {e}"))?;
+        writeln!(hba, "host all all {host}/16 trust").map_err(|e| format!("pg_hba.conf: {e}"))?;
+    }
     let script = format!(
-        "{pg} -D {data} -p {port} -k {root} -c listen_addresses=127.0.0.1 -c fsync={fsync} -c max_connections=300 >{root}/log 2>&1 & pg=$!; \
+        "{pg} -D {data} -p {port} -k {root} -c listen_addresses={host} -c fsync={fsync} -c max_connections=300 >{root}/log 2>&1 & pg=$!; \
          while [ -d /proc/{me} ]; do sleep 1; done; kill -INT $pg; wait $pg; rm -rf {root}",
         pg = bindir.join("postgres").display(),
         data = data.display(),
         root = root.display(),
         me = std::process::id(),
     );
-    let mut c = if is_root() {
+    let mut c = if let Some((ns, _)) = netns {
+        let mut c = Command::new("ip");
+        c.args([
+            "netns", "exec", ns, "runuser", "-u", "postgres", "--", "sh", "-c", &script,
+        ]);
+        c
+    } else if is_root() {
         let mut c = Command::new("runuser");
         c.args(["-u", "postgres", "--", "sh", "-c", &script]);
         c
@@ -115,8 +153,16 @@ pub fn start(bindir: PathBuf, durable: bool) -> Result<Pg, String> {
         .stderr(Stdio::null())
         .spawn()
         .map_err(|e| format!("starting postgres: {e}"))?;
+    let ns = netns.map(|(n, _)| n);
+    let ready = || match ns {
+        None => std::net::TcpStream::connect(("127.0.0.1", port)).is_ok(),
+        Some(_) => in_netns(ns, &bindir.join("pg_isready"))
+            .args(["-q", "-h", &host, "-p", &port.to_string()])
+            .status()
+            .is_ok_and(|s| s.success()),
+    };
     let end = Instant::now() + Duration::from_secs(30);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+    while !ready() {
         if Instant::now() > end {
             return Err(format!(
                 "PostgreSQL did not start; see {}/log",
@@ -125,7 +171,12 @@ pub fn start(bindir: PathBuf, durable: bool) -> Result<Pg, String> {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    Ok(Pg { port, bindir })
+    Ok(Pg {
+        port,
+        bindir,
+        host,
+        netns: ns.map(str::to_owned),
+    })
 }
 
 impl Pg {
@@ -133,10 +184,10 @@ impl Pg {
     pub fn create_db(&self, name: &str) -> Result<String, String> {
         let end = Instant::now() + Duration::from_secs(20);
         loop {
-            let ok = Command::new(self.bindir.join("createdb"))
+            let ok = in_netns(self.netns.as_deref(), &self.bindir.join("createdb"))
                 .args([
                     "-h",
-                    "127.0.0.1",
+                    &self.host,
                     "-p",
                     &self.port.to_string(),
                     "-U",
@@ -148,8 +199,8 @@ impl Pg {
                 .is_ok_and(|s| s.success());
             if ok {
                 return Ok(format!(
-                    "postgres://postgres@127.0.0.1:{}/{name}",
-                    self.port
+                    "postgres://postgres@{}:{}/{name}",
+                    self.host, self.port
                 ));
             }
             if Instant::now() > end {

@@ -75,9 +75,31 @@ impl Env {
         Some(Env { dir, db_url })
     }
 
+    /// An environment on a given database (e.g. a PostgreSQL in a network namespace).
+    pub fn with_db(url: String) -> Env {
+        pith_actors::tls::install_provider();
+        Env {
+            dir: tempfile::tempdir().expect("tempdir"),
+            db_url: Some(url),
+        }
+    }
+
     /// A `pith` command with this environment's settings.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_pith"));
+        self.command_in(None, args)
+    }
+
+    /// The same, run inside network namespace `netns` when given.
+    pub fn command_in(&self, netns: Option<&str>, args: &[&str]) -> Command {
+        let pith = env!("CARGO_BIN_EXE_pith");
+        let mut c = match netns {
+            Some(ns) => {
+                let mut c = Command::new("ip");
+                c.args(["netns", "exec", ns, pith]);
+                c
+            }
+            None => Command::new(pith),
+        };
         c.args(args);
         c.arg("--data-dir").arg(self.dir.path());
         c.env("PULP_ADMIN_PASSWORD", PASSWORD)
@@ -104,7 +126,18 @@ impl Env {
     /// Starts `pith ARGS…` and waits for a stdout line containing `ready` (the address is taken
     /// from a `listening on http://ADDR/` line when there is one).
     pub fn spawn(&self, args: &[&str], extra_env: &[(&str, &str)], ready: &str) -> Server {
-        let mut c = self.command(args);
+        self.spawn_in(None, args, extra_env, ready)
+    }
+
+    /// [`Env::spawn`] inside network namespace `netns` (when given).
+    pub fn spawn_in(
+        &self,
+        netns: Option<&str>,
+        args: &[&str],
+        extra_env: &[(&str, &str)],
+        ready: &str,
+    ) -> Server {
+        let mut c = self.command_in(netns, args);
         for (k, v) in extra_env {
             c.env(k, v);
         }
