@@ -20,6 +20,7 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
+use pith_entities::sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
 const PASSWORD: &str = "bench-secret";
@@ -162,14 +163,24 @@ async fn get_json(c: &reqwest::Client, url: &str) -> anyhow::Result<Value> {
 /// Dispatches `n` no-op tasks (each with its own resource) over `CONNS` connections, then
 /// waits until all are final. Returns (dispatch/s, completed/s, failed count).
 async fn throughput(c: &reqwest::Client, base: &str, n: usize) -> anyhow::Result<(f64, f64, u64)> {
+    throughput_via(c, &[base.to_owned()], n).await
+}
+
+/// [`throughput`], dispatching through several API processes (connections spread evenly).
+async fn throughput_via(
+    c: &reqwest::Client,
+    bases: &[String],
+    n: usize,
+) -> anyhow::Result<(f64, f64, u64)> {
+    let base = &bases[0];
     let next = Arc::new(AtomicU64::new(0));
     let t0 = Instant::now();
     let mut handles = Vec::new();
-    for _ in 0..CONNS {
+    for k in 0..CONNS {
         let (c, next, url) = (
             c.clone(),
             next.clone(),
-            format!("{base}/pulp/api/v3/pith/test/tasks/"),
+            format!("{}/pulp/api/v3/pith/test/tasks/", bases[k % bases.len()]),
         );
         handles.push(tokio::spawn(async move {
             loop {
@@ -448,6 +459,207 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
     if opts.runs("process") {
         process_bench(&opts).await?;
     }
+    if opts.runs("cluster") {
+        cluster_bench(&opts, &client).await?;
+    }
+    Ok(())
+}
+
+/// Starts `pith ARGS` (api, worker, serve) on PostgreSQL as one cluster node and waits for its
+/// ready line.
+fn node(opts: &Opts, args: &[&str], db_url: &str, ready: &str) -> anyhow::Result<Server> {
+    let dir = tempfile::tempdir()?;
+    let mut c = Command::new(&opts.pith);
+    c.args(args)
+        .arg("--data-dir")
+        .arg(dir.path())
+        .env("PULP_DATABASE_URL", db_url)
+        .env("PULP_ADMIN_PASSWORD", PASSWORD)
+        .env("PULP_CLUSTER_SECRET", "bench-cluster")
+        .env("PULP_CLUSTER_BIND", "127.0.0.1:0")
+        .env("PULP_WORKER_TTL", "3")
+        .env("PITH_TEST_TASKS", "true")
+        .env("PULP_ANALYTICS", "false")
+        .env("RUST_LOG", "error")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null());
+    let spawned = Instant::now();
+    let mut child = c
+        .spawn()
+        .with_context(|| format!("starting {}", opts.pith.display()))?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains(ready) => break l,
+            Some(Ok(_)) => continue,
+            _ => bail!("pith {args:?} exited before it was ready"),
+        }
+    };
+    let ready_ms = spawned.elapsed().as_secs_f64() * 1000.0;
+    std::thread::spawn(move || for _ in lines {});
+    let base = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .map(|a| format!("http://{a}"))
+        .unwrap_or_default();
+    Ok(Server {
+        child,
+        base,
+        ready_ms,
+        dir: Some(dir),
+    })
+}
+
+/// Waits until the node behind `base` has a session with `n` peers.
+async fn wait_peers(c: &reqwest::Client, base: &str, n: usize) -> anyhow::Result<()> {
+    let end = Instant::now() + Duration::from_secs(30);
+    loop {
+        let text = c
+            .get(format!("{base}/metrics"))
+            .send()
+            .await?
+            .text()
+            .await?;
+        let peers = text
+            .lines()
+            .find_map(|l| l.strip_prefix("pith_cluster_peers "))
+            .and_then(|v| v.trim().parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if peers as usize >= n {
+            return Ok(());
+        }
+        if Instant::now() > end {
+            bail!("the cluster did not form ({peers} of {n} peers)");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The cluster on PostgreSQL: completed tasks/s with 1, 2 and 4 worker processes (2 workers
+/// each) behind one API process, against one `pith serve` with 2 workers on the same server;
+/// dispatch through 1 and 2 API processes; and how long after a SIGKILL of the lock service's
+/// host the first task starts under the next epoch (ttl 3 s).
+async fn cluster_bench(opts: &Opts, c: &reqwest::Client) -> anyhow::Result<()> {
+    let Some(bindir) = pg::bindir() else {
+        println!("\n== cluster: PostgreSQL not found, skipped");
+        return Ok(());
+    };
+    if !opts.postgres {
+        return Ok(());
+    }
+    let pg = pg::start(bindir, true).map_err(anyhow::Error::msg)?;
+    let mut db_n = 0;
+    let mut fresh_db = || {
+        db_n += 1;
+        pg.create_db(&format!("pith_cluster_{db_n}_{}", std::process::id()))
+            .map_err(anyhow::Error::msg)
+    };
+    let n = opts.tasks;
+    println!("\n== cluster (PostgreSQL, durable; {n} no-op tasks per run, {CONNS} connections)");
+    let url = fresh_db()?;
+    let single = start(opts, Some(&url), 2)?;
+    let (_, base_rate, _) = throughput(c, &single.base, n).await?;
+    drop(single);
+    println!("   baseline: one `pith serve` with 2 workers completes {base_rate:.0} tasks/s");
+    let counts: &[usize] = if opts.quick { &[2] } else { &[1, 2, 4] };
+    for &k in counts {
+        let url = fresh_db()?;
+        let api = node(
+            opts,
+            &["api", "--bind", "127.0.0.1:0"],
+            &url,
+            "listening on",
+        )?;
+        let workers = (0..k)
+            .map(|_| node(opts, &["worker", "--workers", "2"], &url, "running with"))
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        wait_peers(c, &api.base, k).await?;
+        let (d, rate, failed) = throughput(c, &api.base, n).await?;
+        println!(
+            "   1 api + {k} worker process(es) × 2 workers: dispatch {d:.0}/s, completed {rate:.0} tasks/s = {:.2}× the baseline, failed {failed}",
+            rate / base_rate
+        );
+        drop(workers);
+    }
+    // Dispatch through one and two API processes, two worker processes.
+    let url = fresh_db()?;
+    let apis = (0..2)
+        .map(|_| {
+            node(
+                opts,
+                &["api", "--bind", "127.0.0.1:0"],
+                &url,
+                "listening on",
+            )
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let workers = (0..2)
+        .map(|_| node(opts, &["worker", "--workers", "2"], &url, "running with"))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    wait_peers(c, &apis[0].base, 3).await?;
+    wait_peers(c, &apis[1].base, 3).await?;
+    let one = throughput_via(c, &[apis[0].base.clone()], n).await?;
+    let two = throughput_via(c, &[apis[0].base.clone(), apis[1].base.clone()], n).await?;
+    println!(
+        "   dispatch through 1 api: {:.0}/s (completed {:.0}/s); through 2 apis: {:.0}/s (completed {:.0}/s) = {:.2}× one",
+        one.0,
+        one.1,
+        two.0,
+        two.1,
+        two.0 / one.0
+    );
+    // SIGKILL of the lease holder.
+    let db = pith_entities::Db::connect(&url).await?;
+    let (holder, epoch) = pith_entities::lease::current(&db)
+        .await?
+        .context("no lease")?;
+    let holder = holder.context("nobody holds the lease")?;
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(
+            "SELECT name FROM core_appstatus WHERE incarnation = $1 AND app_type = 'worker' LIMIT 1",
+            vec![holder.into()],
+        ))
+        .await?;
+    let name: String = rows.first().context("holder row")?.try_get("", "name")?;
+    let pid: u32 = name.split('.').next().unwrap_or_default().parse()?;
+    let mut workers = workers;
+    let victim = workers
+        .iter()
+        .position(|w| w.child.id() == pid)
+        .context("the holder is not one of our workers")?;
+    let mut dead = workers.remove(victim);
+    let killed = Instant::now();
+    dead.child.kill()?;
+    let _ = dead.child.wait();
+    let href = post_json(
+        c,
+        &format!("{}/pulp/api/v3/pith/test/tasks/", apis[0].base),
+        json!({"exclusive_resources": ["after-failover"]}),
+    )
+    .await?["task"]
+        .as_str()
+        .context("task href")?
+        .to_owned();
+    let end = Instant::now() + Duration::from_secs(60);
+    let took = loop {
+        let t = get_json(c, &format!("{}{href}", apis[0].base)).await?;
+        if t["started_at"].is_string() {
+            break killed.elapsed();
+        }
+        if Instant::now() > end {
+            bail!("no task started after the lease holder was killed");
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let (_, new_epoch) = pith_entities::lease::current(&db).await?.context("lease")?;
+    println!(
+        "   SIGKILL of the lease holder → first task started under epoch {new_epoch} (was {epoch}) after {:.2} s = {:.2}× the 3 s ttl",
+        took.as_secs_f64(),
+        took.as_secs_f64() / 3.0
+    );
     Ok(())
 }
 
@@ -907,14 +1119,18 @@ fn main() -> anyhow::Result<()> {
             "--no-postgres" => opts.postgres = false,
             "--only" => {
                 let o = args.next().context("--only SECTION")?;
-                if !["tasks", "http", "file", "telemetry", "process"].contains(&o.as_str()) {
-                    bail!("--only takes tasks, http, file, telemetry or process, not {o:?}");
+                if !["tasks", "http", "file", "telemetry", "process", "cluster"]
+                    .contains(&o.as_str())
+                {
+                    bail!(
+                        "--only takes tasks, http, file, telemetry, process or cluster, not {o:?}"
+                    );
                 }
                 opts.only = Some(o);
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: pith-bench [--quick] [--pith PATH] [--tasks N] [--no-postgres] [--only tasks|http|file|telemetry|process]"
+                    "usage: pith-bench [--quick] [--pith PATH] [--tasks N] [--no-postgres] [--only tasks|http|file|telemetry|process|cluster]"
                 );
                 return Ok(());
             }

@@ -92,7 +92,7 @@ fn check_protocol() -> anyhow::Result<()> {
 /// Sets up logging, metrics and (when enabled) OTLP export for a process of `kind`.
 pub fn init(settings: &Settings, kind: &str) -> anyhow::Result<Telemetry> {
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,ractor=warn"));
+        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,ractor=warn,ractor_cluster=error"));
     let fmt = match settings.log_format.as_str() {
         "json" => tracing_subscriber::fmt::layer()
             .json()
@@ -151,7 +151,7 @@ pub fn init(settings: &Settings, kind: &str) -> anyhow::Result<Telemetry> {
             .with_level(false)
             .with_tracked_inactivity(false)
             .with_filter(EnvFilter::new(
-                "info,sqlx=warn,sea_orm=warn,ractor=warn,hyper=off,hyper_util=off,h2=off,reqwest=off,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off",
+                "info,sqlx=warn,sea_orm=warn,ractor=warn,ractor_cluster=error,hyper=off,hyper_util=off,h2=off,reqwest=off,opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off",
             ))
     });
     tracing_subscriber::registry()

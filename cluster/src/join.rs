@@ -7,7 +7,7 @@
 //! Supervision: `Join` owns the `NodeServer` (linked); if the server dies the join actor stops
 //! and the process exits, so its service manager restarts it.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::SocketAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -45,8 +45,14 @@ pub enum JoinMsg {
     Tick,
     /// A session with this peer is ready.
     Up(String),
-    /// A session with this peer ended (or a dial failed).
+    /// The last session with this peer ended.
     Down(String),
+    /// A connection attempt with this peer failed before it was ready.
+    DialFailed(String),
+    /// A handshake with this peer (at this address) did not authenticate.
+    Refused(String, String),
+    /// Still not connected to this peer a while after a refused handshake: say why.
+    CheckRefused(String, String),
 }
 
 struct Args {
@@ -74,11 +80,18 @@ impl std::fmt::Debug for JoinState {
 
 struct Join;
 
-/// Forwards ractor_cluster's session events to the join actor, and reports handshakes that
-/// fail (a peer with another secret) in the log.
+/// Forwards ractor_cluster's session events to the join actor. A peer counts as connected
+/// while at least one session with it is ready: when both sides dial at once, ractor closes
+/// the duplicate, which must not look like a lost peer.
 struct Events {
     join: ActorRef<JoinMsg>,
-    authenticated: Mutex<BTreeSet<ActorId>>,
+    sessions: Mutex<Sessions>,
+}
+
+#[derive(Default)]
+struct Sessions {
+    authenticated: BTreeSet<ActorId>,
+    ready: BTreeMap<String, BTreeSet<ActorId>>,
 }
 
 fn peer_of(ses: &NodeServerSessionInformation) -> Option<String> {
@@ -90,37 +103,56 @@ impl NodeEventSubscription for Events {
     fn node_session_opened(&self, _ses: NodeServerSessionInformation) {}
 
     fn node_session_authenticated(&self, ses: NodeServerSessionInformation) {
-        if let Ok(mut a) = self.authenticated.lock() {
-            a.insert(ses.actor.get_id());
+        if let Ok(mut s) = self.sessions.lock() {
+            s.authenticated.insert(ses.actor.get_id());
         }
     }
 
     fn node_session_ready(&self, ses: NodeServerSessionInformation) {
-        if let Some(p) = peer_of(&ses) {
+        let Some(p) = peer_of(&ses) else { return };
+        let first = self.sessions.lock().is_ok_and(|mut s| {
+            let set = s.ready.entry(p.clone()).or_default();
+            set.insert(ses.actor.get_id());
+            set.len() == 1
+        });
+        if first {
             tracing::info!(peer = %p, addr = %ses.peer_addr, "joined cluster peer");
             let _ = self.join.cast(JoinMsg::Up(p));
         }
     }
 
     fn node_session_disconnected(&self, ses: NodeServerSessionInformation) {
-        let was_authenticated = self
-            .authenticated
-            .lock()
-            .map(|mut a| a.remove(&ses.actor.get_id()))
-            .unwrap_or(true);
+        let id = ses.actor.get_id();
         let peer = peer_of(&ses);
-        if was_authenticated {
-            tracing::warn!(peer = ?peer, addr = %ses.peer_addr, "cluster peer disconnected");
-        } else {
-            tracing::error!(
-                peer = ?peer,
-                addr = %ses.peer_addr,
-                "cluster connection refused: the handshake failed, so that node's PULP_CLUSTER_SECRET differs from ours \
-                 (or it is not a Pith node)"
-            );
+        let (authenticated, was_ready, still_connected) = match self.sessions.lock() {
+            Ok(mut s) => {
+                let authenticated = s.authenticated.remove(&id);
+                let (was_ready, left) = match peer.as_ref().and_then(|p| s.ready.get_mut(p)) {
+                    Some(set) => (set.remove(&id), set.len()),
+                    None => (false, 0),
+                };
+                (authenticated, was_ready, left > 0)
+            }
+            Err(_) => (true, true, false),
+        };
+        if still_connected {
+            return; // a duplicate of a live session closed
         }
-        if let Some(p) = peer {
+        if was_ready {
+            tracing::warn!(peer = ?peer, addr = %ses.peer_addr, "cluster peer disconnected");
+        }
+        let Some(p) = peer else { return };
+        if !authenticated {
+            // Either a simultaneous connect that lost ractor's election (the other session
+            // with this peer becomes ready at once) or a refused handshake: decided later.
+            let _ = self
+                .join
+                .cast(JoinMsg::Refused(p.clone(), ses.peer_addr.clone()));
+        }
+        if was_ready {
             let _ = self.join.cast(JoinMsg::Down(p));
+        } else {
+            let _ = self.join.cast(JoinMsg::DialFailed(p));
         }
     }
 }
@@ -154,11 +186,11 @@ impl JoinState {
                     Ok(Ok(())) => {}
                     Ok(Err(e)) => {
                         tracing::debug!(peer = %incarnation, %addr, error = %e, "could not dial cluster peer");
-                        let _ = me.cast(JoinMsg::Down(incarnation));
+                        let _ = me.cast(JoinMsg::DialFailed(incarnation));
                     }
                     Err(_) => {
                         tracing::debug!(peer = %incarnation, %addr, "dialling cluster peer timed out");
-                        let _ = me.cast(JoinMsg::Down(incarnation));
+                        let _ = me.cast(JoinMsg::DialFailed(incarnation));
                     }
                 }
             });
@@ -220,7 +252,7 @@ impl Actor for Join {
             id: "pith.join".into(),
             subscription: Box::new(Events {
                 join: me.clone(),
-                authenticated: Mutex::new(BTreeSet::new()),
+                sessions: Mutex::new(Sessions::default()),
             }),
         })?;
         let period = args.config.period.as_millis() as u64;
@@ -261,6 +293,26 @@ impl Actor for Join {
             },
             JoinMsg::Up(p) => st.step(&me, MemberIn::Up(p)),
             JoinMsg::Down(p) => st.step(&me, MemberIn::Down(p)),
+            // A failed attempt says nothing about a session that is up.
+            JoinMsg::DialFailed(p) if !st.machine.is_connected(&p) => {
+                st.step(&me, MemberIn::Down(p))
+            }
+            JoinMsg::DialFailed(_) => {}
+            JoinMsg::Refused(p, addr) => {
+                me.send_after(Duration::from_secs(1), move || {
+                    JoinMsg::CheckRefused(p, addr)
+                });
+            }
+            JoinMsg::CheckRefused(p, addr) => {
+                if !st.machine.is_connected(&p) {
+                    tracing::error!(
+                        peer = %p,
+                        %addr,
+                        "cluster connection refused: the handshake failed, so that node's PULP_CLUSTER_SECRET differs from ours \
+                         (or it is not a Pith node)"
+                    );
+                }
+            }
         }
         Ok(())
     }

@@ -5,7 +5,7 @@
 //!
 //! Rules: every live peer we are not connected to is dialled, with exponential backoff after
 //! failures; a dropped session is redialled at once while the peer's row is live. Of two
-//! nodes, the one whose incarnation sorts lower dials first and the other waits one period,
+//! nodes, the one whose incarnation sorts lower dials first and the other waits two periods,
 //! which avoids most simultaneous connects (ractor resolves the rest) without depending on
 //! one direction being reachable.
 
@@ -105,10 +105,12 @@ impl Membership {
                     p.live = live.contains_key(inc);
                 }
                 for (inc, addr) in live {
+                    // The lower incarnation dials at once; it sees a new row at its next read at
+                    // the latest, so the higher one waits two periods before trying itself.
                     let first = if self.me < inc {
                         now
                     } else {
-                        now + self.period
+                        now + 2 * self.period
                     };
                     let p = self.peers.entry(inc).or_insert(Peer {
                         addr: addr.clone(),
@@ -206,19 +208,23 @@ mod tests {
         m.handle(999, MemberIn::Tick, 0, &mut out);
         assert!(out.is_empty());
         m.handle(1000, MemberIn::Tick, 0, &mut out);
-        // "a" is now due, and "c"'s dial has not resolved within a period: dialled again.
+        // "c"'s dial has not resolved within a period: dialled again.
+        assert_eq!(dials(&out), vec!["c"]);
+        out.clear();
+        m.handle(2000, MemberIn::Tick, 0, &mut out);
+        // "a" is due after two periods (and "c" again).
         assert_eq!(dials(&out), vec!["a", "c"]);
         out.clear();
-        m.handle(1001, MemberIn::Up("a".into()), 0, &mut out);
-        m.handle(1002, MemberIn::Up("c".into()), 0, &mut out);
+        m.handle(2001, MemberIn::Up("a".into()), 0, &mut out);
+        m.handle(2002, MemberIn::Up("c".into()), 0, &mut out);
         assert_eq!(m.connected(), 2);
-        m.handle(1500, MemberIn::Down("c".into()), 0, &mut out);
+        m.handle(2500, MemberIn::Down("c".into()), 0, &mut out);
         assert_eq!(dials(&out), vec!["c"]);
         out.clear();
         // A failed dial backs off.
-        m.handle(1501, MemberIn::Down("c".into()), 7, &mut out);
+        m.handle(2501, MemberIn::Down("c".into()), 7, &mut out);
         assert!(out.is_empty());
-        m.handle(1501 + 500 + 7, MemberIn::Tick, 0, &mut out);
+        m.handle(2501 + 500 + 7, MemberIn::Tick, 0, &mut out);
         assert_eq!(dials(&out), vec!["c"]);
     }
 

@@ -33,9 +33,22 @@ impl MigratorTrait for Migrator {
     }
 }
 
-/// Applies every pending migration. Safe to run concurrently from several processes on
-/// PostgreSQL only in the sense that the loser fails: run `pith migrate` once before scaling out.
+/// Applies every pending migration. On PostgreSQL the nodes of a cluster often start together:
+/// they take turns through a transaction-scoped advisory lock (held by one pooled connection
+/// while the migrations run on others), so the later ones find the schema up to date instead
+/// of failing on half-created tables.
 pub async fn migrate(db: &crate::Db) -> Result<(), crate::DbError> {
-    Migrator::up(&db.write, None).await?;
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    if db.backend != crate::Backend::Postgres {
+        Migrator::up(&db.write, None).await?;
+        return Ok(());
+    }
+    let turn = db.write.begin().await?;
+    // "pith" in ASCII: one lock id for every Pith process.
+    turn.execute_raw(db.stmt("SELECT pg_advisory_xact_lock(1885959272)", vec![]))
+        .await?;
+    let result = Migrator::up(&db.write, None).await;
+    turn.commit().await?;
+    result?;
     Ok(())
 }
