@@ -91,8 +91,9 @@ fn check_protocol() -> anyhow::Result<()> {
 
 /// Sets up logging, metrics and (when enabled) OTLP export for a process of `kind`.
 pub fn init(settings: &Settings, kind: &str) -> anyhow::Result<Telemetry> {
-    let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,sea_orm=warn,ractor=warn,ractor_cluster=error"));
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| {
+        EnvFilter::new("info,sqlx=warn,sea_orm=warn,ractor=warn,ractor_cluster=error")
+    });
     let fmt = match settings.log_format.as_str() {
         "json" => tracing_subscriber::fmt::layer()
             .json()

@@ -60,7 +60,7 @@ mod properties {
             for o in outs {
                 if let DispatchOut::Assign { task, worker } = o {
                     // Invariant: no conflicting task is running.
-                    for (other, _) in &self.running {
+                    for other in self.running.keys() {
                         for (r, x) in &self.claims[&task] {
                             for (r2, x2) in &self.claims[other] {
                                 assert!(
@@ -162,7 +162,7 @@ mod properties {
                 steps += 1;
                 prop_assert!(steps < 10_000, "no progress: deadlock");
                 let p = picks.next().unwrap_or(0) as usize;
-                if !pending.is_empty() && (n.running.is_empty() || p % 2 == 0) {
+                if !pending.is_empty() && (n.running.is_empty() || p.is_multiple_of(2)) {
                     let (t, c) = pending.pop().unwrap();
                     n.dispatch(t, c);
                 } else if !n.running.is_empty() {

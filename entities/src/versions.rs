@@ -425,7 +425,7 @@ mod tests {
                 &db.write,
                 "r",
                 None,
-                &[a.clone()],
+                std::slice::from_ref(&a),
                 &Remove::Ids(vec![])
             )
             .await
@@ -439,7 +439,7 @@ mod tests {
             &db.write,
             "r",
             None,
-            &[a2.clone()],
+            std::slice::from_ref(&a2),
             &Remove::Ids(vec![]),
         )
         .await
@@ -467,10 +467,17 @@ mod tests {
             BTreeSet::from([a2.clone()])
         );
         // From a base version, removing everything then adding.
-        let v4 = new_version(&db, &db.write, "r", Some(1), &[b.clone()], &Remove::All)
-            .await
-            .unwrap()
-            .unwrap();
+        let v4 = new_version(
+            &db,
+            &db.write,
+            "r",
+            Some(1),
+            std::slice::from_ref(&b),
+            &Remove::All,
+        )
+        .await
+        .unwrap()
+        .unwrap();
         assert_eq!(
             content_ids(&db, &db.read, "r", v4.1).await.unwrap(),
             BTreeSet::from([b.clone()])
@@ -487,7 +494,7 @@ mod tests {
         assert_eq!(latest_number(&db, &db.read, "r").await.unwrap(), 4);
 
         // Squashing versions keeps every other version's content exactly.
-        let before: Vec<_> = [0, 1, 2, 3, 4].iter().map(|n| *n).collect();
+        let before: Vec<_> = [0, 1, 2, 3, 4].to_vec();
         let mut sets = Vec::new();
         for n in &before {
             sets.push(content_ids(&db, &db.read, "r", *n).await.unwrap());

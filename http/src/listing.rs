@@ -373,26 +373,6 @@ pub fn json_type(v: &Value) -> &'static str {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn label_select_terms() {
-        let l: Map<String, Value> =
-            serde_json::from_str(r#"{"env": "prod", "team": "Core Infra", "a,b": "x"}"#).unwrap();
-        assert!(labels_match(&l, "env").unwrap());
-        assert!(labels_match(&l, "env=prod,team~infra").unwrap());
-        assert!(!labels_match(&l, "env=dev").unwrap());
-        assert!(labels_match(&l, "env!=dev,!missing").unwrap());
-        assert!(!labels_match(&l, "!env").unwrap());
-        assert!(labels_match(&l, r"a\,b=x").unwrap());
-        assert!(validate_labels(&serde_json::json!({"ok key.1": "v"})).is_ok());
-        assert!(validate_labels(&serde_json::json!({"bad/key": "v"})).is_err());
-        assert!(validate_labels(&serde_json::json!({"k": "v(1)"})).is_err());
-    }
-}
-
 /// [`fetch_page`] plus Pulp's `pulp_label_select`, evaluated on each row's labels (JSON text;
 /// labels are not queryable the same way on SQLite and PostgreSQL, and labelled resources are
 /// few, so the label filter runs here before paging).
@@ -453,4 +433,24 @@ where
         cond = cond.add(Expr::col("pulp_id").ne(id));
     }
     Ok(E::find().filter(cond).count(db).await? > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn label_select_terms() {
+        let l: Map<String, Value> =
+            serde_json::from_str(r#"{"env": "prod", "team": "Core Infra", "a,b": "x"}"#).unwrap();
+        assert!(labels_match(&l, "env").unwrap());
+        assert!(labels_match(&l, "env=prod,team~infra").unwrap());
+        assert!(!labels_match(&l, "env=dev").unwrap());
+        assert!(labels_match(&l, "env!=dev,!missing").unwrap());
+        assert!(!labels_match(&l, "!env").unwrap());
+        assert!(labels_match(&l, r"a\,b=x").unwrap());
+        assert!(validate_labels(&serde_json::json!({"ok key.1": "v"})).is_ok());
+        assert!(validate_labels(&serde_json::json!({"bad/key": "v"})).is_err());
+        assert!(validate_labels(&serde_json::json!({"k": "v(1)"})).is_err());
+    }
 }

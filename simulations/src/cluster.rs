@@ -33,6 +33,7 @@ use uuid::Uuid;
 
 use crate::db::SimDb;
 use crate::rng::Rng;
+use crate::world::random_claims;
 
 /// Simulated milliseconds.
 pub type Ms = u64;
@@ -135,7 +136,7 @@ enum Ev {
     Finish {
         node: NodeId,
         life: u32,
-        op: WriteOp,
+        op: Box<WriteOp>,
     },
     Dispatch(usize),
     Crash(NodeId),
@@ -309,7 +310,7 @@ impl World {
             .collect()
     }
 
-    fn to_lock_services(&mut self, n: NodeId, msg: Net) {
+    fn tell_lock_services(&mut self, n: NodeId, msg: Net) {
         for m in self.lock_services(n) {
             self.send(n, m, msg.clone());
         }
@@ -411,16 +412,24 @@ impl World {
         }
     }
 
+    /// Feeds node `n`'s membership machine (with a random jitter when `jitter`) and performs
+    /// its dials.
+    fn member(&mut self, n: NodeId, input: MemberIn, jitter: bool) {
+        let now = self.local(n);
+        let j = if jitter {
+            self.rng.below(self.p.ttl / 12 + 1)
+        } else {
+            0
+        };
+        let mut out = Vec::new();
+        self.nodes[n].membership.handle(now, input, j, &mut out);
+        self.dials(n, out);
+    }
+
     fn session_down(&mut self, n: NodeId, peer: NodeId) {
         if self.nodes[n].sessions.remove(&peer) {
             let inc = self.nodes[peer].inc.clone();
-            let now = self.local(n);
-            let j = self.rng.below(self.p.ttl / 12 + 1);
-            let mut out = Vec::new();
-            self.nodes[n]
-                .membership
-                .handle(now, MemberIn::Down(inc), j, &mut out);
-            self.dials(n, out);
+            self.member(n, MemberIn::Down(inc), true);
             self.nodes[n].greeted.retain(|(m, _)| *m != peer);
         }
     }
@@ -467,13 +476,7 @@ impl World {
                     addr: x.inc.clone(),
                 })
                 .collect();
-            let now = self.local(n);
-            let j = self.rng.below(self.p.ttl / 12 + 1);
-            let mut out = Vec::new();
-            self.nodes[n]
-                .membership
-                .handle(now, MemberIn::Live(rows), j, &mut out);
-            self.dials(n, out);
+            self.member(n, MemberIn::Live(rows), true);
         }
         self.lease(n, LeaseIn::Tick);
         if self.nodes[n].ls.is_some() {
@@ -894,7 +897,14 @@ impl World {
                         // The worker retries until the final state is written, and only then
                         // releases the locks.
                         let life = self.nodes[n].life;
-                        self.at(self.now, Ev::Finish { node: n, life, op });
+                        self.at(
+                            self.now,
+                            Ev::Finish {
+                                node: n,
+                                life,
+                                op: Box::new(op),
+                            },
+                        );
                     }
                     SlotOut::Idle => {
                         let done = self.nodes[n]
@@ -902,7 +912,7 @@ impl World {
                             .get_mut(&w)
                             .and_then(|s| s.busy.take())
                             .map(|b| b.0);
-                        self.to_lock_services(n, Net::Idle { worker: w, done });
+                        self.tell_lock_services(n, Net::Idle { worker: w, done });
                     }
                     SlotOut::Exit => {}
                 }
@@ -933,7 +943,7 @@ impl World {
                     }
                     self.slot(to, worker, SlotIn::Assign { task, epoch });
                 } else {
-                    self.to_lock_services(
+                    self.tell_lock_services(
                         to,
                         Net::Rejected {
                             worker,
@@ -1035,35 +1045,19 @@ impl World {
                     for (x, y) in [(a, b), (b, a)] {
                         if self.nodes[x].sessions.insert(y) {
                             let inc = self.nodes[y].inc.clone();
-                            let now = self.local(x);
-                            let mut out = Vec::new();
-                            self.nodes[x]
-                                .membership
-                                .handle(now, MemberIn::Up(inc), 0, &mut out);
-                            self.dials(x, out);
+                            self.member(x, MemberIn::Up(inc), false);
                         }
                     }
                     self.greet(a);
                     self.greet(b);
                 } else if self.nodes[a].alive && self.nodes[a].life == life.0 {
                     let peer = self.nodes[b].inc.clone();
-                    let now = self.local(a);
-                    let mut out = Vec::new();
-                    self.nodes[a]
-                        .membership
-                        .handle(now, MemberIn::Down(peer), 0, &mut out);
-                    self.dials(a, out);
+                    self.member(a, MemberIn::Down(peer), false);
                 }
             }
             Ev::DialFailed { node, life, peer } => {
                 if self.nodes[node].alive && self.nodes[node].life == life {
-                    let now = self.local(node);
-                    let j = self.rng.below(self.p.ttl / 12 + 1);
-                    let mut out = Vec::new();
-                    self.nodes[node]
-                        .membership
-                        .handle(now, MemberIn::Down(peer), j, &mut out);
-                    self.dials(node, out);
+                    self.member(node, MemberIn::Down(peer), true);
                 }
             }
             Ev::BodyDone {
@@ -1085,10 +1079,10 @@ impl World {
             Ev::Finish { node, life, op } => {
                 if self.nodes[node].alive && self.nodes[node].life == life {
                     if self.db_ok(node) {
-                        if let WriteOp::FinishTask { task, .. } = &op {
+                        if let WriteOp::FinishTask { task, .. } = op.as_ref() {
                             let task = *task;
-                            self.write(node, op);
-                            self.to_lock_services(node, Net::Release(task));
+                            self.write(node, *op);
+                            self.tell_lock_services(node, Net::Release(task));
                         }
                     } else {
                         self.at(self.now + 500, Ev::Finish { node, life, op });
@@ -1111,7 +1105,7 @@ impl World {
                 // The API node wakes whichever lock service it can see (a random node's view).
                 let via = self.rng.below(self.nodes.len() as u64) as usize;
                 if self.nodes[via].alive {
-                    self.to_lock_services(via, Net::Wake(id));
+                    self.tell_lock_services(via, Net::Wake(id));
                 }
             }
             Ev::Crash(n) => self.crash(n),
@@ -1235,16 +1229,7 @@ pub fn run_cluster_mutant(
     for i in 0..p.tasks {
         let id = Uuid::from_u64_pair(seed, i as u64 + 1);
         let k = w.rng.range(1, 2) as usize;
-        let mut claims: Vec<ResourceClaim> = Vec::new();
-        for _ in 0..k {
-            let r = format!("r{}", w.rng.below(p.resources as u64));
-            if !claims.iter().any(|c| c.resource == r) {
-                claims.push(ResourceClaim {
-                    resource: r,
-                    exclusive: w.rng.chance(600),
-                });
-            }
-        }
+        let claims = random_claims(&mut w.rng, k, p.resources);
         w.plan.push((id, claims));
         let t = w.rng.range(100, p.fault_until);
         w.at(t, Ev::Dispatch(i));
@@ -1265,20 +1250,18 @@ pub fn run_cluster_mutant(
             w.at(back, Ev::Heal(a, b));
         }
     }
-    for _ in 0..p.pauses {
-        let (n, t) = (pick(&mut w.rng), w.rng.range(500, p.fault_until));
-        let d = w.rng.range(100, 3 * p.ttl);
-        w.at(t, Ev::Pause(n, d));
-    }
-    for _ in 0..p.jumps {
-        let (n, t) = (pick(&mut w.rng), w.rng.range(500, p.fault_until));
-        let d = w.rng.range(100, 3 * p.ttl);
-        w.at(t, Ev::Jump(n, d));
-    }
-    for _ in 0..p.outages {
-        let (n, t) = (pick(&mut w.rng), w.rng.range(500, p.fault_until));
-        let d = w.rng.range(100, 3 * p.ttl);
-        w.at(t, Ev::Outage(n, d));
+    type Fault = fn(NodeId, Ms) -> Ev;
+    let timed: [(u32, Fault); 3] = [
+        (p.pauses, Ev::Pause),
+        (p.jumps, Ev::Jump),
+        (p.outages, Ev::Outage),
+    ];
+    for (count, fault) in timed {
+        for _ in 0..count {
+            let (n, t) = (pick(&mut w.rng), w.rng.range(500, p.fault_until));
+            let d = w.rng.range(100, 3 * p.ttl);
+            w.at(t, fault(n, d));
+        }
     }
     // Faults end by fault_until + 3 ttl; then the cluster gets 6 ttl to settle.
     let end = p.fault_until + 9 * p.ttl;

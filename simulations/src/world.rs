@@ -22,6 +22,21 @@ use uuid::Uuid;
 use crate::db::SimDb;
 use crate::rng::Rng;
 
+/// `count` draws of a resource among `resources` (duplicates dropped), 60 % exclusive.
+pub(crate) fn random_claims(rng: &mut Rng, count: usize, resources: usize) -> Vec<ResourceClaim> {
+    let mut claims: Vec<ResourceClaim> = Vec::new();
+    for _ in 0..count {
+        let r = format!("r{}", rng.below(resources as u64));
+        if !claims.iter().any(|c| c.resource == r) {
+            claims.push(ResourceClaim {
+                resource: r,
+                exclusive: rng.chance(600),
+            });
+        }
+    }
+    claims
+}
+
 /// Simulated time in microseconds.
 pub type Time = u64;
 /// A node (process) of the simulated cluster.
@@ -438,16 +453,7 @@ impl World {
         for i in 0..p.tasks {
             let id = Uuid::from_u64_pair(self.rng.next_u64(), self.rng.next_u64());
             let n = self.rng.range(0, 3.min(p.resources as u64)) as usize;
-            let mut claims: Vec<ResourceClaim> = Vec::new();
-            for _ in 0..n {
-                let r = format!("r{}", self.rng.below(p.resources as u64));
-                if !claims.iter().any(|c| c.resource == r) {
-                    claims.push(ResourceClaim {
-                        resource: r,
-                        exclusive: self.rng.chance(600),
-                    });
-                }
-            }
+            let claims = random_claims(&mut self.rng, n, p.resources);
             self.specs.push((id, claims));
             self.client_of.insert(id, self.rng.below(4) as u32);
             let t = self.rng.below(p.fault_until);
