@@ -356,6 +356,9 @@ async fn run_node(
     }
     let versions = pith_http::api::status::versions_map();
     let cluster = cluster_config(settings, kind, &db, ttl, &identity)?;
+    if let Some(c) = &cluster {
+        pith_cluster::secret::check(&db, &c.secret, &identity.incarnation).await?;
+    }
     let liveness = Liveness::new(ttl);
     let registration = Registration::register(
         &db,

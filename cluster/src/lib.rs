@@ -6,6 +6,7 @@ pub mod identity;
 pub mod join;
 pub mod membership;
 pub mod registry;
+pub mod secret;
 
 pub use identity::new_identity;
 pub use join::{ClusterConfig, Node};
