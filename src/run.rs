@@ -355,7 +355,7 @@ async fn run_node(
         apps.push((identity.worker_name(n), AppKind::Worker));
     }
     let versions = pith_http::api::status::versions_map();
-    let cluster = cluster_config(settings, kind, &db, ttl, &identity)?;
+    let cluster = cluster_config(settings, kind, &db, ttl, &identity).await?;
     if let Some(c) = &cluster {
         pith_cluster::secret::check(&db, &c.secret, &identity.incarnation).await?;
     }
@@ -546,7 +546,7 @@ async fn run_node(
 /// The cluster settings of this process, or `None` when it runs alone: SQLite (one process
 /// by construction), or `pith serve` on PostgreSQL without a secret. `pith api`, `content` and
 /// `worker` exist to run beside others, so they need the secret.
-fn cluster_config(
+async fn cluster_config(
     settings: &Settings,
     kind: &str,
     db: &Db,
@@ -559,6 +559,12 @@ fn cluster_config(
     let secret = match (&settings.cluster_secret, kind) {
         (Some(s), _) => s.clone(),
         (None, "serve") => {
+            // Alone, it would compete for the lock-service lease with a cluster it cannot reach.
+            if pith_cluster::secret::cluster_nodes_alive(db).await? > 0 {
+                bail!(
+                    "other Pith nodes run on this database as a cluster: set PULP_CLUSTER_SECRET (theirs) so that `pith serve` joins them"
+                );
+            }
             tracing::warn!(
                 "pith serve on PostgreSQL without PULP_CLUSTER_SECRET runs alone: set it (the same on every node) to let \
                  other Pith processes on this database join it"

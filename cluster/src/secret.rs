@@ -55,6 +55,28 @@ async fn stored(db: &Db) -> Result<Option<(String, String)>, DbError> {
     }
 }
 
+async fn live_nodes(db: &Db, except: &str) -> Result<usize, DbError> {
+    let sql = format!(
+        "SELECT COUNT(DISTINCT incarnation) AS n FROM core_appstatus WHERE cluster_addr IS NOT NULL \
+         AND incarnation <> $1 AND last_heartbeat >= {} - ttl * 1000000",
+        db.now_sql()
+    );
+    let n = db
+        .write
+        .query_all_raw(db.stmt(&sql, vec![except.to_owned().into()]))
+        .await?
+        .first()
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0);
+    Ok(n.max(0) as usize)
+}
+
+/// Cluster nodes with a fresh heartbeat.
+pub async fn cluster_nodes_alive(db: &Db) -> Result<usize, DbError> {
+    live_nodes(db, "").await
+}
+
 /// Checks `secret` against the cluster's, setting it when there is none (or nobody alive to
 /// disagree). `incarnation` is this process (not counted as alive).
 pub async fn check(db: &Db, secret: &str, incarnation: &str) -> Result<(), SecretError> {
@@ -72,21 +94,9 @@ pub async fn check(db: &Db, secret: &str, incarnation: &str) -> Result<(), Secre
     if fingerprint(&their_salt, secret) == theirs {
         return Ok(());
     }
-    let sql = format!(
-        "SELECT COUNT(DISTINCT incarnation) AS n FROM core_appstatus WHERE cluster_addr IS NOT NULL \
-         AND incarnation <> $1 AND last_heartbeat >= {} - ttl * 1000000",
-        db.now_sql()
-    );
-    let live = db
-        .write
-        .query_all_raw(db.stmt(&sql, vec![incarnation.to_owned().into()]))
-        .await?
-        .first()
-        .map(|r| r.try_get::<i64>("", "n"))
-        .transpose()?
-        .unwrap_or(0);
+    let live = live_nodes(db, incarnation).await?;
     if live > 0 {
-        return Err(SecretError::Mismatch(live as usize));
+        return Err(SecretError::Mismatch(live));
     }
     // Nobody alive uses the old one: this is a change of secret. Conditional, so that of two
     // nodes starting with different secrets only one wins.

@@ -84,6 +84,11 @@ fn task_id(href: &str) -> String {
 /// The pid of the process whose worker ran a task (the API's `worker` field is always null,
 /// as in Pulp; the owner is in the table).
 async fn ran_on(db: &pith_entities::Db, href: &str) -> Option<u32> {
+    pid_of(&ran_on_name(db, href).await?)
+}
+
+/// The owner's name of a task.
+async fn ran_on_name(db: &pith_entities::Db, href: &str) -> Option<String> {
     let rows = db
         .read
         .query_all_raw(db.stmt(
@@ -92,8 +97,7 @@ async fn ran_on(db: &pith_entities::Db, href: &str) -> Option<u32> {
         ))
         .await
         .ok()?;
-    let owner: Option<String> = rows.first()?.try_get("", "owner").ok()?;
-    pid_of(&owner?)
+    rows.first()?.try_get::<Option<String>>("", "owner").ok()?
 }
 
 async fn connect(env: &Env) -> pith_entities::Db {
@@ -141,6 +145,23 @@ async fn api_content_and_two_workers_join_unaided_and_share_work() {
     }
     let expected: BTreeSet<u32> = [w1.child.id(), w2.child.id()].into();
     assert_eq!(pids, expected, "tasks ran on both worker processes");
+
+    // An immediate task dispatched on the API node asks the remote lock service and, its
+    // resource being free, runs inline in the API process.
+    let t = api
+        .test_task(json!({"immediate": true, "exclusive_resources": ["inline"], "result": 7}))
+        .await;
+    let t = api.finished(&t).await;
+    assert_eq!(t["state"], "completed", "{t}");
+    assert_eq!(t["result"], 7);
+    assert_eq!(
+        ran_on_name(&db, t["pulp_href"].as_str().unwrap())
+            .await
+            .as_deref()
+            .map(|n| n.starts_with("api-")),
+        Some(true),
+        "{t}"
+    );
 
     // A cancel issued on the API node reaches the worker process running the task.
     let long = api
@@ -195,6 +216,14 @@ async fn a_node_with_the_wrong_secret_never_joins() {
         ),
         "{stderr}"
     );
+    // So is an all-in-one `pith serve` without a secret: alone, it would compete for the lease.
+    let out = env
+        .command(&["serve", "--bind", "127.0.0.1:0"])
+        .output()
+        .expect("run pith serve");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(stderr.contains("set PULP_CLUSTER_SECRET"), "{stderr}");
     let mut hrefs = Vec::new();
     for i in 0..8 {
         hrefs.push(
