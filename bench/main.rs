@@ -8,6 +8,9 @@
 //! Options: `--quick`, `--pith PATH` (default: the `pith` next to this binary),
 //! `--tasks N`, `--no-postgres`.
 
+#[path = "../tests/e2e/faults.rs"]
+#[allow(dead_code)]
+mod faults;
 #[path = "../tests/e2e/pg.rs"]
 #[allow(dead_code)]
 mod pg;
@@ -33,6 +36,8 @@ struct Opts {
     postgres: bool,
     /// Run only this section (`tasks`, `http`, `file`, `process`); all when `None`.
     only: Option<String>,
+    /// Fault rounds of the `faults` section.
+    rounds: usize,
 }
 
 impl Opts {
@@ -461,6 +466,9 @@ async fn run(opts: Opts) -> anyhow::Result<()> {
     }
     if opts.runs("cluster") {
         cluster_bench(&opts, &client).await?;
+    }
+    if opts.runs("faults") {
+        faults_bench(&opts, &client).await?;
     }
     Ok(())
 }
@@ -1110,6 +1118,7 @@ fn main() -> anyhow::Result<()> {
         tasks: 0,
         postgres: true,
         only: None,
+        rounds: 0,
     };
     while let Some(a) = args.next() {
         match a.as_str() {
@@ -1117,20 +1126,26 @@ fn main() -> anyhow::Result<()> {
             "--pith" => opts.pith = args.next().context("--pith PATH")?.into(),
             "--tasks" => opts.tasks = args.next().context("--tasks N")?.parse()?,
             "--no-postgres" => opts.postgres = false,
+            "--rounds" => opts.rounds = args.next().context("--rounds N")?.parse()?,
             "--only" => {
                 let o = args.next().context("--only SECTION")?;
-                if !["tasks", "http", "file", "telemetry", "process", "cluster"]
-                    .contains(&o.as_str())
-                {
-                    bail!(
-                        "--only takes tasks, http, file, telemetry, process or cluster, not {o:?}"
-                    );
+                let sections = [
+                    "tasks",
+                    "http",
+                    "file",
+                    "telemetry",
+                    "process",
+                    "cluster",
+                    "faults",
+                ];
+                if !sections.contains(&o.as_str()) {
+                    bail!("--only takes one of {}, not {o:?}", sections.join(", "));
                 }
                 opts.only = Some(o);
             }
             "-h" | "--help" => {
                 println!(
-                    "usage: pith-bench [--quick] [--pith PATH] [--tasks N] [--no-postgres] [--only tasks|http|file|telemetry|process|cluster]"
+                    "usage: pith-bench [--quick] [--pith PATH] [--tasks N] [--no-postgres] [--rounds N] [--only tasks|http|file|telemetry|process|cluster|faults]"
                 );
                 return Ok(());
             }
@@ -1140,8 +1155,124 @@ fn main() -> anyhow::Result<()> {
     if opts.tasks == 0 {
         opts.tasks = if opts.quick { 50 } else { 500 };
     }
+    if opts.rounds == 0 {
+        opts.rounds = if opts.quick { 1 } else { 100 };
+    }
     tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?
         .block_on(run(opts))
+}
+
+struct BenchWorkers<'a> {
+    opts: &'a Opts,
+    url: String,
+    running: Vec<Server>,
+}
+
+impl faults::Workers for BenchWorkers<'_> {
+    fn pids(&self) -> Vec<u32> {
+        self.running.iter().map(|w| w.child.id()).collect()
+    }
+
+    fn kill(&mut self, pid: u32) {
+        if let Some(i) = self.running.iter().position(|w| w.child.id() == pid) {
+            let mut w = self.running.remove(i);
+            let _ = w.child.kill();
+            let _ = w.child.wait();
+        }
+    }
+
+    fn replace(&mut self) {
+        match node(
+            self.opts,
+            &["worker", "--workers", "2"],
+            &self.url,
+            "running with",
+        ) {
+            Ok(w) => self.running.push(w),
+            Err(e) => eprintln!("could not start a replacement worker: {e}"),
+        }
+    }
+}
+
+/// The cluster test's fault round, `--rounds` times (100 by default): one API and three worker
+/// processes on PostgreSQL (ttl 3 s); each round SIGKILLs the lease holder (even rounds) or
+/// another worker (odd) under a stream of tasks on overlapping resources and checks every
+/// invariant afterwards.
+async fn faults_bench(opts: &Opts, c: &reqwest::Client) -> anyhow::Result<()> {
+    let Some(bindir) = pg::bindir().filter(|_| opts.postgres) else {
+        println!("\n== faults: PostgreSQL not found, skipped");
+        return Ok(());
+    };
+    let pg = pg::start(bindir, false).map_err(anyhow::Error::msg)?;
+    let url = pg
+        .create_db(&format!("pith_faults_{}", std::process::id()))
+        .map_err(anyhow::Error::msg)?;
+    println!(
+        "\n== faults ({} SIGKILL rounds; 1 api + 3 worker processes × 2 workers, ttl 3 s)",
+        opts.rounds
+    );
+    let api = node(
+        opts,
+        &["api", "--bind", "127.0.0.1:0"],
+        &url,
+        "listening on",
+    )?;
+    let mut workers = BenchWorkers {
+        opts,
+        url: url.clone(),
+        running: (0..3)
+            .map(|_| node(opts, &["worker", "--workers", "2"], &url, "running with"))
+            .collect::<anyhow::Result<Vec<_>>>()?,
+    };
+    wait_peers(c, &api.base, 3).await?;
+    let db = pith_entities::Db::connect(&url).await?;
+    let journal = tempfile::tempdir()?;
+    let mut seq = faults::Seq(0x2545_f491_4f6c_dd1d);
+    let (mut tasks, mut failed) = (0, 0);
+    let (mut holder, mut other): (Vec<f64>, Vec<f64>) = (Vec::new(), Vec::new());
+    for r in 0..opts.rounds {
+        let s = faults::round(
+            r,
+            &mut workers,
+            c,
+            &api.base,
+            PASSWORD,
+            &db,
+            journal.path(),
+            &mut seq,
+        )
+        .await
+        .map_err(|e| anyhow::anyhow!("invariant violated: {e}"))?;
+        tasks += s.tasks;
+        failed += s.failed;
+        let secs = s.recovered_in.as_secs_f64();
+        if s.killed_holder {
+            holder.push(secs);
+        } else {
+            other.push(secs);
+        }
+        // Every peer again before the next round.
+        wait_peers(c, &api.base, 3).await?;
+    }
+    let stat = |v: &[f64]| {
+        let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+        let max = v.iter().copied().fold(0.0, f64::max);
+        format!(
+            "mean {mean:.1} s, max {max:.1} s ({:.2}×/{:.2}× the ttl)",
+            mean / 3.0,
+            max / 3.0
+        )
+    };
+    println!(
+        "   {} rounds, {tasks} tasks, every invariant held; {failed} tasks failed with the killed process (\"Worker has gone missing.\")",
+        opts.rounds
+    );
+    println!(
+        "   all of a round's tasks final after killing the lease holder: {}",
+        stat(&holder)
+    );
+    println!("   … after killing another worker: {}", stat(&other));
+    Ok(())
 }

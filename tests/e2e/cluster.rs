@@ -4,13 +4,12 @@
 //! polling), a node with the wrong secret is refused, and SIGKILL of a worker or of the lock
 //! service's host loses nothing.
 
-use std::collections::{BTreeMap, BTreeSet};
-use std::path::Path;
+use std::collections::BTreeSet;
 use std::time::{Duration, Instant};
 
-use pith_entities::sea_orm::ConnectionTrait;
 use serde_json::{Value, json};
 
+use crate::faults::{owner, pid_of};
 use crate::support::{Backend, Env, Server};
 
 const SECRET: &str = "e2e-cluster-secret";
@@ -68,36 +67,10 @@ async fn peers(s: &Server) -> u64 {
         .unwrap_or(0.0) as u64
 }
 
-/// The pid part of a Pulp-style worker name `PID.N@HOST`.
-fn pid_of(worker: &str) -> Option<u32> {
-    worker.split('.').next()?.parse().ok()
-}
-
-fn task_id(href: &str) -> String {
-    href.trim_end_matches('/')
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_owned()
-}
-
 /// The pid of the process whose worker ran a task (the API's `worker` field is always null,
 /// as in Pulp; the owner is in the table).
 async fn ran_on(db: &pith_entities::Db, href: &str) -> Option<u32> {
-    pid_of(&ran_on_name(db, href).await?)
-}
-
-/// The owner's name of a task.
-async fn ran_on_name(db: &pith_entities::Db, href: &str) -> Option<String> {
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT owner FROM core_task WHERE pulp_id = $1",
-            vec![task_id(href).into()],
-        ))
-        .await
-        .ok()?;
-    rows.first()?.try_get::<Option<String>>("", "owner").ok()?
+    pid_of(&owner(db, href).await?)
 }
 
 async fn connect(env: &Env) -> pith_entities::Db {
@@ -155,7 +128,7 @@ async fn api_content_and_two_workers_join_unaided_and_share_work() {
     assert_eq!(t["state"], "completed", "{t}");
     assert_eq!(t["result"], 7);
     assert_eq!(
-        ran_on_name(&db, t["pulp_href"].as_str().unwrap())
+        owner(&db, t["pulp_href"].as_str().unwrap())
             .await
             .as_deref()
             .map(|n| n.starts_with("api-")),
@@ -241,43 +214,27 @@ async fn a_node_with_the_wrong_secret_never_joins() {
     assert_eq!(st["online_workers"].as_array().unwrap().len(), 2, "{st}");
 }
 
-/// One dispatched task of the fault test.
-struct Planned {
-    href: String,
-    claims: Vec<(String, bool)>,
+struct TestWorkers<'a> {
+    env: &'a Env,
+    running: Vec<Server>,
 }
 
-async fn lease_holder_pid(db: &pith_entities::Db) -> Option<u32> {
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT a.name FROM core_locklease l JOIN core_appstatus a ON a.incarnation = l.holder \
-             WHERE l.id = 1 AND a.app_type = 'worker'",
-            vec![],
-        ))
-        .await
-        .ok()?;
-    let name: String = rows.first()?.try_get("", "name").ok()?;
-    pid_of(&name)
-}
-
-fn conflicts(a: &[(String, bool)], b: &[(String, bool)]) -> bool {
-    a.iter()
-        .any(|(r, ex)| b.iter().any(|(s, ex2)| r == s && (*ex || *ex2)))
-}
-
-fn micros(v: &Value) -> Option<i64> {
-    pith_entities::time::parse_rfc3339(v.as_str()?)
-}
-
-fn journal_runs(dir: &Path) -> BTreeMap<String, usize> {
-    let mut runs = BTreeMap::new();
-    for e in std::fs::read_dir(dir).expect("journal").flatten() {
-        let name = e.file_name().to_string_lossy().into_owned();
-        let task = name.split('.').next().unwrap_or_default().to_owned();
-        *runs.entry(task).or_insert(0) += 1;
+impl crate::faults::Workers for TestWorkers<'_> {
+    fn pids(&self) -> Vec<u32> {
+        self.running.iter().map(|w| w.child.id()).collect()
     }
-    runs
+
+    fn kill(&mut self, pid: u32) {
+        if let Some(i) = self.running.iter().position(|w| w.child.id() == pid) {
+            let mut w = self.running.remove(i);
+            w.child.kill().expect("SIGKILL");
+            w.child.wait().expect("reap");
+        }
+    }
+
+    fn replace(&mut self) {
+        self.running.push(worker(self.env, SECRET));
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -286,7 +243,10 @@ async fn sigkill_of_a_worker_or_the_lock_service_host_loses_nothing() {
         return;
     };
     let db = connect(&env).await;
-    let mut workers: Vec<Server> = (0..3).map(|_| worker(&env, SECRET)).collect();
+    let mut workers = TestWorkers {
+        env: &env,
+        running: (0..3).map(|_| worker(&env, SECRET)).collect(),
+    };
     let api = api(&env);
     eventually(30, "the API node to join three workers", || async {
         (peers(&api).await == 3).then_some(())
@@ -294,155 +254,34 @@ async fn sigkill_of_a_worker_or_the_lock_service_host_loses_nothing() {
     .await;
     let journal = env.dir.path().join("journal");
     std::fs::create_dir_all(&journal).unwrap();
-    let resources = ["a", "b", "c", "d"];
-    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
-    let mut next = move || {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        seed
-    };
+    let epoch = || async { pith_entities::lease::current(&db).await.unwrap().unwrap().1 };
+    let mut seq = crate::faults::Seq(0x9e37_79b9_7f4a_7c15);
     for round in 0..3 {
-        let mut planned = Vec::new();
-        let dispatch = |n: usize, next: &mut dyn FnMut() -> u64| {
-            (0..n)
-                .map(|_| {
-                    let k = 1 + (next() % 2) as usize;
-                    let mut claims: Vec<(String, bool)> = Vec::new();
-                    for _ in 0..k {
-                        let r = resources[(next() % 4) as usize].to_owned();
-                        if !claims.iter().any(|(c, _)| *c == r) {
-                            claims.push((r, next().is_multiple_of(3)));
-                        }
-                    }
-                    let secs = 0.05 + (next() % 6) as f64 * 0.05;
-                    (claims, secs)
-                })
-                .collect::<Vec<_>>()
-        };
-        for (claims, secs) in dispatch(20, &mut next) {
-            let body = json!({
-                "seconds": secs,
-                "journal": journal.to_string_lossy(),
-                "exclusive_resources": claims.iter().filter(|c| c.1).map(|c| &c.0).collect::<Vec<_>>(),
-                "shared_resources": claims.iter().filter(|c| !c.1).map(|c| &c.0).collect::<Vec<_>>(),
-            });
-            planned.push(Planned {
-                href: api.test_task(body).await,
-                claims,
-            });
-        }
-        // Kill once work is under way: the lease holder in even rounds, another worker in odd.
-        eventually(20, "a running task", || async {
-            for p in &planned {
-                if api.json(&p.href).await.1["state"] == "running" {
-                    return Some(());
-                }
-            }
-            None
-        })
-        .await;
-        let holder = lease_holder_pid(&db).await;
-        let epoch_before = pith_entities::lease::current(&db)
-            .await
-            .ok()
-            .flatten()
-            .map(|(_, e)| e);
-        let victim = workers
-            .iter()
-            .position(|w| (Some(w.child.id()) == holder) == (round % 2 == 0))
-            .expect("a victim");
-        let mut dead = workers.remove(victim);
-        let dead_pid = dead.child.id();
-        dead.child.kill().expect("SIGKILL");
-        dead.child.wait().expect("reap");
-        // The API keeps accepting work while the cluster recovers.
-        for (claims, secs) in dispatch(6, &mut next) {
-            let body = json!({
-                "seconds": secs,
-                "journal": journal.to_string_lossy(),
-                "exclusive_resources": claims.iter().filter(|c| c.1).map(|c| &c.0).collect::<Vec<_>>(),
-                "shared_resources": claims.iter().filter(|c| !c.1).map(|c| &c.0).collect::<Vec<_>>(),
-            });
-            planned.push(Planned {
-                href: api.test_task(body).await,
-                claims,
-            });
-        }
-        workers.push(worker(&env, SECRET));
-
-        let mut done = Vec::new();
-        for p in &planned {
-            let end = Instant::now() + Duration::from_secs(60);
-            let t = loop {
-                let (_, t) = api.json(&p.href).await;
-                if matches!(
-                    t["state"].as_str(),
-                    Some("completed" | "failed" | "canceled")
-                ) {
-                    break t;
-                }
-                assert!(
-                    Instant::now() < end,
-                    "round {round}: task never finished: {t}"
-                );
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            };
-            done.push(t);
-        }
-        if round % 2 == 0 {
-            // The lease moved to a surviving node under a higher epoch.
-            let (h, epoch) = pith_entities::lease::current(&db).await.unwrap().unwrap();
-            assert!(
-                h.is_some() && Some(epoch) > epoch_before,
-                "round {round}: lease {h:?} epoch {epoch}"
-            );
-            assert_ne!(lease_holder_pid(&db).await, Some(dead_pid));
-        }
-        let failed = done.iter().filter(|t| t["state"] == "failed").count();
+        let before = epoch().await;
+        let stats = crate::faults::round(
+            round,
+            &mut workers,
+            &api.client,
+            &api.base,
+            crate::support::PASSWORD,
+            &db,
+            &journal,
+            &mut seq,
+        )
+        .await
+        .unwrap_or_else(|e| panic!("{e}"));
         eprintln!(
-            "round {round}: killed pid {dead_pid} (lease holder: {}), {failed} of {} tasks failed with it",
-            round % 2 == 0,
-            done.len()
+            "round {round}: {} tasks, {} failed with the killed process (lease holder: {}), all final {:.1} s after the kill",
+            stats.tasks,
+            stats.failed,
+            stats.killed_holder,
+            stats.recovered_in.as_secs_f64()
         );
-        let runs = journal_runs(&journal);
-        for (t, p) in done.iter().zip(&planned) {
-            let n = runs.get(&task_id(&p.href)).copied().unwrap_or(0);
-            match t["state"].as_str() {
-                Some("completed") => assert_eq!(n, 1, "round {round}: body ran {n} times: {t}"),
-                Some("failed") => {
-                    assert!(n <= 1, "round {round}: body ran {n} times: {t}");
-                    assert_eq!(
-                        t["error"]["reason"], "Worker has gone missing.",
-                        "round {round}: {t}"
-                    );
-                    assert_eq!(
-                        ran_on(&db, &p.href).await,
-                        Some(dead_pid),
-                        "round {round}: only the killed node's tasks fail: {t}"
-                    );
-                }
-                _ => panic!("round {round}: unexpected final state: {t}"),
-            }
-        }
-        for (i, a) in done.iter().enumerate() {
-            for (j, b) in done.iter().enumerate().skip(i + 1) {
-                if !conflicts(&planned[i].claims, &planned[j].claims) {
-                    continue;
-                }
-                let (Some(s1), Some(e1), Some(s2), Some(e2)) = (
-                    micros(&a["started_at"]),
-                    micros(&a["finished_at"]),
-                    micros(&b["started_at"]),
-                    micros(&b["finished_at"]),
-                ) else {
-                    continue;
-                };
-                assert!(
-                    e1 <= s2 || e2 <= s1,
-                    "round {round}: conflicting tasks overlapped:\n{a}\n{b}"
-                );
-            }
+        if stats.killed_holder {
+            assert!(
+                epoch().await > before,
+                "round {round}: the lease moved under a higher epoch"
+            );
         }
     }
 }

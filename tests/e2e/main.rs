@@ -6,6 +6,7 @@ mod clients;
 mod cluster;
 mod content;
 mod distribution;
+mod faults;
 mod fixture;
 mod on_demand;
 mod pg;
