@@ -4,12 +4,12 @@
 //! ```text
 //! Root ──links── WorkerHost ──links── Worker × N
 //!      └─links── LockService (only while this node holds the lease)
-//!                  ├─links── Dispatcher
+//!                  ├─owns─── ClusterDispatcher (a plain struct, no actor)
 //!                  └─links── ResourceLock × (one per resource with queued claims)
 //! ```
 //! - The lock service is the cluster's single sequencer; it runs on the node holding the
 //!   lease in `core_locklease` and is found by every node through a process group
-//!   ([`routes`]). A failing `ResourceLock` or dispatcher takes it down; the root restarts it
+//!   ([`routes`]). A failing `ResourceLock` takes it down; the root restarts it
 //!   under a new epoch, rebuilding every queue from the task table.
 //! - A `Worker` that fails is replaced by its host; the task it had is failed with
 //!   "Worker has gone missing." (or handed back if it had not started).

@@ -1,7 +1,7 @@
-//! The cluster's dispatcher, beside the lock service on the lease holder: wraps
-//! [`Dispatcher`] and hands ready tasks to idle workers of any node, through that node's
-//! worker host. Workers are known by `(incarnation, index)`; a node learns of us through its
-//! host's hello and reports each worker that becomes idle.
+//! The cluster's dispatcher, owned by the lock service (no actor of its own: one hop less on
+//! every task's way): wraps [`Dispatcher`] and hands ready tasks to idle workers of any node,
+//! through that node's worker host. Workers are known by `(incarnation, index)`; a node
+//! learns of us through its host's hello and reports each worker that becomes idle.
 //!
 //! Nothing here is durable: a task's locks are held by the lock service until its final
 //! state is in the table, and its start is fenced there, so sending a task twice (after a
@@ -9,8 +9,6 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort};
-use ractor_cluster_derive::RactorMessage;
 use uuid::Uuid;
 
 use super::host::HostMsg;
@@ -18,35 +16,9 @@ use super::routes::host_of;
 use super::wire::{HostHello, ReadyTask, Rejected, RunOrder, TaskKey, WorkerNote};
 use crate::machine::dispatcher::{DispatchIn, DispatchOut, Dispatcher, WorkerId};
 
-/// Messages.
-#[derive(Debug, RactorMessage)]
-pub enum DispatcherMsg {
-    /// A task holds all its resources.
-    Ready(ReadyTask),
-    /// A node's host lists its idle workers.
-    Hello(HostHello),
-    /// A worker is idle.
-    Idle(WorkerNote),
-    /// A node could not take a task.
-    Rejected(Rejected),
-    /// Cancel a task.
-    Cancel(Uuid),
-    /// Forget the workers of every node not in this set (their heartbeat stopped).
-    Prune(BTreeSet<String>),
-    /// How many ready tasks wait for a worker.
-    QueueDepth(RpcReplyPort<u64>),
-}
-
-/// Start-up arguments.
+/// The dispatcher of one lock service.
 #[derive(Debug)]
-pub struct DispatcherArgs {
-    /// The lock-service epoch: only orders of this epoch are re-sent after a rejection.
-    pub epoch: i64,
-}
-
-/// State.
-#[derive(Debug)]
-pub struct DispatcherState {
+pub struct ClusterDispatcher {
     machine: Dispatcher,
     payloads: BTreeMap<Uuid, ReadyTask>,
     seats: BTreeMap<(String, u32), WorkerId>,
@@ -54,11 +26,18 @@ pub struct DispatcherState {
     epoch: i64,
 }
 
-/// The actor.
-#[derive(Debug)]
-pub struct DispatcherActor;
+impl ClusterDispatcher {
+    /// For the lock service of `epoch` (only its own orders are re-sent after a rejection).
+    pub fn new(epoch: i64) -> ClusterDispatcher {
+        ClusterDispatcher {
+            machine: Dispatcher::default(),
+            payloads: BTreeMap::new(),
+            seats: BTreeMap::new(),
+            seat_of: BTreeMap::new(),
+            epoch,
+        }
+    }
 
-impl DispatcherState {
     fn seat(&mut self, incarnation: &str, n: u32) -> WorkerId {
         let key = (incarnation.to_owned(), n);
         if let Some(w) = self.seats.get(&key) {
@@ -70,139 +49,119 @@ impl DispatcherState {
         w
     }
 
-    fn step(
-        &mut self,
-        me: &ActorRef<DispatcherMsg>,
-        input: DispatchIn,
-    ) -> Result<(), ActorProcessingErr> {
-        let mut out = Vec::new();
-        self.machine.handle(input, &mut out);
-        for o in out {
-            match o {
-                DispatchOut::Assign { task, worker } => {
-                    let sent = match (self.payloads.get(&task), self.seat_of.get(&worker)) {
-                        (Some(p), Some((inc, n))) => host_of(inc).is_some_and(|h| {
-                            h.cast(HostMsg::Run(RunOrder {
-                                worker: *n,
-                                task: p.clone(),
-                            }))
-                            .is_ok()
-                        }),
-                        _ => false,
-                    };
-                    if !sent {
-                        // Its node is gone (or not connected): the task goes elsewhere.
-                        self.step(me, DispatchIn::WorkerLost(worker))?;
+    fn step(&mut self, input: DispatchIn) {
+        let mut inputs = vec![input];
+        while let Some(input) = inputs.pop() {
+            let mut out = Vec::new();
+            self.machine.handle(input, &mut out);
+            for o in out {
+                match o {
+                    DispatchOut::Assign { task, worker } => {
+                        let sent = match (self.payloads.get(&task), self.seat_of.get(&worker)) {
+                            (Some(p), Some((inc, n))) => host_of(inc).is_some_and(|h| {
+                                h.cast(HostMsg::Run(RunOrder {
+                                    worker: *n,
+                                    task: p.clone(),
+                                }))
+                                .is_ok()
+                            }),
+                            _ => false,
+                        };
+                        if !sent {
+                            // Its node is gone (or not connected): the task goes elsewhere.
+                            inputs.push(DispatchIn::WorkerLost(worker));
+                        }
                     }
-                }
-                DispatchOut::CancelOn { task, worker } => {
-                    if let Some(h) = self.seat_of.get(&worker).and_then(|(inc, _)| host_of(inc)) {
-                        let _ = h.cast(HostMsg::Cancel(TaskKey(task)));
+                    DispatchOut::CancelOn { task, worker } => {
+                        if let Some(h) = self.seat_of.get(&worker).and_then(|(inc, _)| host_of(inc))
+                        {
+                            let _ = h.cast(HostMsg::Cancel(TaskKey(task)));
+                        }
                     }
-                }
-                DispatchOut::Dropped(task) => {
-                    self.payloads.remove(&task);
-                }
-                DispatchOut::Orphaned { task, .. } => {
-                    // The worker's node is gone or refused: the task still holds its locks;
-                    // if it had started there, the start fence stops a second start and the
-                    // lock service's sweep fails it once that node's heartbeat is stale.
-                    if let Some(p) = self.payloads.get(&task).cloned() {
-                        me.cast(DispatcherMsg::Ready(p))?;
+                    DispatchOut::Dropped(task) => {
+                        self.payloads.remove(&task);
+                    }
+                    DispatchOut::Orphaned { task, .. } => {
+                        // The worker's node is gone or refused: the task still holds its
+                        // locks; if it had started there, the start fence stops a second
+                        // start and the lock service's sweep fails it once that node's
+                        // heartbeat is stale.
+                        if self.payloads.contains_key(&task) {
+                            inputs.push(DispatchIn::Ready(task));
+                        }
                     }
                 }
             }
         }
-        Ok(())
-    }
-}
-
-impl Actor for DispatcherActor {
-    type Msg = DispatcherMsg;
-    type State = DispatcherState;
-    type Arguments = DispatcherArgs;
-
-    async fn pre_start(
-        &self,
-        _me: ActorRef<Self::Msg>,
-        args: DispatcherArgs,
-    ) -> Result<Self::State, ActorProcessingErr> {
-        Ok(DispatcherState {
-            machine: Dispatcher::default(),
-            payloads: BTreeMap::new(),
-            seats: BTreeMap::new(),
-            seat_of: BTreeMap::new(),
-            epoch: args.epoch,
-        })
     }
 
-    async fn handle(
-        &self,
-        me: ActorRef<Self::Msg>,
-        msg: Self::Msg,
-        st: &mut Self::State,
-    ) -> Result<(), ActorProcessingErr> {
-        match msg {
-            DispatcherMsg::Ready(t) => {
-                let id = t.id;
-                st.payloads.insert(id, t);
-                st.step(&me, DispatchIn::Ready(id))?;
+    /// A task holds all its resources.
+    pub fn ready(&mut self, t: ReadyTask) {
+        let id = t.id;
+        self.payloads.insert(id, t);
+        self.step(DispatchIn::Ready(id));
+    }
+
+    /// A node's host lists its idle workers. The host knows best: a worker it calls idle is
+    /// idle. One we believed busy lost its order with a dropped session (or the order is still
+    /// on its way; then the host rejects whichever comes second): its task goes back in line.
+    pub fn hello(&mut self, HostHello { incarnation, idle }: HostHello) {
+        for n in idle {
+            let w = self.seat(&incarnation, n);
+            if self.machine.task_of(w).is_some() {
+                self.step(DispatchIn::WorkerLost(w));
             }
-            DispatcherMsg::Hello(HostHello { incarnation, idle }) => {
-                // The host knows best: a worker it calls idle is idle. One we believed busy
-                // lost its order with a dropped session (or the order is still on its way;
-                // then the host rejects whichever comes second): its task goes back in line.
-                for n in idle {
-                    let w = st.seat(&incarnation, n);
-                    if st.machine.task_of(w).is_some() {
-                        st.step(&me, DispatchIn::WorkerLost(w))?;
-                    }
-                    st.step(&me, DispatchIn::Idle(w))?;
-                }
-            }
-            DispatcherMsg::Idle(WorkerNote {
-                incarnation,
-                worker,
-                done,
-            }) => {
-                let w = st.seat(&incarnation, worker);
-                match (st.machine.task_of(w), done) {
-                    // About an order some other (deposed) lock service gave: not ours.
-                    (Some(t), Some(d)) if t != d => return Ok(()),
-                    (Some(t), _) => {
-                        st.payloads.remove(&t);
-                    }
-                    _ => {}
-                }
-                st.step(&me, DispatchIn::Idle(w))?;
-            }
-            DispatcherMsg::Rejected(Rejected { incarnation, order }) => {
-                let w = st.seat(&incarnation, order.worker);
-                if st.machine.task_of(w) == Some(order.task.id) {
-                    // The worker is busy elsewhere (or its node stopping): it reports idle
-                    // again when it can; the task goes back in line.
-                    st.step(&me, DispatchIn::WorkerLost(w))?;
-                } else if order.task.epoch == st.epoch {
-                    // An order of ours whose worker died before starting it.
-                    me.cast(DispatcherMsg::Ready(order.task))?;
-                }
-            }
-            DispatcherMsg::Cancel(t) => st.step(&me, DispatchIn::Cancel(t))?,
-            DispatcherMsg::Prune(live) => {
-                let gone: Vec<WorkerId> = st
-                    .seat_of
-                    .iter()
-                    .filter(|(_, (inc, _))| !live.contains(inc))
-                    .map(|(w, _)| *w)
-                    .collect();
-                for w in gone {
-                    st.step(&me, DispatchIn::WorkerLost(w))?;
-                }
-            }
-            DispatcherMsg::QueueDepth(r) => {
-                let _ = r.send(st.machine.queued() as u64);
-            }
+            self.step(DispatchIn::Idle(w));
         }
-        Ok(())
+    }
+
+    /// A worker is idle.
+    pub fn idle(&mut self, note: WorkerNote) {
+        let w = self.seat(&note.incarnation, note.worker);
+        match (self.machine.task_of(w), note.done) {
+            // About an order some other (deposed) lock service gave: not ours.
+            (Some(t), Some(d)) if t != d => return,
+            (Some(t), _) => {
+                self.payloads.remove(&t);
+            }
+            _ => {}
+        }
+        self.step(DispatchIn::Idle(w));
+    }
+
+    /// A node could not take a task.
+    pub fn rejected(&mut self, Rejected { incarnation, order }: Rejected) {
+        let w = self.seat(&incarnation, order.worker);
+        if self.machine.task_of(w) == Some(order.task.id) {
+            // The worker is busy elsewhere (or its node stopping): it reports idle again when
+            // it can; the task goes back in line.
+            self.step(DispatchIn::WorkerLost(w));
+        } else if order.task.epoch == self.epoch {
+            // An order of ours whose worker died before starting it.
+            self.ready(order.task);
+        }
+    }
+
+    /// Cancel a task (drop it if queued, else tell its worker's host).
+    pub fn cancel(&mut self, t: Uuid) {
+        self.step(DispatchIn::Cancel(t));
+    }
+
+    /// Forgets the workers of every node not in `live` (their heartbeat stopped).
+    pub fn prune(&mut self, live: &BTreeSet<String>) {
+        let gone: Vec<WorkerId> = self
+            .seat_of
+            .iter()
+            .filter(|(_, (inc, _))| !live.contains(inc))
+            .map(|(w, _)| *w)
+            .collect();
+        for w in gone {
+            self.step(DispatchIn::WorkerLost(w));
+        }
+    }
+
+    /// Ready tasks waiting for a worker.
+    pub fn queued(&self) -> usize {
+        self.machine.queued()
     }
 }

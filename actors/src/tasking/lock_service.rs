@@ -17,7 +17,7 @@ use uuid::Uuid;
 use pith_entities::sea_orm::ConnectionTrait;
 use pith_entities::{Db, MAX_BIND, TaskRow, WriteOp, Writer, tasks, time::now_micros};
 
-use super::dispatcher::{DispatcherActor, DispatcherArgs, DispatcherMsg};
+use super::dispatcher::ClusterDispatcher;
 use super::resource_lock::{ResourceLock, ResourceLockMsg};
 use super::routes::LOCK_GROUP;
 use super::wire::{
@@ -104,7 +104,7 @@ pub struct LockServiceState {
     tasks: BTreeMap<Uuid, Pending>,
     resources: BTreeMap<String, Resource>,
     out: Vec<GrantOut>,
-    dispatcher: ActorRef<DispatcherMsg>,
+    dispatcher: ClusterDispatcher,
 }
 
 /// The actor.
@@ -209,7 +209,7 @@ impl LockServiceState {
                             args: s.args.clone(),
                             epoch: self.args.epoch,
                         };
-                        self.dispatcher.cast(DispatcherMsg::Ready(ready))?;
+                        self.dispatcher.ready(ready);
                     }
                 }
                 GrantOut::ImmediateGranted(t) => {
@@ -287,7 +287,7 @@ impl LockServiceState {
             live.insert(r.try_get::<String>("", "incarnation")?);
         }
         live.insert(self.args.own_incarnation.clone());
-        self.dispatcher.cast(DispatcherMsg::Prune(live))?;
+        self.dispatcher.prune(&live);
         Ok(())
     }
 
@@ -320,7 +320,7 @@ impl LockServiceState {
         }
         for t in done {
             self.release(t)?;
-            self.dispatcher.cast(DispatcherMsg::Cancel(t))?;
+            self.dispatcher.cancel(t);
         }
         for t in stuck {
             self.out.push(GrantOut::Ready(t));
@@ -351,13 +351,7 @@ impl Actor for LockService {
         mut args: LockServiceArgs,
     ) -> Result<Self::State, ActorProcessingErr> {
         let initial = std::mem::take(&mut args.initial);
-        let (dispatcher, _) = Actor::spawn_linked(
-            None,
-            DispatcherActor,
-            DispatcherArgs { epoch: args.epoch },
-            me.get_cell(),
-        )
-        .await?;
+        let dispatcher = ClusterDispatcher::new(args.epoch);
         let mut st = LockServiceState {
             dispatcher,
             seq: Sequencer::new(args.max_seq),
@@ -435,20 +429,15 @@ impl Actor for LockService {
                 st.flush()?;
             }
             LockServiceMsg::Release(TaskKey(task)) => st.release(task)?,
-            LockServiceMsg::Hello(h) => st.dispatcher.cast(DispatcherMsg::Hello(h))?,
-            LockServiceMsg::WorkerIdle(n) => st.dispatcher.cast(DispatcherMsg::Idle(n))?,
-            LockServiceMsg::Rejected(r) => st.dispatcher.cast(DispatcherMsg::Rejected(r))?,
+            LockServiceMsg::Hello(h) => st.dispatcher.hello(h),
+            LockServiceMsg::WorkerIdle(n) => st.dispatcher.idle(n),
+            LockServiceMsg::Rejected(r) => st.dispatcher.rejected(r),
             LockServiceMsg::QueueDepth(reply) => {
-                let n = st
-                    .dispatcher
-                    .call(DispatcherMsg::QueueDepth, Some(Duration::from_secs(1)))
-                    .await
-                    .map_or(0, |r| r.unwrap_or(0));
-                let _ = reply.send(n);
+                let _ = reply.send(st.dispatcher.queued() as u64);
             }
             LockServiceMsg::Canceled(TaskKey(task)) => {
                 st.release(task)?;
-                st.dispatcher.cast(DispatcherMsg::Cancel(task))?;
+                st.dispatcher.cancel(task);
             }
         }
         Ok(())
@@ -461,8 +450,7 @@ impl Actor for LockService {
         _st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         if let SupervisionEvent::ActorFailed(who, err) = evt {
-            // A resource queue or the dispatcher is gone: our in-memory view is no longer
-            // trustworthy. Stop and let the node rebuild the lock service from the task table.
+            // A resource queue is gone: our in-memory view is no longer trustworthy. Stop and let the node rebuild the lock service from the task table.
             tracing::error!(actor = ?who.get_id(), error = %err, "a lock-service child failed; restarting the lock service");
             me.stop(Some("lock-service child failed".into()));
         }
