@@ -117,33 +117,7 @@ fn spawn_in(
         Some(u) => c.env("PULP_DATABASE_URL", u),
         None => c.env_remove("PULP_DATABASE_URL"),
     };
-    let spawned = Instant::now();
-    let mut child = c
-        .spawn()
-        .with_context(|| format!("starting {}", opts.pith.display()))?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let line = loop {
-        match lines.next() {
-            Some(Ok(l)) if l.contains("listening on http://") => break l,
-            Some(Ok(_)) => continue,
-            _ => bail!("pith exited before listening"),
-        }
-    };
-    let ready_ms = spawned.elapsed().as_secs_f64() * 1000.0;
-    std::thread::spawn(move || for _ in lines {});
-    let addr = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .context("address")?
-        .to_owned();
-    Ok(Server {
-        child,
-        base: format!("http://{addr}"),
-        ready_ms,
-        dir: Some(dir),
-    })
+    launch(c, dir, "listening on http://")
 }
 
 fn rss_kib(pid: u32) -> Option<u64> {
@@ -491,33 +465,7 @@ fn node(opts: &Opts, args: &[&str], db_url: &str, ready: &str) -> anyhow::Result
         .env("RUST_LOG", "error")
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
-    let spawned = Instant::now();
-    let mut child = c
-        .spawn()
-        .with_context(|| format!("starting {}", opts.pith.display()))?;
-    let stdout = child.stdout.take().context("stdout")?;
-    let mut lines = BufReader::new(stdout).lines();
-    let line = loop {
-        match lines.next() {
-            Some(Ok(l)) if l.contains(ready) => break l,
-            Some(Ok(_)) => continue,
-            _ => bail!("pith {args:?} exited before it was ready"),
-        }
-    };
-    let ready_ms = spawned.elapsed().as_secs_f64() * 1000.0;
-    std::thread::spawn(move || for _ in lines {});
-    let base = line
-        .split("http://")
-        .nth(1)
-        .and_then(|r| r.split('/').next())
-        .map(|a| format!("http://{a}"))
-        .unwrap_or_default();
-    Ok(Server {
-        child,
-        base,
-        ready_ms,
-        dir: Some(dir),
-    })
+    launch(c, dir, ready)
 }
 
 /// Waits until the node behind `base` has a session with `n` peers.
@@ -1275,4 +1223,39 @@ async fn faults_bench(opts: &Opts, c: &reqwest::Client) -> anyhow::Result<()> {
     );
     println!("   … after killing another worker: {}", stat(&other));
     Ok(())
+}
+
+/// Spawns `c` (stdout piped) and waits for a stdout line containing `ready`; the `http://ADDR`
+/// on that line, if any, becomes the server's base URL.
+fn launch(mut c: Command, dir: tempfile::TempDir, ready: &str) -> anyhow::Result<Server> {
+    let spawned = Instant::now();
+    let mut child = c
+        .spawn()
+        .with_context(|| format!("starting {:?}", c.get_program()))?;
+    let stdout = child.stdout.take().context("stdout")?;
+    let mut lines = BufReader::new(stdout).lines();
+    let line = loop {
+        match lines.next() {
+            Some(Ok(l)) if l.contains(ready) => break l,
+            Some(Ok(_)) => continue,
+            _ => bail!(
+                "{:?} exited before it was ready",
+                c.get_args().collect::<Vec<_>>()
+            ),
+        }
+    };
+    let ready_ms = spawned.elapsed().as_secs_f64() * 1000.0;
+    std::thread::spawn(move || for _ in lines {});
+    let base = line
+        .split("http://")
+        .nth(1)
+        .and_then(|r| r.split('/').next())
+        .map(|a| format!("http://{a}"))
+        .unwrap_or_default();
+    Ok(Server {
+        child,
+        base,
+        ready_ms,
+        dir: Some(dir),
+    })
 }
