@@ -1205,7 +1205,10 @@ async fn faults_bench(opts: &Opts, c: &reqwest::Client) -> anyhow::Result<()> {
         wait_peers(c, &api.base, 3).await?;
     }
     let stat = |v: &[f64]| {
-        let mean = v.iter().sum::<f64>() / v.len().max(1) as f64;
+        if v.is_empty() {
+            return "no such round".to_owned();
+        }
+        let mean = v.iter().sum::<f64>() / v.len() as f64;
         let max = v.iter().copied().fold(0.0, f64::max);
         format!(
             "mean {mean:.1} s, max {max:.1} s ({:.2}×/{:.2}× the ttl)",
