@@ -141,10 +141,4 @@ pub struct Rejected {
     pub order: RunOrder,
 }
 
-/// Process incarnations whose heartbeat is fresh.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
-pub struct LiveSet(pub Vec<String>);
-
-bytes_via_serde!(
-    RunOrder, ReadyTask, HostHello, WorkerNote, Rejected, LiveSet
-);
+bytes_via_serde!(RunOrder, ReadyTask, HostHello, WorkerNote, Rejected);
