@@ -19,7 +19,6 @@ use ractor_cluster_derive::RactorMessage;
 use tokio::task::JoinHandle;
 
 use pith_entities::Db;
-use pith_entities::sea_orm::ConnectionTrait;
 
 use crate::membership::{MemberIn, MemberOut, Membership, PeerRow};
 
@@ -199,24 +198,17 @@ impl JoinState {
     }
 
     async fn live_peers(&self) -> Result<Vec<PeerRow>, pith_entities::DbError> {
-        let db = &self.args.db;
-        let sql = format!(
-            "SELECT DISTINCT incarnation, cluster_addr FROM core_appstatus WHERE cluster_addr IS NOT NULL \
-             AND incarnation <> $1 AND last_heartbeat >= {} - ttl * 1000000",
-            db.now_sql()
-        );
-        let rows = db
-            .read
-            .query_all_raw(db.stmt(&sql, vec![self.args.incarnation.clone().into()]))
-            .await?;
-        let mut peers = Vec::new();
-        for r in rows {
-            peers.push(PeerRow {
-                incarnation: r.try_get("", "incarnation")?,
-                addr: r.try_get("", "cluster_addr")?,
-            });
-        }
-        Ok(peers)
+        let nodes = pith_entities::nodes::live(&self.args.db).await?;
+        Ok(nodes
+            .into_iter()
+            .filter(|n| n.incarnation != self.args.incarnation)
+            .filter_map(|n| {
+                Some(PeerRow {
+                    addr: n.cluster_addr?,
+                    incarnation: n.incarnation,
+                })
+            })
+            .collect())
     }
 }
 

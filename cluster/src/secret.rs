@@ -56,20 +56,11 @@ async fn stored(db: &Db) -> Result<Option<(String, String)>, DbError> {
 }
 
 async fn live_nodes(db: &Db, except: &str) -> Result<usize, DbError> {
-    let sql = format!(
-        "SELECT COUNT(DISTINCT incarnation) AS n FROM core_appstatus WHERE cluster_addr IS NOT NULL \
-         AND incarnation <> $1 AND last_heartbeat >= {} - ttl * 1000000",
-        db.now_sql()
-    );
-    let n = db
-        .write
-        .query_all_raw(db.stmt(&sql, vec![except.to_owned().into()]))
-        .await?
-        .first()
-        .map(|r| r.try_get::<i64>("", "n"))
-        .transpose()?
-        .unwrap_or(0);
-    Ok(n.max(0) as usize)
+    let nodes = pith_entities::nodes::live(db).await?;
+    Ok(nodes
+        .iter()
+        .filter(|n| n.cluster_addr.is_some() && n.incarnation != except)
+        .count())
 }
 
 /// Cluster nodes with a fresh heartbeat.

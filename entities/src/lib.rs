@@ -14,6 +14,7 @@ pub mod entity;
 pub mod error;
 pub mod lease;
 pub mod migration;
+pub mod nodes;
 pub mod remotes;
 pub mod repositories;
 pub mod store;

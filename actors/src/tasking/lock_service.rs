@@ -15,7 +15,7 @@ use ractor_cluster_derive::RactorClusterMessage;
 use uuid::Uuid;
 
 use pith_entities::sea_orm::ConnectionTrait;
-use pith_entities::{Db, MAX_BIND, TaskRow, WriteOp, Writer, tasks, time::now_micros};
+use pith_entities::{Db, MAX_BIND, TaskRow, WriteOp, Writer, nodes, tasks, time::now_micros};
 
 use super::dispatcher::ClusterDispatcher;
 use super::resource_lock::{ResourceLock, ResourceLockMsg};
@@ -276,16 +276,11 @@ impl LockServiceState {
 
     /// Tells the dispatcher which nodes are alive, so it forgets the workers of lost ones.
     async fn prune(&mut self) -> Result<(), ActorProcessingErr> {
-        let db = &self.args.db;
-        let sql = format!(
-            "SELECT DISTINCT incarnation FROM core_appstatus WHERE last_heartbeat >= {} - ttl * 1000000",
-            db.now_sql()
-        );
-        let rows = db.read.query_all_raw(db.stmt(&sql, vec![])).await?;
-        let mut live = BTreeSet::new();
-        for r in rows {
-            live.insert(r.try_get::<String>("", "incarnation")?);
-        }
+        let mut live: BTreeSet<String> = nodes::live(&self.args.db)
+            .await?
+            .into_iter()
+            .map(|n| n.incarnation)
+            .collect();
         live.insert(self.args.own_incarnation.clone());
         self.dispatcher.prune(&live);
         Ok(())

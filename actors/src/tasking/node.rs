@@ -12,8 +12,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use ractor_cluster_derive::RactorMessage;
 use tokio::task::JoinHandle;
 
-use pith_entities::sea_orm::ConnectionTrait;
-use pith_entities::{Backend, Db, DbError, WriteOp, lease, tasks, time::now_micros};
+use pith_entities::{Backend, Db, DbError, WriteOp, lease, nodes, tasks, time::now_micros};
 
 use super::host::{HostArgs, HostMsg, WorkerHost};
 use super::liveness::Liveness;
@@ -103,13 +102,7 @@ async fn live_incarnations(db: &Db, me: &NodeIdentity) -> Result<BTreeSet<String
         // SQLite means one process (the data directory is locked): nobody else is alive.
         return Ok(live);
     }
-    let sql = format!(
-        "SELECT DISTINCT incarnation FROM core_appstatus WHERE last_heartbeat >= {} - ttl * 1000000",
-        db.now_sql()
-    );
-    for r in db.read.query_all_raw(db.stmt(&sql, vec![])).await? {
-        live.insert(r.try_get::<String>("", "incarnation")?);
-    }
+    live.extend(nodes::live(db).await?.into_iter().map(|n| n.incarnation));
     Ok(live)
 }
 
