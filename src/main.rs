@@ -1,6 +1,7 @@
 //! The `pith` binary: command line, settings, wiring. Nothing depends on it.
 
 mod cli;
+mod plugins;
 mod run;
 mod settings;
 mod telemetry;

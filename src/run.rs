@@ -131,7 +131,9 @@ async fn run_command(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Migrate(d) => {
             let db = open_db(&settings, &d.data_dir).await?;
-            migration::migrate(&db).await.context("migrating")?;
+            migration::migrate(&db, crate::plugins::migrations())
+                .await
+                .context("migrating")?;
             println!(
                 "pith: database is up to date ({})",
                 redact(&settings.database_url(&d.data_dir))
@@ -144,7 +146,9 @@ async fn run_command(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             data,
         }) => {
             let db = open_db(&settings, &data.data_dir).await?;
-            migration::migrate(&db).await.context("migrating")?;
+            migration::migrate(&db, crate::plugins::migrations())
+                .await
+                .context("migrating")?;
             let pw = match (password, random) {
                 (Some(p), _) if !p.is_empty() => p,
                 (Some(_), _) => bail!("the password must not be empty"),
@@ -299,7 +303,7 @@ async fn run_node(
     }
     let _lock = lock_sqlite(&url)?;
     let db = open_db(settings, data_dir).await?;
-    migration::migrate(&db)
+    migration::migrate(&db, crate::plugins::migrations())
         .await
         .context("migrating the database")?;
     let store =
@@ -384,6 +388,8 @@ async fn run_node(
     };
 
     let deps = Arc::new(TaskDeps {
+        types: crate::plugins::types(),
+        bodies: crate::plugins::bodies(settings.pith_test_tasks),
         db: db.clone(),
         writer: writer.clone(),
         store: store.clone(),

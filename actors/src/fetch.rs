@@ -369,14 +369,14 @@ async fn run(shared: &Shared, req: &Request, tx: &watch::Sender<Progress>) -> Pr
             !(shared.test_hooks && src.url.contains("pith-test-panic")),
             "test hook: a fetcher panics"
         );
-        let client = match crate::tasks::sync::client(&src.remote) {
+        let client = match crate::download::client(&src.remote) {
             Ok(c) => c,
             Err(e) => {
                 tried.push(format!("{}: {e}", src.url));
                 continue;
             }
         };
-        let resp = match crate::tasks::sync::get(&client, &src.remote, &src.url).await {
+        let resp = match crate::download::get(&client, &src.remote, &src.url).await {
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(url = %src.url, error = %e, "on-demand fetch failed before any byte; trying the next source");

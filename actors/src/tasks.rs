@@ -1,4 +1,5 @@
-//! Task bodies, selected by Pulp's dotted task name. A body gets a [`TaskContext`] and returns
+//! Core's task bodies (pulpcore's tasks), registered with the plugins' in a
+//! [`TaskBodies`] table by Pulp's dotted task name. A body gets a [`TaskContext`] and returns
 //! its result (or an error text that becomes `error.description`). Bodies may be aborted at
 //! any await point (cancel, SIGINT): they write in transactions so an abort leaves nothing
 //! half-made.
@@ -11,16 +12,17 @@ use uuid::Uuid;
 
 use pith_entities::{ArtifactStore, Db, WriteOp, Writer};
 
-pub mod content;
 pub mod distribution;
 mod general;
 mod maintenance;
 mod orphans;
-pub mod publish;
+pub mod publication;
 mod purge;
-pub mod sync;
+pub mod repository;
 mod test_bodies;
 pub mod upload;
+
+use crate::plugin::{Creator, TaskBodies, TaskBody, Types};
 
 /// Pulp's name of the orphan cleanup task.
 pub const ORPHAN_CLEANUP: &str = "pulpcore.app.tasks.orphan.orphan_cleanup";
@@ -30,14 +32,10 @@ pub const PURGE: &str = "pulpcore.app.tasks.purge.purge";
 pub const GENERAL_UPDATE: &str = "pulpcore.app.tasks.base.ageneral_update";
 /// Pulp's name of the generic delete task.
 pub const GENERAL_DELETE: &str = "pulpcore.app.tasks.base.general_delete";
-/// Pulp's name of the generic create task (file content here).
+/// Pulp's name of the generic create task (the body is chosen by the `table` argument).
 pub const GENERAL_CREATE: &str = "pulpcore.app.tasks.base.general_create";
 /// Pulp's name of the modify task.
 pub const ADD_AND_REMOVE: &str = "pulpcore.app.tasks.repository.add_and_remove";
-/// pulp_file's sync task.
-pub const SYNCHRONIZE: &str = "pulp_file.app.tasks.synchronizing.synchronize";
-/// pulp_file's publish task.
-pub const PUBLISH: &str = "pulp_file.app.tasks.publishing.publish";
 /// Deletes a repository version (squashing it into the next).
 pub const DELETE_VERSION: &str = "pulpcore.app.tasks.repository.delete_version";
 /// Re-downloads a version's missing or corrupted files.
@@ -47,9 +45,14 @@ pub const UPLOAD_COMMIT: &str = "pulpcore.app.tasks.upload.commit";
 /// Test-only: sleeps, optionally fails or panics (enabled by `PITH_TEST_TASKS`).
 pub const TEST_SLEEP: &str = "pith.app.tasks.test.sleep";
 
-/// What bodies share: database, writer, storage, and whether test bodies may run.
+/// What bodies share: database, writer, storage, the plugins' types and every body, and
+/// whether test bodies may run.
 #[derive(Debug)]
 pub struct TaskDeps {
+    /// Every detail type of the running plugins.
+    pub types: Types,
+    /// Every task body, core's and the plugins'.
+    pub bodies: TaskBodies,
     /// The database.
     pub db: Db,
     /// The node's batching writer.
@@ -132,65 +135,59 @@ pub struct TaskOutput {
 /// A running body.
 pub type TaskFuture = Pin<Box<dyn Future<Output = Result<TaskOutput, String>> + Send>>;
 
-/// The body for `name`; unknown names fail the task with a message that says so.
-///
-/// Bodies that can change what the content app serves (distributions, publications, and
-/// syncs or modifications that may autopublish) tell its index when they end.
-pub fn body(name: &str, ctx: TaskContext) -> TaskFuture {
-    let fut = select_body(name, ctx);
-    if matches!(
-        name,
-        GENERAL_UPDATE
-            | GENERAL_CREATE
-            | GENERAL_DELETE
-            | ADD_AND_REMOVE
-            | SYNCHRONIZE
-            | PUBLISH
-            | DELETE_VERSION
-    ) {
-        Box::pin(async move {
-            let out = fut.await;
-            pith_entities::content_generation::bump();
-            out
-        })
-    } else {
-        fut
+/// Core's task bodies (pulpcore's tasks), and its `general_create` for distributions.
+pub fn core_bodies(test_tasks: bool) -> TaskBodies {
+    fn body(name: &'static str, run: crate::plugin::BodyFn, changes: bool) -> TaskBody {
+        TaskBody {
+            name,
+            run,
+            changes_served_content: changes,
+        }
     }
+    let mut b = TaskBodies::default();
+    b.add([
+        body(ORPHAN_CLEANUP, |c| Box::pin(orphans::cleanup(c)), false),
+        body(PURGE, |c| Box::pin(purge::purge(c)), false),
+        body(GENERAL_UPDATE, |c| Box::pin(general::update(c)), true),
+        body(GENERAL_CREATE, |c| Box::pin(general::create(c)), true),
+        body(GENERAL_DELETE, |c| Box::pin(general::delete(c)), true),
+        body(ADD_AND_REMOVE, |c| Box::pin(repository::modify(c)), true),
+        body(UPLOAD_COMMIT, |c| Box::pin(upload::commit(c)), false),
+        body(
+            DELETE_VERSION,
+            |c| Box::pin(maintenance::delete_version(c)),
+            true,
+        ),
+        body(
+            REPAIR_VERSION,
+            |c| Box::pin(maintenance::repair_version(c)),
+            false,
+        ),
+    ]);
+    if test_tasks {
+        b.add([body(TEST_SLEEP, |c| Box::pin(test_bodies::sleep(c)), false)]);
+    }
+    b.add_creators([Creator {
+        table: "core_distribution",
+        run: |c| Box::pin(distribution::create(c)),
+    }]);
+    b
 }
 
-fn select_body(name: &str, ctx: TaskContext) -> TaskFuture {
-    match name {
-        ORPHAN_CLEANUP => Box::pin(orphans::cleanup(ctx)),
-        PURGE => Box::pin(purge::purge(ctx)),
-        GENERAL_UPDATE => Box::pin(general::update(ctx)),
-        GENERAL_CREATE
-            if ctx.args.get("table").and_then(|t| t.as_str()) == Some("core_distribution") =>
-        {
-            Box::pin(distribution::create(ctx))
-        }
-        GENERAL_CREATE => Box::pin(content::create(ctx)),
-        ADD_AND_REMOVE => Box::pin(content::modify(ctx)),
-        SYNCHRONIZE => Box::pin(sync::synchronize(ctx)),
-        PUBLISH => Box::pin(publish::publish(ctx)),
-        GENERAL_DELETE => Box::pin(general::delete(ctx)),
-        UPLOAD_COMMIT => Box::pin(upload::commit(ctx)),
-        DELETE_VERSION => Box::pin(maintenance::delete_version(ctx)),
-        REPAIR_VERSION => Box::pin(maintenance::repair_version(ctx)),
-        TEST_SLEEP if ctx.deps.test_tasks => Box::pin(test_bodies::sleep(ctx)),
-        other => {
-            let msg = format!("Pith has no task named {other:?}.");
-            Box::pin(async move { Err(msg) })
-        }
-    }
+/// The body for `name` from the context's table; unknown names fail the task with a message
+/// that says so.
+pub fn body(name: &str, ctx: TaskContext) -> TaskFuture {
+    let deps = ctx.deps.clone();
+    deps.bodies.body(name, ctx)
 }
 
 /// Database helper for bodies.
-fn db_err(e: impl std::fmt::Display) -> String {
+pub fn db_err(e: impl std::fmt::Display) -> String {
     format!("Database error: {e}")
 }
 
 /// Builds `$1,$2,…` for `n` values starting at `from`.
-fn placeholders(from: usize, n: usize) -> String {
+pub fn placeholders(from: usize, n: usize) -> String {
     (from..from + n)
         .map(|i| format!("${i}"))
         .collect::<Vec<_>>()

@@ -119,7 +119,9 @@ mod tests {
         let db = Db::connect(&format!("sqlite://{}/db.sqlite3", dir.path().display()))
             .await
             .unwrap();
-        pith_entities::migration::migrate(&db).await.unwrap();
+        pith_entities::migration::migrate(&db, Vec::new())
+            .await
+            .unwrap();
         check(&db, "one", "a").await.unwrap();
         check(&db, "one", "b").await.unwrap();
         // Nobody alive: a new secret replaces the old one.

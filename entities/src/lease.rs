@@ -109,7 +109,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}/db.sqlite3", dir.path().display());
         let db = Db::connect(&url).await.unwrap();
-        crate::migration::migrate(&db).await.unwrap();
+        crate::migration::migrate(&db, Vec::new()).await.unwrap();
         let ttl = Duration::from_secs(30);
         let e1 = acquire(&db, "a", ttl, false).await.unwrap().unwrap();
         // "a" has no app-status row, so it counts as gone: "b" takes over.

@@ -31,3 +31,5 @@ pub use writer::{WriteOp, Writer};
 
 /// Re-exported so that crates above can build queries without naming sea-orm's version twice.
 pub use sea_orm;
+/// Re-exported so that plugins write their migrations against the same version.
+pub use sea_orm_migration;

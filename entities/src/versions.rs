@@ -80,25 +80,52 @@ pub async fn latest_numbers(db: &Db, repos: &[String]) -> Result<BTreeMap<String
     Ok(out)
 }
 
-/// Relative paths of file content ids.
-async fn relative_paths(
+/// A repository type's key (Pulp's `repo_key_fields`): the columns of a content detail table
+/// that identify a unit within one version. Adding a unit whose key another unit in the
+/// version has replaces that unit. Declared by the plugin that owns the repository type.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RepoKey {
+    /// The content detail table (one row per unit, keyed by `content_id`).
+    pub table: &'static str,
+    /// Its key columns; empty: units never replace each other.
+    pub columns: &'static [&'static str],
+}
+
+impl RepoKey {
+    /// A key that never matches: every unit stays.
+    pub const NONE: RepoKey = RepoKey {
+        table: "",
+        columns: &[],
+    };
+}
+
+/// The key of each of `ids` that has a row in the key's table (the columns joined with
+/// U+001F, which no key column holds).
+pub async fn keys(
     db: &Db,
     conn: &impl ConnectionTrait,
+    key: &RepoKey,
     ids: &BTreeSet<String>,
 ) -> Result<BTreeMap<String, String>, DbError> {
     let mut out = BTreeMap::new();
+    if key.columns.is_empty() {
+        return Ok(out);
+    }
     let ids: Vec<&String> = ids.iter().collect();
     for chunk in ids.chunks(crate::MAX_BIND) {
         let sql = format!(
-            "SELECT content_id, relative_path FROM file_filecontent WHERE content_id IN ({})",
+            "SELECT content_id, {} FROM {} WHERE content_id IN ({})",
+            key.columns.join(", "),
+            key.table,
             ph(1, chunk.len())
         );
         let values: Vec<Value> = chunk.iter().map(|s| Value::from((*s).clone())).collect();
         for r in conn.query_all_raw(db.stmt(&sql, values)).await? {
-            out.insert(
-                r.try_get("", "content_id")?,
-                r.try_get("", "relative_path")?,
-            );
+            let mut parts = Vec::with_capacity(key.columns.len());
+            for c in key.columns {
+                parts.push(r.try_get::<String>("", c)?);
+            }
+            out.insert(r.try_get("", "content_id")?, parts.join("\u{1f}"));
         }
     }
     Ok(out)
@@ -122,13 +149,14 @@ pub async fn create_version_zero(
 }
 
 /// Builds the next version from the latest (or from `base`): `remove` first, then `add`;
-/// among file content with the same relative path the newly added unit wins. Returns the new
+/// among content with the same repository key the newly added unit wins. Returns the new
 /// version's `(id, number)`, or `None` (and writes nothing) when the content would not change.
 /// Run it inside the caller's transaction.
 pub async fn new_version(
     db: &Db,
     conn: &impl ConnectionTrait,
     repo: &str,
+    key: &RepoKey,
     base: Option<i64>,
     add: &[String],
     remove: &Remove,
@@ -148,8 +176,8 @@ pub async fn new_version(
         }
     }
     let added: BTreeSet<String> = add.iter().cloned().collect();
-    // Relative-path collisions: the unit being added replaces the one already there.
-    let paths = relative_paths(db, conn, &target.union(&added).cloned().collect()).await?;
+    // Key collisions: the unit being added replaces the one already there.
+    let paths = keys(db, conn, key, &target.union(&added).cloned().collect()).await?;
     let new_paths: BTreeSet<&String> = added.iter().filter_map(|id| paths.get(id)).collect();
     target.retain(|id| added.contains(id) || paths.get(id).is_none_or(|p| !new_paths.contains(p)));
     target.extend(added);
@@ -340,45 +368,63 @@ pub async fn retain(
     Ok(())
 }
 
-/// Counts of (added, removed, present) file content in a version.
-pub async fn summary(db: &Db, repo: &str, number: i64) -> Result<(i64, i64, i64), DbError> {
-    let q = |sql: &'static str| async move {
+/// Counts of (added, removed, present) content in a version, per content type (`pulp_type`).
+pub async fn summary(
+    db: &Db,
+    repo: &str,
+    number: i64,
+) -> Result<BTreeMap<String, (i64, i64, i64)>, DbError> {
+    let mut out: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
+    let conditions = [
+        "rc.version_added = $2",
+        "rc.version_removed = $2",
+        "rc.version_added <= $2 AND (rc.version_removed IS NULL OR rc.version_removed > $2)",
+    ];
+    for (i, cond) in conditions.iter().enumerate() {
+        let sql = format!(
+            "SELECT c.pulp_type, COUNT(*) AS n FROM core_repositorycontent rc \
+             JOIN core_content c ON c.pulp_id = rc.content_id \
+             WHERE rc.repository_id = $1 AND {cond} GROUP BY c.pulp_type"
+        );
         let rows = db
             .read
-            .query_all_raw(db.stmt(sql, vec![repo.to_owned().into(), number.into()]))
+            .query_all_raw(db.stmt(&sql, vec![repo.to_owned().into(), number.into()]))
             .await?;
-        Ok::<i64, DbError>(
-            rows.into_iter()
-                .next()
-                .and_then(|r| r.try_get::<i64>("", "n").ok())
-                .unwrap_or(0),
-        )
-    };
-    let added = q("SELECT COUNT(*) AS n FROM core_repositorycontent WHERE repository_id = $1 AND version_added = $2").await?;
-    let removed = q("SELECT COUNT(*) AS n FROM core_repositorycontent WHERE repository_id = $1 AND version_removed = $2").await?;
-    let present = q("SELECT COUNT(*) AS n FROM core_repositorycontent WHERE repository_id = $1 AND version_added <= $2 \
-                     AND (version_removed IS NULL OR version_removed > $2)")
-        .await?;
-    Ok((added, removed, present))
+        for r in rows {
+            let n: i64 = r.try_get("", "n")?;
+            let e = out.entry(r.try_get("", "pulp_type")?).or_default();
+            match i {
+                0 => e.0 = n,
+                1 => e.1 = n,
+                _ => e.2 = n,
+            }
+        }
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    const KEY: RepoKey = RepoKey {
+        table: "test_unit",
+        columns: &["relative_path"],
+    };
+
     async fn content(db: &Db, path: &str, digest: &str) -> String {
         let id = uuid::Uuid::now_v7().to_string();
         db.write
             .execute_raw(db.stmt(
                 "INSERT INTO core_content (pulp_id, pulp_type, pulp_created, pulp_last_updated, timestamp_of_interest, pulp_labels) \
-                 VALUES ($1,'file.file',0,0,0,'{}')",
+                 VALUES ($1,'test.unit',0,0,0,'{}')",
                 vec![id.clone().into()],
             ))
             .await
             .unwrap();
         db.write
             .execute_raw(db.stmt(
-                "INSERT INTO file_filecontent (content_id, relative_path, digest) VALUES ($1,$2,$3)",
+                "INSERT INTO test_unit (content_id, relative_path, digest) VALUES ($1,$2,$3)",
                 vec![id.clone().into(), path.into(), digest.into()],
             ))
             .await
@@ -392,11 +438,18 @@ mod tests {
         let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
             .await
             .unwrap();
-        crate::migration::migrate(&db).await.unwrap();
+        crate::migration::migrate(&db, Vec::new()).await.unwrap();
+        db.write
+            .execute_raw(db.stmt(
+                "CREATE TABLE test_unit (content_id TEXT PRIMARY KEY, relative_path TEXT NOT NULL, digest TEXT NOT NULL)",
+                vec![],
+            ))
+            .await
+            .unwrap();
         db.write
             .execute_raw(db.stmt(
                 "INSERT INTO core_repository (pulp_id, pulp_type, name, pulp_labels, autopublish, next_version, last_sync_details, \
-                 pulp_created, pulp_last_updated) VALUES ('r','file.file','r','{}',$1,1,'{}',0,0)",
+                 pulp_created, pulp_last_updated) VALUES ('r','test.repo','r','{}',$1,1,'{}',0,0)",
                 vec![false.into()],
             ))
             .await
@@ -412,6 +465,7 @@ mod tests {
             &db,
             &db.write,
             "r",
+            &KEY,
             None,
             &[a.clone(), b.clone()],
             &Remove::Ids(vec![]),
@@ -424,6 +478,7 @@ mod tests {
                 &db,
                 &db.write,
                 "r",
+                &KEY,
                 None,
                 std::slice::from_ref(&a),
                 &Remove::Ids(vec![])
@@ -438,6 +493,7 @@ mod tests {
             &db,
             &db.write,
             "r",
+            &KEY,
             None,
             std::slice::from_ref(&a2),
             &Remove::Ids(vec![]),
@@ -450,11 +506,12 @@ mod tests {
             content_ids(&db, &db.read, "r", 2).await.unwrap(),
             BTreeSet::from([a2.clone(), b.clone()])
         );
-        assert_eq!(summary(&db, "r", 2).await.unwrap(), (1, 1, 2));
+        assert_eq!(summary(&db, "r", 2).await.unwrap()["test.unit"], (1, 1, 2));
         let v3 = new_version(
             &db,
             &db.write,
             "r",
+            &KEY,
             None,
             &[],
             &Remove::Ids(vec![b.clone()]),
@@ -471,6 +528,7 @@ mod tests {
             &db,
             &db.write,
             "r",
+            &KEY,
             Some(1),
             std::slice::from_ref(&b),
             &Remove::All,

@@ -91,7 +91,7 @@ async fn compare(url: &str, seeds: std::ops::Range<u64>) {
         let db = Db::connect(&url.replace("{seed}", &seed.to_string()))
             .await
             .expect("connect");
-        migration::migrate(&db).await.expect("migrate");
+        migration::migrate(&db, Vec::new()).await.expect("migrate");
         let writer = Writer::start(db.clone());
         let mut sim = SimDb::default();
         let mut r = Rng::new(seed);

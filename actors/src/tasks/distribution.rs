@@ -7,22 +7,26 @@ use pith_entities::{Db, DbError};
 use serde_json::{Map, Value, json};
 
 use super::{TaskContext, TaskOutput, db_err};
+use crate::plugin::{Types, unknown};
 
 /// Pulp's JSON for a distribution; `content_base` is `CONTENT_ORIGIN` + `CONTENT_PATH_PREFIX`.
 pub async fn distribution_json(
     db: &Db,
+    types: &Types,
     v3: &str,
     content_base: &str,
     d: &distribution::Model,
 ) -> Result<Value, DbError> {
-    let mut v = distributions_json(db, v3, content_base, std::slice::from_ref(d)).await?;
+    let mut v = distributions_json(db, types, v3, content_base, std::slice::from_ref(d)).await?;
     v.pop()
         .ok_or_else(|| DbError::Corrupt("no distribution JSON".into()))
 }
 
-/// Pulp's JSON for distributions, with the hrefs of the versions they name found in one query.
+/// Pulp's JSON for distributions, with the hrefs of the repositories and versions they name
+/// found in one query each.
 pub async fn distributions_json(
     db: &Db,
+    types: &Types,
     v3: &str,
     content_base: &str,
     rows: &[distribution::Model],
@@ -32,23 +36,29 @@ pub async fn distributions_json(
         .iter()
         .filter_map(|d| d.repository_version_id.clone())
         .collect();
-    let versions: std::collections::HashMap<String, String> = if ids.is_empty() {
-        Default::default()
+    let versions = if ids.is_empty() {
+        Vec::new()
     } else {
         version::Entity::find()
             .filter(version::Column::PulpId.is_in(ids))
             .all(&db.read)
             .await?
-            .into_iter()
-            .map(|v| {
-                let href = format!(
-                    "{v3}repositories/file/file/{}/versions/{}/",
-                    v.repository_id, v.number
-                );
-                (v.pulp_id, href)
-            })
-            .collect()
     };
+    let mut repo_ids: Vec<String> = rows
+        .iter()
+        .filter_map(|d| d.repository_id.clone())
+        .collect();
+    repo_ids.extend(versions.iter().map(|v| v.repository_id.clone()));
+    repo_ids.sort();
+    repo_ids.dedup();
+    let repos = super::repository::repository_hrefs(db, types, v3, &repo_ids).await?;
+    let versions: std::collections::HashMap<String, String> = versions
+        .into_iter()
+        .filter_map(|v| {
+            let repo = repos.get(&v.repository_id)?;
+            Some((v.pulp_id, super::repository::version_href(repo, v.number)))
+        })
+        .collect();
     Ok(rows
         .iter()
         .map(|d| {
@@ -57,9 +67,16 @@ pub async fn distributions_json(
                 .as_ref()
                 .and_then(|id| versions.get(id).cloned());
             let fixed = d.publication_id.is_some() || d.repository_version_id.is_some();
+            let own = types.distribution(&d.pulp_type).or(types.distributions.first());
+            let publication = d.publication_id.as_ref().map(|p| {
+                match types.publication(&d.pulp_type).or(types.publications.first()) {
+                    Some(t) => t.href(v3, p),
+                    None => format!("{v3}publications/{p}/"),
+                }
+            });
             json!({
-                "pulp_href": format!("{v3}distributions/file/file/{}/", d.pulp_id),
-                "prn": format!("prn:file.filedistribution:{}", d.pulp_id),
+                "pulp_href": own.map(|t| t.href(v3, &d.pulp_id)),
+                "prn": own.map(|t| t.prn(&d.pulp_id)),
                 "pulp_created": to_rfc3339(d.pulp_created),
                 "pulp_last_updated": to_rfc3339(d.pulp_last_updated),
                 "base_path": d.base_path,
@@ -70,9 +87,9 @@ pub async fn distributions_json(
                 "hidden": d.hidden,
                 "pulp_labels": serde_json::from_str::<Value>(&d.pulp_labels).unwrap_or_else(|_| json!({})),
                 "name": d.name,
-                "repository": d.repository_id.as_ref().map(|r| format!("{v3}repositories/file/file/{r}/")),
+                "repository": d.repository_id.as_ref().and_then(|r| repos.get(r)),
                 "repository_version": version,
-                "publication": d.publication_id.as_ref().map(|p| format!("{v3}publications/file/file/{p}/")),
+                "publication": publication,
                 "checkpoint": false,
             })
         })
@@ -101,7 +118,7 @@ pub fn set_field(am: &mut distribution::ActiveModel, key: &str, v: &Value) -> Re
     Ok(())
 }
 
-/// `general_create` of a distribution: `{table, v3, content_base, fields}`.
+/// `general_create` of a distribution: `{table, pulp_type, v3, content_base, fields}`.
 pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
     let db = &ctx.deps.db;
     let v3 = ctx
@@ -122,10 +139,20 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
         .get("fields")
         .and_then(Value::as_object)
         .unwrap_or(&empty);
+    let pulp_type = ctx
+        .args
+        .get("pulp_type")
+        .and_then(Value::as_str)
+        .ok_or("Missing argument 'pulp_type'.")?;
+    let ty = *ctx
+        .deps
+        .types
+        .distribution(pulp_type)
+        .ok_or_else(|| unknown("distribution", pulp_type))?;
     let now = now_micros();
     let mut am = distribution::ActiveModel {
         pulp_id: Set(uuid::Uuid::now_v7().to_string()),
-        pulp_type: Set("file.file".into()),
+        pulp_type: Set(pulp_type.to_owned()),
         pulp_labels: Set("{}".into()),
         hidden: Set(false),
         repository_id: Set(None),
@@ -142,13 +169,12 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
     let d = am.insert(&db.write).await.map_err(|e| {
         format!("Could not create the distribution (name and base_path must be unique): {e}")
     })?;
-    let json = distribution_json(db, &v3, &base, &d)
+    let json = distribution_json(db, &ctx.deps.types, &v3, &base, &d)
         .await
         .map_err(db_err)?;
-    let href = format!("{v3}distributions/file/file/{}/", d.pulp_id);
     Ok(TaskOutput {
         result: Some(json),
-        created: vec![(href, format!("prn:file.filedistribution:{}", d.pulp_id))],
+        created: vec![(ty.href(&v3, &d.pulp_id), ty.prn(&d.pulp_id))],
     })
 }
 

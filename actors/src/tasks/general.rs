@@ -1,5 +1,6 @@
-//! Pulp's generic update and delete tasks (`ageneral_update`, `general_delete`), for the
-//! tables Pith exposes through them. Arguments: `{"table", "id", "fields"}`.
+//! Pulp's generic create, update and delete tasks (`general_create`, `ageneral_update`,
+//! `general_delete`), for the tables Pith exposes through them. Arguments: `{"table", "id",
+//! "fields"}` (create: `{"table", …}` as the creator of that table reads them).
 
 use pith_entities::entity::{remote, repository};
 use pith_entities::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
@@ -13,6 +14,18 @@ fn arg(ctx: &TaskContext, name: &str) -> Result<String, String> {
         .and_then(|v| v.as_str())
         .map(str::to_owned)
         .ok_or_else(|| format!("Missing argument '{name}'."))
+}
+
+/// Creates an object with the `general_create` body that core or a plugin declared for the
+/// `table` argument.
+pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
+    let table = arg(&ctx, "table")?;
+    let run = ctx
+        .deps
+        .bodies
+        .creator(&table)
+        .ok_or_else(|| format!("Cannot create rows of {table}."))?;
+    run(ctx).await
 }
 
 /// Applies validated field values to a row.

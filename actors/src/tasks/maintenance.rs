@@ -197,9 +197,9 @@ pub(super) async fn repair_version(ctx: TaskContext) -> Result<TaskOutput, Strin
 
 /// Downloads one unit again and, once verified, puts it in place of the damaged file.
 async fn refetch(ctx: &TaskContext, r: &remote::Model, u: &Unit) -> Result<(), String> {
-    let url = super::sync::join_url(&r.url, &u.relative_path);
-    let client = super::sync::client(r)?;
-    let mut t = super::sync::download_to_temp(&ctx.deps.store, &client, r, &url).await?;
+    let url = crate::download::join_url(&r.url, &u.relative_path);
+    let client = crate::download::client(r)?;
+    let mut t = crate::download::download_to_temp(&ctx.deps.store, &client, r, &url).await?;
     let d = t.finish().await.map_err(|e| e.to_string())?;
     if d.sha256 != u.sha256 || d.size as i64 != u.size {
         return Err(format!(

@@ -145,7 +145,8 @@ pub async fn fetch_url(
     let now = now_micros();
     let mut r = remote::Model {
         pulp_id: String::new(),
-        pulp_type: "file.file".into(),
+        // A throwaway remote that only carries the connection options: never stored.
+        pulp_type: String::new(),
         name: "file_url".into(),
         url: url.to_owned(),
         pulp_created: now,
@@ -180,8 +181,8 @@ pub async fn fetch_url(
             .try_into_model()
             .map_err(|e| format!("downloader_config: {e}"))?;
     }
-    let client = super::sync::client(&r)?;
-    let t = super::sync::download_to_temp(deps.store, &client, &r, url).await?;
+    let client = crate::download::client(&r)?;
+    let t = crate::download::download_to_temp(deps.store, &client, &r, url).await?;
     store_verified(deps, t, None, String::new).await
 }
 

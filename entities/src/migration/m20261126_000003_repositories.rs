@@ -1,5 +1,6 @@
 #![allow(elided_lifetimes_in_paths)] // sea-orm-migration's trait elides them
-//! Repositories, their immutable versions, and file content.
+//! Repositories and their immutable versions. (Until plugins had migrations of their own, this
+//! one also created pulp_file's content table; that table is now the file plugin's.)
 
 use sea_orm_migration::prelude::*;
 
@@ -73,41 +74,11 @@ impl MigrationTrait for Migration {
                 .to_owned(),
         )
         .await?;
-        m.create_table(
-            Table::create()
-                .table("file_filecontent")
-                .if_not_exists()
-                .col(id("content_id"))
-                .col(ColumnDef::new("relative_path").text().not_null())
-                .col(ColumnDef::new("digest").string_len(64).not_null())
-                .foreign_key(
-                    ForeignKey::create()
-                        .from("file_filecontent", "content_id")
-                        .to("core_content", "pulp_id")
-                        .on_delete(ForeignKeyAction::Cascade),
-                )
-                .to_owned(),
-        )
-        .await?;
-        m.create_index(
-            Index::create()
-                .name("file_filecontent_natural_key")
-                .table("file_filecontent")
-                .col("relative_path")
-                .col("digest")
-                .unique()
-                .if_not_exists()
-                .to_owned(),
-        )
-        .await
+        Ok(())
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in [
-            "file_filecontent",
-            "core_repositoryversion",
-            "core_repository",
-        ] {
+        for t in ["core_repositoryversion", "core_repository"] {
             m.drop_table(Table::drop().table(t).if_exists().to_owned())
                 .await?;
         }

@@ -1,6 +1,7 @@
 //! Schema migrations. The same code runs on SQLite and PostgreSQL: tables are built with
 //! sea-query so each backend gets its own DDL, and only types both share are used.
 
+use sea_orm_migration::MigratorTraitSelf;
 use sea_orm_migration::prelude::*;
 
 mod columns;
@@ -13,41 +14,73 @@ mod m20261126_000006_remote_artifacts;
 mod m20261126_000007_analytics;
 mod m20261126_000008_cluster;
 
-/// Every migration Pith knows, in order.
-#[derive(Debug)]
-pub struct Migrator;
+/// Core's migrations and those of the running plugins, in one timeline: sorted by name, which
+/// starts with the date (`m20261126_000003_…`), so a plugin's migration runs after every core
+/// migration older than it and before every newer one (as Django orders them by their
+/// dependencies), and a later core migration may touch every plugin's tables.
+pub struct Migrator {
+    plugins: Vec<PluginMigrations>,
+}
 
-#[async_trait::async_trait]
-impl MigratorTrait for Migrator {
-    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-        vec![
-            Box::new(m20261126_000001_core::Migration),
-            Box::new(m20261126_000002_remotes::Migration),
-            Box::new(m20261126_000003_repositories::Migration),
-            Box::new(m20261126_000004_publications::Migration),
-            Box::new(m20261126_000005_uploads::Migration),
-            Box::new(m20261126_000006_remote_artifacts::Migration),
-            Box::new(m20261126_000007_analytics::Migration),
-            Box::new(m20261126_000008_cluster::Migration),
-        ]
+impl std::fmt::Debug for Migrator {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Migrator")
+            .field("plugins", &self.plugins.len())
+            .finish()
     }
 }
 
+/// Core's own migrations, oldest first.
+fn core_migrations() -> Vec<Box<dyn MigrationTrait>> {
+    vec![
+        Box::new(m20261126_000001_core::Migration),
+        Box::new(m20261126_000002_remotes::Migration),
+        Box::new(m20261126_000003_repositories::Migration),
+        Box::new(m20261126_000004_publications::Migration),
+        Box::new(m20261126_000005_uploads::Migration),
+        Box::new(m20261126_000006_remote_artifacts::Migration),
+        Box::new(m20261126_000007_analytics::Migration),
+        Box::new(m20261126_000008_cluster::Migration),
+    ]
+}
+
+/// A plugin's migrations (a constructor, so that the list can be built for each database).
+pub type PluginMigrations = fn() -> Vec<Box<dyn MigrationTrait>>;
+
+impl Migrator {
+    /// Core's migrations with the plugins'.
+    pub fn new(plugins: &[PluginMigrations]) -> Migrator {
+        Migrator {
+            plugins: plugins.to_vec(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl MigratorTraitSelf for Migrator {
+    fn migrations(&self) -> Vec<Box<dyn MigrationTrait>> {
+        let mut all = core_migrations();
+        all.extend(self.plugins.iter().flat_map(|m| m()));
+        all.sort_by(|a, b| a.name().cmp(b.name()));
+        all
+    }
+}
 /// Applies every pending migration. On PostgreSQL the nodes of a cluster often start together:
 /// they take turns through a transaction-scoped advisory lock (held by one pooled connection
 /// while the migrations run on others), so the later ones find the schema up to date instead
 /// of failing on half-created tables.
-pub async fn migrate(db: &crate::Db) -> Result<(), crate::DbError> {
+pub async fn migrate(db: &crate::Db, plugins: Vec<PluginMigrations>) -> Result<(), crate::DbError> {
     use sea_orm::{ConnectionTrait, TransactionTrait};
+    let migrator = Migrator::new(&plugins);
     if db.backend != crate::Backend::Postgres {
-        Migrator::up(&db.write, None).await?;
+        migrator.up(&db.write, None).await?;
         return Ok(());
     }
     let turn = db.write.begin().await?;
     // "pith" in ASCII: one lock id for every Pith process.
     turn.execute_raw(db.stmt("SELECT pg_advisory_xact_lock(1885959272)", vec![]))
         .await?;
-    let result = Migrator::up(&db.write, None).await;
+    let result = migrator.up(&db.write, None).await;
     turn.commit().await?;
     result?;
     Ok(())

@@ -2,12 +2,12 @@
 //! `general_create` task, list with repository-version filters, show. And `modify/`.
 
 use pith_actors::tasking::TaskSpec;
-use pith_actors::tasks::content::{content_json, find_or_create, load, set_labels};
 use pith_actors::tasks::upload;
 use pith_actors::tasks::{ADD_AND_REMOVE, GENERAL_CREATE};
 use pith_entities::entity::artifact;
 use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, Value as DbValue};
 use pith_entities::time;
+use pith_file::content::{content_json, find_or_create, load, set_labels};
 use serde_json::{Value, json};
 
 use super::{Ctx, accepted, ok, parse_id};
@@ -208,7 +208,8 @@ async fn parse_new(ctx: &Ctx, req: &mut Req, with_repo: bool) -> Result<NewConte
 pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
     let new = parse_new(ctx, req, true).await?;
     let v3 = ctx.v3();
-    let mut args = json!({ "v3": v3, "relative_path": new.relative_path, "repository": new.repository,
+    let mut args = json!({ "table": pith_file::models::FILE_CONTENT.table, "v3": v3,
+                           "relative_path": new.relative_path, "repository": new.repository,
                            "overwrite": new.overwrite, "pulp_labels": new.labels });
     let mut exclusive: Vec<String> = new
         .repository

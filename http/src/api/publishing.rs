@@ -2,12 +2,13 @@
 
 use pith_actors::tasking::TaskSpec;
 use pith_actors::tasks::distribution::{distribution_json, distributions_json};
-use pith_actors::tasks::publish::{publication_json, publications_json};
-use pith_actors::tasks::{GENERAL_CREATE, GENERAL_DELETE, GENERAL_UPDATE, PUBLISH};
+use pith_actors::tasks::publication::{publication_json, publications_json};
+use pith_actors::tasks::{GENERAL_CREATE, GENERAL_DELETE, GENERAL_UPDATE};
 use pith_entities::entity::{distribution, repository_version as version};
 use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
 use pith_entities::versions;
+use pith_file::task_names::PUBLISH;
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 
@@ -17,6 +18,10 @@ use crate::error::FieldErrors;
 use crate::listing::{self, id_from_ref, lookup};
 use crate::request::{Response, empty};
 use crate::{ApiError, Req};
+
+fn types(ctx: &Ctx) -> &pith_actors::plugin::Types {
+    &ctx.state.tasking.deps.types
+}
 
 fn content_base(ctx: &Ctx) -> String {
     let c = &ctx.state.config;
@@ -197,14 +202,14 @@ pub async fn list_publications(ctx: &Ctx, req: &Req) -> Result<Response, ApiErro
     for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
         ids.push(r.try_get::<String>("", "pulp_id")?);
     }
-    let results = publications_json(db, &v3, &ids).await?;
+    let results = publications_json(db, types(ctx), &v3, &ids).await?;
     Ok(ok(&listing::page(req, &p, count, results)))
 }
 
 /// `GET publications/file/file/<id>/`.
 pub async fn read_publication(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
     let id = parse_id(id, "FilePublication")?.to_string();
-    let j = publication_json(&ctx.state.db, &ctx.v3(), &id)
+    let j = publication_json(&ctx.state.db, types(ctx), &ctx.v3(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("FilePublication"))?;
     Ok(ok(&listing::select_from_query(j, req)))
@@ -213,7 +218,7 @@ pub async fn read_publication(ctx: &Ctx, req: &Req, id: &str) -> Result<Response
 /// `DELETE publications/file/file/<id>/` (synchronous, 204).
 pub async fn delete_publication(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let id = parse_id(id, "FilePublication")?.to_string();
-    publication_json(&ctx.state.db, &ctx.v3(), &id)
+    publication_json(&ctx.state.db, types(ctx), &ctx.v3(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("FilePublication"))?;
     let db = &ctx.state.db;
@@ -278,7 +283,11 @@ async fn validate_distribution(
             },
             ("publication", Value::String(h)) => {
                 match id_from_ref(&v3, "publications/file/file", "file.filepublication", h) {
-                    Some(id) if publication_json(&ctx.state.db, &v3, &id).await?.is_some() => {
+                    Some(id)
+                        if publication_json(&ctx.state.db, types(ctx), &v3, &id)
+                            .await?
+                            .is_some() =>
+                    {
                         Ok(json!(id))
                     }
                     _ => Err("Invalid hyperlink - Object does not exist.".into()),
@@ -378,7 +387,7 @@ pub async fn create_distribution(ctx: &Ctx, req: &mut Req) -> Result<Response, A
     let fields = validate_distribution(ctx, &body, None, false).await?;
     let spec = TaskSpec {
         name: GENERAL_CREATE.into(),
-        args: json!({ "table": "core_distribution", "v3": ctx.v3(), "content_base": content_base(ctx), "fields": fields }),
+        args: json!({ "table": "core_distribution", "pulp_type": pith_file::models::FILE_DISTRIBUTION.pulp_type, "v3": ctx.v3(), "content_base": content_base(ctx), "fields": fields }),
         shared: vec![domain_shared(ctx).await?],
         deferred: true,
         logging_cid: ctx.cid.clone(),
@@ -453,14 +462,15 @@ pub async fn list_distributions(ctx: &Ctx, req: &Req) -> Result<Response, ApiErr
     }
     let (count, rows) =
         listing::fetch_page::<distribution::Entity>(&ctx.state.db.read, cond, &p).await?;
-    let results = distributions_json(&ctx.state.db, &v3, &content_base(ctx), &rows).await?;
+    let results =
+        distributions_json(&ctx.state.db, types(ctx), &v3, &content_base(ctx), &rows).await?;
     Ok(ok(&listing::page(req, &p, count, results)))
 }
 
 /// `GET distributions/file/file/<id>/`.
 pub async fn read_distribution(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
     let d = load_distribution(ctx, id).await?;
-    let j = distribution_json(&ctx.state.db, &ctx.v3(), &content_base(ctx), &d).await?;
+    let j = distribution_json(&ctx.state.db, types(ctx), &ctx.v3(), &content_base(ctx), &d).await?;
     Ok(ok(&listing::select_from_query(j, req)))
 }
 
@@ -496,6 +506,7 @@ pub async fn change_distribution(
         if changed.is_empty() {
             return Ok(ok(&distribution_json(
                 &ctx.state.db,
+                types(ctx),
                 &ctx.v3(),
                 &content_base(ctx),
                 &d,

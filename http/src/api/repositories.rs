@@ -107,7 +107,10 @@ fn serialize_with(ctx: &Ctx, r: &repository::Model, latest: i64) -> Value {
 
 /// Serializes a version with its content summary (the same JSON task results carry).
 pub async fn serialize_version(ctx: &Ctx, v: &version::Model) -> Result<Value, ApiError> {
-    Ok(pith_actors::tasks::content::version_json(&ctx.state.db, &ctx.v3(), v).await?)
+    let v3 = ctx.v3();
+    let repo = href(&v3, &v.repository_id);
+    let types = &ctx.state.tasking.deps.types;
+    Ok(pith_actors::tasks::repository::version_json(&ctx.state.db, types, &v3, &repo, v).await?)
 }
 
 async fn validate(
@@ -543,7 +546,7 @@ pub async fn sync(ctx: &Ctx, req: &mut Req, id: &str) -> Result<Response, ApiErr
     let mut shared = domain_shared(ctx).await?;
     shared.insert(0, format!("prn:file.fileremote:{remote_id}"));
     let spec = TaskSpec {
-        name: pith_actors::tasks::SYNCHRONIZE.into(),
+        name: pith_file::task_names::SYNCHRONIZE.into(),
         args: json!({ "v3": v3, "repository": repo.pulp_id, "remote": remote_id, "mirror": mirror }),
         exclusive: vec![format!("prn:file.filerepository:{}", repo.pulp_id)],
         shared,

@@ -1,16 +1,19 @@
-//! File content: Pulp's JSON shapes for content and repository versions (one place, used by
-//! task results and the API), and the `general_create` and `add_and_remove` task bodies.
+//! `FileContent`: its queries (load, find or create in batches), Pulp's JSON for it, and its
+//! `general_create` task body.
 
 use std::collections::BTreeMap;
 
-use pith_entities::entity::{artifact, repository_version as version};
+use pith_actors::tasks::repository::{after_new_version, created_version, load_repository};
+use pith_actors::tasks::repository::{overwrite_refused, overwritten_key};
+use pith_actors::tasks::{TaskContext, TaskOutput, db_err, placeholders};
+use pith_entities::entity::artifact;
 use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait, Value as DbValue};
 use pith_entities::time::{now_micros, to_rfc3339};
 use pith_entities::versions::{self, Remove};
 use pith_entities::{Db, DbError};
 use serde_json::{Value, json};
 
-use super::{TaskContext, TaskOutput, db_err};
+use crate::models::FILE_CONTENT;
 
 /// One file content unit with its artifact.
 #[derive(Clone, Debug)]
@@ -33,7 +36,7 @@ pub struct FileContent {
 
 /// Href of a file content unit.
 pub fn content_href(v3: &str, id: &str) -> String {
-    format!("{v3}content/file/files/{id}/")
+    FILE_CONTENT.detail.href(v3, id)
 }
 
 /// Pulp's JSON for a file content unit.
@@ -41,7 +44,7 @@ pub fn content_json(v3: &str, c: &FileContent) -> Value {
     let a = c.artifact.as_ref();
     json!({
         "pulp_href": content_href(v3, &c.id),
-        "prn": format!("prn:file.filecontent:{}", c.id),
+        "prn": FILE_CONTENT.detail.prn(&c.id),
         "pulp_created": to_rfc3339(c.created),
         "pulp_last_updated": to_rfc3339(c.updated),
         "pulp_labels": serde_json::from_str::<Value>(&c.labels).unwrap_or_else(|_| json!({})),
@@ -104,47 +107,6 @@ pub async fn load(db: &Db, ids: &[String]) -> Result<Vec<FileContent>, DbError> 
         }
     }
     Ok(ids.iter().filter_map(|i| by_id.remove(i)).collect())
-}
-
-/// Pulp's JSON for a repository version (with its content summary).
-pub async fn version_json(db: &Db, v3: &str, v: &version::Model) -> Result<Value, DbError> {
-    let (added, removed, present) = versions::summary(db, &v.repository_id, v.number).await?;
-    let repo = format!("{v3}repositories/file/file/{}/", v.repository_id);
-    let vh = format!("{repo}versions/{}/", v.number);
-    let part = |n: i64, filter: &str| {
-        if n == 0 {
-            json!({})
-        } else {
-            json!({ "file.file": { "count": n, "href": format!("{v3}content/file/files/?{filter}={vh}") } })
-        }
-    };
-    let base = match &v.base_version_id {
-        Some(b) => version::Entity::find_by_id(b.clone())
-            .one(&db.read)
-            .await?
-            .map(|b| {
-                format!(
-                    "{v3}repositories/file/file/{}/versions/{}/",
-                    b.repository_id, b.number
-                )
-            }),
-        None => None,
-    };
-    Ok(json!({
-        "pulp_href": vh,
-        "prn": format!("prn:core.repositoryversion:{}", v.pulp_id),
-        "pulp_created": to_rfc3339(v.pulp_created),
-        "pulp_last_updated": to_rfc3339(v.pulp_last_updated),
-        "number": v.number,
-        "repository": repo,
-        "base_version": base,
-        "content_summary": {
-            "added": part(added, "repository_version_added"),
-            "removed": part(removed, "repository_version_removed"),
-            "present": part(present, "repository_version"),
-        },
-        "vuln_report": format!("{v3}vuln_report/?repo_versions=prn:core.repositoryversion:{}", v.pulp_id),
-    }))
 }
 
 fn arg<'a>(ctx: &'a TaskContext, name: &str) -> Result<&'a str, String> {
@@ -217,7 +179,7 @@ pub async fn find_or_create_many(
             .query_all_raw(db.stmt(
                 &format!(
                     "SELECT content_id, relative_path, digest FROM file_filecontent WHERE relative_path IN ({})",
-                    super::placeholders(1, chunk.len())
+                    placeholders(1, chunk.len())
                 ),
                 chunk
                     .iter()
@@ -268,7 +230,7 @@ pub async fn find_or_create_many(
         conn.execute_raw(db.stmt(
             &format!(
                 "UPDATE core_content SET timestamp_of_interest = $1 WHERE pulp_id IN ({})",
-                super::placeholders(2, chunk.len())
+                placeholders(2, chunk.len())
             ),
             values,
         ))
@@ -292,11 +254,12 @@ pub async fn find_or_create_many(
         let content_rows: Vec<String> = (0..chunk.len())
             .map(|i| {
                 format!(
-                    "(${},${},${},${},'file.file','{{}}')",
+                    "(${},${},${},${},'{}','{{}}')",
                     2 * i + 1,
                     2 * i + 2,
                     2 * i + 2,
-                    2 * i + 2
+                    2 * i + 2,
+                    FILE_CONTENT.detail.pulp_type
                 )
             })
             .collect();
@@ -346,29 +309,22 @@ pub async fn find_or_create_many(
     Ok(ids)
 }
 
-async fn load_version(db: &Db, id: &str) -> Result<version::Model, String> {
-    version::Entity::find_by_id(id.to_owned())
-        .one(&db.read)
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| "The new version vanished.".to_owned())
-}
-
-/// `general_create` for file content: `{v3, relative_path, artifact, repository?}`.
-pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
+/// `general_create` for file content: `{table, v3, relative_path, artifact | upload |
+/// file_url, repository?, overwrite?, pulp_labels?}`.
+pub async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
     let db = &ctx.deps.db;
     let v3 = arg(&ctx, "v3")?.to_owned();
     let rel = arg(&ctx, "relative_path")?.to_owned();
     // The bytes come from a stored artifact, a chunked upload or a URL.
     let art = if let Ok(upload) = arg(&ctx, "upload") {
-        super::upload::assemble(&(&*ctx.deps).into(), upload, None).await?
+        pith_actors::tasks::upload::assemble(&(&*ctx.deps).into(), upload, None).await?
     } else if let Ok(url) = arg(&ctx, "file_url") {
         let config = ctx
             .args
             .get("downloader_config")
             .cloned()
             .unwrap_or(Value::Null);
-        super::upload::fetch_url(&(&*ctx.deps).into(), url, &config).await?
+        pith_actors::tasks::upload::fetch_url(&(&*ctx.deps).into(), url, &config).await?
     } else {
         let aid = arg(&ctx, "artifact")?.to_owned();
         artifact::Entity::find_by_id(aid.clone())
@@ -387,9 +343,13 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
     if let Some(l) = ctx.args.get("pulp_labels").filter(|l| l.is_object()) {
         set_labels(db, &txn, &id, l).await.map_err(db_err)?;
     }
-    let mut created = vec![(content_href(&v3, &id), format!("prn:file.filecontent:{id}"))];
+    let mut created = vec![(content_href(&v3, &id), FILE_CONTENT.detail.prn(&id))];
     let mut new_version = None;
-    if let Some(r) = &repo {
+    let repo_row = match &repo {
+        Some(r) => Some(load_repository(&ctx, r).await?),
+        None => None,
+    };
+    if let (Some(r), Some((_, key))) = (&repo, &repo_row) {
         let overwrite = ctx
             .args
             .get("overwrite")
@@ -397,14 +357,16 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
             .unwrap_or(true);
         let add = std::slice::from_ref(&id);
         if !overwrite
-            && let Some(p) = overwritten_path(db, &txn, r, None, add, &Remove::Ids(vec![])).await?
+            && let Some(p) =
+                overwritten_key(db, &txn, key, r, None, add, &Remove::Ids(vec![])).await?
         {
-            return Err(overwrite_refused(&p));
+            return Err(overwrite_refused(key, &p));
         }
         new_version = versions::new_version(
             db,
             &txn,
             r,
+            key,
             None,
             std::slice::from_ref(&id),
             &Remove::Ids(vec![]),
@@ -414,147 +376,14 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
     }
     txn.commit().await.map_err(db_err)?;
     if let (Some((vid, _)), Some(r)) = (&new_version, &repo) {
-        super::publish::after_new_version(&ctx, &v3, r, vid).await?;
+        after_new_version(&ctx, &v3, r, vid).await?;
     }
-    if let Some((vid, n)) = new_version {
-        created.push((
-            format!(
-                "{v3}repositories/file/file/{}/versions/{n}/",
-                repo.unwrap_or_default()
-            ),
-            format!("prn:core.repositoryversion:{vid}"),
-        ));
+    if let (Some((vid, n)), Some((r, _))) = (new_version, &repo_row) {
+        created.push(created_version(&ctx, &v3, r, &vid, n));
     }
     let c = load(db, std::slice::from_ref(&id)).await.map_err(db_err)?;
     Ok(TaskOutput {
         result: c.first().map(|c| content_json(&v3, c)),
         created,
-    })
-}
-
-/// `add_and_remove` (modify): `{v3, repository, add: [ids], remove: [ids] | "*", base_version?}`.
-/// With `overwrite=false`: the relative path of an added unit that a different unit already
-/// has in the version being built on (and that is not being removed), if any.
-async fn overwritten_path(
-    db: &Db,
-    conn: &impl ConnectionTrait,
-    repo: &str,
-    base: Option<i64>,
-    add: &[String],
-    remove: &Remove,
-) -> Result<Option<String>, String> {
-    let ids = match remove {
-        Remove::All => return Ok(None),
-        Remove::Ids(ids) => ids,
-    };
-    if add.is_empty() {
-        return Ok(None);
-    }
-    let number = match base {
-        Some(n) => n,
-        None => versions::latest_number(db, conn, repo)
-            .await
-            .map_err(db_err)?,
-    };
-    let present = versions::content_ids(db, conn, repo, number)
-        .await
-        .map_err(db_err)?;
-    let added: std::collections::HashSet<String> = relative_paths(db, conn, add)
-        .await?
-        .into_iter()
-        .map(|(_, p)| p)
-        .collect();
-    let kept: Vec<String> = present
-        .into_iter()
-        .filter(|c| !ids.contains(c) && !add.contains(c))
-        .collect();
-    Ok(relative_paths(db, conn, &kept)
-        .await?
-        .into_iter()
-        .map(|(_, p)| p)
-        .find(|p| added.contains(p)))
-}
-
-/// `(content id, relative path)` of these file content units.
-async fn relative_paths(
-    db: &Db,
-    conn: &impl ConnectionTrait,
-    ids: &[String],
-) -> Result<Vec<(String, String)>, String> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(CHUNK) {
-        let rows = conn
-            .query_all_raw(db.stmt(
-                &format!(
-                    "SELECT content_id, relative_path FROM file_filecontent WHERE content_id IN ({})",
-                    super::placeholders(1, chunk.len())
-                ),
-                chunk.iter().map(|c| DbValue::from(c.clone())).collect(),
-            ))
-            .await
-            .map_err(db_err)?;
-        for r in rows {
-            out.push((
-                r.try_get::<String>("", "content_id").map_err(db_err)?,
-                r.try_get::<String>("", "relative_path").map_err(db_err)?,
-            ));
-        }
-    }
-    Ok(out)
-}
-
-fn overwrite_refused(path: &str) -> String {
-    format!(
-        "Cannot add content: a different unit already has the relative path {path:?} in the repository, and 'overwrite' is false."
-    )
-}
-
-pub(super) async fn modify(ctx: TaskContext) -> Result<TaskOutput, String> {
-    let db = &ctx.deps.db;
-    let v3 = arg(&ctx, "v3")?.to_owned();
-    let repo = arg(&ctx, "repository")?.to_owned();
-    let ids = |k: &str| -> Vec<String> {
-        ctx.args
-            .get(k)
-            .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let add = ids("add");
-    let remove = if ctx.args.get("remove") == Some(&json!("*")) {
-        Remove::All
-    } else {
-        Remove::Ids(ids("remove"))
-    };
-    let base = ctx.args.get("base_version").and_then(Value::as_i64);
-    let overwrite = ctx
-        .args
-        .get("overwrite")
-        .and_then(Value::as_bool)
-        .unwrap_or(true);
-    let txn = db.write.begin().await.map_err(db_err)?;
-    if !overwrite && let Some(p) = overwritten_path(db, &txn, &repo, base, &add, &remove).await? {
-        return Err(overwrite_refused(&p));
-    }
-    let made = versions::new_version(db, &txn, &repo, base, &add, &remove)
-        .await
-        .map_err(db_err)?;
-    txn.commit().await.map_err(db_err)?;
-    let Some((vid, n)) = made else {
-        return Ok(TaskOutput::default());
-    };
-    super::publish::after_new_version(&ctx, &v3, &repo, &vid).await?;
-    let v = load_version(db, &vid).await?;
-    let json = version_json(db, &v3, &v).await.map_err(db_err)?;
-    Ok(TaskOutput {
-        result: Some(json),
-        created: vec![(
-            format!("{v3}repositories/file/file/{repo}/versions/{n}/"),
-            format!("prn:core.repositoryversion:{vid}"),
-        )],
     })
 }

@@ -1,79 +1,15 @@
 //! `publish` for file repositories: a pass-through publication of a version, with a
 //! `PULP_MANIFEST` (`relative_path,sha256,size` per unit) stored as a published metadata file.
 
-use pith_entities::entity::repository_version as version;
+use pith_actors::tasks::publication::publication_json;
+use pith_actors::tasks::{TaskContext, TaskOutput, db_err};
+use pith_entities::entity::{repository, repository_version as version};
 use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
-use pith_entities::time::{now_micros, to_rfc3339};
+use pith_entities::time::now_micros;
 use pith_entities::{Db, DbError};
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::{TaskContext, TaskOutput, db_err};
-
-/// Pulp's JSON for a publication.
-pub async fn publication_json(db: &Db, v3: &str, id: &str) -> Result<Option<Value>, DbError> {
-    Ok(publications_json(db, v3, &[id.to_owned()]).await?.pop())
-}
-
-/// Pulp's JSON for complete publications, in the order of `ids` (missing ones left out): two
-/// queries for the whole page.
-pub async fn publications_json(db: &Db, v3: &str, ids: &[String]) -> Result<Vec<Value>, DbError> {
-    if ids.is_empty() {
-        return Ok(Vec::new());
-    }
-    let ph = super::placeholders(2, ids.len());
-    let mut values: Vec<pith_entities::sea_orm::Value> = vec![true.into()];
-    values.extend(ids.iter().map(|i| i.clone().into()));
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(
-            &format!(
-                "SELECT p.pulp_id, p.manifest, p.pulp_created, p.pulp_last_updated, v.repository_id, v.number \
-                 FROM core_publication p JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id \
-                 WHERE p.complete = $1 AND p.pulp_id IN ({ph})"
-            ),
-            values.clone(),
-        ))
-        .await?;
-    let dists = db
-        .read
-        .query_all_raw(db.stmt(
-            &format!(
-                "SELECT pulp_id, publication_id FROM core_distribution WHERE publication_id IN ({}) ORDER BY name",
-                super::placeholders(1, ids.len())
-            ),
-            values[1..].to_vec(),
-        ))
-        .await?;
-    let mut by_pub: std::collections::HashMap<String, Vec<String>> = Default::default();
-    for d in dists {
-        let (id, p): (String, String) =
-            (d.try_get("", "pulp_id")?, d.try_get("", "publication_id")?);
-        by_pub
-            .entry(p)
-            .or_default()
-            .push(format!("{v3}distributions/file/file/{id}/"));
-    }
-    let mut found = std::collections::HashMap::new();
-    for r in rows {
-        let id: String = r.try_get("", "pulp_id")?;
-        let repo: String = r.try_get("", "repository_id")?;
-        let number: i64 = r.try_get("", "number")?;
-        let repo_href = format!("{v3}repositories/file/file/{repo}/");
-        let j = json!({
-            "pulp_href": format!("{v3}publications/file/file/{id}/"),
-            "prn": format!("prn:file.filepublication:{id}"),
-            "pulp_created": to_rfc3339(r.try_get("", "pulp_created")?),
-            "pulp_last_updated": to_rfc3339(r.try_get("", "pulp_last_updated")?),
-            "repository_version": format!("{repo_href}versions/{number}/"),
-            "repository": repo_href,
-            "distributions": by_pub.remove(&id).unwrap_or_default(),
-            "manifest": r.try_get::<Option<String>>("", "manifest")?,
-            "checkpoint": false,
-        });
-        found.insert(id, j);
-    }
-    Ok(ids.iter().filter_map(|i| found.remove(i)).collect())
-}
+use crate::models::FILE_PUBLICATION;
 
 /// The manifest text of a version: newest content first.
 async fn manifest_text(db: &Db, repo: &str, number: i64) -> Result<String, DbError> {
@@ -136,8 +72,8 @@ pub async fn publish_version(
     let txn = db.write.begin().await.map_err(db_err)?;
     txn.execute_raw(db.stmt(
         "INSERT INTO core_publication (pulp_id, pulp_type, repository_version_id, manifest, complete, pass_through, pulp_created, pulp_last_updated) \
-         VALUES ($1,'file.file',$2,$3,$4,$4,$5,$5)",
-        vec![id.clone().into(), v.pulp_id.clone().into(), manifest.map(str::to_owned).into(), true.into(), now.into()],
+         VALUES ($1,$2,$3,$4,$5,$5,$6,$6)",
+        vec![id.clone().into(), FILE_PUBLICATION.pulp_type.into(), v.pulp_id.clone().into(), manifest.map(str::to_owned).into(), true.into(), now.into()],
     ))
     .await
     .map_err(db_err)?;
@@ -150,7 +86,7 @@ pub async fn publish_version(
         .map_err(db_err)?;
     }
     txn.commit().await.map_err(db_err)?;
-    let json = publication_json(db, v3, &id)
+    let json = publication_json(db, &ctx.deps.types, v3, &id)
         .await
         .map_err(db_err)?
         .ok_or("The publication vanished.")?;
@@ -158,7 +94,7 @@ pub async fn publish_version(
 }
 
 /// The task body: `{v3, repository_version (id), manifest}`.
-pub(super) async fn publish(ctx: TaskContext) -> Result<TaskOutput, String> {
+pub async fn publish(ctx: TaskContext) -> Result<TaskOutput, String> {
     let v3 = ctx
         .args
         .get("v3")
@@ -179,25 +115,20 @@ pub(super) async fn publish(ctx: TaskContext) -> Result<TaskOutput, String> {
     let (id, json) = publish_version(&ctx, &v3, &vid, manifest.as_deref()).await?;
     Ok(TaskOutput {
         result: Some(json),
-        created: vec![(
-            format!("{v3}publications/file/file/{id}/"),
-            format!("prn:file.filepublication:{id}"),
-        )],
+        created: vec![(FILE_PUBLICATION.href(&v3, &id), FILE_PUBLICATION.prn(&id))],
     })
 }
 
-/// After a task made a new version: `autopublish` publishes it (Pulp does this inside the same
-/// task), then `retain_repo_versions` drops the oldest unprotected versions.
-pub async fn after_new_version(
+/// The file repository's `on_new_version`: with `autopublish`, the new version is published
+/// (with the repository's `manifest`) inside the task that made it, as Pulp does.
+pub async fn autopublish(
     ctx: &TaskContext,
     v3: &str,
     repo_id: &str,
     version_id: &str,
 ) -> Result<(), String> {
-    use pith_entities::entity::repository;
-    let db = &ctx.deps.db;
     let Some(repo) = repository::Entity::find_by_id(repo_id.to_owned())
-        .one(&db.read)
+        .one(&ctx.deps.db.read)
         .await
         .map_err(db_err)?
     else {
@@ -205,13 +136,6 @@ pub async fn after_new_version(
     };
     if repo.autopublish {
         publish_version(ctx, v3, version_id, repo.manifest.as_deref()).await?;
-    }
-    if let Some(keep) = repo.retain_repo_versions {
-        let txn = db.write.begin().await.map_err(db_err)?;
-        pith_entities::versions::retain(db, &txn, repo_id, keep)
-            .await
-            .map_err(db_err)?;
-        txn.commit().await.map_err(db_err)?;
     }
     Ok(())
 }

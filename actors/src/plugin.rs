@@ -1,0 +1,264 @@
+//! What a plugin declares below the HTTP layer: its detail types (content, remote, repository,
+//! publication, distribution), each with its `pulp_type`, href collection, PRN type and model
+//! name, its repository hooks, and its task bodies by Pulp's task names.
+//!
+//! Core reads only these declarations: a row's `pulp_type` finds its [`Detail`] in [`Types`],
+//! which gives its href and PRN, so generic lists (`repositories/`, `remotes/`, …) render every
+//! row as the plugin that owns it would; task bodies are found by name in [`TaskBodies`].
+
+use std::collections::HashMap;
+use std::future::Future;
+use std::pin::Pin;
+
+use pith_entities::versions::RepoKey;
+
+use crate::tasks::{TaskContext, TaskFuture, TaskOutput};
+
+/// One detail type of a master model (Pulp's `pulp_type`, e.g. `file.file` for a FileRemote).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Detail {
+    /// `<app_label>.<type>`, stored in the master table's `pulp_type` column.
+    pub pulp_type: &'static str,
+    /// The href collection under `api/v3/`, without slashes at either end
+    /// (`repositories/file/file`).
+    pub collection: &'static str,
+    /// The PRN type (`file.filerepository`): `prn:<prn_type>:<id>`.
+    pub prn_type: &'static str,
+    /// The model's class name in Pulp (`FileRepository`), used in messages (`No FileRepository
+    /// matches the given query.`).
+    pub model: &'static str,
+}
+
+impl Detail {
+    /// The href of object `id` (`{v3}repositories/file/file/<id>/`).
+    pub fn href(&self, v3: &str, id: &str) -> String {
+        format!("{v3}{}/{id}/", self.collection)
+    }
+
+    /// The list href (`{v3}repositories/file/file/`).
+    pub fn list_href(&self, v3: &str) -> String {
+        format!("{v3}{}/", self.collection)
+    }
+
+    /// The PRN of object `id`.
+    pub fn prn(&self, id: &str) -> String {
+        format!("prn:{}:{id}", self.prn_type)
+    }
+}
+
+/// A content type: its detail and the plugin table that holds its fields.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContentType {
+    /// Type, hrefs and PRNs.
+    pub detail: Detail,
+    /// The detail table (one row per content unit, keyed by `content_id`).
+    pub table: &'static str,
+}
+
+/// What a plugin does after a task made a new repository version (Pulp's `on_new_version`,
+/// e.g. autopublish). Gets the context, `API_ROOT/api/v3/`, the repository id and the new
+/// version's id.
+pub type OnNewVersion = for<'a> fn(
+    &'a TaskContext,
+    &'a str,
+    &'a str,
+    &'a str,
+)
+    -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+
+/// A repository type.
+#[derive(Clone, Copy, Debug)]
+pub struct RepositoryType {
+    /// Type, hrefs and PRNs.
+    pub detail: Detail,
+    /// The repository key (Pulp's `repo_key_fields`): adding a unit with the key of one
+    /// already in the version replaces it.
+    pub key: RepoKey,
+    /// Runs after each new version (autopublish); `None`: nothing to do.
+    pub on_new_version: Option<OnNewVersion>,
+}
+
+/// Every detail type the running plugins declare.
+#[derive(Clone, Debug, Default)]
+pub struct Types {
+    /// Content types.
+    pub content: Vec<ContentType>,
+    /// Remote types.
+    pub remotes: Vec<Detail>,
+    /// Repository types.
+    pub repositories: Vec<RepositoryType>,
+    /// Publication types.
+    pub publications: Vec<Detail>,
+    /// Distribution types.
+    pub distributions: Vec<Detail>,
+}
+
+fn by_type<'a, T>(all: &'a [T], pulp_type: &str, detail: impl Fn(&T) -> &Detail) -> Option<&'a T> {
+    all.iter().find(|t| detail(t).pulp_type == pulp_type)
+}
+
+impl Types {
+    /// Adds another plugin's types.
+    pub fn extend(&mut self, other: Types) {
+        self.content.extend(other.content);
+        self.remotes.extend(other.remotes);
+        self.repositories.extend(other.repositories);
+        self.publications.extend(other.publications);
+        self.distributions.extend(other.distributions);
+    }
+
+    /// The content type stored as `pulp_type`.
+    pub fn content(&self, pulp_type: &str) -> Option<&ContentType> {
+        by_type(&self.content, pulp_type, |t| &t.detail)
+    }
+
+    /// The remote type stored as `pulp_type`.
+    pub fn remote(&self, pulp_type: &str) -> Option<&Detail> {
+        by_type(&self.remotes, pulp_type, |t| t)
+    }
+
+    /// The repository type stored as `pulp_type`.
+    pub fn repository(&self, pulp_type: &str) -> Option<&RepositoryType> {
+        by_type(&self.repositories, pulp_type, |t| &t.detail)
+    }
+
+    /// The publication type stored as `pulp_type`.
+    pub fn publication(&self, pulp_type: &str) -> Option<&Detail> {
+        by_type(&self.publications, pulp_type, |t| t)
+    }
+
+    /// The distribution type stored as `pulp_type`.
+    pub fn distribution(&self, pulp_type: &str) -> Option<&Detail> {
+        by_type(&self.distributions, pulp_type, |t| t)
+    }
+
+    /// The repository type of `pulp_type`, or an error naming it (a row written by a plugin
+    /// that is not running).
+    pub fn repository_or_err(&self, pulp_type: &str) -> Result<&RepositoryType, String> {
+        self.repository(pulp_type)
+            .ok_or_else(|| unknown("repository", pulp_type))
+    }
+
+    /// The href of repository `id` of type `pulp_type` (or of the first known type when the
+    /// type is unknown, so that a listing never fails on one stray row).
+    pub fn repository_href(&self, v3: &str, pulp_type: &str, id: &str) -> String {
+        match self.repository(pulp_type).or(self.repositories.first()) {
+            Some(t) => t.detail.href(v3, id),
+            None => format!("{v3}repositories/{id}/"),
+        }
+    }
+}
+
+/// The message for a row whose type no running plugin declares.
+pub fn unknown(what: &str, pulp_type: &str) -> String {
+    format!("No installed plugin provides the {what} type {pulp_type:?}.")
+}
+
+/// A task body constructor.
+pub type BodyFn = fn(TaskContext) -> TaskFuture;
+
+/// A task body under Pulp's task name.
+#[derive(Clone, Copy, Debug)]
+pub struct TaskBody {
+    /// Pulp's dotted task name (`pulp_file.app.tasks.synchronizing.synchronize`).
+    pub name: &'static str,
+    /// Runs it.
+    pub run: BodyFn,
+    /// Whether it may change what the content app serves (distributions, publications,
+    /// versions that may autopublish): the content app's index is told when it ends.
+    pub changes_served_content: bool,
+}
+
+/// A body for Pulp's `general_create`, chosen by the `table` argument the dispatching
+/// handler names (Pulp chooses by app label and serializer name).
+#[derive(Clone, Copy, Debug)]
+pub struct Creator {
+    /// The master or detail table the created object lives in.
+    pub table: &'static str,
+    /// Creates it.
+    pub run: BodyFn,
+}
+
+/// Every task body of core and the running plugins.
+#[derive(Clone, Debug, Default)]
+pub struct TaskBodies {
+    bodies: HashMap<&'static str, TaskBody>,
+    creators: HashMap<&'static str, BodyFn>,
+}
+
+impl TaskBodies {
+    /// Adds bodies (a later one with the same name replaces an earlier one).
+    pub fn add(&mut self, bodies: impl IntoIterator<Item = TaskBody>) {
+        for b in bodies {
+            self.bodies.insert(b.name, b);
+        }
+    }
+
+    /// Adds `general_create` bodies.
+    pub fn add_creators(&mut self, creators: impl IntoIterator<Item = Creator>) {
+        for c in creators {
+            self.creators.insert(c.table, c.run);
+        }
+    }
+
+    /// Whether a body named `name` exists.
+    pub fn has(&self, name: &str) -> bool {
+        self.bodies.contains_key(name)
+    }
+
+    /// The `general_create` body for objects in `table`.
+    pub fn creator(&self, table: &str) -> Option<BodyFn> {
+        self.creators.get(table).copied()
+    }
+
+    /// The running body for task `name`; unknown names fail the task with a message that
+    /// says so.
+    pub fn body(&self, name: &str, ctx: TaskContext) -> TaskFuture {
+        let Some(b) = self.bodies.get(name) else {
+            let msg = format!("Pith has no task named {name:?}.");
+            return Box::pin(async move { Err(msg) });
+        };
+        let fut = (b.run)(ctx);
+        if !b.changes_served_content {
+            return fut;
+        }
+        Box::pin(async move {
+            let out: Result<TaskOutput, String> = fut.await;
+            pith_entities::content_generation::bump();
+            out
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const REPO: Detail = Detail {
+        pulp_type: "x.y",
+        collection: "repositories/x/y",
+        prn_type: "x.yrepository",
+        model: "YRepository",
+    };
+
+    #[test]
+    fn hrefs_and_prns() {
+        assert_eq!(REPO.href("/v3/", "1"), "/v3/repositories/x/y/1/");
+        assert_eq!(REPO.list_href("/v3/"), "/v3/repositories/x/y/");
+        assert_eq!(REPO.prn("1"), "prn:x.yrepository:1");
+        let types = Types {
+            repositories: vec![RepositoryType {
+                detail: REPO,
+                key: RepoKey::NONE,
+                on_new_version: None,
+            }],
+            ..Types::default()
+        };
+        assert!(types.repository("x.y").is_some());
+        assert!(types.repository_or_err("x.z").is_err());
+        assert_eq!(
+            types.repository_href("/v3/", "x.z", "1"),
+            "/v3/repositories/x/y/1/"
+        );
+    }
+}

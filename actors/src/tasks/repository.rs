@@ -1,0 +1,287 @@
+//! Repository versions: Pulp's JSON for a version (one place, used by task results and the
+//! API), and the `add_and_remove` (modify) task body, which replaces content by the
+//! repository type's key as Pulp's `RepositoryVersion.add_content` does.
+
+use pith_entities::entity::{repository, repository_version as version};
+use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
+use pith_entities::time::to_rfc3339;
+use pith_entities::versions::{self, Remove, RepoKey};
+use pith_entities::{Db, DbError};
+use serde_json::{Map, Value, json};
+
+use super::{TaskContext, TaskOutput, db_err};
+use crate::plugin::Types;
+
+/// The href of version `number` of the repository at `repo_href`.
+pub fn version_href(repo_href: &str, number: i64) -> String {
+    format!("{repo_href}versions/{number}/")
+}
+
+/// Pulp's JSON for a repository version of the repository at `repo_href`, with its content
+/// summary per content type (each with the href of that type's list filtered to it).
+pub async fn version_json(
+    db: &Db,
+    types: &Types,
+    v3: &str,
+    repo_href: &str,
+    v: &version::Model,
+) -> Result<Value, DbError> {
+    let counts = versions::summary(db, &v.repository_id, v.number).await?;
+    let vh = version_href(repo_href, v.number);
+    let mut parts = [Map::new(), Map::new(), Map::new()];
+    let filters = [
+        "repository_version_added",
+        "repository_version_removed",
+        "repository_version",
+    ];
+    for (pulp_type, (added, removed, present)) in &counts {
+        let list = types
+            .content(pulp_type)
+            .map(|t| t.detail.list_href(v3))
+            .unwrap_or_else(|| format!("{v3}content/"));
+        for (i, n) in [*added, *removed, *present].into_iter().enumerate() {
+            if n > 0 {
+                parts[i].insert(
+                    pulp_type.clone(),
+                    json!({ "count": n, "href": format!("{list}?{}={vh}", filters[i]) }),
+                );
+            }
+        }
+    }
+    let base = match &v.base_version_id {
+        Some(b) => version::Entity::find_by_id(b.clone())
+            .one(&db.read)
+            .await?
+            .map(|b| version_href(repo_href, b.number)),
+        None => None,
+    };
+    let [added, removed, present] = parts;
+    Ok(json!({
+        "pulp_href": vh,
+        "prn": format!("prn:core.repositoryversion:{}", v.pulp_id),
+        "pulp_created": to_rfc3339(v.pulp_created),
+        "pulp_last_updated": to_rfc3339(v.pulp_last_updated),
+        "number": v.number,
+        "repository": repo_href,
+        "base_version": base,
+        "content_summary": {"added": added, "removed": removed, "present": present},
+        "vuln_report": format!("{v3}vuln_report/?repo_versions=prn:core.repositoryversion:{}", v.pulp_id),
+    }))
+}
+
+/// The href of each of the repositories `ids`, by its own type (one query).
+pub async fn repository_hrefs(
+    db: &Db,
+    types: &Types,
+    v3: &str,
+    ids: &[String],
+) -> Result<std::collections::HashMap<String, String>, DbError> {
+    let mut out = std::collections::HashMap::new();
+    for chunk in ids.chunks(pith_entities::MAX_BIND) {
+        let rows = db
+            .read
+            .query_all_raw(db.stmt(
+                &format!(
+                    "SELECT pulp_id, pulp_type FROM core_repository WHERE pulp_id IN ({})",
+                    super::placeholders(1, chunk.len())
+                ),
+                chunk.iter().map(|i| i.clone().into()).collect(),
+            ))
+            .await?;
+        for r in rows {
+            let (id, t): (String, String) =
+                (r.try_get("", "pulp_id")?, r.try_get("", "pulp_type")?);
+            let href = types.repository_href(v3, &t, &id);
+            out.insert(id, href);
+        }
+    }
+    Ok(out)
+}
+
+/// The repository row and its type's key, for a body about to make a new version.
+pub async fn load_repository(
+    ctx: &TaskContext,
+    id: &str,
+) -> Result<(repository::Model, RepoKey), String> {
+    let r = repository::Entity::find_by_id(id.to_owned())
+        .one(&ctx.deps.db.read)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| format!("Repository {id} no longer exists."))?;
+    let t = ctx.deps.types.repository_or_err(&r.pulp_type)?;
+    Ok((r, t.key))
+}
+
+/// The created-resource pair of a new version.
+pub fn created_version(
+    ctx: &TaskContext,
+    v3: &str,
+    r: &repository::Model,
+    id: &str,
+    number: i64,
+) -> (String, String) {
+    let repo_href = ctx.deps.types.repository_href(v3, &r.pulp_type, &r.pulp_id);
+    (
+        version_href(&repo_href, number),
+        format!("prn:core.repositoryversion:{id}"),
+    )
+}
+
+fn arg<'a>(ctx: &'a TaskContext, name: &str) -> Result<&'a str, String> {
+    ctx.args
+        .get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| format!("Missing argument '{name}'."))
+}
+
+/// With `overwrite=false`: the key of an added unit that a different unit already has in the
+/// version being built on (and that is not being removed), if any.
+pub async fn overwritten_key(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    key: &RepoKey,
+    repo: &str,
+    base: Option<i64>,
+    add: &[String],
+    remove: &Remove,
+) -> Result<Option<String>, String> {
+    let ids = match remove {
+        Remove::All => return Ok(None),
+        Remove::Ids(ids) => ids,
+    };
+    if add.is_empty() {
+        return Ok(None);
+    }
+    let number = match base {
+        Some(n) => n,
+        None => versions::latest_number(db, conn, repo)
+            .await
+            .map_err(db_err)?,
+    };
+    let present = versions::content_ids(db, conn, repo, number)
+        .await
+        .map_err(db_err)?;
+    let added: std::collections::HashSet<String> =
+        versions::keys(db, conn, key, &add.iter().cloned().collect())
+            .await
+            .map_err(db_err)?
+            .into_values()
+            .collect();
+    let kept = present
+        .into_iter()
+        .filter(|c| !ids.contains(c) && !add.contains(c))
+        .collect();
+    Ok(versions::keys(db, conn, key, &kept)
+        .await
+        .map_err(db_err)?
+        .into_values()
+        .find(|p| added.contains(p)))
+}
+
+/// The error of an add refused by `overwrite=false` (the key's columns named as words: "the
+/// relative path \"a.txt\"").
+pub fn overwrite_refused(key: &RepoKey, value: &str) -> String {
+    let what = key.columns.join(", ").replace('_', " ");
+    let value = value.replace('\u{1f}', ", ");
+    format!(
+        "Cannot add content: a different unit already has the {what} {value:?} in the repository, and 'overwrite' is false."
+    )
+}
+
+/// After a task made a new version: the repository type's `on_new_version` (autopublish),
+/// then `retain_repo_versions` drops the oldest unprotected versions.
+pub async fn after_new_version(
+    ctx: &TaskContext,
+    v3: &str,
+    repo_id: &str,
+    version_id: &str,
+) -> Result<(), String> {
+    let db = &ctx.deps.db;
+    let Some(repo) = repository::Entity::find_by_id(repo_id.to_owned())
+        .one(&db.read)
+        .await
+        .map_err(db_err)?
+    else {
+        return Ok(());
+    };
+    if let Some(hook) = ctx
+        .deps
+        .types
+        .repository(&repo.pulp_type)
+        .and_then(|t| t.on_new_version)
+    {
+        hook(ctx, v3, repo_id, version_id).await?;
+    }
+    if let Some(keep) = repo.retain_repo_versions {
+        let txn = db.write.begin().await.map_err(db_err)?;
+        versions::retain(db, &txn, repo_id, keep)
+            .await
+            .map_err(db_err)?;
+        txn.commit().await.map_err(db_err)?;
+    }
+    Ok(())
+}
+
+/// The version with id `id`, just made.
+pub async fn load_version(db: &Db, id: &str) -> Result<version::Model, String> {
+    version::Entity::find_by_id(id.to_owned())
+        .one(&db.read)
+        .await
+        .map_err(db_err)?
+        .ok_or_else(|| "The new version vanished.".to_owned())
+}
+
+/// `add_and_remove` (modify): `{v3, repository, add: [ids], remove: [ids] | "*", base_version?,
+/// overwrite?}`.
+pub(super) async fn modify(ctx: TaskContext) -> Result<TaskOutput, String> {
+    let db = &ctx.deps.db;
+    let v3 = arg(&ctx, "v3")?.to_owned();
+    let repo = arg(&ctx, "repository")?.to_owned();
+    let ids = |k: &str| -> Vec<String> {
+        ctx.args
+            .get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let add = ids("add");
+    let remove = if ctx.args.get("remove") == Some(&json!("*")) {
+        Remove::All
+    } else {
+        Remove::Ids(ids("remove"))
+    };
+    let base = ctx.args.get("base_version").and_then(Value::as_i64);
+    let overwrite = ctx
+        .args
+        .get("overwrite")
+        .and_then(Value::as_bool)
+        .unwrap_or(true);
+    let (r, key) = load_repository(&ctx, &repo).await?;
+    let txn = db.write.begin().await.map_err(db_err)?;
+    if !overwrite
+        && let Some(p) = overwritten_key(db, &txn, &key, &repo, base, &add, &remove).await?
+    {
+        return Err(overwrite_refused(&key, &p));
+    }
+    let made = versions::new_version(db, &txn, &repo, &key, base, &add, &remove)
+        .await
+        .map_err(db_err)?;
+    txn.commit().await.map_err(db_err)?;
+    let Some((vid, n)) = made else {
+        return Ok(TaskOutput::default());
+    };
+    after_new_version(&ctx, &v3, &repo, &vid).await?;
+    let v = load_version(db, &vid).await?;
+    let repo_href = ctx.deps.types.repository_href(&v3, &r.pulp_type, &repo);
+    let json = version_json(db, &ctx.deps.types, &v3, &repo_href, &v)
+        .await
+        .map_err(db_err)?;
+    Ok(TaskOutput {
+        result: Some(json),
+        created: vec![created_version(&ctx, &v3, &r, &vid, n)],
+    })
+}
