@@ -10,6 +10,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
+use pith_entities::entity::repository;
 use pith_entities::versions::RepoKey;
 
 use crate::tasks::{TaskContext, TaskFuture, TaskOutput};
@@ -56,12 +57,12 @@ pub struct ContentType {
 }
 
 /// What a plugin does after a task made a new repository version (Pulp's `on_new_version`,
-/// e.g. autopublish). Gets the context, `API_ROOT/api/v3/`, the repository id and the new
+/// e.g. autopublish). Gets the context, `API_ROOT/api/v3/`, the repository and the new
 /// version's id.
 pub type OnNewVersion = for<'a> fn(
     &'a TaskContext,
     &'a str,
-    &'a str,
+    &'a repository::Model,
     &'a str,
 )
     -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;

@@ -374,31 +374,32 @@ pub async fn summary(
     repo: &str,
     number: i64,
 ) -> Result<BTreeMap<String, (i64, i64, i64)>, DbError> {
-    let mut out: BTreeMap<String, (i64, i64, i64)> = BTreeMap::new();
-    let conditions = [
-        "rc.version_added = $2",
-        "rc.version_removed = $2",
-        "rc.version_added <= $2 AND (rc.version_removed IS NULL OR rc.version_removed > $2)",
-    ];
-    for (i, cond) in conditions.iter().enumerate() {
-        let sql = format!(
-            "SELECT c.pulp_type, COUNT(*) AS n FROM core_repositorycontent rc \
-             JOIN core_content c ON c.pulp_id = rc.content_id \
-             WHERE rc.repository_id = $1 AND {cond} GROUP BY c.pulp_type"
+    // One pass over the rows the version touches, counted per type.
+    let present =
+        "rc.version_added <= $2 AND (rc.version_removed IS NULL OR rc.version_removed > $2)";
+    let sql = format!(
+        "SELECT c.pulp_type, \
+         SUM(CASE WHEN rc.version_added = $2 THEN 1 ELSE 0 END) AS added, \
+         SUM(CASE WHEN rc.version_removed = $2 THEN 1 ELSE 0 END) AS removed, \
+         SUM(CASE WHEN {present} THEN 1 ELSE 0 END) AS present \
+         FROM core_repositorycontent rc JOIN core_content c ON c.pulp_id = rc.content_id \
+         WHERE rc.repository_id = $1 AND (rc.version_removed = $2 OR {present}) \
+         GROUP BY c.pulp_type"
+    );
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(&sql, vec![repo.to_owned().into(), number.into()]))
+        .await?;
+    let mut out = BTreeMap::new();
+    for r in rows {
+        out.insert(
+            r.try_get("", "pulp_type")?,
+            (
+                r.try_get("", "added")?,
+                r.try_get("", "removed")?,
+                r.try_get("", "present")?,
+            ),
         );
-        let rows = db
-            .read
-            .query_all_raw(db.stmt(&sql, vec![repo.to_owned().into(), number.into()]))
-            .await?;
-        for r in rows {
-            let n: i64 = r.try_get("", "n")?;
-            let e = out.entry(r.try_get("", "pulp_type")?).or_default();
-            match i {
-                0 => e.0 = n,
-                1 => e.1 = n,
-                _ => e.2 = n,
-            }
-        }
     }
     Ok(out)
 }

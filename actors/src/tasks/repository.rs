@@ -188,33 +188,27 @@ pub fn overwrite_refused(key: &RepoKey, value: &str) -> String {
     )
 }
 
-/// After a task made a new version: the repository type's `on_new_version` (autopublish),
-/// then `retain_repo_versions` drops the oldest unprotected versions.
+/// After a task made a new version of `repo` (the row the task loaded; neither hook reads a
+/// field a task changes): the repository type's `on_new_version` (autopublish), then
+/// `retain_repo_versions` drops the oldest unprotected versions.
 pub async fn after_new_version(
     ctx: &TaskContext,
     v3: &str,
-    repo_id: &str,
+    repo: &repository::Model,
     version_id: &str,
 ) -> Result<(), String> {
     let db = &ctx.deps.db;
-    let Some(repo) = repository::Entity::find_by_id(repo_id.to_owned())
-        .one(&db.read)
-        .await
-        .map_err(db_err)?
-    else {
-        return Ok(());
-    };
     if let Some(hook) = ctx
         .deps
         .types
         .repository(&repo.pulp_type)
         .and_then(|t| t.on_new_version)
     {
-        hook(ctx, v3, repo_id, version_id).await?;
+        hook(ctx, v3, repo, version_id).await?;
     }
     if let Some(keep) = repo.retain_repo_versions {
         let txn = db.write.begin().await.map_err(db_err)?;
-        versions::retain(db, &txn, repo_id, keep)
+        versions::retain(db, &txn, &repo.pulp_id, keep)
             .await
             .map_err(db_err)?;
         txn.commit().await.map_err(db_err)?;
@@ -274,7 +268,7 @@ pub(super) async fn modify(ctx: TaskContext) -> Result<TaskOutput, String> {
     let Some((vid, n)) = made else {
         return Ok(TaskOutput::default());
     };
-    after_new_version(&ctx, &v3, &repo, &vid).await?;
+    after_new_version(&ctx, &v3, &r, &vid).await?;
     let v = load_version(db, &vid).await?;
     let repo_href = ctx.deps.types.repository_href(&v3, &r.pulp_type, &repo);
     let json = version_json(db, &ctx.deps.types, &v3, &repo_href, &v)

@@ -375,7 +375,7 @@ pub async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
         .map_err(db_err)?;
     }
     txn.commit().await.map_err(db_err)?;
-    if let (Some((vid, _)), Some(r)) = (&new_version, &repo) {
+    if let (Some((vid, _)), Some((r, _))) = (&new_version, &repo_row) {
         after_new_version(&ctx, &v3, r, vid).await?;
     }
     if let (Some((vid, n)), Some((r, _))) = (new_version, &repo_row) {

@@ -124,16 +124,9 @@ pub async fn publish(ctx: TaskContext) -> Result<TaskOutput, String> {
 pub async fn autopublish(
     ctx: &TaskContext,
     v3: &str,
-    repo_id: &str,
+    repo: &repository::Model,
     version_id: &str,
 ) -> Result<(), String> {
-    let Some(repo) = repository::Entity::find_by_id(repo_id.to_owned())
-        .one(&ctx.deps.db.read)
-        .await
-        .map_err(db_err)?
-    else {
-        return Ok(());
-    };
     if repo.autopublish {
         publish_version(ctx, v3, version_id, repo.manifest.as_deref()).await?;
     }

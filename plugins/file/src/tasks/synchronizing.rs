@@ -391,7 +391,7 @@ pub async fn synchronize(ctx: TaskContext) -> Result<TaskOutput, String> {
     let Some((vid, n)) = made else {
         return Ok(TaskOutput::default());
     };
-    after_new_version(&ctx, &v3, &repo_id, &vid).await?;
+    after_new_version(&ctx, &v3, &repo, &vid).await?;
     let v = pith_entities::entity::repository_version::Entity::find_by_id(vid.clone())
         .one(&db.read)
         .await
