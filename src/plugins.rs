@@ -1,25 +1,20 @@
-//! The plugins this binary runs, in one list: core reads their declarations (types, task
-//! bodies, migrations) and never names them. A new plugin is one more entry here.
+//! The plugins this binary runs, in one list: core reads their declarations (types, endpoints,
+//! serializers, task bodies, migrations) and never names them. A new plugin is one more entry
+//! here.
 
-use pith_actors::plugin::{TaskBodies, Types};
 use pith_entities::migration::PluginMigrations;
+use pith_http::plugin::{Core, Platform, Plugin};
 
-/// Every running plugin's detail types.
-pub fn types() -> Types {
-    let mut t = Types::default();
-    t.extend(pith_file::types());
-    t
+fn plugins() -> Vec<Plugin> {
+    vec![pith_file::plugin()]
 }
 
-/// Core's task bodies with every plugin's.
-pub fn bodies(test_tasks: bool) -> TaskBodies {
-    let mut b = pith_actors::tasks::core_bodies(test_tasks);
-    b.add(pith_file::bodies());
-    b.add_creators(pith_file::creators());
-    b
+/// Core with every plugin (test-only endpoints and bodies with `test_tasks`).
+pub fn platform(test_tasks: bool) -> Platform {
+    Platform::new(Core::new(test_tasks), plugins(), test_tasks)
 }
 
-/// Every plugin's migrations (core runs its own with them, in one timeline).
+/// Every plugin's migrations, for the commands that only migrate.
 pub fn migrations() -> Vec<PluginMigrations> {
-    vec![pith_file::MIGRATIONS]
+    plugins().into_iter().map(|p| p.migrations).collect()
 }

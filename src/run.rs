@@ -303,7 +303,8 @@ async fn run_node(
     }
     let _lock = lock_sqlite(&url)?;
     let db = open_db(settings, data_dir).await?;
-    migration::migrate(&db, crate::plugins::migrations())
+    let platform = Arc::new(crate::plugins::platform(settings.pith_test_tasks));
+    migration::migrate(&db, platform.migrations.clone())
         .await
         .context("migrating the database")?;
     let store =
@@ -358,7 +359,7 @@ async fn run_node(
     for n in 1..=workers {
         apps.push((identity.worker_name(n), AppKind::Worker));
     }
-    let versions = pith_http::api::status::versions_map();
+    let versions = platform.versions.clone();
     let cluster = cluster_config(settings, kind, &db, ttl, &identity).await?;
     if let Some(c) = &cluster {
         pith_cluster::secret::check(&db, &c.secret, &identity.incarnation).await?;
@@ -388,8 +389,8 @@ async fn run_node(
     };
 
     let deps = Arc::new(TaskDeps {
-        types: crate::plugins::types(),
-        bodies: crate::plugins::bodies(settings.pith_test_tasks),
+        types: platform.types.clone(),
+        bodies: platform.bodies.clone(),
         db: db.clone(),
         writer: writer.clone(),
         store: store.clone(),
@@ -472,6 +473,7 @@ async fn run_node(
             let tasking = Tasking::new(deps.clone(), identity.clone(), api_name.clone());
             let state = Arc::new(HttpState {
                 config,
+                platform: platform.clone(),
                 db: db.clone(),
                 tasking,
                 store: store.clone(),

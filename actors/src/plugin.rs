@@ -15,7 +15,7 @@ use pith_entities::versions::RepoKey;
 
 use crate::tasks::{TaskContext, TaskFuture, TaskOutput};
 
-/// One detail type of a master model (Pulp's `pulp_type`, e.g. `file.file` for a FileRemote).
+/// One detail type of a master model (Pulp's `pulp_type`: `<app_label>.<type>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Detail {
     /// `<app_label>.<type>`, stored in the master table's `pulp_type` column.
@@ -23,20 +23,20 @@ pub struct Detail {
     /// The href collection under `api/v3/`, without slashes at either end
     /// (`repositories/file/file`).
     pub collection: &'static str,
-    /// The PRN type (`file.filerepository`): `prn:<prn_type>:<id>`.
+    /// The PRN type (`<app_label>.<model, lower-case>`): `prn:<prn_type>:<id>`.
     pub prn_type: &'static str,
-    /// The model's class name in Pulp (`FileRepository`), used in messages (`No FileRepository
-    /// matches the given query.`).
+    /// The model's class name in Pulp, used in messages (`No <model> matches the given
+    /// query.`).
     pub model: &'static str,
 }
 
 impl Detail {
-    /// The href of object `id` (`{v3}repositories/file/file/<id>/`).
+    /// The href of object `id` (`{v3}<collection>/<id>/`).
     pub fn href(&self, v3: &str, id: &str) -> String {
         format!("{v3}{}/{id}/", self.collection)
     }
 
-    /// The list href (`{v3}repositories/file/file/`).
+    /// The list href (`{v3}<collection>/`).
     pub fn list_href(&self, v3: &str) -> String {
         format!("{v3}{}/", self.collection)
     }
@@ -161,7 +161,7 @@ pub type BodyFn = fn(TaskContext) -> TaskFuture;
 /// A task body under Pulp's task name.
 #[derive(Clone, Copy, Debug)]
 pub struct TaskBody {
-    /// Pulp's dotted task name (`pulp_file.app.tasks.synchronizing.synchronize`).
+    /// Pulp's dotted task name (`<package>.app.tasks.<module>.<function>`).
     pub name: &'static str,
     /// Runs it.
     pub run: BodyFn,

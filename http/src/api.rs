@@ -1,7 +1,6 @@
 //! REST API handlers, one module per resource.
 
 pub mod artifacts;
-pub mod content;
 pub mod orphans;
 pub mod publishing;
 pub mod remotes;
@@ -74,6 +73,22 @@ pub async fn domain_id(state: &HttpState) -> Result<String, crate::ApiError> {
         .ok_or_else(|| {
             crate::ApiError::Internal("the default domain is missing; run `pith migrate`".into())
         })
+}
+
+/// Pulp's canonical relative path (of content, or a distribution's `base_path`): no
+/// leading/trailing `/`, no empty, `.` or `..` segment, no whitespace, `?`, `#` or `\\`.
+pub fn check_relative_path(p: &str) -> Result<(), String> {
+    let bad = p.is_empty()
+        || p.starts_with('/')
+        || p.ends_with('/')
+        || p.chars()
+            .any(|c| c.is_whitespace() || c == '?' || c == '#' || c == '\\')
+        || p.split('/').any(|s| s.is_empty() || s == "." || s == "..");
+    if bad {
+        Err(format!("The path {p:?} is not a canonical relative path."))
+    } else {
+        Ok(())
+    }
 }
 
 /// Parses a detail id (a UUID) or answers Pulp's 404 for `model`.

@@ -314,7 +314,8 @@ async fn publication_of(db: &Db, d: &Dist) -> Result<Option<(String, String)>, A
     })
 }
 
-/// A publication's metadata files and its version's content, in one query.
+/// A publication's metadata files and its version's content artifacts (at their
+/// `relative_path`, as Pulp serves them), in one query.
 async fn load_files(db: &Db, publication: &str, version: &str) -> Result<Served, ApiError> {
     let rows = db
         .read
@@ -324,13 +325,13 @@ async fn load_files(db: &Db, publication: &str, version: &str) -> Result<Served,
              FROM core_publishedmetadata m LEFT JOIN core_artifact a ON a.pulp_id = m.artifact_id \
              WHERE m.publication_id = $1 \
              UNION ALL \
-             SELECT 1 AS meta, f.relative_path, a.file, a.size, a.sha256, a.pulp_created, \
-             ca.pulp_id AS ca_id, f.digest, \
+             SELECT 1 AS meta, ca.relative_path, a.file, a.size, a.sha256, a.pulp_created, \
+             ca.pulp_id AS ca_id, \
+             (SELECT MAX(ra.sha256) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id) AS digest, \
              (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id) AS remote_size \
              FROM core_repositorycontent rc \
              JOIN core_repositoryversion v ON v.pulp_id = $2 AND rc.repository_id = v.repository_id \
-             JOIN file_filecontent f ON f.content_id = rc.content_id \
-             LEFT JOIN core_contentartifact ca ON ca.content_id = f.content_id \
+             JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
              LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
              WHERE rc.version_added <= v.number \
              AND (rc.version_removed IS NULL OR rc.version_removed > v.number) \

@@ -2,8 +2,10 @@
 //! `CONTENT_PATH_PREFIX`, served by warp.
 //!
 //! One warp filter captures each request whole and [`router`] dispatches on the path in plain
-//! Rust: Pulp's URL rules (trailing slashes, 301s, 405s, href-shaped ids) are easier to get
-//! exactly right as a `match` than as a tree of filters, and it keeps compile times down.
+//! Rust against the endpoint table ([`router::Routes`], core's rows in [`urls`] and each
+//! plugin's, see [`plugin`]): Pulp's URL rules (trailing slashes, 301s, 405s, href-shaped ids)
+//! are easier to get exactly right that way than as a tree of filters, and it keeps compile
+//! times down.
 //! Domain errors become Pulp's JSON shapes in one place, [`error`].
 
 pub mod api;
@@ -17,9 +19,11 @@ pub mod labels;
 pub mod listing;
 pub mod on_demand;
 pub mod openapi;
+pub mod plugin;
 pub mod request;
 pub mod router;
 pub mod telemetry;
+pub mod urls;
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -48,6 +52,8 @@ pub struct Parts {
 pub struct HttpState {
     /// Settings.
     pub config: HttpConfig,
+    /// Core with the running plugins: endpoints, types, serializers, components.
+    pub platform: Arc<plugin::Platform>,
     /// The database.
     pub db: Db,
     /// Dispatch and cancel.

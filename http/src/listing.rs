@@ -236,6 +236,31 @@ pub fn id_from_ref(v3: &str, collection: &str, prn_type: &str, value: &str) -> O
     uuid::Uuid::parse_str(&id).ok().map(|u| u.to_string())
 }
 
+/// The id an href or PRN names, as an object of any of `types`.
+pub fn id_from_any(v3: &str, types: &[pith_actors::plugin::Detail], value: &str) -> Option<String> {
+    types
+        .iter()
+        .find_map(|t| id_from_ref(v3, t.collection, t.prn_type, value))
+}
+
+/// `pulp_href__in`, `prn__in`, `pulp_id__in` over objects of any of `types`.
+pub fn identity_filter_any(
+    field: &str,
+    value: &str,
+    v3: &str,
+    types: &[pith_actors::plugin::Detail],
+) -> SimpleExpr {
+    let ids: Vec<String> = if field == "pulp_id" {
+        split_list(value).collect()
+    } else {
+        value
+            .split(',')
+            .filter_map(|h| id_from_any(v3, types, h))
+            .collect()
+    };
+    Expr::col("pulp_id").is_in(ids)
+}
+
 /// Runs a filtered list query: the total count and one page, ordered by the request's
 /// `ordering` (default newest first, `-pulp_created`) with `pulp_id` as the final tiebreaker
 /// so pages never overlap.

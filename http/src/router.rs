@@ -5,7 +5,8 @@ use std::sync::Arc;
 
 use warp::http::{HeaderValue, Method, StatusCode};
 
-use crate::api::{self, Ctx};
+use crate::api::Ctx;
+use crate::openapi::Op;
 use crate::request::{Response, json, moved};
 use crate::{ApiError, HttpState, Req, content};
 
@@ -89,16 +90,6 @@ pub async fn handle(state: Arc<HttpState>, mut req: Req) -> Response {
     resp
 }
 
-fn allow(req: &Req, methods: &[Method]) -> Result<(), ApiError> {
-    if methods.contains(&req.method)
-        || (req.method == Method::HEAD && methods.contains(&Method::GET))
-    {
-        Ok(())
-    } else {
-        Err(ApiError::MethodNotAllowed(req.method.to_string()))
-    }
-}
-
 async fn route(
     state: Arc<HttpState>,
     req: &mut Req,
@@ -122,7 +113,8 @@ async fn route(
         }
         return Err(ApiError::NotFound("Not found.".into()));
     };
-    if !rest.is_empty() && !rest.ends_with('/') && !ROUTES.iter().any(|(t, _)| *t == rest) {
+    let routes = state.platform.routes.clone();
+    if !rest.is_empty() && !rest.ends_with('/') && !routes.has_template(&rest) {
         // Django's APPEND_SLASH.
         if matches!(req.method, Method::GET | Method::HEAD) {
             let q = if req.raw_query.is_empty() {
@@ -135,16 +127,11 @@ async fn route(
         return Err(ApiError::NotFound("Not found.".into()));
     }
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
-    let Some(Resolved {
-        template: t,
-        kind,
-        ids,
-    }) = resolve(&segs, state.config.test_tasks)
-    else {
+    let Some((endpoint, ids)) = routes.resolve(&segs) else {
         return Err(ApiError::NotFound("Not found.".into()));
     };
-    *template = Some(t);
-    let user = if is_open(kind) {
+    *template = Some(endpoint.template);
+    let user = if endpoint.open {
         None
     } else {
         Some(state.auth.authenticate(req.header("authorization")).await?)
@@ -154,318 +141,182 @@ async fn route(
         user,
         cid: cid.to_owned(),
     };
-    allow(req, methods(kind))?;
-    dispatch(&ctx, req, kind, &ids).await
+    let want = if req.method == Method::HEAD {
+        Method::GET
+    } else {
+        req.method.clone()
+    };
+    let Some(operation) = endpoint.operations.iter().find(|o| o.op.method == want) else {
+        return Err(ApiError::MethodNotAllowed(req.method.to_string()));
+    };
+    (operation.handler)(&ctx, req, &ids).await
 }
 
-/// Every API endpoint. With [`ROUTES`] this is the one list of what the API answers: the
-/// router resolves paths through it (anything else is a 404, answered before authentication,
-/// as Pulp does), and the OpenAPI schema ([`crate::openapi`]) documents each kind, so the two
-/// cannot drift apart (a test compares them method by method).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Kind {
-    Root,
-    Status,
-    Livez,
-    Docs,
-    DocsJson,
-    DocsYaml,
-    Tasks,
-    TasksPurge,
-    Task,
-    Workers,
-    Worker,
-    Artifacts,
-    Artifact,
-    OrphansCleanup,
-    Orphans,
-    Remotes,
-    FileRemotes,
-    FileRemote,
-    FileRemoteSetLabel,
-    FileRemoteUnsetLabel,
-    Repositories,
-    RepositoryVersions,
-    FileRepositories,
-    FileRepository,
-    FileRepositorySetLabel,
-    FileRepositoryUnsetLabel,
-    FileRepositoryModify,
-    FileRepositorySync,
-    FileRepositoryVersions,
-    FileRepositoryVersion,
-    FileRepositoryVersionRepair,
-    Publications,
-    FilePublications,
-    FilePublication,
-    Distributions,
-    FileDistributions,
-    FileDistribution,
-    FileContents,
-    FileContentUpload,
-    FileContent,
-    Uploads,
-    Upload,
-    UploadCommit,
-    TestTasks,
+/// A running handler.
+pub type HandlerFuture<'a> =
+    std::pin::Pin<Box<dyn std::future::Future<Output = Result<Response, ApiError>> + Send + 'a>>;
+
+/// Answers one method of an endpoint: the context, the request and the ids in its path.
+pub type Handler =
+    Arc<dyn for<'a> Fn(&'a Ctx, &'a mut Req, &'a [&'a str]) -> HandlerFuture<'a> + Send + Sync>;
+
+/// Wraps a closure as a [`Handler`] (the bound makes the closure's lifetimes come out right).
+pub fn handler<F>(f: F) -> Handler
+where
+    F: for<'a> Fn(&'a Ctx, &'a mut Req, &'a [&'a str]) -> HandlerFuture<'a> + Send + Sync + 'static,
+{
+    Arc::new(f)
 }
 
-/// Path templates under `api/v3/` (`{}` is an id), in matching order: literal segments are
-/// listed before an id in the same place (`content/file/files/upload/` before
-/// `content/file/files/{}/`). Only the schema files have no trailing slash, as in Pulp.
-pub const ROUTES: &[(&str, Kind)] = &[
-    ("", Kind::Root),
-    ("status/", Kind::Status),
-    ("livez/", Kind::Livez),
-    ("docs/", Kind::Docs),
-    ("docs/api.json", Kind::DocsJson),
-    ("docs/api.yaml", Kind::DocsYaml),
-    ("tasks/", Kind::Tasks),
-    ("tasks/purge/", Kind::TasksPurge),
-    ("tasks/{}/", Kind::Task),
-    ("workers/", Kind::Workers),
-    ("workers/{}/", Kind::Worker),
-    ("artifacts/", Kind::Artifacts),
-    ("artifacts/{}/", Kind::Artifact),
-    ("orphans/cleanup/", Kind::OrphansCleanup),
-    ("orphans/", Kind::Orphans),
-    ("remotes/", Kind::Remotes),
-    ("remotes/file/file/", Kind::FileRemotes),
-    ("remotes/file/file/{}/", Kind::FileRemote),
-    ("remotes/file/file/{}/set_label/", Kind::FileRemoteSetLabel),
-    (
-        "remotes/file/file/{}/unset_label/",
-        Kind::FileRemoteUnsetLabel,
-    ),
-    ("repositories/", Kind::Repositories),
-    ("repository_versions/", Kind::RepositoryVersions),
-    ("repositories/file/file/", Kind::FileRepositories),
-    ("repositories/file/file/{}/", Kind::FileRepository),
-    (
-        "repositories/file/file/{}/set_label/",
-        Kind::FileRepositorySetLabel,
-    ),
-    (
-        "repositories/file/file/{}/unset_label/",
-        Kind::FileRepositoryUnsetLabel,
-    ),
-    (
-        "repositories/file/file/{}/modify/",
-        Kind::FileRepositoryModify,
-    ),
-    ("repositories/file/file/{}/sync/", Kind::FileRepositorySync),
-    (
-        "repositories/file/file/{}/versions/",
-        Kind::FileRepositoryVersions,
-    ),
-    (
-        "repositories/file/file/{}/versions/{}/",
-        Kind::FileRepositoryVersion,
-    ),
-    (
-        "repositories/file/file/{}/versions/{}/repair/",
-        Kind::FileRepositoryVersionRepair,
-    ),
-    ("publications/", Kind::Publications),
-    ("publications/file/file/", Kind::FilePublications),
-    ("publications/file/file/{}/", Kind::FilePublication),
-    ("distributions/", Kind::Distributions),
-    ("distributions/file/file/", Kind::FileDistributions),
-    ("distributions/file/file/{}/", Kind::FileDistribution),
-    ("content/file/files/", Kind::FileContents),
-    ("content/file/files/upload/", Kind::FileContentUpload),
-    ("content/file/files/{}/", Kind::FileContent),
-    ("uploads/", Kind::Uploads),
-    ("uploads/{}/", Kind::Upload),
-    ("uploads/{}/commit/", Kind::UploadCommit),
-    ("pith/test/tasks/", Kind::TestTasks),
-];
+/// One method of an endpoint: what the schema says of it and what answers it.
+#[derive(Clone)]
+pub struct Operation {
+    /// Its OpenAPI operation (method, operationId, parameters, body, responses).
+    pub op: Op,
+    /// Its handler.
+    pub handler: Handler,
+}
 
-/// The methods each kind answers (HEAD goes with GET).
-pub fn methods(kind: Kind) -> &'static [Method] {
-    use Method as M;
-    match kind {
-        Kind::Root
-        | Kind::Status
-        | Kind::Livez
-        | Kind::Docs
-        | Kind::DocsJson
-        | Kind::DocsYaml
-        | Kind::Tasks
-        | Kind::Workers
-        | Kind::Worker
-        | Kind::Remotes
-        | Kind::Repositories
-        | Kind::RepositoryVersions
-        | Kind::FileRepositoryVersions
-        | Kind::Publications
-        | Kind::Distributions
-        | Kind::FileContent => &[M::GET],
-        Kind::TasksPurge
-        | Kind::OrphansCleanup
-        | Kind::FileRemoteSetLabel
-        | Kind::FileRemoteUnsetLabel
-        | Kind::FileRepositorySetLabel
-        | Kind::FileRepositoryUnsetLabel
-        | Kind::FileRepositoryModify
-        | Kind::FileRepositorySync
-        | Kind::FileRepositoryVersionRepair
-        | Kind::FileContentUpload
-        | Kind::UploadCommit
-        | Kind::TestTasks => &[M::POST],
-        Kind::Orphans => &[M::DELETE],
-        Kind::Task => &[M::GET, M::PATCH, M::DELETE],
-        Kind::Artifact | Kind::FilePublication | Kind::FileRepositoryVersion => {
-            &[M::GET, M::DELETE]
-        }
-        Kind::Artifacts
-        | Kind::FileRemotes
-        | Kind::FileRepositories
-        | Kind::FilePublications
-        | Kind::FileDistributions
-        | Kind::FileContents
-        | Kind::Uploads => &[M::GET, M::POST],
-        Kind::FileRemote | Kind::FileRepository | Kind::FileDistribution => {
-            &[M::GET, M::PUT, M::PATCH, M::DELETE]
-        }
-        Kind::Upload => &[M::GET, M::PUT, M::DELETE],
+impl std::fmt::Debug for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Operation")
+            .field("op", &self.op)
+            .finish_non_exhaustive()
     }
 }
 
-/// Endpoints answered without credentials.
-pub fn is_open(kind: Kind) -> bool {
-    matches!(
-        kind,
-        Kind::Root | Kind::Status | Kind::Livez | Kind::Docs | Kind::DocsJson | Kind::DocsYaml
-    )
-}
-
-/// A path matched against [`ROUTES`].
-#[derive(Debug, PartialEq, Eq)]
-pub struct Resolved<'a> {
-    /// The route template it matched.
+/// One path of the API and every method it answers: the single row from which the router
+/// resolves, authenticates and dispatches, the schema documents and metrics label requests.
+#[derive(Clone, Debug)]
+pub struct Endpoint {
+    /// The path under `api/v3/`; `{}` stands for an id (`repositories/<app>/<type>/{}/sync/`).
+    /// Only the schema files have no trailing slash, as in Pulp.
     pub template: &'static str,
-    /// The endpoint.
-    pub kind: Kind,
-    /// The ids in the path, in order.
-    pub ids: Vec<&'a str>,
+    /// Answered without credentials (status, docs).
+    pub open: bool,
+    /// The schema's href path parameter (`<app>_<type>_repository_href`) and the names of the
+    /// ids in the `pk_path=1` form; `None` for paths without ids.
+    pub href: Option<(&'static str, &'static [&'static str])>,
+    /// Whether it is served only with `PITH_TEST_TASKS`.
+    pub test_only: bool,
+    /// Its methods (HEAD goes with GET).
+    pub operations: Vec<Operation>,
 }
 
-/// Matches a path under `api/v3/` split into segments.
-pub fn resolve<'a>(segs: &[&'a str], test_tasks: bool) -> Option<Resolved<'a>> {
-    'routes: for (template, kind) in ROUTES {
-        if *kind == Kind::TestTasks && !test_tasks {
-            continue;
+impl Endpoint {
+    /// An endpoint that needs authentication, without ids in its path.
+    pub fn new(template: &'static str) -> Endpoint {
+        Endpoint {
+            template,
+            open: false,
+            href: None,
+            test_only: false,
+            operations: Vec::new(),
         }
-        let parts: Vec<&str> = template.split('/').filter(|s| !s.is_empty()).collect();
-        if parts.len() != segs.len() {
-            continue;
-        }
-        let mut ids = Vec::new();
-        for (p, s) in parts.iter().zip(segs) {
-            if *p == "{}" {
-                ids.push(*s);
-            } else if p != s {
-                continue 'routes;
+    }
+
+    /// With the href parameter of a path with ids.
+    pub fn href(mut self, name: &'static str, ids: &'static [&'static str]) -> Endpoint {
+        self.href = Some((name, ids));
+        self
+    }
+
+    /// Answered without credentials.
+    pub fn open(mut self) -> Endpoint {
+        self.open = true;
+        self
+    }
+
+    /// Adds a method.
+    pub fn on(mut self, op: Op, handler: Handler) -> Endpoint {
+        self.operations.push(Operation { op, handler });
+        self
+    }
+
+    /// The methods it answers.
+    pub fn methods(&self) -> Vec<Method> {
+        self.operations
+            .iter()
+            .map(|o| o.op.method.clone())
+            .collect()
+    }
+}
+
+/// Leaks a route template built at start-up (endpoints live as long as the process; metrics
+/// and spans label requests with `&'static str`).
+pub fn template(s: String) -> &'static str {
+    s.leak()
+}
+
+/// Every endpoint of core and the running plugins.
+#[derive(Clone, Debug, Default)]
+pub struct Routes {
+    endpoints: Vec<Endpoint>,
+}
+
+impl Routes {
+    /// The table of `endpoints`, leaving out the test-only ones unless `test_tasks`. Rows with
+    /// the same template are one endpoint (a plugin adds `create` to the list core builds for
+    /// its publication type).
+    ///
+    /// # Panics
+    /// When two rows claim the same method of one path: a plugin that claims a core operation
+    /// (or another plugin's) is a programming error, found at start-up.
+    pub fn new(endpoints: Vec<Endpoint>, test_tasks: bool) -> Routes {
+        let mut merged: Vec<Endpoint> = Vec::new();
+        for e in endpoints.into_iter().filter(|e| test_tasks || !e.test_only) {
+            match merged.iter_mut().find(|m| m.template == e.template) {
+                Some(m) => {
+                    for o in e.operations {
+                        assert!(
+                            !m.methods().contains(&o.op.method),
+                            "two endpoints claim {} {}",
+                            o.op.method,
+                            e.template
+                        );
+                        m.operations.push(o);
+                    }
+                    m.open |= e.open;
+                    m.href = m.href.or(e.href);
+                }
+                None => merged.push(e),
             }
         }
-        return Some(Resolved {
-            template,
-            kind: *kind,
-            ids,
-        });
+        Routes { endpoints: merged }
     }
-    None
-}
 
-async fn dispatch(
-    ctx: &Ctx,
-    req: &mut Req,
-    kind: Kind,
-    ids: &[&str],
-) -> Result<Response, ApiError> {
-    use Method as M;
-    use api::{
-        artifacts, content, orphans, publishing, remotes, repositories as repos, status, tasks,
-        testing, uploads, workers,
-    };
-    let m = req.method.clone();
-    let id = ids.first().copied().unwrap_or("");
-    let n = ids.get(1).copied().unwrap_or("");
-    match kind {
-        Kind::Root => Ok(status::root(ctx, req)),
-        Kind::Status => status::status(ctx).await,
-        Kind::Livez => Ok(status::livez()),
-        Kind::Docs => Ok(crate::openapi::docs_page()),
-        Kind::DocsJson => crate::openapi::serve(ctx, req, false),
-        Kind::DocsYaml => crate::openapi::serve(ctx, req, true),
-        Kind::Tasks => tasks::list(ctx, req).await,
-        Kind::TasksPurge => tasks::purge(ctx, req).await,
-        Kind::Task => match m {
-            M::PATCH => tasks::cancel(ctx, req, id).await,
-            M::DELETE => tasks::delete(ctx, id).await,
-            _ => tasks::read(ctx, req, id).await,
-        },
-        Kind::Workers => workers::list(ctx, req).await,
-        Kind::Worker => workers::read(ctx, req, id).await,
-        Kind::Artifacts if m == M::POST => artifacts::create(ctx, req).await,
-        Kind::Artifacts => artifacts::list(ctx, req).await,
-        Kind::Artifact if m == M::DELETE => artifacts::delete(ctx, id).await,
-        Kind::Artifact => artifacts::read(ctx, req, id).await,
-        Kind::OrphansCleanup | Kind::Orphans => orphans::cleanup(ctx, req).await,
-        Kind::Remotes => remotes::list(ctx, req).await,
-        Kind::FileRemotes if m == M::POST => remotes::create(ctx, req).await,
-        Kind::FileRemotes => remotes::list(ctx, req).await,
-        Kind::FileRemote => match m {
-            M::PUT => remotes::update(ctx, req, id, false).await,
-            M::PATCH => remotes::update(ctx, req, id, true).await,
-            M::DELETE => remotes::delete(ctx, id).await,
-            _ => remotes::read(ctx, req, id).await,
-        },
-        Kind::FileRemoteSetLabel => remotes::label(ctx, req, id, true).await,
-        Kind::FileRemoteUnsetLabel => remotes::label(ctx, req, id, false).await,
-        Kind::Repositories => repos::list(ctx, req).await,
-        Kind::RepositoryVersions => repos::list_versions(ctx, req, None).await,
-        Kind::FileRepositories if m == M::POST => repos::create(ctx, req).await,
-        Kind::FileRepositories => repos::list(ctx, req).await,
-        Kind::FileRepository => match m {
-            M::PUT => repos::update(ctx, req, id, false).await,
-            M::PATCH => repos::update(ctx, req, id, true).await,
-            M::DELETE => repos::delete(ctx, id).await,
-            _ => repos::read(ctx, req, id).await,
-        },
-        Kind::FileRepositorySetLabel => repos::label(ctx, req, id, true).await,
-        Kind::FileRepositoryUnsetLabel => repos::label(ctx, req, id, false).await,
-        Kind::FileRepositoryModify => content::modify(ctx, req, id).await,
-        Kind::FileRepositorySync => repos::sync(ctx, req, id).await,
-        Kind::FileRepositoryVersions => repos::list_versions(ctx, req, Some(id)).await,
-        Kind::FileRepositoryVersion if m == M::DELETE => repos::delete_version(ctx, id, n).await,
-        Kind::FileRepositoryVersion => repos::read_version(ctx, req, id, n).await,
-        Kind::FileRepositoryVersionRepair => repos::repair_version(ctx, req, id, n).await,
-        Kind::Publications => publishing::list_publications(ctx, req).await,
-        Kind::FilePublications if m == M::POST => publishing::create_publication(ctx, req).await,
-        Kind::FilePublications => publishing::list_publications(ctx, req).await,
-        Kind::FilePublication if m == M::DELETE => publishing::delete_publication(ctx, id).await,
-        Kind::FilePublication => publishing::read_publication(ctx, req, id).await,
-        Kind::Distributions => publishing::list_distributions(ctx, req).await,
-        Kind::FileDistributions if m == M::POST => publishing::create_distribution(ctx, req).await,
-        Kind::FileDistributions => publishing::list_distributions(ctx, req).await,
-        Kind::FileDistribution if m == M::GET || m == M::HEAD => {
-            publishing::read_distribution(ctx, req, id).await
+    /// Every endpoint, in declaration order.
+    pub fn endpoints(&self) -> &[Endpoint] {
+        &self.endpoints
+    }
+
+    /// Whether `path` is exactly a template (the schema files, which have no slash).
+    pub fn has_template(&self, path: &str) -> bool {
+        self.endpoints.iter().any(|e| e.template == path)
+    }
+
+    /// The endpoint for a path under `api/v3/` split into segments, and the ids in it. A
+    /// literal segment wins over an id in the same place (`content/file/files/upload/` is not
+    /// the detail of a unit with id `upload`).
+    pub fn resolve<'a>(&self, segs: &[&'a str]) -> Option<(&Endpoint, Vec<&'a str>)> {
+        let mut best: Option<(&Endpoint, Vec<&'a str>)> = None;
+        'routes: for e in &self.endpoints {
+            let parts = e.template.split('/').filter(|s| !s.is_empty());
+            if parts.clone().count() != segs.len() {
+                continue;
+            }
+            let mut ids = Vec::new();
+            for (p, s) in parts.zip(segs) {
+                if p == "{}" {
+                    ids.push(*s);
+                } else if p != *s {
+                    continue 'routes;
+                }
+            }
+            if best.as_ref().is_none_or(|(_, b)| ids.len() < b.len()) {
+                best = Some((e, ids));
+            }
         }
-        Kind::FileDistribution => publishing::change_distribution(ctx, req, id, &m).await,
-        Kind::FileContents if m == M::POST => content::create(ctx, req).await,
-        Kind::FileContents => content::list(ctx, req).await,
-        Kind::FileContentUpload => content::upload(ctx, req).await,
-        Kind::FileContent => content::read(ctx, req, id).await,
-        Kind::Uploads if m == M::POST => uploads::create(ctx, req).await,
-        Kind::Uploads => uploads::list(ctx, req).await,
-        Kind::Upload => match m {
-            M::PUT => uploads::put_chunk(ctx, req, id).await,
-            M::DELETE => uploads::delete(ctx, id).await,
-            _ => uploads::read(ctx, req, id).await,
-        },
-        Kind::UploadCommit => uploads::commit(ctx, req, id).await,
-        Kind::TestTasks => testing::dispatch(ctx, req).await,
+        best
     }
 }

@@ -1,6 +1,7 @@
 #![allow(elided_lifetimes_in_paths)] // sea-orm-migration's trait elides them
 //! Repositories and their immutable versions. (Until plugins had migrations of their own, this
-//! one also created pulp_file's content table; that table is now the file plugin's.)
+//! one also created the first plugin's content table; that table is now in the plugin's own
+//! migrations.)
 
 use sea_orm_migration::prelude::*;
 

@@ -1,29 +1,32 @@
-//! `publications/file/file/` and `distributions/file/file/` (+ the generic lists).
+//! The viewsets of publication and distribution types (list, show, delete; distributions also
+//! create and update), and the generic `publications/` and `distributions/` lists. Creating
+//! a publication is the plugin's (its publish task).
 
+use pith_actors::plugin::Detail;
 use pith_actors::tasking::TaskSpec;
 use pith_actors::tasks::distribution::{distribution_json, distributions_json};
 use pith_actors::tasks::publication::{publication_json, publications_json};
 use pith_actors::tasks::{GENERAL_CREATE, GENERAL_DELETE, GENERAL_UPDATE};
-use pith_entities::entity::{distribution, repository_version as version};
+use pith_entities::entity::{distribution, repository, repository_version as version};
 use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
-use pith_entities::versions;
-use pith_file::task_names::PUBLISH;
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 
-use super::content::{check_relative_path, parse_version_href};
-use super::{Ctx, accepted, ok, parse_id};
+use super::repositories::{parse_version_href, repository_types};
+use super::{Ctx, accepted, check_relative_path, ok, parse_id};
 use crate::error::FieldErrors;
-use crate::listing::{self, id_from_ref, lookup};
+use crate::listing::{self, lookup};
+use crate::plugin::ViewSet;
 use crate::request::{Response, empty};
 use crate::{ApiError, Req};
 
 fn types(ctx: &Ctx) -> &pith_actors::plugin::Types {
-    &ctx.state.tasking.deps.types
+    &ctx.state.platform.types
 }
 
-fn content_base(ctx: &Ctx) -> String {
+/// `CONTENT_ORIGIN` + `CONTENT_PATH_PREFIX`: where distributions are served.
+pub fn content_base(ctx: &Ctx) -> String {
     let c = &ctx.state.config;
     format!(
         "{}{}",
@@ -32,14 +35,16 @@ fn content_base(ctx: &Ctx) -> String {
     )
 }
 
-async fn domain_shared(ctx: &Ctx) -> Result<String, ApiError> {
+/// The default domain's PRN, shared by publication and distribution tasks.
+pub async fn domain_shared(ctx: &Ctx) -> Result<String, ApiError> {
     Ok(format!(
         "prn:core.domain:{}",
         super::domain_id(&ctx.state).await?
     ))
 }
 
-async fn version_id(ctx: &Ctx, repo: &str, number: i64) -> Result<Option<String>, ApiError> {
+/// The id of version `number` of repository `repo`.
+pub async fn version_id(ctx: &Ctx, repo: &str, number: i64) -> Result<Option<String>, ApiError> {
     Ok(version::Entity::find()
         .filter(Expr::col("repository_id").eq(repo.to_owned()))
         .filter(Expr::col("number").eq(number))
@@ -48,95 +53,40 @@ async fn version_id(ctx: &Ctx, repo: &str, number: i64) -> Result<Option<String>
         .map(|v| v.pulp_id))
 }
 
-/// `POST publications/file/file/ {"repository" | "repository_version", "manifest"?}`.
-pub async fn create_publication(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
-    let body = req.object(ctx.state.config.max_json_body).await?;
-    let v3 = ctx.v3();
-    let mut errs = FieldErrors::default();
-    let mut manifest = Some("PULP_MANIFEST".to_owned());
-    let (mut repo, mut ver) = (None, None);
-    for (k, v) in &body {
-        match (k.as_str(), v) {
-            ("manifest", Value::Null) => manifest = None,
-            ("manifest", Value::String(m)) => manifest = Some(m.clone()),
-            ("repository", Value::String(h)) => {
-                match id_from_ref(&v3, "repositories/file/file", "file.filerepository", h) {
-                    Some(id) if super::repositories::load(ctx, &id).await.is_ok() => {
-                        repo = Some(id)
-                    }
-                    _ => errs.add(k, "Invalid hyperlink - Object does not exist."),
-                }
-            }
-            ("repository_version", Value::String(h)) => match parse_version_href(&v3, h) {
-                Some((r, n)) => match version_id(ctx, &r, n).await? {
-                    Some(id) => ver = Some((r, id)),
-                    None => errs.add(k, "Invalid hyperlink - Object does not exist."),
-                },
-                None => errs.add(k, "Invalid hyperlink - No URL match."),
-            },
-            ("repository" | "repository_version", Value::Null) => {}
-            ("checkpoint", Value::Bool(false)) => {}
-            ("manifest" | "repository" | "repository_version", _) => {
-                errs.add(k, "Not a valid string.")
-            }
-            _ => errs.add(k, "Unexpected field"),
-        }
-    }
-    errs.into_result()?;
-    let (repo_id, vid) = match (repo, ver) {
-        (Some(_), Some(_)) => {
-            return Err(ApiError::field(
-                "non_field_errors",
-                "Either the 'repository' or 'repository_version' need to be specified but not both.",
-            ));
-        }
-        (None, None) => {
-            return Err(ApiError::field(
-                "non_field_errors",
-                "Either the 'repository' or 'repository_version' need to be specified",
-            ));
-        }
-        (Some(r), None) => {
-            let n = versions::latest_number(&ctx.state.db, &ctx.state.db.read, &r).await?;
-            let id = version_id(ctx, &r, n)
-                .await?
-                .ok_or_else(|| ApiError::field("repository", "The repository has no version."))?;
-            (r, id)
-        }
-        (None, Some((r, id))) => (r, id),
-    };
-    let spec = TaskSpec {
-        name: PUBLISH.into(),
-        args: json!({ "v3": v3, "repository_version": vid, "manifest": manifest }),
-        shared: vec![
-            format!("prn:file.filerepository:{repo_id}"),
-            domain_shared(ctx).await?,
-        ],
-        deferred: true,
-        logging_cid: ctx.cid.clone(),
-        created_by: ctx.user_href(),
-        ..TaskSpec::default()
-    };
-    Ok(accepted(&v3, ctx.state.tasking.dispatch(spec).await?))
+/// The id of the repository an href or PRN of any repository type names.
+fn repository_id(ctx: &Ctx, value: &str) -> Option<String> {
+    listing::id_from_any(&ctx.v3(), &repository_types(ctx), value)
 }
 
-/// `GET publications/file/file/` and `GET publications/`.
-pub async fn list_publications(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
+/// `GET publications/<plugin>/<type>/` and `GET publications/` (`vs` `None`: every type).
+pub async fn list_publications(
+    ctx: &Ctx,
+    req: &Req,
+    vs: Option<ViewSet>,
+) -> Result<Response, ApiError> {
     let p = listing::parse(req, &PUBLICATION_FILTERS, &PUBLICATION_ORDERABLE)?;
     let v3 = ctx.v3();
     let db = &ctx.state.db;
     let mut conds = vec!["p.complete = $1".to_owned()];
     let mut values: Vec<pith_entities::sea_orm::Value> = vec![true.into()];
+    let own: Vec<Detail> = match &vs {
+        Some(v) => {
+            values.push(v.detail.pulp_type.into());
+            conds.push(format!("p.pulp_type = ${}", values.len()));
+            vec![v.detail]
+        }
+        None => types(ctx).publications.clone(),
+    };
     for (k, v) in &p.filters {
         match k.as_str() {
             "repository" => {
-                let id = id_from_ref(&v3, "repositories/file/file", "file.filerepository", v)
+                let id = repository_id(ctx, v)
                     .ok_or_else(|| ApiError::field(k, "Invalid hyperlink."))?;
                 values.push(id.into());
                 conds.push(format!("v.repository_id = ${}", values.len()));
             }
             "repository_version" => {
-                let (r, n) = parse_version_href(&v3, v)
+                let (r, n) = parse_version_href(&v3, &repository_types(ctx), v)
                     .ok_or_else(|| ApiError::field(k, "Invalid hyperlink."))?;
                 let id = version_id(ctx, &r, n).await?.ok_or_else(|| {
                     ApiError::field(k, "Invalid hyperlink - Object does not exist.")
@@ -147,9 +97,7 @@ pub async fn list_publications(ctx: &Ctx, req: &Req) -> Result<Response, ApiErro
             _ => {
                 let ids: Vec<String> = v
                     .split(',')
-                    .filter_map(|h| {
-                        id_from_ref(&v3, "publications/file/file", "file.filepublication", h)
-                    })
+                    .filter_map(|h| listing::id_from_any(&v3, &own, h))
                     .collect();
                 let ph: Vec<String> = ids
                     .into_iter()
@@ -206,21 +154,31 @@ pub async fn list_publications(ctx: &Ctx, req: &Req) -> Result<Response, ApiErro
     Ok(ok(&listing::page(req, &p, count, results)))
 }
 
-/// `GET publications/file/file/<id>/`.
-pub async fn read_publication(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
-    let id = parse_id(id, "FilePublication")?.to_string();
-    let j = publication_json(&ctx.state.db, types(ctx), &ctx.v3(), &id)
+/// Pulp's JSON for publication `id` of the viewset's type, or its 404.
+async fn load_publication(ctx: &Ctx, id: &str, vs: &ViewSet) -> Result<Value, ApiError> {
+    let model = vs.detail.model;
+    let id = parse_id(id, model)?.to_string();
+    publication_json(&ctx.state.db, types(ctx), &ctx.v3(), &id)
         .await?
-        .ok_or_else(|| ApiError::not_found("FilePublication"))?;
+        .filter(|j| j["pulp_href"] == json!(vs.detail.href(&ctx.v3(), &id)))
+        .ok_or_else(|| ApiError::not_found(model))
+}
+
+/// `GET publications/<plugin>/<type>/<id>/`.
+pub async fn read_publication(
+    ctx: &Ctx,
+    req: &Req,
+    id: &str,
+    vs: ViewSet,
+) -> Result<Response, ApiError> {
+    let j = load_publication(ctx, id, &vs).await?;
     Ok(ok(&listing::select_from_query(j, req)))
 }
 
-/// `DELETE publications/file/file/<id>/` (synchronous, 204).
-pub async fn delete_publication(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let id = parse_id(id, "FilePublication")?.to_string();
-    publication_json(&ctx.state.db, types(ctx), &ctx.v3(), &id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("FilePublication"))?;
+/// `DELETE publications/<plugin>/<type>/<id>/` (synchronous, 204).
+pub async fn delete_publication(ctx: &Ctx, id: &str, vs: ViewSet) -> Result<Response, ApiError> {
+    load_publication(ctx, id, &vs).await?;
+    let id = parse_id(id, vs.detail.model)?.to_string();
     let db = &ctx.state.db;
     let txn = db.write.begin().await?;
     txn.execute_raw(db.stmt(
@@ -268,21 +226,28 @@ async fn validate_distribution(
             ("content_guard", _) => Err("Content guards are not supported by Pith yet.".into()),
             ("checkpoint", Value::Bool(false) | Value::Null) => continue,
             ("repository" | "repository_version" | "publication", Value::Null) => Ok(Value::Null),
-            ("repository", Value::String(h)) => {
-                match id_from_ref(&v3, "repositories/file/file", "file.filerepository", h) {
-                    Some(id) if super::repositories::load(ctx, &id).await.is_ok() => Ok(json!(id)),
-                    _ => Err("Invalid hyperlink - Object does not exist.".into()),
+            ("repository", Value::String(h)) => match repository_id(ctx, h) {
+                Some(id)
+                    if repository::Entity::find_by_id(id.clone())
+                        .one(&ctx.state.db.read)
+                        .await?
+                        .is_some() =>
+                {
+                    Ok(json!(id))
+                }
+                _ => Err("Invalid hyperlink - Object does not exist.".into()),
+            },
+            ("repository_version", Value::String(h)) => {
+                match parse_version_href(&v3, &repository_types(ctx), h) {
+                    Some((r, n)) => version_id(ctx, &r, n)
+                        .await?
+                        .map(|id| json!(id))
+                        .ok_or_else(|| "Invalid hyperlink - Object does not exist.".into()),
+                    None => Err("Invalid hyperlink - No URL match.".into()),
                 }
             }
-            ("repository_version", Value::String(h)) => match parse_version_href(&v3, h) {
-                Some((r, n)) => version_id(ctx, &r, n)
-                    .await?
-                    .map(|id| json!(id))
-                    .ok_or_else(|| "Invalid hyperlink - Object does not exist.".into()),
-                None => Err("Invalid hyperlink - No URL match.".into()),
-            },
             ("publication", Value::String(h)) => {
-                match id_from_ref(&v3, "publications/file/file", "file.filepublication", h) {
+                match listing::id_from_any(&v3, &types(ctx).publications, h) {
                     Some(id)
                         if publication_json(&ctx.state.db, types(ctx), &v3, &id)
                             .await?
@@ -381,13 +346,17 @@ async fn validate_distribution(
     Ok(out)
 }
 
-/// `POST distributions/file/file/`: validated here, created by a task (as Pulp does).
-pub async fn create_distribution(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+/// `POST distributions/<plugin>/<type>/`: validated here, created by a task (as Pulp does).
+pub async fn create_distribution(
+    ctx: &Ctx,
+    req: &mut Req,
+    vs: ViewSet,
+) -> Result<Response, ApiError> {
     let body = req.object(ctx.state.config.max_json_body).await?;
     let fields = validate_distribution(ctx, &body, None, false).await?;
     let spec = TaskSpec {
         name: GENERAL_CREATE.into(),
-        args: json!({ "table": "core_distribution", "pulp_type": pith_file::models::FILE_DISTRIBUTION.pulp_type, "v3": ctx.v3(), "content_base": content_base(ctx), "fields": fields }),
+        args: json!({ "table": "core_distribution", "pulp_type": vs.detail.pulp_type, "v3": ctx.v3(), "content_base": content_base(ctx), "fields": fields }),
         shared: vec![domain_shared(ctx).await?],
         deferred: true,
         logging_cid: ctx.cid.clone(),
@@ -397,12 +366,18 @@ pub async fn create_distribution(ctx: &Ctx, req: &mut Req) -> Result<Response, A
     Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
 }
 
-async fn load_distribution(ctx: &Ctx, id: &str) -> Result<distribution::Model, ApiError> {
-    let id = parse_id(id, "FileDistribution")?;
+async fn load_distribution(
+    ctx: &Ctx,
+    id: &str,
+    vs: &ViewSet,
+) -> Result<distribution::Model, ApiError> {
+    let model = vs.detail.model;
+    let id = parse_id(id, model)?;
     distribution::Entity::find_by_id(id.to_string())
         .one(&ctx.state.db.read)
         .await?
-        .ok_or_else(|| ApiError::not_found("FileDistribution"))
+        .filter(|d| d.pulp_type == vs.detail.pulp_type)
+        .ok_or_else(|| ApiError::not_found(model))
 }
 
 /// Filters of the publication lists.
@@ -429,34 +404,37 @@ pub const DISTRIBUTION_FILTERS: [&str; 13] = [
     "prn__in",
 ];
 
-/// `GET distributions/file/file/` and `GET distributions/`.
-pub async fn list_distributions(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
+/// `GET distributions/<plugin>/<type>/` and `GET distributions/` (`vs` `None`: every type).
+pub async fn list_distributions(
+    ctx: &Ctx,
+    req: &Req,
+    vs: Option<ViewSet>,
+) -> Result<Response, ApiError> {
     let p = listing::parse(req, &DISTRIBUTION_FILTERS, &DISTRIBUTION_ORDERABLE)?;
     let v3 = ctx.v3();
     let mut cond = Condition::all();
+    let own: Vec<Detail> = match &vs {
+        Some(v) => {
+            cond = cond.add(Expr::col("pulp_type").eq(v.detail.pulp_type));
+            vec![v.detail]
+        }
+        None => types(ctx).distributions.clone(),
+    };
     for (name, value) in &p.filters {
         let (field, lk) = lookup(name);
         let e = match field {
             "name" => listing::text("name", lk, value)?,
             "base_path" => listing::text("base_path", lk, value)?,
-            "repository" => {
-                match id_from_ref(&v3, "repositories/file/file", "file.filerepository", value) {
-                    Some(id) => Expr::col("repository_id").eq(id),
-                    None => {
-                        return Err(ApiError::field(
-                            "repository",
-                            "Invalid hyperlink - No URL match.",
-                        ));
-                    }
+            "repository" => match repository_id(ctx, value) {
+                Some(id) => Expr::col("repository_id").eq(id),
+                None => {
+                    return Err(ApiError::field(
+                        "repository",
+                        "Invalid hyperlink - No URL match.",
+                    ));
                 }
-            }
-            f => listing::identity_filter(
-                f,
-                value,
-                &v3,
-                "distributions/file/file",
-                "file.filedistribution",
-            ),
+            },
+            f => listing::identity_filter_any(f, value, &v3, &own),
         };
         cond = cond.add(e);
     }
@@ -467,21 +445,28 @@ pub async fn list_distributions(ctx: &Ctx, req: &Req) -> Result<Response, ApiErr
     Ok(ok(&listing::page(req, &p, count, results)))
 }
 
-/// `GET distributions/file/file/<id>/`.
-pub async fn read_distribution(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
-    let d = load_distribution(ctx, id).await?;
+/// `GET distributions/<plugin>/<type>/<id>/`.
+pub async fn read_distribution(
+    ctx: &Ctx,
+    req: &Req,
+    id: &str,
+    vs: ViewSet,
+) -> Result<Response, ApiError> {
+    let d = load_distribution(ctx, id, &vs).await?;
     let j = distribution_json(&ctx.state.db, types(ctx), &ctx.v3(), &content_base(ctx), &d).await?;
     Ok(ok(&listing::select_from_query(j, req)))
 }
 
-/// `PUT`/`PATCH`/`DELETE distributions/file/file/<id>/`: immediate tasks holding it exclusively.
+/// `PUT`/`PATCH`/`DELETE distributions/<plugin>/<type>/<id>/`: immediate tasks holding it
+/// exclusively.
 pub async fn change_distribution(
     ctx: &Ctx,
     req: &mut Req,
     id: &str,
     method: &warp::http::Method,
+    vs: ViewSet,
 ) -> Result<Response, ApiError> {
-    let d = load_distribution(ctx, id).await?;
+    let d = load_distribution(ctx, id, &vs).await?;
     let (name, args) = if method == warp::http::Method::DELETE {
         (
             GENERAL_DELETE,
@@ -521,7 +506,7 @@ pub async fn change_distribution(
     let spec = TaskSpec {
         name: name.into(),
         args,
-        exclusive: vec![format!("prn:file.filedistribution:{}", d.pulp_id)],
+        exclusive: vec![vs.detail.prn(&d.pulp_id)],
         shared: vec![domain_shared(ctx).await?],
         immediate: true,
         deferred: true,

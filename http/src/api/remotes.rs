@@ -1,7 +1,8 @@
-//! `remotes/file/file/` (create, list, show, update, delete, labels) and the generic
+//! A remote type's viewset (create, list, show, update, delete, labels) and the generic
 //! `remotes/` list. Create is synchronous; updates run as Pulp's immediate `ageneral_update`
 //! task (200 when nothing changes); deletes as a deferred `general_delete` task.
 
+use pith_actors::plugin::Detail;
 use pith_actors::tasking::TaskSpec;
 use pith_actors::tasks::{GENERAL_DELETE, GENERAL_UPDATE};
 use pith_entities::entity::remote;
@@ -15,10 +16,10 @@ use warp::http::{HeaderValue, StatusCode};
 use super::{Ctx, accepted, ok, parse_id};
 use crate::error::FieldErrors;
 use crate::listing::{self, json_type, lookup};
+use crate::plugin::ViewSet;
 use crate::request::{Response, json as json_resp};
 use crate::{ApiError, Req};
 
-const PULP_TYPE: &str = "file.file";
 const NULLABLE_TEXT: [&str; 8] = [
     "ca_cert",
     "client_cert",
@@ -72,16 +73,25 @@ pub const ORDERABLE: [&str; 7] = [
     "policy",
 ];
 
-fn href(v3: &str, id: &str) -> String {
-    format!("{v3}remotes/file/file/{id}/")
+/// The remote types a list shows: one (its detail list) or all (`remotes/`).
+fn types_of(ctx: &Ctx, vs: Option<&ViewSet>) -> Vec<Detail> {
+    match vs {
+        Some(v) => vec![v.detail],
+        None => ctx.state.platform.types.remotes.clone(),
+    }
 }
 
-fn prn(id: &str) -> String {
-    format!("prn:file.fileremote:{id}")
+/// The type of a stored remote (the first declared one for a row no plugin declares).
+fn type_of(types: &pith_actors::plugin::Types, r: &remote::Model) -> Option<Detail> {
+    types
+        .remote(&r.pulp_type)
+        .or(types.remotes.first())
+        .copied()
 }
 
 /// Serializes a remote in Pulp's field order; secrets only appear as `hidden_fields`.
-pub fn serialize(v3: &str, r: &remote::Model) -> Value {
+pub fn serialize(types: &pith_actors::plugin::Types, v3: &str, r: &remote::Model) -> Value {
+    let t = type_of(types, r);
     let hidden: Vec<Value> = SECRETS
         .iter()
         .map(|f| {
@@ -96,8 +106,8 @@ pub fn serialize(v3: &str, r: &remote::Model) -> Value {
         })
         .collect();
     json!({
-        "pulp_href": href(v3, &r.pulp_id),
-        "prn": prn(&r.pulp_id),
+        "pulp_href": t.map(|t| t.href(v3, &r.pulp_id)),
+        "prn": t.map(|t| t.prn(&r.pulp_id)),
         "pulp_created": time::to_rfc3339(r.pulp_created),
         "pulp_last_updated": time::to_rfc3339(r.pulp_last_updated),
         "name": r.name,
@@ -327,23 +337,24 @@ async fn validate(
     Ok(out)
 }
 
-fn created(v3: &str, r: &remote::Model) -> Response {
-    let body = serialize(v3, r);
+fn created(ctx: &Ctx, vs: &ViewSet, r: &remote::Model) -> Response {
+    let v3 = ctx.v3();
+    let body = serialize(&ctx.state.platform.types, &v3, r);
     let mut resp = json_resp(StatusCode::CREATED, &body);
-    if let Ok(h) = HeaderValue::from_str(&href(v3, &r.pulp_id)) {
+    if let Ok(h) = HeaderValue::from_str(&vs.detail.href(&v3, &r.pulp_id)) {
         resp.headers_mut().insert("location", h);
     }
     resp
 }
 
-/// `POST remotes/file/file/`.
-pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+/// `POST remotes/<plugin>/<type>/`.
+pub async fn create(ctx: &Ctx, req: &mut Req, vs: ViewSet) -> Result<Response, ApiError> {
     let body = req.object(ctx.state.config.max_json_body).await?;
     let fields = validate(ctx, &body, None, false).await?;
     let now = time::now_micros();
     let mut am = remote::ActiveModel {
         pulp_id: Set(uuid::Uuid::now_v7().to_string()),
-        pulp_type: Set(PULP_TYPE.into()),
+        pulp_type: Set(vs.detail.pulp_type.into()),
         pulp_created: Set(now),
         pulp_last_updated: Set(now),
         pulp_labels: Set("{}".into()),
@@ -388,68 +399,75 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
         }
         Err(e) => return Err(e.into()),
     };
-    Ok(created(&ctx.v3(), &saved))
+    Ok(created(ctx, &vs, &saved))
 }
 
-fn condition(ctx: &Ctx, p: &listing::ListParams) -> Result<Condition, ApiError> {
+fn condition(ctx: &Ctx, p: &listing::ListParams, types: &[Detail]) -> Result<Condition, ApiError> {
     let v3 = ctx.v3();
     let mut cond = Condition::all();
+    if let [one] = types {
+        cond = cond.add(Expr::col("pulp_type").eq(one.pulp_type));
+    }
     for (name, value) in &p.filters {
         let (field, lk) = lookup(name);
         let e = match field {
             "name" => listing::text("name", lk, value)?,
             "pulp_last_updated" => listing::time(name, "pulp_last_updated", lk, value)?,
             "pulp_label_select" => continue,
-            f => listing::identity_filter(f, value, &v3, "remotes/file/file", "file.fileremote"),
+            f => listing::identity_filter_any(f, value, &v3, types),
         };
         cond = cond.add(e);
     }
     Ok(cond)
 }
 
-/// `GET remotes/file/file/` and `GET remotes/`.
-pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
+/// `GET remotes/<plugin>/<type>/` and `GET remotes/` (`vs` `None`: every type).
+pub async fn list(ctx: &Ctx, req: &Req, vs: Option<ViewSet>) -> Result<Response, ApiError> {
     let p = listing::parse(req, &FILTERS, &ORDERABLE)?;
-    let cond = condition(ctx, &p)?;
+    let cond = condition(ctx, &p, &types_of(ctx, vs.as_ref()))?;
     let v3 = ctx.v3();
     let (count, rows) =
         listing::fetch_page_labelled::<remote::Entity>(&ctx.state.db.read, cond, &p, |r| {
             &r.pulp_labels
         })
         .await?;
-    let results = rows.iter().map(|r| serialize(&v3, r)).collect();
+    let types = &ctx.state.platform.types;
+    let results = rows.iter().map(|r| serialize(types, &v3, r)).collect();
     Ok(ok(&listing::page(req, &p, count, results)))
 }
 
-async fn load(ctx: &Ctx, id: &str) -> Result<remote::Model, ApiError> {
-    let id = parse_id(id, "FileRemote")?;
+async fn load(ctx: &Ctx, id: &str, vs: &ViewSet) -> Result<remote::Model, ApiError> {
+    let model = vs.detail.model;
+    let id = parse_id(id, model)?;
     remote::Entity::find_by_id(id.to_string())
         .one(&ctx.state.db.read)
         .await?
-        .ok_or_else(|| ApiError::not_found("FileRemote"))
+        .filter(|r| r.pulp_type == vs.detail.pulp_type)
+        .ok_or_else(|| ApiError::not_found(model))
 }
 
-/// `GET remotes/file/file/<id>/`.
-pub async fn read(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
-    let r = load(ctx, id).await?;
+/// `GET remotes/<plugin>/<type>/<id>/`.
+pub async fn read(ctx: &Ctx, req: &Req, id: &str, vs: ViewSet) -> Result<Response, ApiError> {
+    let r = load(ctx, id, &vs).await?;
     Ok(ok(&listing::select_from_query(
-        serialize(&ctx.v3(), &r),
+        serialize(&ctx.state.platform.types, &ctx.v3(), &r),
         req,
     )))
 }
 
-/// `PUT`/`PATCH remotes/file/file/<id>/`: 200 when nothing changes, else 202 with an
+/// `PUT`/`PATCH remotes/<plugin>/<type>/<id>/`: 200 when nothing changes, else 202 with an
 /// immediate update task holding the remote exclusively.
 pub async fn update(
     ctx: &Ctx,
     req: &mut Req,
     id: &str,
     partial: bool,
+    vs: ViewSet,
 ) -> Result<Response, ApiError> {
     let body = req.object(ctx.state.config.max_json_body).await?;
-    let r = load(ctx, id).await?;
+    let r = load(ctx, id, &vs).await?;
     let fields = validate(ctx, &body, Some(&r), partial).await?;
-    let current = serialize(&ctx.v3(), &r);
+    let current = serialize(&ctx.state.platform.types, &ctx.v3(), &r);
     let secret = |f: &str| match f {
         "client_key" => r.client_key.clone(),
         "proxy_username" => r.proxy_username.clone(),
@@ -474,7 +492,7 @@ pub async fn update(
     let spec = TaskSpec {
         name: GENERAL_UPDATE.into(),
         args: json!({ "table": "core_remote", "id": r.pulp_id, "fields": changed }),
-        exclusive: vec![prn(&r.pulp_id)],
+        exclusive: vec![vs.detail.prn(&r.pulp_id)],
         shared: vec![format!("prn:core.domain:{domain}")],
         immediate: true,
         deferred: true,
@@ -485,14 +503,14 @@ pub async fn update(
     Ok(accepted(&ctx.v3(), task))
 }
 
-/// `DELETE remotes/file/file/<id>/`: 202 with a deferred delete task.
-pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let r = load(ctx, id).await?;
+/// `DELETE remotes/<plugin>/<type>/<id>/`: 202 with a deferred delete task.
+pub async fn delete(ctx: &Ctx, id: &str, vs: ViewSet) -> Result<Response, ApiError> {
+    let r = load(ctx, id, &vs).await?;
     let domain = super::domain_id(&ctx.state).await?;
     let spec = TaskSpec {
         name: GENERAL_DELETE.into(),
         args: json!({ "table": "core_remote", "id": r.pulp_id }),
-        exclusive: vec![prn(&r.pulp_id)],
+        exclusive: vec![vs.detail.prn(&r.pulp_id)],
         shared: vec![format!("prn:core.domain:{domain}")],
         deferred: true,
         logging_cid: ctx.cid.clone(),
@@ -504,9 +522,15 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
 }
 
 /// `POST …/set_label/` and `POST …/unset_label/` (synchronous, 201).
-pub async fn label(ctx: &Ctx, req: &mut Req, id: &str, set: bool) -> Result<Response, ApiError> {
+pub async fn label(
+    ctx: &Ctx,
+    req: &mut Req,
+    id: &str,
+    set: bool,
+    vs: ViewSet,
+) -> Result<Response, ApiError> {
     let body = req.object(ctx.state.config.max_json_body).await?;
-    let r = load(ctx, id).await?;
+    let r = load(ctx, id, &vs).await?;
     let (labels, answer) = crate::labels::apply(&body, &r.pulp_labels, set)?;
     let mut am: remote::ActiveModel = r.into();
     am.pulp_labels = Set(labels);

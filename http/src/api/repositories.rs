@@ -1,7 +1,9 @@
-//! `repositories/file/file/` (CRUD, labels, versions) and the generic `repositories/` and
-//! `repository_versions/` lists. Creating a repository also creates its empty version 0.
+//! A repository type's viewset (CRUD, labels, versions, modify) and the generic
+//! `repositories/` and `repository_versions/` lists. Creating a repository also creates its empty version 0.
 
+use pith_actors::plugin::Detail;
 use pith_actors::tasking::TaskSpec;
+use pith_actors::tasks::repository::{repository_hrefs, version_href, version_json};
 use pith_actors::tasks::{GENERAL_DELETE, GENERAL_UPDATE};
 use pith_entities::entity::{remote, repository, repository_version as version};
 use pith_entities::repositories::set_field;
@@ -13,7 +15,8 @@ use warp::http::{HeaderValue, StatusCode};
 
 use super::{Ctx, accepted, ok, parse_id};
 use crate::error::FieldErrors;
-use crate::listing::{self, id_from_ref, lookup};
+use crate::listing::{self, lookup};
+use crate::plugin::RepositoryViewSet;
 use crate::request::{Response, json as json_resp};
 use crate::{ApiError, Req};
 
@@ -63,18 +66,21 @@ pub const VERSION_ORDERABLE: [&str; 5] = [
     "number",
 ];
 
+/// The viewset of a stored repository's type (the first declared one for a row no plugin
+/// declares, so that a list never fails on one stray row).
+pub fn viewset_of<'a>(ctx: &'a Ctx, pulp_type: &str) -> Option<&'a RepositoryViewSet> {
+    let all = &ctx.state.platform.repositories;
+    all.iter()
+        .find(|v| v.repositories.detail.pulp_type == pulp_type)
+        .or(all.first())
+}
+
 /// Href of a repository.
-pub fn href(v3: &str, id: &str) -> String {
-    format!("{v3}repositories/file/file/{id}/")
-}
-
-/// Href of a repository version.
-pub fn version_href(v3: &str, repo: &str, number: i64) -> String {
-    format!("{}versions/{number}/", href(v3, repo))
-}
-
-fn remote_href(v3: &str, id: &str) -> String {
-    format!("{v3}remotes/file/file/{id}/")
+pub fn href(ctx: &Ctx, r: &repository::Model) -> String {
+    ctx.state
+        .platform
+        .types
+        .repository_href(&ctx.v3(), &r.pulp_type, &r.pulp_id)
 }
 
 async fn serialize(ctx: &Ctx, r: &repository::Model) -> Result<Value, ApiError> {
@@ -85,20 +91,25 @@ async fn serialize(ctx: &Ctx, r: &repository::Model) -> Result<Value, ApiError> 
 /// Serializes a repository whose latest version number is known.
 fn serialize_with(ctx: &Ctx, r: &repository::Model, latest: i64) -> Value {
     let v3 = ctx.v3();
-    let h = href(&v3, &r.pulp_id);
+    let h = href(ctx, r);
+    let vs = viewset_of(ctx, &r.pulp_type);
+    let remote_href = |id: &str| match vs.and_then(|v| v.remote_types.first()) {
+        Some(t) => t.href(&v3, id),
+        None => format!("{v3}remotes/{id}/"),
+    };
     json!({
         "pulp_href": h,
-        "prn": format!("prn:file.filerepository:{}", r.pulp_id),
+        "prn": vs.map(|v| v.repositories.detail.prn(&r.pulp_id)),
         "pulp_created": time::to_rfc3339(r.pulp_created),
         "pulp_last_updated": time::to_rfc3339(r.pulp_last_updated),
         "versions_href": format!("{h}versions/"),
         "pulp_labels": serde_json::from_str::<Value>(&r.pulp_labels).unwrap_or_else(|_| json!({})),
-        "latest_version_href": version_href(&v3, &r.pulp_id, latest),
+        "latest_version_href": version_href(&h, latest),
         "name": r.name,
         "description": r.description,
         "retain_repo_versions": r.retain_repo_versions,
         "retain_checkpoints": r.retain_checkpoints,
-        "remote": r.remote_id.as_deref().map(|id| remote_href(&v3, id)),
+        "remote": r.remote_id.as_deref().map(remote_href),
         "autopublish": r.autopublish,
         "manifest": r.manifest,
         "last_sync_details": serde_json::from_str::<Value>(&r.last_sync_details).unwrap_or_else(|_| json!({})),
@@ -106,11 +117,13 @@ fn serialize_with(ctx: &Ctx, r: &repository::Model, latest: i64) -> Value {
 }
 
 /// Serializes a version with its content summary (the same JSON task results carry).
-pub async fn serialize_version(ctx: &Ctx, v: &version::Model) -> Result<Value, ApiError> {
-    let v3 = ctx.v3();
-    let repo = href(&v3, &v.repository_id);
-    let types = &ctx.state.tasking.deps.types;
-    Ok(pith_actors::tasks::repository::version_json(&ctx.state.db, types, &v3, &repo, v).await?)
+pub async fn serialize_version(
+    ctx: &Ctx,
+    repo_href: &str,
+    v: &version::Model,
+) -> Result<Value, ApiError> {
+    let p = &ctx.state.platform;
+    Ok(version_json(&ctx.state.db, &p.types, &ctx.v3(), repo_href, v).await?)
 }
 
 async fn validate(
@@ -118,6 +131,7 @@ async fn validate(
     body: &Map<String, Value>,
     existing: Option<&repository::Model>,
     partial: bool,
+    vs: &RepositoryViewSet,
 ) -> Result<Map<String, Value>, ApiError> {
     let v3 = ctx.v3();
     let mut errs = FieldErrors::default();
@@ -156,21 +170,19 @@ async fn validate(
             "pulp_labels" => listing::validate_labels(v).map(|_| v.clone()),
             "remote" => match v {
                 Value::Null => Ok(Value::Null),
-                Value::String(s) => {
-                    match id_from_ref(&v3, "remotes/file/file", "file.fileremote", s) {
-                        Some(id) => match remote::Entity::find_by_id(id.clone())
-                            .one(&ctx.state.db.read)
-                            .await?
-                        {
-                            Some(_) => Ok(json!(id)),
-                            None => Err("Invalid hyperlink - Object does not exist.".into()),
-                        },
-                        None if s.contains("/remotes/") => {
-                            Err(format!("Type for Remote '{s}' does not match Repository."))
-                        }
-                        None => Err("Invalid hyperlink - No URL match.".into()),
+                Value::String(s) => match listing::id_from_any(&v3, vs.remote_types, s) {
+                    Some(id) => match remote::Entity::find_by_id(id.clone())
+                        .one(&ctx.state.db.read)
+                        .await?
+                    {
+                        Some(_) => Ok(json!(id)),
+                        None => Err("Invalid hyperlink - Object does not exist.".into()),
+                    },
+                    None if s.contains("/remotes/") => {
+                        Err(format!("Type for Remote '{s}' does not match Repository."))
                     }
-                }
+                    None => Err("Invalid hyperlink - No URL match.".into()),
+                },
                 _ => Err("Incorrect type. Expected URL string, received dict.".into()),
             },
             _ => {
@@ -202,28 +214,31 @@ async fn validate(
     Ok(out)
 }
 
-/// `POST repositories/file/file/`.
-pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+/// `POST repositories/<plugin>/<type>/`.
+pub async fn create(ctx: &Ctx, req: &mut Req, vs: RepositoryViewSet) -> Result<Response, ApiError> {
     let body = req.object(ctx.state.config.max_json_body).await?;
-    let fields = validate(ctx, &body, None, false).await?;
+    let fields = validate(ctx, &body, None, false, &vs).await?;
     let now = time::now_micros();
     let id = uuid::Uuid::now_v7().to_string();
     let mut am = repository::ActiveModel {
         pulp_id: Set(id.clone()),
-        pulp_type: Set("file.file".into()),
+        pulp_type: Set(vs.repositories.detail.pulp_type.into()),
         description: Set(None),
         pulp_labels: Set("{}".into()),
         retain_repo_versions: Set(None),
         retain_checkpoints: Set(None),
         remote_id: Set(None),
         autopublish: Set(false),
-        manifest: Set(Some("PULP_MANIFEST".into())),
+        manifest: Set(None),
         next_version: Set(1),
         last_sync_details: Set("{}".into()),
         pulp_created: Set(now),
         pulp_last_updated: Set(now),
         ..Default::default()
     };
+    for (k, v) in vs.defaults {
+        set_field(&mut am, k, &json!(v)).map_err(ApiError::Internal)?;
+    }
     for (k, v) in &fields {
         set_field(&mut am, k, v).map_err(ApiError::Internal)?;
     }
@@ -243,27 +258,46 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
     }
     versions::create_version_zero(db, &txn, &id).await?;
     txn.commit().await?;
-    let r = load(ctx, &id).await?;
+    let r = load(ctx, &id, &vs).await?;
     let body = serialize(ctx, &r).await?;
     let mut resp = json_resp(StatusCode::CREATED, &body);
-    if let Ok(h) = HeaderValue::from_str(&href(&ctx.v3(), &id)) {
+    if let Ok(h) = HeaderValue::from_str(&href(ctx, &r)) {
         resp.headers_mut().insert("location", h);
     }
     Ok(resp)
 }
 
-/// `GET repositories/file/file/` and `GET repositories/`.
-pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
+/// `GET repositories/<plugin>/<type>/` and `GET repositories/` (`vs` `None`: every type).
+pub async fn list(
+    ctx: &Ctx,
+    req: &Req,
+    vs: Option<RepositoryViewSet>,
+) -> Result<Response, ApiError> {
     let p = listing::parse(req, &FILTERS, &ORDERABLE)?;
     let v3 = ctx.v3();
+    let platform = &ctx.state.platform;
+    let (types, remote_types): (Vec<Detail>, Vec<Detail>) = match &vs {
+        Some(v) => (vec![v.repositories.detail], v.remote_types.to_vec()),
+        None => (
+            platform
+                .repositories
+                .iter()
+                .map(|v| v.repositories.detail)
+                .collect(),
+            platform.types.remotes.clone(),
+        ),
+    };
     let mut cond = Condition::all();
+    if let Some(v) = &vs {
+        cond = cond.add(Expr::col("pulp_type").eq(v.repositories.detail.pulp_type));
+    }
     for (name, value) in &p.filters {
         let (field, lk) = lookup(name);
         let e = match field {
             "name" => listing::text("name", lk, value)?,
             "pulp_label_select" => continue,
             "remote" if value.is_empty() || value == "null" => Expr::col("remote_id").is_null(),
-            "remote" => match id_from_ref(&v3, "remotes/file/file", "file.fileremote", value) {
+            "remote" => match listing::id_from_any(&v3, &remote_types, value) {
                 Some(id) => Expr::col("remote_id").eq(id),
                 None => {
                     return Err(ApiError::field(
@@ -275,13 +309,7 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
             "retain_repo_versions" => Expr::col("retain_repo_versions").eq(value
                 .parse::<i64>()
                 .map_err(|_| ApiError::field(name, "Enter a number."))?),
-            f => listing::identity_filter(
-                f,
-                value,
-                &v3,
-                "repositories/file/file",
-                "file.filerepository",
-            ),
+            f => listing::identity_filter_any(f, value, &v3, &types),
         };
         cond = cond.add(e);
     }
@@ -303,25 +331,37 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
     Ok(ok(&listing::page(req, &p, count, results)))
 }
 
-/// Loads a repository or answers Pulp's 404.
-pub async fn load(ctx: &Ctx, id: &str) -> Result<repository::Model, ApiError> {
-    let id = parse_id(id, "FileRepository")?;
+/// Loads a repository of the viewset's type or answers Pulp's 404.
+pub async fn load(
+    ctx: &Ctx,
+    id: &str,
+    vs: &RepositoryViewSet,
+) -> Result<repository::Model, ApiError> {
+    let d = vs.repositories.detail;
+    let id = parse_id(id, d.model)?;
     repository::Entity::find_by_id(id.to_string())
         .one(&ctx.state.db.read)
         .await?
-        .ok_or_else(|| ApiError::not_found("FileRepository"))
+        .filter(|r| r.pulp_type == d.pulp_type)
+        .ok_or_else(|| ApiError::not_found(d.model))
 }
 
-/// `GET repositories/file/file/<id>/`.
-pub async fn read(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
-    let r = load(ctx, id).await?;
+/// `GET repositories/<plugin>/<type>/<id>/`.
+pub async fn read(
+    ctx: &Ctx,
+    req: &Req,
+    id: &str,
+    vs: RepositoryViewSet,
+) -> Result<Response, ApiError> {
+    let r = load(ctx, id, &vs).await?;
     Ok(ok(&listing::select_from_query(
         serialize(ctx, &r).await?,
         req,
     )))
 }
 
-async fn domain_shared(ctx: &Ctx) -> Result<Vec<String>, ApiError> {
+/// The shared resources of every repository task: the default domain.
+pub async fn domain_shared(ctx: &Ctx) -> Result<Vec<String>, ApiError> {
     Ok(vec![format!(
         "prn:core.domain:{}",
         super::domain_id(&ctx.state).await?
@@ -335,10 +375,11 @@ pub async fn update(
     req: &mut Req,
     id: &str,
     partial: bool,
+    vs: RepositoryViewSet,
 ) -> Result<Response, ApiError> {
     let body = req.object(ctx.state.config.max_json_body).await?;
-    let r = load(ctx, id).await?;
-    let fields = validate(ctx, &body, Some(&r), partial).await?;
+    let r = load(ctx, id, &vs).await?;
+    let fields = validate(ctx, &body, Some(&r), partial, &vs).await?;
     let current = serialize(ctx, &r).await?;
     let v3 = ctx.v3();
     let changed: Map<String, Value> = fields
@@ -346,7 +387,8 @@ pub async fn update(
         .filter(|(k, v)| {
             let now = if k == "remote" {
                 v.as_str()
-                    .map(|id| json!(remote_href(&v3, id)))
+                    .zip(vs.remote_types.first())
+                    .map(|(id, t)| json!(t.href(&v3, id)))
                     .unwrap_or(Value::Null)
             } else {
                 v.clone()
@@ -360,7 +402,7 @@ pub async fn update(
     let spec = TaskSpec {
         name: GENERAL_UPDATE.into(),
         args: json!({ "table": "core_repository", "id": r.pulp_id, "fields": changed }),
-        exclusive: vec![format!("prn:file.filerepository:{}", r.pulp_id)],
+        exclusive: vec![vs.repositories.detail.prn(&r.pulp_id)],
         shared: domain_shared(ctx).await?,
         immediate: true,
         deferred: true,
@@ -371,12 +413,12 @@ pub async fn update(
 }
 
 /// `DELETE`: 202 with a deferred delete task.
-pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    let r = load(ctx, id).await?;
+pub async fn delete(ctx: &Ctx, id: &str, vs: RepositoryViewSet) -> Result<Response, ApiError> {
+    let r = load(ctx, id, &vs).await?;
     let spec = TaskSpec {
         name: GENERAL_DELETE.into(),
         args: json!({ "table": "core_repository", "id": r.pulp_id }),
-        exclusive: vec![format!("prn:file.filerepository:{}", r.pulp_id)],
+        exclusive: vec![vs.repositories.detail.prn(&r.pulp_id)],
         shared: domain_shared(ctx).await?,
         deferred: true,
         logging_cid: ctx.cid.clone(),
@@ -387,9 +429,15 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
 }
 
 /// `POST …/set_label/`, `…/unset_label/`.
-pub async fn label(ctx: &Ctx, req: &mut Req, id: &str, set: bool) -> Result<Response, ApiError> {
+pub async fn label(
+    ctx: &Ctx,
+    req: &mut Req,
+    id: &str,
+    set: bool,
+    vs: RepositoryViewSet,
+) -> Result<Response, ApiError> {
     let body = req.object(ctx.state.config.max_json_body).await?;
-    let r = load(ctx, id).await?;
+    let r = load(ctx, id, &vs).await?;
     let (labels, answer) = crate::labels::apply(&body, &r.pulp_labels, set)?;
     let mut am: repository::ActiveModel = r.into();
     am.pulp_labels = Set(labels);
@@ -399,11 +447,15 @@ pub async fn label(ctx: &Ctx, req: &mut Req, id: &str, set: bool) -> Result<Resp
 }
 
 /// `GET …/versions/` (one repository) and `GET repository_versions/` (all, `repo = None`).
-pub async fn list_versions(ctx: &Ctx, req: &Req, repo: Option<&str>) -> Result<Response, ApiError> {
+pub async fn list_versions(
+    ctx: &Ctx,
+    req: &Req,
+    repo: Option<(&str, RepositoryViewSet)>,
+) -> Result<Response, ApiError> {
     let p = listing::parse(req, &VERSION_FILTERS, &VERSION_ORDERABLE)?;
     let mut cond = Condition::all().add(Expr::col("complete").eq(true));
-    if let Some(id) = repo {
-        let r = load(ctx, id).await?;
+    if let Some((id, vs)) = repo {
+        let r = load(ctx, id, &vs).await?;
         cond = cond.add(Expr::col("repository_id").eq(r.pulp_id));
     }
     for (name, value) in &p.filters {
@@ -461,26 +513,43 @@ pub async fn list_versions(ctx: &Ctx, req: &Req, repo: Option<&str>) -> Result<R
     }
     let (count, rows) =
         listing::fetch_page::<version::Entity>(&ctx.state.db.read, cond, &p2).await?;
+    let mut repo_ids: Vec<String> = rows.iter().map(|v| v.repository_id.clone()).collect();
+    repo_ids.sort();
+    repo_ids.dedup();
+    let hrefs = repository_hrefs(
+        &ctx.state.db,
+        &ctx.state.platform.types,
+        &ctx.v3(),
+        &repo_ids,
+    )
+    .await?;
     let mut results = Vec::with_capacity(rows.len());
     for v in &rows {
-        results.push(serialize_version(ctx, v).await?);
+        let repo_href = hrefs.get(&v.repository_id).cloned().unwrap_or_default();
+        results.push(serialize_version(ctx, &repo_href, v).await?);
     }
     Ok(ok(&listing::page(req, &p, count, results)))
 }
 
-/// Loads version `number` of a repository or answers 404.
-pub async fn load_version(ctx: &Ctx, repo: &str, number: &str) -> Result<version::Model, ApiError> {
-    let r = load(ctx, repo).await?;
+/// Loads version `number` of a repository (with the repository) or answers 404.
+pub async fn load_version(
+    ctx: &Ctx,
+    repo: &str,
+    number: &str,
+    vs: &RepositoryViewSet,
+) -> Result<(repository::Model, version::Model), ApiError> {
+    let r = load(ctx, repo, vs).await?;
     let n: i64 = number
         .parse()
         .map_err(|_| ApiError::not_found("RepositoryVersion"))?;
-    version::Entity::find()
-        .filter(Expr::col("repository_id").eq(r.pulp_id))
+    let v = version::Entity::find()
+        .filter(Expr::col("repository_id").eq(r.pulp_id.clone()))
         .filter(Expr::col("number").eq(n))
         .filter(Expr::col("complete").eq(true))
         .one(&ctx.state.db.read)
         .await?
-        .ok_or_else(|| ApiError::not_found("RepositoryVersion"))
+        .ok_or_else(|| ApiError::not_found("RepositoryVersion"))?;
+    Ok((r, v))
 }
 
 /// `GET …/versions/<n>/`.
@@ -489,83 +558,28 @@ pub async fn read_version(
     req: &Req,
     repo: &str,
     number: &str,
+    vs: RepositoryViewSet,
 ) -> Result<Response, ApiError> {
-    let v = load_version(ctx, repo, number).await?;
+    let (r, v) = load_version(ctx, repo, number, &vs).await?;
     Ok(ok(&listing::select_from_query(
-        serialize_version(ctx, &v).await?,
+        serialize_version(ctx, &href(ctx, &r), &v).await?,
         req,
     )))
 }
 
-/// `POST …/sync/ {"remote"?, "mirror"?}`: a sync task holding the repository exclusively and
-/// the remote shared. Without a `remote` the repository's own is used (400 when it has none).
-pub async fn sync(ctx: &Ctx, req: &mut Req, id: &str) -> Result<Response, ApiError> {
-    let body = req.object(ctx.state.config.max_json_body).await?;
-    let repo = load(ctx, id).await?;
-    let v3 = ctx.v3();
-    let mut errs = FieldErrors::default();
-    let mut remote_id = repo.remote_id.clone();
-    let mut mirror = false;
-    for (k, v) in &body {
-        match (k.as_str(), v) {
-            ("remote", Value::Null) => {}
-            ("remote", Value::String(h)) => {
-                match id_from_ref(&v3, "remotes/file/file", "file.fileremote", h) {
-                    Some(rid)
-                        if remote::Entity::find_by_id(rid.clone())
-                            .one(&ctx.state.db.read)
-                            .await?
-                            .is_some() =>
-                    {
-                        remote_id = Some(rid)
-                    }
-                    _ => errs.add(k, "Invalid hyperlink - Object does not exist."),
-                }
-            }
-            ("remote", _) => errs.add(k, "Incorrect type. Expected URL string."),
-            ("mirror", Value::Bool(b)) => mirror = *b,
-            ("mirror", _) => errs.add(k, "Must be a valid boolean."),
-            // Pith never skips work a full sync would do, so there is nothing to optimize away.
-            ("optimize", Value::Bool(_)) => {}
-            ("optimize", _) => errs.add(k, "Must be a valid boolean."),
-            _ => errs.add(k, "Unexpected field"),
-        }
-    }
-    errs.into_result()?;
-    let Some(remote_id) = remote_id else {
-        return Err(ApiError::field(
-            "remote",
-            "This field is required since a remote is not set on the repository.",
-        ));
-    };
-    if mirror && repo.autopublish {
-        return Err(ApiError::BadRequest(json!([
-            "Cannot use mirror mode with autopublished repository."
-        ])));
-    }
-    let mut shared = domain_shared(ctx).await?;
-    shared.insert(0, format!("prn:file.fileremote:{remote_id}"));
-    let spec = TaskSpec {
-        name: pith_file::task_names::SYNCHRONIZE.into(),
-        args: json!({ "v3": v3, "repository": repo.pulp_id, "remote": remote_id, "mirror": mirror }),
-        exclusive: vec![format!("prn:file.filerepository:{}", repo.pulp_id)],
-        shared,
-        deferred: true,
-        logging_cid: ctx.cid.clone(),
-        created_by: ctx.user_href(),
-        ..TaskSpec::default()
-    };
-    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
-}
-
 /// `DELETE …/versions/<n>/` → 202: a task that squashes the version into the next one (400 in
 /// the task when it is the repository's only version, as in Pulp).
-pub async fn delete_version(ctx: &Ctx, repo: &str, number: &str) -> Result<Response, ApiError> {
-    let v = load_version(ctx, repo, number).await?;
+pub async fn delete_version(
+    ctx: &Ctx,
+    repo: &str,
+    number: &str,
+    vs: RepositoryViewSet,
+) -> Result<Response, ApiError> {
+    let (_, v) = load_version(ctx, repo, number, &vs).await?;
     let spec = TaskSpec {
         name: pith_actors::tasks::DELETE_VERSION.into(),
         args: json!({ "repository": v.repository_id, "number": v.number }),
-        exclusive: vec![format!("prn:file.filerepository:{}", v.repository_id)],
+        exclusive: vec![vs.repositories.detail.prn(&v.repository_id)],
         shared: domain_shared(ctx).await?,
         logging_cid: ctx.cid.clone(),
         created_by: ctx.user_href(),
@@ -580,9 +594,10 @@ pub async fn repair_version(
     req: &mut Req,
     repo: &str,
     number: &str,
+    vs: RepositoryViewSet,
 ) -> Result<Response, ApiError> {
     let body = req.object(ctx.state.config.max_json_body).await?;
-    let v = load_version(ctx, repo, number).await?;
+    let (_, v) = load_version(ctx, repo, number, &vs).await?;
     let mut verify = true;
     for (k, val) in &body {
         match (k.as_str(), val) {
@@ -600,11 +615,165 @@ pub async fn repair_version(
         }
     }
     let mut shared = domain_shared(ctx).await?;
-    shared.insert(0, format!("prn:file.filerepository:{}", v.repository_id));
+    shared.insert(0, vs.repositories.detail.prn(&v.repository_id));
     let spec = TaskSpec {
         name: pith_actors::tasks::REPAIR_VERSION.into(),
         args: json!({ "repository": v.repository_id, "number": v.number, "verify_checksums": verify }),
         shared,
+        logging_cid: ctx.cid.clone(),
+        created_by: ctx.user_href(),
+        ..TaskSpec::default()
+    };
+    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+}
+
+/// Splits a repository version href (`<repository collection>/<id>/versions/<n>/`) of any of
+/// `types` into the repository id and the number.
+pub fn parse_version_href(v3: &str, types: &[Detail], href: &str) -> Option<(String, i64)> {
+    let h = href.trim();
+    types.iter().find_map(|t| {
+        let rest = h.strip_prefix(&t.list_href(v3))?;
+        let mut parts = rest.trim_end_matches('/').split('/');
+        let (repo, kw, n) = (parts.next()?, parts.next()?, parts.next()?);
+        (kw == "versions" && parts.next().is_none()).then_some(())?;
+        Some((
+            uuid::Uuid::parse_str(repo).ok()?.to_string(),
+            n.parse().ok()?,
+        ))
+    })
+}
+
+/// Every repository type's detail.
+pub fn repository_types(ctx: &Ctx) -> Vec<Detail> {
+    ctx.state
+        .platform
+        .repositories
+        .iter()
+        .map(|v| v.repositories.detail)
+        .collect()
+}
+
+/// The ids of `ids` that are stored content.
+async fn existing_content(ctx: &Ctx, ids: &[String]) -> Result<Vec<String>, ApiError> {
+    use pith_entities::sea_orm::ConnectionTrait;
+    let db = &ctx.state.db;
+    let mut found = Vec::new();
+    for chunk in ids.chunks(pith_entities::MAX_BIND) {
+        let sql = format!(
+            "SELECT pulp_id FROM core_content WHERE pulp_id IN ({})",
+            pith_actors::tasks::placeholders(1, chunk.len())
+        );
+        let values = chunk.iter().map(|i| i.clone().into()).collect();
+        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
+            found.push(r.try_get::<String>("", "pulp_id")?);
+        }
+    }
+    Ok(found)
+}
+
+/// `POST …/<repo>/modify/ {"add_content_units", "remove_content_units" (or `["*"]`),
+/// "base_version", "overwrite"}`: a task holding the repository exclusively. Content hrefs of
+/// any content type are accepted, as in Pulp (the repository type's rules apply in the task).
+pub async fn modify(
+    ctx: &Ctx,
+    req: &mut Req,
+    repo_id: &str,
+    vs: RepositoryViewSet,
+) -> Result<Response, ApiError> {
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let repo = load(ctx, repo_id, &vs).await?;
+    let v3 = ctx.v3();
+    let content_types: Vec<Detail> = ctx
+        .state
+        .platform
+        .types
+        .content
+        .iter()
+        .map(|t| t.detail)
+        .collect();
+    let mut errs = FieldErrors::default();
+    let mut add: Vec<String> = Vec::new();
+    let mut remove: Value = json!([]);
+    let mut base = None;
+    let mut overwrite = true;
+    for (k, v) in &body {
+        match k.as_str() {
+            "add_content_units" | "remove_content_units" => {
+                let Some(list) = v.as_array() else {
+                    errs.add(
+                        k,
+                        format!(
+                            "Expected a list of items but got type \"{}\".",
+                            listing::json_type(v)
+                        ),
+                    );
+                    continue;
+                };
+                if k == "remove_content_units" && list == &vec![json!("*")] {
+                    remove = json!("*");
+                    continue;
+                }
+                let mut ids = Vec::new();
+                let mut hrefs = std::collections::HashMap::new();
+                for h in list {
+                    match h
+                        .as_str()
+                        .and_then(|h| listing::id_from_any(&v3, &content_types, h))
+                    {
+                        Some(id) => {
+                            hrefs.insert(id.clone(), h.as_str().unwrap_or_default().to_owned());
+                            ids.push(id)
+                        }
+                        None => errs.add(
+                            k,
+                            format!("Could not find the following content units: [{h}]"),
+                        ),
+                    }
+                }
+                if !ids.is_empty() {
+                    let found = existing_content(ctx, &ids).await?;
+                    for id in ids.iter().filter(|i| !found.contains(i)) {
+                        let h = hrefs.get(id).cloned().unwrap_or_default();
+                        errs.add(
+                            k,
+                            format!("Could not find the following content units: ['{h}']"),
+                        );
+                    }
+                }
+                if k == "add_content_units" {
+                    add = ids;
+                } else {
+                    remove = json!(ids);
+                }
+            }
+            "overwrite" => match v.as_bool() {
+                Some(b) => overwrite = b,
+                None => errs.add(k, "Must be a valid boolean."),
+            },
+            "base_version" => match v
+                .as_str()
+                .and_then(|h| parse_version_href(&v3, &[vs.repositories.detail], h))
+            {
+                Some((r, n)) if r == repo.pulp_id => base = Some(n),
+                _ => errs.add(k, "Invalid hyperlink - Object does not exist."),
+            },
+            _ => errs.add(k, "Unexpected field"),
+        }
+    }
+    errs.into_result()?;
+    if let Some(n) = base {
+        load_version(ctx, &repo.pulp_id, &n.to_string(), &vs)
+            .await
+            .map_err(|_| {
+                ApiError::field("base_version", "Invalid hyperlink - Object does not exist.")
+            })?;
+    }
+    let spec = TaskSpec {
+        name: pith_actors::tasks::ADD_AND_REMOVE.into(),
+        args: json!({ "v3": v3, "repository": repo.pulp_id, "add": add, "remove": remove, "base_version": base, "overwrite": overwrite }),
+        exclusive: vec![vs.repositories.detail.prn(&repo.pulp_id)],
+        shared: domain_shared(ctx).await?,
+        deferred: true,
         logging_cid: ctx.cid.clone(),
         created_by: ctx.user_href(),
         ..TaskSpec::default()

@@ -5,22 +5,8 @@ use pith_entities::{entity::app_status, time};
 use serde_json::{Value, json};
 
 use super::{Ctx, ok};
-use crate::config::PULP_CORE_VERSION;
 use crate::request::{Response, empty};
 use crate::{ApiError, Req};
-
-/// Components Pith reports, with the Pulp API level it implements.
-pub fn versions() -> Value {
-    json!([
-        {"component": "core", "version": PULP_CORE_VERSION, "package": "pulpcore", "module": "pulpcore.app", "domain_compatible": true},
-        {"component": "file", "version": PULP_CORE_VERSION, "package": "pulpcore", "module": "pulp_file.app", "domain_compatible": true},
-    ])
-}
-
-/// Versions map of one app (`{"core": "3.123.1"}`).
-pub fn versions_map() -> Value {
-    json!({ "core": PULP_CORE_VERSION, "file": PULP_CORE_VERSION })
-}
 
 /// `GET status/`.
 pub async fn status(ctx: &Ctx) -> Result<Response, ApiError> {
@@ -42,7 +28,7 @@ pub async fn status(ctx: &Ctx) -> Result<Response, ApiError> {
             .filter(|r| r.last_heartbeat >= now - r.ttl * 1_000_000)
         {
             let versions: Value =
-                serde_json::from_str(&r.versions).unwrap_or_else(|_| versions_map());
+                serde_json::from_str(&r.versions).unwrap_or_else(|_| st.platform.versions.clone());
             let item = json!({ "name": r.name, "last_heartbeat": time::to_rfc3339(r.last_heartbeat), "versions": versions });
             match r.app_type.as_str() {
                 "worker" => workers.push(item),
@@ -59,7 +45,7 @@ pub async fn status(ctx: &Ctx) -> Result<Response, ApiError> {
         None => json!({ "total": null, "used": null, "free": null }),
     };
     Ok(ok(&json!({
-        "versions": versions(),
+        "versions": st.platform.versions_list(),
         "online_workers": workers,
         "online_api_apps": api,
         "online_content_apps": content,

@@ -73,7 +73,7 @@ fn serialize(ctx: &Ctx, w: app_status::Model, current: Option<&String>) -> Value
         "pulp_last_updated": time::to_rfc3339(w.pulp_last_updated),
         "name": w.name,
         "last_heartbeat": time::to_rfc3339(w.last_heartbeat),
-        "versions": serde_json::from_str::<Value>(&w.versions).unwrap_or_else(|_| super::status::versions_map()),
+        "versions": serde_json::from_str::<Value>(&w.versions).unwrap_or_else(|_| ctx.state.platform.versions.clone()),
         "current_task": current.map(|t| format!("{v3}tasks/{t}/")),
     })
 }

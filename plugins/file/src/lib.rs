@@ -3,15 +3,43 @@
 //! autopublish), publications that carry a `PULP_MANIFEST`, and file distributions.
 //!
 //! Laid out as a Pulp plugin is: [`models`] (types, tables, migrations), [`content`] (the
-//! content model's queries and its `general_create` body), [`tasks`] (sync and publish).
-//! Core finds all of it through [`types`], [`bodies`] and [`migrations`], never by name.
+//! content model's queries and its `general_create` body), [`serializers`], [`viewsets`]
+//! (its endpoints), [`tasks`] (sync and publish). Core reads all of it from [`plugin`], the
+//! one declaration, and never names the plugin.
 
 pub mod content;
 pub mod models;
+pub mod serializers;
 pub mod tasks;
+pub mod viewsets;
 
 use pith_actors::plugin::{Creator, TaskBody, Types};
 use pith_entities::migration::PluginMigrations;
+use pith_http::plugin::{Component, Plugin};
+
+/// pulp_file's declaration: everything core needs to serve it.
+pub fn plugin() -> Plugin {
+    Plugin {
+        component: Component {
+            component: APP_LABEL,
+            version: pith_http::config::PULP_CORE_VERSION,
+            // pulp_file ships inside the pulpcore package.
+            package: "pulpcore",
+            module: "pulp_file.app",
+            domain_compatible: true,
+        },
+        types: types(),
+        remotes: vec![viewsets::REMOTES],
+        repositories: vec![viewsets::REPOSITORIES],
+        publications: vec![viewsets::PUBLICATIONS],
+        distributions: vec![viewsets::DISTRIBUTIONS],
+        tasks: bodies(),
+        creators: creators(),
+        migrations: MIGRATIONS,
+        endpoints: viewsets::endpoints(),
+        serializers: serializers::SERIALIZERS,
+    }
+}
 
 /// The app label.
 pub const APP_LABEL: &str = "file";
@@ -25,7 +53,7 @@ pub mod task_names {
 }
 
 /// The file plugin's detail types.
-pub fn types() -> Types {
+fn types() -> Types {
     Types {
         content: vec![models::FILE_CONTENT],
         remotes: vec![models::FILE_REMOTE],
@@ -36,7 +64,7 @@ pub fn types() -> Types {
 }
 
 /// pulp_file's task bodies.
-pub fn bodies() -> Vec<TaskBody> {
+fn bodies() -> Vec<TaskBody> {
     vec![
         TaskBody {
             name: task_names::SYNCHRONIZE,
@@ -52,7 +80,7 @@ pub fn bodies() -> Vec<TaskBody> {
 }
 
 /// `general_create` of file content (dispatched with `table` = the content table).
-pub fn creators() -> Vec<Creator> {
+fn creators() -> Vec<Creator> {
     vec![Creator {
         table: models::FILE_CONTENT.table,
         run: |c| Box::pin(content::create(c)),
@@ -60,4 +88,50 @@ pub fn creators() -> Vec<Creator> {
 }
 
 /// The plugin's migrations.
-pub const MIGRATIONS: PluginMigrations = models::migrations;
+const MIGRATIONS: PluginMigrations = models::migrations;
+
+#[cfg(test)]
+mod tests {
+    use pith_http::openapi::{consistency_errors, schema};
+    use pith_http::plugin::{Core, Platform};
+    use serde_json::json;
+
+    fn platform() -> Platform {
+        Platform::new(Core::new(true), vec![super::plugin()], true)
+    }
+
+    /// Core with the file plugin: every endpoint documented with exactly its methods, routing
+    /// back, with unique operationIds and no dangling reference.
+    #[test]
+    fn schema_and_router_agree() {
+        assert_eq!(consistency_errors(&platform()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn href_paths_operation_ids_and_versions() {
+        let p = platform();
+        let s = schema(p.schema_sources(), "/pulp/api/v3/", "http://x/", false);
+        let sync = &s["paths"]["{file_file_repository_href}sync/"]["post"];
+        assert_eq!(sync["operationId"], "repositories_file_file_sync");
+        assert_eq!(sync["security"], json!([{"basicAuth": []}]));
+        assert!(s["paths"]["{file_file_repository_version_href}repair/"]["post"].is_object());
+        assert!(s["paths"]["{file_file_repository_href}versions/"]["get"].is_object());
+        let create = &s["paths"]["/pulp/api/v3/publications/file/file/"]["post"];
+        assert_eq!(create["operationId"], "publications_file_file_create");
+        assert_eq!(
+            s["paths"]["/pulp/api/v3/remotes/"]["get"]["responses"]["200"]["content"]["application/json"]
+                ["schema"]["$ref"],
+            "#/components/schemas/Paginatedfile.FileRemoteResponseList"
+        );
+        assert_eq!(
+            s["info"]["x-pulp-app-versions"],
+            json!({"core": "3.123.1", "file": "3.123.1"})
+        );
+        let pk = schema(p.schema_sources(), "/pulp/api/v3/", "http://x/", true);
+        assert!(
+            pk["paths"]["/pulp/api/v3/repositories/file/file/{file_file_repository_pk}/versions/{number}/"]
+                ["get"]
+                .is_object()
+        );
+    }
+}

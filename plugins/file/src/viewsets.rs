@@ -1,20 +1,77 @@
-//! `content/file/files/`: create (multipart `file` or `artifact`, optional `repository`) as a
-//! `general_create` task, list with repository-version filters, show. And `modify/`.
+//! pulp_file's viewsets: the standard ones of its remote, repository, publication and
+//! distribution types (built by core from the [`ViewSet`] declarations here), and those only
+//! file has: `content/file/files/` (create from a file, artifact, upload or URL as a
+//! `general_create` task; the synchronous `upload/`; list with repository-version filters;
+//! show), `sync/` and publication create.
 
 use pith_actors::tasking::TaskSpec;
+use pith_actors::tasks::GENERAL_CREATE;
 use pith_actors::tasks::upload;
-use pith_actors::tasks::{ADD_AND_REMOVE, GENERAL_CREATE};
 use pith_entities::entity::artifact;
 use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, Value as DbValue};
 use pith_entities::time;
-use pith_file::content::{content_json, find_or_create, load, set_labels};
+use pith_http::api::repositories::parse_version_href;
+use pith_http::api::{Ctx, accepted, check_relative_path, ok, parse_id};
+use pith_http::error::FieldErrors;
+use pith_http::listing::{self, id_from_ref, lookup};
+use pith_http::openapi::{Body, list, op, read};
+use pith_http::plugin::{RepositoryViewSet, ViewSet};
+use pith_http::request::Response;
+use pith_http::router::{Endpoint, handler};
+use pith_http::{ApiError, Req};
 use serde_json::{Value, json};
 
-use super::{Ctx, accepted, ok, parse_id};
-use crate::error::FieldErrors;
-use crate::listing::{self, id_from_ref, lookup};
-use crate::request::Response;
-use crate::{ApiError, Req};
+use crate::content::{content_json, find_or_create, load, set_labels};
+use crate::models::{
+    FILE_CONTENT, FILE_DISTRIBUTION, FILE_PUBLICATION, FILE_REMOTE, FILE_REPOSITORY,
+};
+
+/// `remotes/file/file/`.
+pub const REMOTES: ViewSet = ViewSet {
+    detail: FILE_REMOTE,
+    tag: "Remotes: File",
+    serializer: "file.FileRemote",
+    href_param: "file_file_remote_href",
+};
+
+/// `repositories/file/file/` and its versions.
+pub const REPOSITORIES: RepositoryViewSet = RepositoryViewSet {
+    repositories: ViewSet {
+        detail: FILE_REPOSITORY,
+        tag: "Repositories: File",
+        serializer: "file.FileRepository",
+        href_param: "file_file_repository_href",
+    },
+    versions_tag: "Repositories: File Versions",
+    version_href_param: "file_file_repository_version_href",
+    repository_pk: "file_file_repository_pk",
+    remote_types: &[FILE_REMOTE],
+    defaults: &[("manifest", "PULP_MANIFEST")],
+};
+
+/// `publications/file/file/`.
+pub const PUBLICATIONS: ViewSet = ViewSet {
+    detail: FILE_PUBLICATION,
+    tag: "Publications: File",
+    serializer: "file.FilePublication",
+    href_param: "file_file_publication_href",
+};
+
+/// `distributions/file/file/`.
+pub const DISTRIBUTIONS: ViewSet = ViewSet {
+    detail: FILE_DISTRIBUTION,
+    tag: "Distributions: File",
+    serializer: "file.FileDistribution",
+    href_param: "file_file_distribution_href",
+};
+
+/// `content/file/files/`.
+pub const CONTENT: ViewSet = ViewSet {
+    detail: FILE_CONTENT.detail,
+    tag: "Content: Files",
+    serializer: "file.FileContent",
+    href_param: "file_file_content_href",
+};
 
 pub const FILTERS: [&str; 13] = [
     "relative_path",
@@ -34,36 +91,6 @@ pub const FILTERS: [&str; 13] = [
 
 /// Orderable fields of `content/file/files/`.
 pub const ORDERABLE: [&str; 4] = ["pk", "pulp_id", "pulp_created", "pulp_last_updated"];
-
-/// Pulp's canonical relative path: no leading/trailing `/`, no empty, `.` or `..` segment, no
-/// whitespace, `?` or `#`.
-pub fn check_relative_path(p: &str) -> Result<(), String> {
-    let bad = p.is_empty()
-        || p.starts_with('/')
-        || p.ends_with('/')
-        || p.chars()
-            .any(|c| c.is_whitespace() || c == '?' || c == '#' || c == '\\')
-        || p.split('/').any(|s| s.is_empty() || s == "." || s == "..");
-    if bad {
-        Err(format!("The path {p:?} is not a canonical relative path."))
-    } else {
-        Ok(())
-    }
-}
-
-/// Resolves a repository version href to `(repository id, number)`.
-pub fn parse_version_href(v3: &str, href: &str) -> Option<(String, i64)> {
-    let rest = href
-        .trim()
-        .strip_prefix(&format!("{v3}repositories/file/file/"))?;
-    let mut parts = rest.trim_end_matches('/').split('/');
-    let (repo, kw, n) = (parts.next()?, parts.next()?, parts.next()?);
-    (kw == "versions" && parts.next().is_none()).then_some(())?;
-    Some((
-        uuid::Uuid::parse_str(repo).ok()?.to_string(),
-        n.parse().ok()?,
-    ))
-}
 
 /// Where a new content unit's bytes come from.
 enum Source {
@@ -89,7 +116,7 @@ struct NewContent {
 /// Validates the fields of `content/file/files/` (and of its `upload/`, without `repository`).
 async fn parse_new(ctx: &Ctx, req: &mut Req, with_repo: bool) -> Result<NewContent, ApiError> {
     let v3 = ctx.v3();
-    let form = crate::form::read_any(req, &ctx.state.store, 65536).await?;
+    let form = pith_http::form::read_any(req, &ctx.state.store, 65536).await?;
     let fields = form.fields;
     let mut errs = FieldErrors::default();
     let get = |k: &str| fields.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
@@ -120,7 +147,7 @@ async fn parse_new(ctx: &Ctx, req: &mut Req, with_repo: bool) -> Result<NewConte
         }
     }
     if let Some(h) = get("upload") {
-        match super::uploads::resolve(ctx, &h).await {
+        match pith_http::api::uploads::resolve(ctx, &h).await {
             Some(id) => sources.push(Source::Upload(id)),
             None => errs.add("upload", "Invalid hyperlink - Object does not exist."),
         }
@@ -128,7 +155,9 @@ async fn parse_new(ctx: &Ctx, req: &mut Req, with_repo: bool) -> Result<NewConte
     let config = match get("downloader_config") {
         None => Value::Null,
         Some(text) => match serde_json::from_str::<Value>(&text) {
-            Ok(Value::Object(m)) => Value::Object(super::remotes::validate_options(ctx, &m).await?),
+            Ok(Value::Object(m)) => {
+                Value::Object(pith_http::api::remotes::validate_options(ctx, &m).await?)
+            }
             _ => {
                 errs.add("downloader_config", "Value must be valid JSON.");
                 Value::Null
@@ -145,8 +174,19 @@ async fn parse_new(ctx: &Ctx, req: &mut Req, with_repo: bool) -> Result<NewConte
     }
     let mut repo = None;
     if let Some(h) = get("repository").filter(|h| !h.is_empty() && with_repo) {
-        match id_from_ref(&v3, "repositories/file/file", "file.filerepository", &h) {
-            Some(id) if super::repositories::load(ctx, &id).await.is_ok() => repo = Some(id),
+        match id_from_ref(
+            &v3,
+            FILE_REPOSITORY.collection,
+            FILE_REPOSITORY.prn_type,
+            &h,
+        ) {
+            Some(id)
+                if pith_http::api::repositories::load(ctx, &id, &REPOSITORIES)
+                    .await
+                    .is_ok() =>
+            {
+                repo = Some(id)
+            }
             _ => errs.add("repository", "Invalid hyperlink - Object does not exist."),
         }
     }
@@ -208,13 +248,13 @@ async fn parse_new(ctx: &Ctx, req: &mut Req, with_repo: bool) -> Result<NewConte
 pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
     let new = parse_new(ctx, req, true).await?;
     let v3 = ctx.v3();
-    let mut args = json!({ "table": pith_file::models::FILE_CONTENT.table, "v3": v3,
+    let mut args = json!({ "table": FILE_CONTENT.table, "v3": v3,
                            "relative_path": new.relative_path, "repository": new.repository,
                            "overwrite": new.overwrite, "pulp_labels": new.labels });
     let mut exclusive: Vec<String> = new
         .repository
         .iter()
-        .map(|r| format!("prn:file.filerepository:{r}"))
+        .map(|r| FILE_REPOSITORY.prn(r))
         .collect();
     match new.source {
         Source::File(mut t) => {
@@ -233,7 +273,7 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
             args["downloader_config"] = config;
         }
     }
-    let domain = super::domain_id(&ctx.state).await?;
+    let domain = pith_http::api::domain_id(&ctx.state).await?;
     let spec = TaskSpec {
         name: GENERAL_CREATE.into(),
         args,
@@ -281,14 +321,17 @@ pub async fn upload(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
         .first()
         .map(|c| content_json(&ctx.v3(), c))
         .ok_or_else(|| ApiError::Internal("the new content vanished".into()))?;
-    Ok(crate::request::json(warp::http::StatusCode::CREATED, &body))
+    Ok(pith_http::request::json(
+        warp::http::StatusCode::CREATED,
+        &body,
+    ))
 }
 
 /// `GET content/file/files/`.
-pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
+pub async fn list_content(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
     let p = listing::parse(req, &FILTERS, &ORDERABLE)?;
     let v3 = ctx.v3();
-    let mut conds = vec!["c.pulp_type = 'file.file'".to_owned()];
+    let mut conds = vec![format!("c.pulp_type = '{}'", FILE_CONTENT.detail.pulp_type)];
     let mut values: Vec<DbValue> = Vec::new();
     let param = |values: &mut Vec<DbValue>, v: DbValue| {
         values.push(v);
@@ -324,7 +367,7 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
                 "repository_version" | "repository_version_added" | "repository_version_removed",
                 _,
             ) => {
-                let (repo, n) = parse_version_href(&v3, value)
+                let (repo, n) = parse_version_href(&v3, &[FILE_REPOSITORY], value)
                     .ok_or_else(|| ApiError::field(name, "Invalid repository version href."))?;
                 let (r, n) = (
                     param(&mut values, repo.into()),
@@ -361,7 +404,7 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
                     value
                         .split(',')
                         .filter_map(|h| {
-                            id_from_ref(&v3, "content/file/files", "file.filecontent", h)
+                            id_from_ref(&v3, CONTENT.detail.collection, CONTENT.detail.prn_type, h)
                         })
                         .collect()
                 };
@@ -380,7 +423,8 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
     }
     let db = &ctx.state.db;
     let from = format!(
-        "FROM core_content c JOIN file_filecontent f ON f.content_id = c.pulp_id WHERE {}",
+        "FROM core_content c JOIN {} f ON f.content_id = c.pulp_id WHERE {}",
+        FILE_CONTENT.table,
         conds.join(" AND ")
     );
     let count_rows = db
@@ -420,96 +464,71 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
 }
 
 /// `GET content/file/files/<id>/`.
-pub async fn read(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
-    let id = parse_id(id, "FileContent")?.to_string();
+pub async fn read_content(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
+    let id = parse_id(id, CONTENT.detail.model)?.to_string();
     let c = load(&ctx.state.db, std::slice::from_ref(&id)).await?;
     let c = c
         .first()
-        .ok_or_else(|| ApiError::not_found("FileContent"))?;
+        .ok_or_else(|| ApiError::not_found(CONTENT.detail.model))?;
     Ok(ok(&listing::select_from_query(
         content_json(&ctx.v3(), c),
         req,
     )))
 }
 
-/// `POST repositories/file/file/<id>/modify/`.
-pub async fn modify(ctx: &Ctx, req: &mut Req, repo_id: &str) -> Result<Response, ApiError> {
+/// `POST …/sync/ {"remote"?, "mirror"?}`: a sync task holding the repository exclusively and
+/// the remote shared. Without a `remote` the repository's own is used (400 when it has none).
+pub async fn sync(ctx: &Ctx, req: &mut Req, id: &str) -> Result<Response, ApiError> {
     let body = req.object(ctx.state.config.max_json_body).await?;
-    let repo = super::repositories::load(ctx, repo_id).await?;
+    let repo = pith_http::api::repositories::load(ctx, id, &REPOSITORIES).await?;
     let v3 = ctx.v3();
     let mut errs = FieldErrors::default();
-    let mut add: Vec<String> = Vec::new();
-    let mut remove: Value = json!([]);
-    let mut base = None;
-    let mut overwrite = true;
-    let resolve = |h: &Value| {
-        h.as_str()
-            .and_then(|h| id_from_ref(&v3, "content/file/files", "file.filecontent", h))
-    };
+    let mut remote_id = repo.remote_id.clone();
+    let mut mirror = false;
     for (k, v) in &body {
-        match k.as_str() {
-            "add_content_units" | "remove_content_units" => {
-                let Some(list) = v.as_array() else {
-                    errs.add(
-                        k,
-                        format!(
-                            "Expected a list of items but got type \"{}\".",
-                            listing::json_type(v)
-                        ),
-                    );
-                    continue;
-                };
-                if k == "remove_content_units" && list == &vec![json!("*")] {
-                    remove = json!("*");
-                    continue;
-                }
-                let mut ids = Vec::new();
-                for h in list {
-                    match resolve(h) {
-                        Some(id) => ids.push(id),
-                        None => errs.add(
-                            k,
-                            format!("Could not find the following content units: [{h}]"),
-                        ),
+        match (k.as_str(), v) {
+            ("remote", Value::Null) => {}
+            ("remote", Value::String(h)) => {
+                match id_from_ref(&v3, FILE_REMOTE.collection, FILE_REMOTE.prn_type, h) {
+                    Some(rid)
+                        if pith_entities::entity::remote::Entity::find_by_id(rid.clone())
+                            .one(&ctx.state.db.read)
+                            .await?
+                            .is_some() =>
+                    {
+                        remote_id = Some(rid)
                     }
-                }
-                if !ids.is_empty() {
-                    let found = load(&ctx.state.db, &ids).await?;
-                    for id in ids.iter().filter(|i| !found.iter().any(|c| &c.id == *i)) {
-                        errs.add(k, format!("Could not find the following content units: ['{v3}content/file/files/{id}/']"));
-                    }
-                }
-                if k == "add_content_units" {
-                    add = ids;
-                } else {
-                    remove = json!(ids);
+                    _ => errs.add(k, "Invalid hyperlink - Object does not exist."),
                 }
             }
-            "overwrite" => match v.as_bool() {
-                Some(b) => overwrite = b,
-                None => errs.add(k, "Must be a valid boolean."),
-            },
-            "base_version" => match v.as_str().and_then(|h| parse_version_href(&v3, h)) {
-                Some((r, n)) if r == repo.pulp_id => base = Some(n),
-                _ => errs.add(k, "Invalid hyperlink - Object does not exist."),
-            },
+            ("remote", _) => errs.add(k, "Incorrect type. Expected URL string."),
+            ("mirror", Value::Bool(b)) => mirror = *b,
+            ("mirror", _) => errs.add(k, "Must be a valid boolean."),
+            // Pith never skips work a full sync would do, so there is nothing to optimize away.
+            ("optimize", Value::Bool(_)) => {}
+            ("optimize", _) => errs.add(k, "Must be a valid boolean."),
             _ => errs.add(k, "Unexpected field"),
         }
     }
     errs.into_result()?;
-    if let Some(n) = base {
-        super::repositories::load_version(ctx, &repo.pulp_id, &n.to_string())
-            .await
-            .map_err(|_| {
-                ApiError::field("base_version", "Invalid hyperlink - Object does not exist.")
-            })?;
+    let Some(remote_id) = remote_id else {
+        return Err(ApiError::field(
+            "remote",
+            "This field is required since a remote is not set on the repository.",
+        ));
+    };
+    if mirror && repo.autopublish {
+        return Err(ApiError::BadRequest(json!([
+            "Cannot use mirror mode with autopublished repository."
+        ])));
     }
-    let domain = super::domain_id(&ctx.state).await?;
+    let mut shared = pith_http::api::repositories::domain_shared(ctx).await?;
+    shared.insert(0, FILE_REMOTE.prn(&remote_id));
     let spec = TaskSpec {
-        name: ADD_AND_REMOVE.into(),
-        args: json!({ "v3": v3, "repository": repo.pulp_id, "add": add, "remove": remove, "base_version": base, "overwrite": overwrite }),
-        exclusive: vec![format!("prn:file.filerepository:{}", repo.pulp_id)],
-        shared: vec![format!("prn:core.domain:{domain}")],
+        name: crate::task_names::SYNCHRONIZE.into(),
+        args: json!({ "v3": v3, "repository": repo.pulp_id, "remote": remote_id, "mirror": mirror }),
+        exclusive: vec![FILE_REPOSITORY.prn(&repo.pulp_id)],
+        shared,
         deferred: true,
         logging_cid: ctx.cid.clone(),
         created_by: ctx.user_href(),
@@ -517,6 +536,140 @@ pub async fn modify(ctx: &Ctx, req: &mut Req, repo_id: &str) -> Result<Response,
     };
     Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
 }
+
+/// `POST publications/file/file/ {"repository" | "repository_version", "manifest"?}`: a
+/// publish task sharing the repository.
+pub async fn create_publication(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let v3 = ctx.v3();
+    let mut errs = FieldErrors::default();
+    let mut manifest = Some("PULP_MANIFEST".to_owned());
+    let (mut repo, mut ver) = (None, None);
+    for (k, v) in &body {
+        match (k.as_str(), v) {
+            ("manifest", Value::Null) => manifest = None,
+            ("manifest", Value::String(m)) => manifest = Some(m.clone()),
+            ("repository", Value::String(h)) => {
+                match id_from_ref(&v3, FILE_REPOSITORY.collection, FILE_REPOSITORY.prn_type, h) {
+                    Some(id)
+                        if pith_http::api::repositories::load(ctx, &id, &REPOSITORIES)
+                            .await
+                            .is_ok() =>
+                    {
+                        repo = Some(id)
+                    }
+                    _ => errs.add(k, "Invalid hyperlink - Object does not exist."),
+                }
+            }
+            ("repository_version", Value::String(h)) => {
+                match parse_version_href(&v3, &[FILE_REPOSITORY], h) {
+                    Some((r, n)) => match pith_http::api::publishing::version_id(ctx, &r, n).await?
+                    {
+                        Some(id) => ver = Some((r, id)),
+                        None => errs.add(k, "Invalid hyperlink - Object does not exist."),
+                    },
+                    None => errs.add(k, "Invalid hyperlink - No URL match."),
+                }
+            }
+            ("repository" | "repository_version", Value::Null) => {}
+            ("checkpoint", Value::Bool(false)) => {}
+            ("manifest" | "repository" | "repository_version", _) => {
+                errs.add(k, "Not a valid string.")
+            }
+            _ => errs.add(k, "Unexpected field"),
+        }
+    }
+    errs.into_result()?;
+    let (repo_id, vid) = match (repo, ver) {
+        (Some(_), Some(_)) => {
+            return Err(ApiError::field(
+                "non_field_errors",
+                "Either the 'repository' or 'repository_version' need to be specified but not both.",
+            ));
+        }
+        (None, None) => {
+            return Err(ApiError::field(
+                "non_field_errors",
+                "Either the 'repository' or 'repository_version' need to be specified",
+            ));
+        }
+        (Some(r), None) => {
+            let n = pith_entities::versions::latest_number(&ctx.state.db, &ctx.state.db.read, &r)
+                .await?;
+            let id = pith_http::api::publishing::version_id(ctx, &r, n)
+                .await?
+                .ok_or_else(|| ApiError::field("repository", "The repository has no version."))?;
+            (r, id)
+        }
+        (None, Some((r, id))) => (r, id),
+    };
+    let spec = TaskSpec {
+        name: crate::task_names::PUBLISH.into(),
+        args: json!({ "v3": v3, "repository_version": vid, "manifest": manifest }),
+        shared: vec![
+            FILE_REPOSITORY.prn(&repo_id),
+            pith_http::api::publishing::domain_shared(ctx).await?,
+        ],
+        deferred: true,
+        logging_cid: ctx.cid.clone(),
+        created_by: ctx.user_href(),
+        ..TaskSpec::default()
+    };
+    Ok(accepted(&v3, ctx.state.tasking.dispatch(spec).await?))
+}
+
+/// The endpoints only file has (core builds the standard ones from the viewsets above).
+pub fn endpoints() -> Vec<Endpoint> {
+    use warp::http::Method as M;
+    let content = CONTENT.prefix();
+    let (tag, resp) = (CONTENT.tag, CONTENT.response());
+    let repos = REPOSITORIES.repositories;
+    vec![
+        Endpoint::new("content/file/files/")
+            .on(
+                list(&content, tag, &resp, &FILTERS, &ORDERABLE),
+                handler(|c, r, _| Box::pin(list_content(c, r))),
+            )
+            .on(
+                op(M::POST, &format!("{content}_create"), tag)
+                    .body(CONTENT.serializer, Body::Form)
+                    .task(),
+                handler(|c, r, _| Box::pin(create(c, r))),
+            ),
+        Endpoint::new("content/file/files/upload/").on(
+            op(M::POST, &format!("{content}_upload"), tag)
+                .body(CONTENT.serializer, Body::Form)
+                .answers(201, Some(&resp)),
+            handler(|c, r, _| Box::pin(upload(c, r))),
+        ),
+        Endpoint::new("content/file/files/{}/")
+            .href(CONTENT.href_param, ONE)
+            .on(
+                read(&content, tag, &resp),
+                handler(|c, r, i| Box::pin(read_content(c, r, i.first().copied().unwrap_or("")))),
+            ),
+        Endpoint::new("repositories/file/file/{}/sync/")
+            .href(repos.href_param, ONE)
+            .on(
+                op(M::POST, &format!("{}_sync", repos.prefix()), repos.tag)
+                    .body("FileRepositorySyncURL", Body::Any)
+                    .task(),
+                handler(|c, r, i| Box::pin(sync(c, r, i.first().copied().unwrap_or("")))),
+            ),
+        Endpoint::new("publications/file/file/").on(
+            op(
+                M::POST,
+                &format!("{}_create", PUBLICATIONS.prefix()),
+                PUBLICATIONS.tag,
+            )
+            .body(PUBLICATIONS.serializer, Body::Any)
+            .task(),
+            handler(|c, r, _| Box::pin(create_publication(c, r))),
+        ),
+    ]
+}
+
+const ONE: &[&str] = &["pulp_id"];
 
 #[cfg(test)]
 mod tests {
@@ -533,11 +686,19 @@ mod tests {
         let id = "01a2111c-6b02-70f5-bd0f-0b9100488732";
         let v3 = "/pulp/api/v3/";
         assert_eq!(
-            parse_version_href(v3, &format!("{v3}repositories/file/file/{id}/versions/3/")),
+            parse_version_href(
+                v3,
+                &[FILE_REPOSITORY],
+                &format!("{v3}repositories/file/file/{id}/versions/3/")
+            ),
             Some((id.into(), 3))
         );
         assert_eq!(
-            parse_version_href(v3, &format!("{v3}repositories/file/file/{id}/")),
+            parse_version_href(
+                v3,
+                &[FILE_REPOSITORY],
+                &format!("{v3}repositories/file/file/{id}/")
+            ),
             None
         );
     }

@@ -1,0 +1,488 @@
+//! Core's endpoints (Pulp's `pulpcore/app/urls.py`), and the standard endpoints core builds
+//! for each remote, repository, publication and distribution type a plugin declares (Pulp's
+//! `NamedModelViewSet`s with their `endpoint_name`): every row with its methods, handler and
+//! OpenAPI operation, so router, schema and metrics read one table.
+
+use serde_json::json;
+use warp::http::Method as M;
+
+use crate::api::{
+    artifacts, orphans, publishing, remotes, repositories as repos, status, tasks, testing,
+    uploads, workers,
+};
+use crate::openapi::{Body, filter_param, label, list, op, read, updates};
+use crate::plugin::{RepositoryViewSet, ViewSet};
+use crate::router::{Endpoint, handler, template};
+
+const ONE: &[&str] = &["pulp_id"];
+
+/// The id at `i` in a matched path (the template guarantees it is there).
+fn id<'a>(ids: &[&'a str], i: usize) -> &'a str {
+    ids.get(i).copied().unwrap_or("")
+}
+
+/// Core's own endpoints.
+pub fn core_endpoints() -> Vec<Endpoint> {
+    let task_filters = tasks::filter_names();
+    let task_filters: Vec<&str> = task_filters.iter().map(String::as_str).collect();
+    let mut task_list = list(
+        "tasks",
+        "Tasks",
+        "TaskResponse",
+        &task_filters,
+        &tasks::ORDERABLE,
+    );
+    task_list.params.push(filter_param("minimal"));
+    let mut test = Endpoint::new("pith/test/tasks/").on(
+        op(M::POST, "pith_test_tasks_create", "Pith: Test")
+            .body("TestTask", Body::Any)
+            .task(),
+        handler(|c, r, _| Box::pin(testing::dispatch(c, r))),
+    );
+    test.test_only = true;
+    vec![
+        Endpoint::new("").open().on(
+            op(M::GET, "api_root_read", "Api Root").answers(200, None),
+            handler(|c, r, _| Box::pin(async move { Ok(status::root(c, r)) })),
+        ),
+        Endpoint::new("status/").open().on(
+            op(M::GET, "status_read", "Status").answers(200, Some("StatusResponse")),
+            handler(|c, _, _| Box::pin(status::status(c))),
+        ),
+        Endpoint::new("livez/").open().on(
+            op(M::GET, "livez_read", "Livez").answers(200, None),
+            handler(|_, _, _| Box::pin(async { Ok(status::livez()) })),
+        ),
+        Endpoint::new("docs/").open().on(
+            op(M::GET, "docs_read", "Docs").answers(200, None),
+            handler(|_, _, _| Box::pin(async { Ok(crate::openapi::docs_page()) })),
+        ),
+        Endpoint::new("docs/api.json").open().on(
+            op(M::GET, "docs_api_json_read", "Docs").answers(200, None),
+            handler(|c, r, _| Box::pin(async move { crate::openapi::serve(c, r, false) })),
+        ),
+        Endpoint::new("docs/api.yaml").open().on(
+            op(M::GET, "docs_api_yaml_read", "Docs").answers(200, None),
+            handler(|c, r, _| Box::pin(async move { crate::openapi::serve(c, r, true) })),
+        ),
+        Endpoint::new("tasks/").on(task_list, handler(|c, r, _| Box::pin(tasks::list(c, r)))),
+        Endpoint::new("tasks/purge/").on(
+            op(M::POST, "tasks_purge", "Tasks")
+                .body("Purge", Body::Any)
+                .task(),
+            handler(|c, r, _| Box::pin(tasks::purge(c, r))),
+        ),
+        Endpoint::new("tasks/{}/")
+            .href("task_href", ONE)
+            .on(
+                read("tasks", "Tasks", "TaskResponse"),
+                handler(|c, r, i| Box::pin(tasks::read(c, r, id(i, 0)))),
+            )
+            .on(
+                op(M::PATCH, "tasks_cancel", "Tasks")
+                    .body("PatchedTaskCancel", Body::Any)
+                    .answers(200, Some("TaskResponse"))
+                    .answers(409, Some("TaskResponse")),
+                handler(|c, r, i| Box::pin(tasks::cancel(c, r, id(i, 0)))),
+            )
+            .on(
+                op(M::DELETE, "tasks_delete", "Tasks").answers(204, None),
+                handler(|c, _, i| Box::pin(tasks::delete(c, id(i, 0)))),
+            ),
+        Endpoint::new("workers/").on(
+            list(
+                "workers",
+                "Workers",
+                "WorkerResponse",
+                &workers::FILTERS,
+                &workers::ORDERABLE,
+            ),
+            handler(|c, r, _| Box::pin(workers::list(c, r))),
+        ),
+        Endpoint::new("workers/{}/").href("worker_href", ONE).on(
+            read("workers", "Workers", "WorkerResponse"),
+            handler(|c, r, i| Box::pin(workers::read(c, r, id(i, 0)))),
+        ),
+        Endpoint::new("artifacts/")
+            .on(
+                list(
+                    "artifacts",
+                    "Artifacts",
+                    "ArtifactResponse",
+                    &artifacts::FILTERS,
+                    &artifacts::ORDERABLE,
+                ),
+                handler(|c, r, _| Box::pin(artifacts::list(c, r))),
+            )
+            .on(
+                op(M::POST, "artifacts_create", "Artifacts")
+                    .body("Artifact", Body::Form)
+                    .answers(201, Some("ArtifactResponse")),
+                handler(|c, r, _| Box::pin(artifacts::create(c, r))),
+            ),
+        Endpoint::new("artifacts/{}/")
+            .href("artifact_href", ONE)
+            .on(
+                read("artifacts", "Artifacts", "ArtifactResponse"),
+                handler(|c, r, i| Box::pin(artifacts::read(c, r, id(i, 0)))),
+            )
+            .on(
+                op(M::DELETE, "artifacts_delete", "Artifacts").answers(204, None),
+                handler(|c, _, i| Box::pin(artifacts::delete(c, id(i, 0)))),
+            ),
+        Endpoint::new("orphans/cleanup/").on(
+            op(M::POST, "orphans_cleanup_cleanup", "Orphans: Cleanup")
+                .body("OrphansCleanup", Body::Any)
+                .task(),
+            handler(|c, r, _| Box::pin(orphans::cleanup(c, r))),
+        ),
+        Endpoint::new("orphans/").on(
+            op(M::DELETE, "orphans_delete", "Orphans").task(),
+            handler(|c, r, _| Box::pin(orphans::cleanup(c, r))),
+        ),
+        Endpoint::new("repository_versions/").on(
+            list(
+                "repository_versions",
+                "Repository Versions",
+                "RepositoryVersionResponse",
+                &repos::VERSION_FILTERS,
+                &repos::VERSION_ORDERABLE,
+            ),
+            handler(|c, r, _| Box::pin(repos::list_versions(c, r, None))),
+        ),
+        Endpoint::new("uploads/")
+            .on(
+                list(
+                    "uploads",
+                    "Uploads",
+                    "UploadResponse",
+                    &uploads::FILTERS,
+                    &uploads::ORDERABLE,
+                ),
+                handler(|c, r, _| Box::pin(uploads::list(c, r))),
+            )
+            .on(
+                op(M::POST, "uploads_create", "Uploads")
+                    .body("Upload", Body::Any)
+                    .answers(201, Some("UploadResponse")),
+                handler(|c, r, _| Box::pin(uploads::create(c, r))),
+            ),
+        Endpoint::new("uploads/{}/")
+            .href("upload_href", ONE)
+            .on(
+                read("uploads", "Uploads", "UploadDetailResponse"),
+                handler(|c, r, i| Box::pin(uploads::read(c, r, id(i, 0)))),
+            )
+            .on(
+                op(M::PUT, "uploads_update", "Uploads")
+                    .params(vec![json!({"name": "Content-Range", "in": "header", "required": true,
+                                        "description": "The range of the upload this chunk holds: `bytes <start>-<end>/<total or *>`.",
+                                        "schema": {"type": "string"}})])
+                    .body("UploadChunk", Body::Form)
+                    .answers(200, Some("UploadResponse")),
+                handler(|c, r, i| Box::pin(uploads::put_chunk(c, r, id(i, 0)))),
+            )
+            .on(
+                op(M::DELETE, "uploads_delete", "Uploads").answers(204, None),
+                handler(|c, _, i| Box::pin(uploads::delete(c, id(i, 0)))),
+            ),
+        Endpoint::new("uploads/{}/commit/").href("upload_href", ONE).on(
+            op(M::POST, "uploads_commit", "Uploads")
+                .body("UploadCommit", Body::Any)
+                .task(),
+            handler(|c, r, i| Box::pin(uploads::commit(c, r, id(i, 0)))),
+        ),
+        test,
+    ]
+}
+
+/// The generic lists over every type of a master model (`remotes/`, `repositories/`,
+/// `publications/`, `distributions/`). Their items are documented with the first declared
+/// type's response schema, as before plugins were separate (Pulp answers each row as its own
+/// type, which is what the handlers do); a master model no plugin has a type of has no list.
+pub fn generic_lists(
+    remotes_vs: &[ViewSet],
+    repositories: &[RepositoryViewSet],
+    publications: &[ViewSet],
+    distributions: &[ViewSet],
+) -> Vec<Endpoint> {
+    let item = |vs: Option<&ViewSet>| vs.map(ViewSet::response).unwrap_or_default();
+    let lists = vec![
+        Endpoint::new("remotes/").on(
+            list(
+                "remotes",
+                "Remotes",
+                &item(remotes_vs.first()),
+                &remotes::FILTERS,
+                &remotes::ORDERABLE,
+            ),
+            handler(|c, r, _| Box::pin(remotes::list(c, r, None))),
+        ),
+        Endpoint::new("repositories/").on(
+            list(
+                "repositories",
+                "Repositories",
+                &item(repositories.first().map(|r| &r.repositories)),
+                &repos::FILTERS,
+                &repos::ORDERABLE,
+            ),
+            handler(|c, r, _| Box::pin(repos::list(c, r, None))),
+        ),
+        Endpoint::new("publications/").on(
+            list(
+                "publications",
+                "Publications",
+                &item(publications.first()),
+                &publishing::PUBLICATION_FILTERS,
+                &publishing::PUBLICATION_ORDERABLE,
+            ),
+            handler(|c, r, _| Box::pin(publishing::list_publications(c, r, None))),
+        ),
+        Endpoint::new("distributions/").on(
+            list(
+                "distributions",
+                "Distributions",
+                &item(distributions.first()),
+                &publishing::DISTRIBUTION_FILTERS,
+                &publishing::DISTRIBUTION_ORDERABLE,
+            ),
+            handler(|c, r, _| Box::pin(publishing::list_distributions(c, r, None))),
+        ),
+    ];
+    let declared = [
+        !remotes_vs.is_empty(),
+        !repositories.is_empty(),
+        !publications.is_empty(),
+        !distributions.is_empty(),
+    ];
+    lists
+        .into_iter()
+        .zip(declared)
+        .filter_map(|(e, d)| d.then_some(e))
+        .collect()
+}
+
+fn collection(vs: &ViewSet) -> String {
+    format!("{}/", vs.detail.collection)
+}
+
+fn detail(vs: &ViewSet, rest: &str) -> &'static str {
+    template(format!("{}/{{}}/{rest}", vs.detail.collection))
+}
+
+/// A remote type's endpoints: list, create, show, update, delete, labels.
+pub fn remote_endpoints(vs: ViewSet) -> Vec<Endpoint> {
+    let (prefix, tag, resp) = (vs.prefix(), vs.tag, vs.response());
+    let patched = format!("Patched{}", vs.serializer);
+    let mut one = Endpoint::new(detail(&vs, "")).href(vs.href_param, ONE).on(
+        read(&prefix, tag, &resp),
+        handler(move |c, r, i| Box::pin(remotes::read(c, r, id(i, 0), vs))),
+    );
+    let [put, patch] = updates(&prefix, tag, vs.serializer, &patched, &resp);
+    one = one
+        .on(
+            put,
+            handler(move |c, r, i| Box::pin(remotes::update(c, r, id(i, 0), false, vs))),
+        )
+        .on(
+            patch,
+            handler(move |c, r, i| Box::pin(remotes::update(c, r, id(i, 0), true, vs))),
+        )
+        .on(
+            op(M::DELETE, &format!("{prefix}_delete"), tag).task(),
+            handler(move |c, _, i| Box::pin(remotes::delete(c, id(i, 0), vs))),
+        );
+    vec![
+        Endpoint::new(template(collection(&vs)))
+            .on(
+                list(&prefix, tag, &resp, &remotes::FILTERS, &remotes::ORDERABLE),
+                handler(move |c, r, _| Box::pin(remotes::list(c, r, Some(vs)))),
+            )
+            .on(
+                op(M::POST, &format!("{prefix}_create"), tag)
+                    .body(vs.serializer, Body::Any)
+                    .answers(201, Some(&resp)),
+                handler(move |c, r, _| Box::pin(remotes::create(c, r, vs))),
+            ),
+        one,
+        Endpoint::new(detail(&vs, "set_label/"))
+            .href(vs.href_param, ONE)
+            .on(
+                label(&prefix, tag, true),
+                handler(move |c, r, i| Box::pin(remotes::label(c, r, id(i, 0), true, vs))),
+            ),
+        Endpoint::new(detail(&vs, "unset_label/"))
+            .href(vs.href_param, ONE)
+            .on(
+                label(&prefix, tag, false),
+                handler(move |c, r, i| Box::pin(remotes::label(c, r, id(i, 0), false, vs))),
+            ),
+    ]
+}
+
+/// A repository type's endpoints: list, create, show, update, delete, labels, `modify/`, and
+/// its versions (list, show, delete, `repair/`). `sync/` is the plugin's.
+pub fn repository_endpoints(rv: RepositoryViewSet) -> Vec<Endpoint> {
+    let vs = rv.repositories;
+    let (prefix, tag, resp) = (vs.prefix(), vs.tag, vs.response());
+    let patched = format!("Patched{}", vs.serializer);
+    let versions = format!("{prefix}_versions");
+    let vtag = rv.versions_tag;
+    let version_ids: &'static [&'static str] = Box::leak(Box::new([rv.repository_pk, "number"]));
+    let [put, patch] = updates(&prefix, tag, vs.serializer, &patched, &resp);
+    vec![
+        Endpoint::new(template(collection(&vs)))
+            .on(
+                list(&prefix, tag, &resp, &repos::FILTERS, &repos::ORDERABLE),
+                handler(move |c, r, _| Box::pin(repos::list(c, r, Some(rv)))),
+            )
+            .on(
+                op(M::POST, &format!("{prefix}_create"), tag)
+                    .body(vs.serializer, Body::Any)
+                    .answers(201, Some(&resp)),
+                handler(move |c, r, _| Box::pin(repos::create(c, r, rv))),
+            ),
+        Endpoint::new(detail(&vs, ""))
+            .href(vs.href_param, ONE)
+            .on(
+                read(&prefix, tag, &resp),
+                handler(move |c, r, i| Box::pin(repos::read(c, r, id(i, 0), rv))),
+            )
+            .on(
+                put,
+                handler(move |c, r, i| Box::pin(repos::update(c, r, id(i, 0), false, rv))),
+            )
+            .on(
+                patch,
+                handler(move |c, r, i| Box::pin(repos::update(c, r, id(i, 0), true, rv))),
+            )
+            .on(
+                op(M::DELETE, &format!("{prefix}_delete"), tag).task(),
+                handler(move |c, _, i| Box::pin(repos::delete(c, id(i, 0), rv))),
+            ),
+        Endpoint::new(detail(&vs, "set_label/"))
+            .href(vs.href_param, ONE)
+            .on(
+                label(&prefix, tag, true),
+                handler(move |c, r, i| Box::pin(repos::label(c, r, id(i, 0), true, rv))),
+            ),
+        Endpoint::new(detail(&vs, "unset_label/"))
+            .href(vs.href_param, ONE)
+            .on(
+                label(&prefix, tag, false),
+                handler(move |c, r, i| Box::pin(repos::label(c, r, id(i, 0), false, rv))),
+            ),
+        Endpoint::new(detail(&vs, "modify/"))
+            .href(vs.href_param, ONE)
+            .on(
+                op(M::POST, &format!("{prefix}_modify"), tag)
+                    .body("RepositoryAddRemoveContent", Body::Any)
+                    .task(),
+                handler(move |c, r, i| Box::pin(repos::modify(c, r, id(i, 0), rv))),
+            ),
+        Endpoint::new(detail(&vs, "versions/"))
+            .href(vs.href_param, ONE)
+            .on(
+                list(
+                    &versions,
+                    vtag,
+                    "RepositoryVersionResponse",
+                    &repos::VERSION_FILTERS,
+                    &repos::VERSION_ORDERABLE,
+                ),
+                handler(move |c, r, i| Box::pin(repos::list_versions(c, r, Some((id(i, 0), rv))))),
+            ),
+        Endpoint::new(detail(&vs, "versions/{}/"))
+            .href(rv.version_href_param, version_ids)
+            .on(
+                read(&versions, vtag, "RepositoryVersionResponse"),
+                handler(move |c, r, i| Box::pin(repos::read_version(c, r, id(i, 0), id(i, 1), rv))),
+            )
+            .on(
+                op(M::DELETE, &format!("{versions}_delete"), vtag).task(),
+                handler(move |c, _, i| Box::pin(repos::delete_version(c, id(i, 0), id(i, 1), rv))),
+            ),
+        Endpoint::new(detail(&vs, "versions/{}/repair/"))
+            .href(rv.version_href_param, version_ids)
+            .on(
+                op(M::POST, &format!("{versions}_repair"), vtag)
+                    .body("Repair", Body::Any)
+                    .task(),
+                handler(move |c, r, i| {
+                    Box::pin(repos::repair_version(c, r, id(i, 0), id(i, 1), rv))
+                }),
+            ),
+    ]
+}
+
+/// A publication type's endpoints: list, show, delete (create is the plugin's: its publish
+/// task and fields).
+pub fn publication_endpoints(vs: ViewSet) -> Vec<Endpoint> {
+    let (prefix, tag, resp) = (vs.prefix(), vs.tag, vs.response());
+    vec![
+        Endpoint::new(template(collection(&vs))).on(
+            list(
+                &prefix,
+                tag,
+                &resp,
+                &publishing::PUBLICATION_FILTERS,
+                &publishing::PUBLICATION_ORDERABLE,
+            ),
+            handler(move |c, r, _| Box::pin(publishing::list_publications(c, r, Some(vs)))),
+        ),
+        Endpoint::new(detail(&vs, ""))
+            .href(vs.href_param, ONE)
+            .on(
+                read(&prefix, tag, &resp),
+                handler(move |c, r, i| Box::pin(publishing::read_publication(c, r, id(i, 0), vs))),
+            )
+            .on(
+                op(M::DELETE, &format!("{prefix}_delete"), tag).answers(204, None),
+                handler(move |c, _, i| Box::pin(publishing::delete_publication(c, id(i, 0), vs))),
+            ),
+    ]
+}
+
+/// A distribution type's endpoints: list, create, show, update, delete.
+pub fn distribution_endpoints(vs: ViewSet) -> Vec<Endpoint> {
+    let (prefix, tag, resp) = (vs.prefix(), vs.tag, vs.response());
+    let patched = format!("Patched{}", vs.serializer);
+    let [put, patch] = updates(&prefix, tag, vs.serializer, &patched, &resp);
+    let change = move |m: M| {
+        handler(move |c, r, i| {
+            let m = m.clone();
+            Box::pin(async move { publishing::change_distribution(c, r, id(i, 0), &m, vs).await })
+        })
+    };
+    vec![
+        Endpoint::new(template(collection(&vs)))
+            .on(
+                list(
+                    &prefix,
+                    tag,
+                    &resp,
+                    &publishing::DISTRIBUTION_FILTERS,
+                    &publishing::DISTRIBUTION_ORDERABLE,
+                ),
+                handler(move |c, r, _| Box::pin(publishing::list_distributions(c, r, Some(vs)))),
+            )
+            .on(
+                op(M::POST, &format!("{prefix}_create"), tag)
+                    .body(vs.serializer, Body::Any)
+                    .task(),
+                handler(move |c, r, _| Box::pin(publishing::create_distribution(c, r, vs))),
+            ),
+        Endpoint::new(detail(&vs, ""))
+            .href(vs.href_param, ONE)
+            .on(
+                read(&prefix, tag, &resp),
+                handler(move |c, r, i| Box::pin(publishing::read_distribution(c, r, id(i, 0), vs))),
+            )
+            .on(put, change(M::PUT))
+            .on(patch, change(M::PATCH))
+            .on(
+                op(M::DELETE, &format!("{prefix}_delete"), tag).task(),
+                change(M::DELETE),
+            ),
+    ]
+}
