@@ -17,4 +17,5 @@ mod sync;
 mod tasking;
 mod telemetry;
 mod tls;
+mod upgrade;
 mod uploads;
