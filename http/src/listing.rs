@@ -250,15 +250,7 @@ pub fn identity_filter_any(
     v3: &str,
     types: &[pith_actors::plugin::Detail],
 ) -> SimpleExpr {
-    let ids: Vec<String> = if field == "pulp_id" {
-        split_list(value).collect()
-    } else {
-        value
-            .split(',')
-            .filter_map(|h| id_from_any(v3, types, h))
-            .collect()
-    };
-    Expr::col("pulp_id").is_in(ids)
+    ids_filter(field, value, |h| id_from_any(v3, types, h))
 }
 
 /// Runs a filtered list query: the total count and one page, ordered by the request's
@@ -305,13 +297,15 @@ pub fn identity_filter(
     collection: &str,
     prn_type: &str,
 ) -> SimpleExpr {
+    ids_filter(field, value, |h| id_from_ref(v3, collection, prn_type, h))
+}
+
+/// `pulp_id__in` takes ids; the others hrefs or PRNs, which `resolve` turns into ids.
+fn ids_filter(field: &str, value: &str, resolve: impl Fn(&str) -> Option<String>) -> SimpleExpr {
     let ids: Vec<String> = if field == "pulp_id" {
         split_list(value).collect()
     } else {
-        value
-            .split(',')
-            .filter_map(|h| id_from_ref(v3, collection, prn_type, h))
-            .collect()
+        value.split(',').filter_map(resolve).collect()
     };
     Expr::col("pulp_id").is_in(ids)
 }
