@@ -1,6 +1,7 @@
 //! REST API handlers, one module per resource.
 
 pub mod artifacts;
+pub mod content;
 pub mod orphans;
 pub mod publishing;
 pub mod remotes;

@@ -7,8 +7,8 @@ use serde_json::json;
 use warp::http::Method as M;
 
 use crate::api::{
-    artifacts, orphans, publishing, remotes, repositories as repos, status, tasks, testing,
-    uploads, workers,
+    artifacts, content, orphans, publishing, remotes, repositories as repos, status, tasks,
+    testing, uploads, workers,
 };
 use crate::openapi::{Body, filter_param, label, list, op, read, updates};
 use crate::plugin::{RepositoryViewSet, ViewSet};
@@ -130,6 +130,16 @@ pub fn core_endpoints() -> Vec<Endpoint> {
                 op(M::DELETE, "artifacts_delete", "Artifacts").answers(204, None),
                 handler(|c, _, i| Box::pin(artifacts::delete(c, id(i, 0)))),
             ),
+        Endpoint::new("content/").on(
+            list(
+                "content",
+                "Content",
+                "MultipleArtifactContentResponse",
+                &content::FILTERS,
+                &content::ORDERABLE,
+            ),
+            handler(|c, r, _| Box::pin(content::list(c, r))),
+        ),
         Endpoint::new("orphans/cleanup/").on(
             op(M::POST, "orphans_cleanup_cleanup", "Orphans: Cleanup")
                 .body("OrphansCleanup", Body::Any)

@@ -223,3 +223,77 @@ async fn content_upload_modify_and_versions(env: Env) {
     assert_eq!(t["state"], "completed", "{t}");
     assert_eq!(s.json(files).await.1["count"], 3);
 }
+
+both_backends!(generic_content_list);
+
+/// `content/` lists units of every type as Pulp's `MultipleArtifactContent` (href by type,
+/// artifacts by relative path), with the filters every content list has.
+async fn generic_content_list(env: Env) {
+    let s = env.start(&[]);
+    let (_, repo) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/repositories/file/file/",
+            json!({"name": "g"}),
+        )
+        .await;
+    let repo_href = repo["pulp_href"].as_str().unwrap().to_owned();
+    let (code, t) = upload(
+        &s,
+        "g/one.txt",
+        b"one",
+        &[("repository", repo_href.clone())],
+    )
+    .await;
+    assert_eq!(code, 202, "{t}");
+    let t = s.finished(t["task"].as_str().unwrap()).await;
+    assert_eq!(t["state"], "completed", "{t}");
+    let unit = t["created_resources"][0].as_str().unwrap().to_owned();
+    let (code, t) = upload(&s, "g/loose.txt", b"loose", &[]).await;
+    assert_eq!(code, 202, "{t}");
+    let t = s.finished(t["task"].as_str().unwrap()).await;
+    let loose = t["created_resources"][0].as_str().unwrap().to_owned();
+
+    let (code, all) = s.json("/pulp/api/v3/content/").await;
+    assert_eq!(code, 200, "{all}");
+    assert_eq!(all["count"], 2, "{all}");
+    let one = all["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["pulp_href"] == json!(unit))
+        .expect("the unit");
+    assert!(
+        one["prn"]
+            .as_str()
+            .unwrap()
+            .starts_with("prn:file.filecontent:")
+    );
+    let artifact = one["artifacts"]["g/one.txt"]
+        .as_str()
+        .expect("artifact href");
+    assert!(artifact.starts_with("/pulp/api/v3/artifacts/"), "{one}");
+
+    let (_, inv) = s
+        .json(&format!(
+            "/pulp/api/v3/content/?repository_version={repo_href}versions/1/"
+        ))
+        .await;
+    assert_eq!(inv["count"], 1, "{inv}");
+    assert_eq!(inv["results"][0]["pulp_href"], json!(unit));
+    let (_, typed) = s
+        .json("/pulp/api/v3/content/?pulp_type__in=file.file")
+        .await;
+    assert_eq!(typed["count"], 2, "{typed}");
+    let (_, by_href) = s
+        .json(&format!("/pulp/api/v3/content/?pulp_href__in={loose}"))
+        .await;
+    assert_eq!(by_href["count"], 1, "{by_href}");
+    assert_eq!(by_href["results"][0]["pulp_href"], json!(loose));
+    let (code, bad) = s.json("/pulp/api/v3/content/?pulp_type=nope.nope").await;
+    assert_eq!(code, 400, "{bad}");
+    assert_eq!(
+        bad["pulp_type"][0],
+        "Select a valid choice. nope.nope is not one of the available choices."
+    );
+}

@@ -299,6 +299,15 @@ pub const SERIALIZERS: &[Serializer] = &[
         ],
     },
     Serializer {
+        name: "MultipleArtifactContentResponse",
+        shape: Shape::Response,
+        fields: base![
+            ("pulp_labels", T::Labels, 0),
+            ("vuln_report", T::Str, NULL),
+            ("artifacts", T::Obj, 0),
+        ],
+    },
+    Serializer {
         name: "SetLabel",
         shape: Shape::Both,
         fields: &[("key", T::Str, REQ), ("value", T::Str, REQ | NULL)],

@@ -8,8 +8,8 @@ use pith_actors::tasking::TaskSpec;
 use pith_actors::tasks::GENERAL_CREATE;
 use pith_actors::tasks::upload;
 use pith_entities::entity::artifact;
-use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, Value as DbValue};
-use pith_entities::time;
+use pith_entities::sea_orm::EntityTrait;
+use pith_http::api::content::ContentQuery;
 use pith_http::api::repositories::parse_version_href;
 use pith_http::api::{Ctx, accepted, check_relative_path, ok, parse_id};
 use pith_http::error::FieldErrors;
@@ -331,130 +331,40 @@ pub async fn upload(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
 pub async fn list_content(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
     let p = listing::parse(req, &FILTERS, &ORDERABLE)?;
     let v3 = ctx.v3();
-    let mut conds = vec![format!("c.pulp_type = '{}'", FILE_CONTENT.detail.pulp_type)];
-    let mut values: Vec<DbValue> = Vec::new();
-    let param = |values: &mut Vec<DbValue>, v: DbValue| {
-        values.push(v);
-        format!("${}", values.len())
-    };
+    let mut q = ContentQuery::of_types(&[CONTENT.detail]);
     for (name, value) in &p.filters {
+        if q.generic_filter(ctx, name, value, &[CONTENT.detail])? {
+            continue;
+        }
         let (field, lk) = lookup(name);
         let cond = match (field, lk) {
-            ("relative_path", "exact") => format!(
-                "f.relative_path = {}",
-                param(&mut values, value.clone().into())
-            ),
+            ("relative_path", "exact") => {
+                format!("f.relative_path = {}", q.param(value.clone().into()))
+            }
             ("relative_path", "contains") => format!(
                 "f.relative_path LIKE {}",
-                param(&mut values, format!("%{value}%").into())
+                q.param(format!("%{value}%").into())
             ),
             ("relative_path", "startswith") => format!(
                 "f.relative_path LIKE {}",
-                param(&mut values, format!("{value}%").into())
+                q.param(format!("{value}%").into())
             ),
             ("relative_path", "in") => {
                 let ps: Vec<String> = value
                     .split(',')
-                    .map(|s| param(&mut values, s.trim().to_owned().into()))
+                    .map(|s| q.param(s.trim().to_owned().into()))
                     .collect();
                 format!("f.relative_path IN ({})", ps.join(","))
             }
-            ("sha256" | "digest", _) => format!(
-                "f.digest = {}",
-                param(&mut values, value.trim().to_owned().into())
-            ),
-            (
-                "repository_version" | "repository_version_added" | "repository_version_removed",
-                _,
-            ) => {
-                let (repo, n) = parse_version_href(&v3, &[FILE_REPOSITORY], value)
-                    .ok_or_else(|| ApiError::field(name, "Invalid repository version href."))?;
-                let (r, n) = (
-                    param(&mut values, repo.into()),
-                    param(&mut values, n.into()),
-                );
-                let range = match field {
-                    "repository_version" => format!(
-                        "version_added <= {n} AND (version_removed IS NULL OR version_removed > {n})"
-                    ),
-                    "repository_version_added" => format!("version_added = {n}"),
-                    _ => format!("version_removed = {n}"),
-                };
-                format!(
-                    "c.pulp_id IN (SELECT content_id FROM core_repositorycontent WHERE repository_id = {r} AND {range})"
-                )
+            ("sha256" | "digest", _) => {
+                format!("f.digest = {}", q.param(value.trim().to_owned().into()))
             }
-            ("orphaned_for", _) => {
-                let minutes: f64 = value
-                    .parse()
-                    .map_err(|_| ApiError::field(name, "Enter a number."))?;
-                let minutes = if minutes < 0.0 { 1440.0 } else { minutes };
-                let cutoff = param(
-                    &mut values,
-                    (time::now_micros() - (minutes * 60_000_000.0) as i64).into(),
-                );
-                format!(
-                    "c.timestamp_of_interest < {cutoff} AND NOT EXISTS (SELECT 1 FROM core_repositorycontent rc WHERE rc.content_id = c.pulp_id)"
-                )
-            }
-            _ => {
-                let ids: Vec<String> = if field == "pulp_id" {
-                    value.split(',').map(|s| s.trim().to_owned()).collect()
-                } else {
-                    value
-                        .split(',')
-                        .filter_map(|h| {
-                            id_from_ref(&v3, CONTENT.detail.collection, CONTENT.detail.prn_type, h)
-                        })
-                        .collect()
-                };
-                if ids.is_empty() {
-                    "1 = 0".to_owned()
-                } else {
-                    let ps: Vec<String> = ids
-                        .into_iter()
-                        .map(|i| param(&mut values, i.into()))
-                        .collect();
-                    format!("c.pulp_id IN ({})", ps.join(","))
-                }
-            }
+            _ => return Err(ApiError::field(name, "Unknown filter.")),
         };
-        conds.push(cond);
+        q.and(cond);
     }
     let db = &ctx.state.db;
-    let from = format!(
-        "FROM core_content c JOIN {} f ON f.content_id = c.pulp_id WHERE {}",
-        FILE_CONTENT.table,
-        conds.join(" AND ")
-    );
-    let count_rows = db
-        .read
-        .query_all_raw(db.stmt(&format!("SELECT COUNT(*) AS n {from}"), values.clone()))
-        .await?;
-    let count = count_rows
-        .into_iter()
-        .next()
-        .and_then(|r| r.try_get::<i64>("", "n").ok())
-        .unwrap_or(0) as u64;
-    let order = match p.ordering.first() {
-        Some((f, desc)) => format!(
-            "c.{} {}",
-            if f == "pk" { "pulp_id" } else { f.as_str() },
-            if *desc { "DESC" } else { "ASC" }
-        ),
-        None => "c.pulp_created DESC".to_owned(),
-    };
-    let sql = format!(
-        "SELECT c.pulp_id {from} ORDER BY {order}, c.pulp_id DESC LIMIT {} OFFSET {}",
-        p.limit, p.offset
-    );
-    let ids: Vec<String> = db
-        .read
-        .query_all_raw(db.stmt(&sql, values))
-        .await?
-        .into_iter()
-        .filter_map(|r| r.try_get::<String>("", "pulp_id").ok())
-        .collect();
+    let (count, ids) = q.page(ctx, &p, Some(FILE_CONTENT.table)).await?;
     let results = load(db, &ids)
         .await?
         .iter()
