@@ -9,24 +9,61 @@ use pith_entities::entity::remote;
 use pith_entities::store::TempArtifact;
 use serde_json::Value;
 
+/// Why a download failed; the text is what a task's `error.description` and the logs say.
+#[derive(Debug, thiserror::Error)]
+pub enum DownloadError {
+    /// The remote's settings cannot make a client (a bad certificate, key or proxy URL).
+    #[error("{0}")]
+    Settings(String),
+    /// The upstream answered with an error status (after the retries it allows).
+    #[error("{status} {reason} for url {url}")]
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// Its canonical reason phrase.
+        reason: &'static str,
+        /// What was requested.
+        url: String,
+    },
+    /// The connection failed, timed out or was cut (after the retries it allows).
+    #[error("Could not download {url}: {cause}")]
+    Transport {
+        /// What was requested.
+        url: String,
+        /// The error with its causes.
+        cause: String,
+    },
+    /// The bytes arrived but differ from what was declared (size or digest).
+    #[error("{0}")]
+    Mismatch(String),
+    /// The bytes could not be written to the artifact store.
+    #[error(transparent)]
+    Store(#[from] pith_entities::store::StoreError),
+}
+
 /// The HTTP client for a remote: its timeouts, proxy, headers and TLS options (`ca_cert`
 /// trusted besides the system's roots, `client_cert` + `client_key` as the client identity,
 /// `tls_validation=false` accepting any server certificate).
-pub fn client(r: &remote::Model) -> Result<Downloader, String> {
+pub fn client(r: &remote::Model) -> Result<Downloader, DownloadError> {
     crate::tls::install_provider();
     let mut b = reqwest::Client::builder();
     if !r.tls_validation {
         b = b.tls_danger_accept_invalid_certs(true);
     }
     if let Some(pem) = r.ca_cert.as_deref().filter(|p| !p.trim().is_empty()) {
-        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes())
-            .map_err(|e| format!("The remote's ca_cert cannot be used: {e}"))?;
+        let certs = reqwest::Certificate::from_pem_bundle(pem.as_bytes()).map_err(|e| {
+            DownloadError::Settings(format!("The remote's ca_cert cannot be used: {e}"))
+        })?;
         b = b.tls_certs_merge(certs);
     }
     match (r.client_cert.as_deref(), r.client_key.as_deref()) {
         (Some(cert), Some(key)) if !cert.trim().is_empty() && !key.trim().is_empty() => {
             let identity = reqwest::Identity::from_pem(format!("{cert}\n{key}").as_bytes())
-                .map_err(|e| format!("The remote's client_cert/client_key cannot be used: {e}"))?;
+                .map_err(|e| {
+                    DownloadError::Settings(format!(
+                        "The remote's client_cert/client_key cannot be used: {e}"
+                    ))
+                })?;
             b = b.identity(identity);
         }
         _ => {}
@@ -41,8 +78,8 @@ pub fn client(r: &remote::Model) -> Result<Downloader, String> {
         b = b.read_timeout(Duration::from_secs_f64(t));
     }
     if let Some(p) = &r.proxy_url {
-        let mut proxy =
-            reqwest::Proxy::all(p).map_err(|e| format!("Invalid proxy_url {p:?}: {e}"))?;
+        let mut proxy = reqwest::Proxy::all(p)
+            .map_err(|e| DownloadError::Settings(format!("Invalid proxy_url {p:?}: {e}")))?;
         if let (Some(u), Some(pw)) = (&r.proxy_username, &r.proxy_password) {
             proxy = proxy.basic_auth(u, pw);
         }
@@ -67,7 +104,7 @@ pub fn client(r: &remote::Model) -> Result<Downloader, String> {
     let client = b
         .default_headers(headers)
         .build()
-        .map_err(|e| format!("Could not build the HTTP client: {e}"))?;
+        .map_err(|e| DownloadError::Settings(format!("Could not build the HTTP client: {e}")))?;
     Ok(Downloader {
         client,
         limit: r.rate_limit.filter(|n| *n > 0).map(|n| RateLimit {
@@ -94,6 +131,7 @@ fn causes(e: &dyn std::error::Error) -> String {
 }
 
 /// A remote's HTTP client with its request-rate limit.
+#[derive(Debug)]
 pub struct Downloader {
     client: reqwest::Client,
     limit: Option<RateLimit>,
@@ -101,6 +139,7 @@ pub struct Downloader {
 
 /// `rate_limit`: at most that many requests per second, shared by every concurrent download
 /// of one task (requests are spaced evenly rather than sent in bursts).
+#[derive(Debug)]
 struct RateLimit {
     interval: Duration,
     next: tokio::sync::Mutex<tokio::time::Instant>,
@@ -123,7 +162,7 @@ pub async fn get(
     d: &Downloader,
     r: &remote::Model,
     url: &str,
-) -> Result<reqwest::Response, String> {
+) -> Result<reqwest::Response, DownloadError> {
     let retries = r.max_retries.unwrap_or(3).clamp(0, 10) as u32;
     let mut attempt = 0;
     loop {
@@ -142,12 +181,15 @@ pub async fn get(
         if !retry || attempt >= retries {
             return match res {
                 Ok(resp) if resp.status().is_success() => Ok(resp),
-                Ok(resp) => Err(format!(
-                    "{} {} for url {url}",
-                    resp.status().as_u16(),
-                    resp.status().canonical_reason().unwrap_or("")
-                )),
-                Err(e) => Err(format!("Could not download {url}: {}", causes(&e))),
+                Ok(resp) => Err(DownloadError::Status {
+                    status: resp.status().as_u16(),
+                    reason: resp.status().canonical_reason().unwrap_or(""),
+                    url: url.to_owned(),
+                }),
+                Err(e) => Err(DownloadError::Transport {
+                    url: url.to_owned(),
+                    cause: causes(&e),
+                }),
             };
         }
         attempt += 1;
@@ -185,13 +227,16 @@ pub async fn download_to_temp(
     client: &Downloader,
     r: &remote::Model,
     url: &str,
-) -> Result<TempArtifact, String> {
+) -> Result<TempArtifact, DownloadError> {
     let resp = get(client, r, url).await?;
-    let mut t = store.temp().await.map_err(|e| e.to_string())?;
+    let mut t = store.temp().await?;
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|err| format!("Could not download {url}: {err}"))?;
-        t.write(&chunk).await.map_err(|err| err.to_string())?;
+        let chunk = chunk.map_err(|e| DownloadError::Transport {
+            url: url.to_owned(),
+            cause: causes(&e),
+        })?;
+        t.write(&chunk).await?;
     }
     Ok(t)
 }

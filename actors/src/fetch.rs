@@ -380,7 +380,7 @@ async fn run(shared: &Shared, req: &Request, tx: &watch::Sender<Progress>) -> Pr
             Ok(r) => r,
             Err(e) => {
                 tracing::warn!(url = %src.url, error = %e, "on-demand fetch failed before any byte; trying the next source");
-                tried.push(e);
+                tried.push(e.to_string());
                 continue;
             }
         };

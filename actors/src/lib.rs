@@ -7,12 +7,14 @@
 //! - [`tasks`]: core's task bodies (orphan cleanup, purge, modify, repair, …) and
 //!   [`plugin`]: what a plugin declares below HTTP (its detail types and task bodies).
 //! - [`download`]: the HTTP client of remotes, shared by syncs, repair and the content app.
+//! - [`stages`]: the one sync pipeline (Pulp's `DeclarativeVersion`) every plugin's sync feeds.
 
 pub mod analytics;
 pub mod download;
 pub mod fetch;
 pub mod machine;
 pub mod plugin;
+pub mod stages;
 pub mod tasking;
 pub mod tasks;
 pub mod tls;

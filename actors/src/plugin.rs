@@ -10,10 +10,11 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
+use pith_entities::content::ContentTable;
 use pith_entities::entity::repository;
 use pith_entities::versions::RepoKey;
 
-use crate::tasks::{TaskContext, TaskFuture, TaskOutput};
+use crate::tasks::{TaskContext, TaskError, TaskFuture, TaskOutput};
 
 /// One detail type of a master model (Pulp's `pulp_type`: `<app_label>.<type>`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,20 +53,21 @@ impl Detail {
 pub struct ContentType {
     /// Type, hrefs and PRNs.
     pub detail: Detail,
-    /// The detail table (one row per content unit, keyed by `content_id`).
-    pub table: &'static str,
+    /// The detail table (one row per content unit, keyed by `content_id`) with its natural
+    /// key, which core's content saver finds and creates units by.
+    pub table: ContentTable,
 }
 
 /// What a plugin does after a task made a new repository version (Pulp's `on_new_version`,
 /// e.g. autopublish). Gets the context, `API_ROOT/api/v3/`, the repository and the new
 /// version's id.
-pub type OnNewVersion = for<'a> fn(
-    &'a TaskContext,
-    &'a str,
-    &'a repository::Model,
-    &'a str,
-)
-    -> Pin<Box<dyn Future<Output = Result<(), String>> + Send + 'a>>;
+pub type OnNewVersion =
+    for<'a> fn(
+        &'a TaskContext,
+        &'a str,
+        &'a repository::Model,
+        &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<(), TaskError>> + Send + 'a>>;
 
 /// A repository type.
 #[derive(Clone, Copy, Debug)]
@@ -135,9 +137,9 @@ impl Types {
 
     /// The repository type of `pulp_type`, or an error naming it (a row written by a plugin
     /// that is not running).
-    pub fn repository_or_err(&self, pulp_type: &str) -> Result<&RepositoryType, String> {
+    pub fn repository_or_err(&self, pulp_type: &str) -> Result<&RepositoryType, TaskError> {
         self.repository(pulp_type)
-            .ok_or_else(|| unknown("repository", pulp_type))
+            .ok_or_else(|| TaskError::Invalid(unknown("repository", pulp_type)))
     }
 
     /// The href of repository `id` of type `pulp_type` (or of the first known type when the
@@ -217,14 +219,14 @@ impl TaskBodies {
     pub fn body(&self, name: &str, ctx: TaskContext) -> TaskFuture {
         let Some(b) = self.bodies.get(name) else {
             let msg = format!("Pith has no task named {name:?}.");
-            return Box::pin(async move { Err(msg) });
+            return Box::pin(async move { Err(TaskError::Invalid(msg)) });
         };
         let fut = (b.run)(ctx);
         if !b.changes_served_content {
             return fut;
         }
         Box::pin(async move {
-            let out: Result<TaskOutput, String> = fut.await;
+            let out: Result<TaskOutput, TaskError> = fut.await;
             pith_entities::content_generation::bump();
             out
         })

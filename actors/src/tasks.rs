@@ -1,6 +1,6 @@
 //! Core's task bodies (pulpcore's tasks), registered with the plugins' in a
 //! [`TaskBodies`] table by Pulp's dotted task name. A body gets a [`TaskContext`] and returns
-//! its result (or an error text that becomes `error.description`). Bodies may be aborted at
+//! its result or a [`TaskError`] (whose text becomes `error.description`). Bodies may be aborted at
 //! any await point (cancel, SIGINT): they write in transactions so an abort leaves nothing
 //! half-made.
 
@@ -13,6 +13,7 @@ use uuid::Uuid;
 use pith_entities::{ArtifactStore, Db, WriteOp, Writer};
 
 pub mod distribution;
+mod error;
 mod general;
 mod maintenance;
 mod orphans;
@@ -23,6 +24,7 @@ mod test_bodies;
 pub mod upload;
 
 use crate::plugin::{Creator, TaskBodies, TaskBody, Types};
+pub use error::TaskError;
 
 /// Pulp's name of the orphan cleanup task.
 pub const ORPHAN_CLEANUP: &str = "pulpcore.app.tasks.orphan.orphan_cleanup";
@@ -133,7 +135,7 @@ pub struct TaskOutput {
 }
 
 /// A running body.
-pub type TaskFuture = Pin<Box<dyn Future<Output = Result<TaskOutput, String>> + Send>>;
+pub type TaskFuture = Pin<Box<dyn Future<Output = Result<TaskOutput, TaskError>> + Send>>;
 
 /// Core's task bodies (pulpcore's tasks), and its `general_create` for distributions.
 pub fn core_bodies(test_tasks: bool) -> TaskBodies {
@@ -181,15 +183,9 @@ pub fn body(name: &str, ctx: TaskContext) -> TaskFuture {
     deps.bodies.body(name, ctx)
 }
 
-/// Database helper for bodies.
-pub fn db_err(e: impl std::fmt::Display) -> String {
-    format!("Database error: {e}")
+/// A database failure as a task error (for `map_err` where `?` cannot convert).
+pub fn db_err(e: impl std::fmt::Display) -> TaskError {
+    TaskError::Database(e.to_string())
 }
 
-/// Builds `$1,$2,…` for `n` values starting at `from`.
-pub fn placeholders(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(",")
-}
+pub use pith_entities::db::placeholders;

@@ -151,3 +151,29 @@ async fn sqlite_pool(path: &str, max: u32, read_only: bool) -> Result<DatabaseCo
     });
     Ok(Database::connect(opts).await?)
 }
+
+/// `$from,$from+1,…` for `n` values: the one placeholder builder for `IN (…)` lists.
+pub fn placeholders(from: usize, n: usize) -> String {
+    (from..from + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+/// `($1,…,$w),($w+1,…),…` for `rows` rows of `width` values: the VALUES of a multi-row insert.
+pub fn value_rows(rows: usize, width: usize) -> String {
+    (0..rows)
+        .map(|r| format!("({})", placeholders(r * width + 1, width)))
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+#[cfg(test)]
+mod placeholder_tests {
+    #[test]
+    fn builders() {
+        assert_eq!(super::placeholders(2, 3), "$2,$3,$4");
+        assert_eq!(super::placeholders(1, 0), "");
+        assert_eq!(super::value_rows(2, 2), "($1,$2),($3,$4)");
+    }
+}

@@ -8,6 +8,7 @@
 //! - nothing uses arrays or hstore: a task's resources live in `core_taskresource`.
 
 pub mod artifacts;
+pub mod content;
 pub mod content_generation;
 pub mod db;
 pub mod entity;

@@ -17,11 +17,15 @@ pub enum Remove {
     All,
 }
 
-fn ph(from: usize, n: usize) -> String {
-    (from..from + n)
-        .map(|i| format!("${i}"))
-        .collect::<Vec<_>>()
-        .join(",")
+use crate::db::placeholders as ph;
+
+/// The one "content of version N" condition over `core_repositorycontent` rows aliased
+/// `alias`: the row's range `version_added <= N < version_removed` holds `number` (an SQL
+/// expression: a placeholder, a literal or a column).
+pub fn in_version(alias: &str, number: &str) -> String {
+    format!(
+        "{alias}.version_added <= {number} AND ({alias}.version_removed IS NULL OR {alias}.version_removed > {number})"
+    )
 }
 
 /// Content ids present in version `number` of a repository.
@@ -33,8 +37,10 @@ pub async fn content_ids(
 ) -> Result<BTreeSet<String>, DbError> {
     let rows = conn
         .query_all_raw(db.stmt(
-            "SELECT content_id FROM core_repositorycontent WHERE repository_id = $1 AND version_added <= $2 \
-             AND (version_removed IS NULL OR version_removed > $2)",
+            &format!(
+                "SELECT rc.content_id FROM core_repositorycontent rc WHERE rc.repository_id = $1 AND {}",
+                in_version("rc", "$2")
+            ),
             vec![repo.to_owned().into(), number.into()],
         ))
         .await?;
@@ -368,6 +374,70 @@ pub async fn retain(
     Ok(())
 }
 
+/// Units of version `number` that share a repository key with another unit of it (Pulp's
+/// `validate_duplicate_content`): each duplicated key with its units' ids.
+pub async fn duplicate_keys(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    key: &RepoKey,
+    repo: &str,
+    number: i64,
+) -> Result<BTreeMap<String, Vec<String>>, DbError> {
+    if key.columns.is_empty() {
+        return Ok(BTreeMap::new());
+    }
+    let cols: Vec<String> = key.columns.iter().map(|c| format!("k.{c}")).collect();
+    let sql = format!(
+        "SELECT k.content_id, {cols} FROM {table} k JOIN core_repositorycontent rc ON rc.content_id = k.content_id \
+         WHERE rc.repository_id = $1 AND {present} AND ({cols}) IN (\
+           SELECT {cols} FROM {table} k JOIN core_repositorycontent rc ON rc.content_id = k.content_id \
+           WHERE rc.repository_id = $1 AND {present} GROUP BY {cols} HAVING COUNT(*) > 1)",
+        cols = cols.join(", "),
+        table = key.table,
+        present = in_version("rc", "$2"),
+    );
+    let mut out: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in conn
+        .query_all_raw(db.stmt(&sql, vec![repo.to_owned().into(), number.into()]))
+        .await?
+    {
+        let parts = key
+            .columns
+            .iter()
+            .map(|c| r.try_get::<String>("", c))
+            .collect::<Result<Vec<_>, _>>()?;
+        out.entry(parts.join("\u{1f}"))
+            .or_default()
+            .push(r.try_get("", "content_id")?);
+    }
+    Ok(out)
+}
+
+/// The relative paths of version `number`'s content artifacts, one per distinct (path,
+/// artifact) pair (an artifact shared by two units at one path counts once), for Pulp's
+/// `validate_version_paths`.
+pub async fn artifact_paths(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    repo: &str,
+    number: i64,
+) -> Result<Vec<String>, DbError> {
+    let sql = format!(
+        "SELECT DISTINCT ca.relative_path, ca.artifact_id FROM core_contentartifact ca \
+         JOIN core_repositorycontent rc ON rc.content_id = ca.content_id \
+         WHERE rc.repository_id = $1 AND {}",
+        in_version("rc", "$2")
+    );
+    conn.query_all_raw(db.stmt(&sql, vec![repo.to_owned().into(), number.into()]))
+        .await?
+        .into_iter()
+        .map(|r| {
+            r.try_get::<String>("", "relative_path")
+                .map_err(DbError::from)
+        })
+        .collect()
+}
+
 /// Counts of (added, removed, present) content in a version, per content type (`pulp_type`).
 pub async fn summary(
     db: &Db,
@@ -375,8 +445,7 @@ pub async fn summary(
     number: i64,
 ) -> Result<BTreeMap<String, (i64, i64, i64)>, DbError> {
     // One pass over the rows the version touches, counted per type.
-    let present =
-        "rc.version_added <= $2 AND (rc.version_removed IS NULL OR rc.version_removed > $2)";
+    let present = in_version("rc", "$2");
     let sql = format!(
         "SELECT c.pulp_type, \
          SUM(CASE WHEN rc.version_added = $2 THEN 1 ELSE 0 END) AS added, \

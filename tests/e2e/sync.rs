@@ -151,12 +151,19 @@ async fn sync_resync_mirror_and_failures(env: Env) {
         b"tampered bytes".len()
     ));
     std::fs::write(root.join("PULP_MANIFEST"), m).unwrap();
+    let before = fx.hits.load(std::sync::atomic::Ordering::Relaxed);
     let t = sync(&s, &repo_href, json!({})).await;
     assert_eq!(t["state"], "failed");
     let msg = t["error"]["description"].as_str().unwrap();
     assert!(
         msg.contains("bad.txt") && msg.contains("expected sha256"),
         "{msg}"
+    );
+    // Bytes that do not match are downloaded again, as often as the remote's max_retries
+    // allows (Pulp's default: 3): the manifest, then bad.txt four times.
+    assert_eq!(
+        fx.hits.load(std::sync::atomic::Ordering::Relaxed) - before,
+        1 + 4
     );
     let tampered = hex::encode(Sha256::digest(b"tampered bytes"));
     assert_eq!(

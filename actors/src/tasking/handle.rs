@@ -166,7 +166,7 @@ impl Tasking {
             Ok(Ok(out)) => (TaskState::Completed, None, out),
             Ok(Err(e)) => (
                 TaskState::Failed,
-                Some(json!({ "description": e })),
+                Some(json!({ "description": e.description() })),
                 Default::default(),
             ),
             Err(_) => (

@@ -137,7 +137,14 @@ impl WorkerState {
                 tokio::spawn(async move {
                     let msg = match handle.await {
                         Ok(Ok(out)) => WorkerMsg::BodyDone(Outcome::Completed, Some(out)),
-                        Ok(Err(e)) => WorkerMsg::BodyDone(Outcome::Failed(e), None),
+                        Ok(Err(e)) => {
+                            if e.is_infrastructure() {
+                                tracing::error!(%task, error = %e, "task failed");
+                            } else {
+                                tracing::info!(%task, error = %e, "task failed");
+                            }
+                            WorkerMsg::BodyDone(Outcome::Failed(e.description()), None)
+                        }
                         Err(e) if e.is_cancelled() => WorkerMsg::BodyDone(Outcome::Aborted, None),
                         Err(e) => WorkerMsg::BodyDone(Outcome::Failed(panic_text(e)), None),
                     };

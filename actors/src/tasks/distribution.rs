@@ -1,5 +1,6 @@
 //! Distributions: Pulp's JSON, and the create / update / delete task bodies.
 
+use crate::tasks::TaskError;
 use pith_entities::entity::{distribution, repository_version as version};
 use pith_entities::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use pith_entities::time::{now_micros, to_rfc3339};
@@ -97,7 +98,11 @@ pub async fn distributions_json(
 }
 
 /// Sets one (validated) field; references are ids.
-pub fn set_field(am: &mut distribution::ActiveModel, key: &str, v: &Value) -> Result<(), String> {
+pub fn set_field(
+    am: &mut distribution::ActiveModel,
+    key: &str,
+    v: &Value,
+) -> Result<(), TaskError> {
     let text = |v: &Value| v.as_str().map(str::to_owned);
     match key {
         "name" => am.name = Set(text(v).unwrap_or_default()),
@@ -113,13 +118,17 @@ pub fn set_field(am: &mut distribution::ActiveModel, key: &str, v: &Value) -> Re
         "repository" => am.repository_id = Set(text(v)),
         "repository_version" => am.repository_version_id = Set(text(v)),
         "publication" => am.publication_id = Set(text(v)),
-        other => return Err(format!("unknown distribution field {other:?}")),
+        other => {
+            return Err(TaskError::Invalid(format!(
+                "unknown distribution field {other:?}"
+            )));
+        }
     }
     Ok(())
 }
 
 /// `general_create` of a distribution: `{table, pulp_type, v3, content_base, fields}`.
-pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
+pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     let db = &ctx.deps.db;
     let v3 = ctx
         .args
@@ -143,12 +152,12 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
         .args
         .get("pulp_type")
         .and_then(Value::as_str)
-        .ok_or("Missing argument 'pulp_type'.")?;
+        .ok_or_else(|| TaskError::invalid("Missing argument 'pulp_type'."))?;
     let ty = *ctx
         .deps
         .types
         .distribution(pulp_type)
-        .ok_or_else(|| unknown("distribution", pulp_type))?;
+        .ok_or_else(|| TaskError::Invalid(unknown("distribution", pulp_type)))?;
     let now = now_micros();
     let mut am = distribution::ActiveModel {
         pulp_id: Set(uuid::Uuid::now_v7().to_string()),
@@ -167,7 +176,9 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
     }
     // The unique indexes settle races between two creates of the same name or base path.
     let d = am.insert(&db.write).await.map_err(|e| {
-        format!("Could not create the distribution (name and base_path must be unique): {e}")
+        TaskError::Invalid(format!(
+            "Could not create the distribution (name and base_path must be unique): {e}"
+        ))
     })?;
     let json = distribution_json(db, &ctx.deps.types, &v3, &base, &d)
         .await
@@ -179,13 +190,17 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
 }
 
 /// Applies validated fields (used by `ageneral_update`).
-pub(super) async fn update(db: &Db, id: &str, fields: &Map<String, Value>) -> Result<(), String> {
+pub(super) async fn update(
+    db: &Db,
+    id: &str,
+    fields: &Map<String, Value>,
+) -> Result<(), TaskError> {
     let row = distribution::Entity::find_by_id(id.to_owned())
         .one(&db.read)
         .await
         .map_err(db_err)?;
     let mut am = row
-        .ok_or_else(|| format!("Distribution {id} no longer exists."))?
+        .ok_or_else(|| TaskError::Invalid(format!("Distribution {id} no longer exists.")))?
         .into_active_model();
     for (k, v) in fields {
         set_field(&mut am, k, v)?;

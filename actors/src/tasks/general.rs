@@ -2,34 +2,35 @@
 //! `general_delete`), for the tables Pith exposes through them. Arguments: `{"table", "id",
 //! "fields"}` (create: `{"table", …}` as the creator of that table reads them).
 
+use crate::tasks::TaskError;
 use pith_entities::entity::{remote, repository};
 use pith_entities::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
 use pith_entities::time::now_micros;
 
 use super::{TaskContext, TaskOutput, db_err};
 
-fn arg(ctx: &TaskContext, name: &str) -> Result<String, String> {
+fn arg(ctx: &TaskContext, name: &str) -> Result<String, TaskError> {
     ctx.args
         .get(name)
         .and_then(|v| v.as_str())
         .map(str::to_owned)
-        .ok_or_else(|| format!("Missing argument '{name}'."))
+        .ok_or_else(|| TaskError::Invalid(format!("Missing argument '{name}'.")))
 }
 
 /// Creates an object with the `general_create` body that core or a plugin declared for the
 /// `table` argument.
-pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
+pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     let table = arg(&ctx, "table")?;
     let run = ctx
         .deps
         .bodies
         .creator(&table)
-        .ok_or_else(|| format!("Cannot create rows of {table}."))?;
+        .ok_or_else(|| TaskError::Invalid(format!("Cannot create rows of {table}.")))?;
     run(ctx).await
 }
 
 /// Applies validated field values to a row.
-pub(super) async fn update(ctx: TaskContext) -> Result<TaskOutput, String> {
+pub(super) async fn update(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     let (table, id) = (arg(&ctx, "table")?, arg(&ctx, "id")?);
     let db = &ctx.deps.db;
     let empty = serde_json::Map::new();
@@ -45,10 +46,10 @@ pub(super) async fn update(ctx: TaskContext) -> Result<TaskOutput, String> {
                 .await
                 .map_err(db_err)?;
             let mut am = row
-                .ok_or_else(|| format!("Remote {id} no longer exists."))?
+                .ok_or_else(|| TaskError::Invalid(format!("Remote {id} no longer exists.")))?
                 .into_active_model();
             for (k, v) in fields {
-                pith_entities::remotes::set_field(&mut am, k, v)?;
+                pith_entities::remotes::set_field(&mut am, k, v).map_err(TaskError::Invalid)?;
             }
             am.pulp_last_updated = Set(now_micros());
             am.update(&db.write).await.map_err(db_err)?;
@@ -59,22 +60,27 @@ pub(super) async fn update(ctx: TaskContext) -> Result<TaskOutput, String> {
                 .await
                 .map_err(db_err)?;
             let mut am = row
-                .ok_or_else(|| format!("Repository {id} no longer exists."))?
+                .ok_or_else(|| TaskError::Invalid(format!("Repository {id} no longer exists.")))?
                 .into_active_model();
             for (k, v) in fields {
-                pith_entities::repositories::set_field(&mut am, k, v)?;
+                pith_entities::repositories::set_field(&mut am, k, v)
+                    .map_err(TaskError::Invalid)?;
             }
             am.pulp_last_updated = Set(now_micros());
             am.update(&db.write).await.map_err(db_err)?;
         }
         "core_distribution" => super::distribution::update(db, &id, fields).await?,
-        other => return Err(format!("Cannot update rows of {other}.")),
+        other => {
+            return Err(TaskError::Invalid(format!(
+                "Cannot update rows of {other}."
+            )));
+        }
     }
     Ok(TaskOutput::default())
 }
 
 /// Deletes a row (a repository with its versions and memberships).
-pub(super) async fn delete(ctx: TaskContext) -> Result<TaskOutput, String> {
+pub(super) async fn delete(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     use pith_entities::sea_orm::{ConnectionTrait, TransactionTrait};
     let (table, id) = (arg(&ctx, "table")?, arg(&ctx, "id")?);
     let db = &ctx.deps.db;
@@ -133,7 +139,11 @@ pub(super) async fn delete(ctx: TaskContext) -> Result<TaskOutput, String> {
                 .map_err(db_err)?;
             ("core.Distribution", n.rows_affected())
         }
-        other => return Err(format!("Cannot delete rows of {other}.")),
+        other => {
+            return Err(TaskError::Invalid(format!(
+                "Cannot delete rows of {other}."
+            )));
+        }
     };
     Ok(TaskOutput {
         result: Some(serde_json::json!({ key: n })),

@@ -1,6 +1,7 @@
 //! Repository version maintenance: deleting a version, and repairing one whose stored files
 //! are missing or corrupted.
 
+use crate::tasks::TaskError;
 use pith_entities::entity::{remote, repository};
 use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
 use serde_json::Value;
@@ -9,22 +10,22 @@ use tokio::io::AsyncReadExt;
 
 use super::{TaskContext, TaskOutput, db_err};
 
-fn args(ctx: &TaskContext) -> Result<(String, i64), String> {
+fn args(ctx: &TaskContext) -> Result<(String, i64), TaskError> {
     let repo = ctx
         .args
         .get("repository")
         .and_then(Value::as_str)
-        .ok_or("Missing argument 'repository'.")?;
+        .ok_or_else(|| TaskError::invalid("Missing argument 'repository'."))?;
     let number = ctx
         .args
         .get("number")
         .and_then(Value::as_i64)
-        .ok_or("Missing argument 'number'.")?;
+        .ok_or_else(|| TaskError::invalid("Missing argument 'number'."))?;
     Ok((repo.to_owned(), number))
 }
 
 /// `pulpcore.app.tasks.repository.delete_version`: `{repository, number}`.
-pub(super) async fn delete_version(ctx: TaskContext) -> Result<TaskOutput, String> {
+pub(super) async fn delete_version(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     let (repo, number) = args(&ctx)?;
     let db = &ctx.deps.db;
     let txn = db.write.begin().await.map_err(db_err)?;
@@ -40,13 +41,14 @@ pub(super) async fn delete_version(ctx: TaskContext) -> Result<TaskOutput, Strin
         .filter_map(|r| r.try_get::<i64>("", "number").ok())
         .collect();
     if !numbers.contains(&number) {
-        return Err(format!("Repository version {number} no longer exists."));
+        return Err(TaskError::Invalid(format!(
+            "Repository version {number} no longer exists."
+        )));
     }
     if numbers.len() <= 1 {
-        return Err(
-            "Cannot delete repository version. Repositories must have at least one repository version."
-                .into(),
-        );
+        return Err(TaskError::invalid(
+            "Cannot delete repository version. Repositories must have at least one repository version.",
+        ));
     }
     pith_entities::versions::delete_version(db, &txn, &repo, number)
         .await
@@ -90,7 +92,7 @@ async fn intact(path: &std::path::Path, u: &Unit, verify: bool) -> bool {
 /// `pulpcore.app.tasks.repository.repair_version`: `{repository, number, verify_checksums}`.
 /// Finds stored files that are missing (or, with `verify_checksums`, corrupted) and downloads
 /// them again from the repository's remote, verifying them before they replace anything.
-pub(super) async fn repair_version(ctx: TaskContext) -> Result<TaskOutput, String> {
+pub(super) async fn repair_version(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     let (repo_id, number) = args(&ctx)?;
     let verify = ctx
         .args
@@ -153,7 +155,7 @@ pub(super) async fn repair_version(ctx: TaskContext) -> Result<TaskOutput, Strin
         .one(&db.read)
         .await
         .map_err(db_err)?
-        .ok_or("The repository no longer exists.")?;
+        .ok_or_else(|| TaskError::invalid("The repository no longer exists."))?;
     let remote = match &repo.remote_id {
         Some(id) => remote::Entity::find_by_id(id.clone())
             .one(&db.read)
@@ -186,29 +188,27 @@ pub(super) async fn repair_version(ctx: TaskContext) -> Result<TaskOutput, Strin
     )
     .await;
     if !failed.is_empty() {
-        return Err(format!(
+        return Err(TaskError::Invalid(format!(
             "{} of {total} damaged files could not be repaired: {}",
             failed.len(),
             failed.join("; ")
-        ));
+        )));
     }
     Ok(TaskOutput::default())
 }
 
 /// Downloads one unit again and, once verified, puts it in place of the damaged file.
-async fn refetch(ctx: &TaskContext, r: &remote::Model, u: &Unit) -> Result<(), String> {
+async fn refetch(ctx: &TaskContext, r: &remote::Model, u: &Unit) -> Result<(), TaskError> {
     let url = crate::download::join_url(&r.url, &u.relative_path);
     let client = crate::download::client(r)?;
     let mut t = crate::download::download_to_temp(&ctx.deps.store, &client, r, &url).await?;
-    let d = t.finish().await.map_err(|e| e.to_string())?;
+    let d = t.finish().await?;
     if d.sha256 != u.sha256 || d.size as i64 != u.size {
-        return Err(format!(
+        return Err(TaskError::Invalid(format!(
             "{url} has sha256 {} ({} bytes), expected {} ({} bytes)",
             d.sha256, d.size, u.sha256, u.size
-        ));
+        )));
     }
-    t.persist_as(&ctx.deps.store, u.file.clone())
-        .await
-        .map_err(|e| e.to_string())?;
+    t.persist_as(&ctx.deps.store, u.file.clone()).await?;
     Ok(())
 }

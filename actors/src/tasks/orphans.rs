@@ -1,6 +1,7 @@
 //! `orphan_cleanup`: deletes content that belongs to no repository version and artifacts that
 //! belong to no content, when older than the protection time; then removes their files.
 
+use crate::tasks::TaskError;
 use pith_entities::sea_orm::{ConnectionTrait, TransactionTrait, Value};
 use pith_entities::time::now_micros;
 
@@ -10,7 +11,7 @@ use super::{TaskContext, TaskOutput, db_err, placeholders};
 const DEFAULT_PROTECTION_MINUTES: i64 = 1440;
 const BATCH: usize = pith_entities::MAX_BIND;
 
-pub(super) async fn cleanup(ctx: TaskContext) -> Result<TaskOutput, String> {
+pub(super) async fn cleanup(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     let minutes = ctx
         .args
         .get("orphan_protection_time")

@@ -1,6 +1,7 @@
 //! `purge`: deletes finished tasks older than a date, in bounded batches, reporting counts the
 //! way Pulp does (`purge.tasks.total`, `purge.tasks.key.core.Task`).
 
+use crate::tasks::TaskError;
 use pith_entities::sea_orm::{ConnectionTrait, TransactionTrait, Value};
 use pith_entities::time::now_micros;
 
@@ -8,7 +9,7 @@ use super::{TaskContext, TaskOutput, db_err, placeholders};
 
 const BATCH: u64 = 1000;
 
-pub(super) async fn purge(ctx: TaskContext) -> Result<TaskOutput, String> {
+pub(super) async fn purge(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     let before = ctx
         .args
         .get("finished_before")

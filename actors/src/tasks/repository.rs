@@ -2,6 +2,7 @@
 //! API), and the `add_and_remove` (modify) task body, which replaces content by the
 //! repository type's key as Pulp's `RepositoryVersion.add_content` does.
 
+use crate::tasks::TaskError;
 use pith_entities::entity::{repository, repository_version as version};
 use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
 use pith_entities::time::to_rfc3339;
@@ -102,12 +103,12 @@ pub async fn repository_hrefs(
 pub async fn load_repository(
     ctx: &TaskContext,
     id: &str,
-) -> Result<(repository::Model, RepoKey), String> {
+) -> Result<(repository::Model, RepoKey), TaskError> {
     let r = repository::Entity::find_by_id(id.to_owned())
         .one(&ctx.deps.db.read)
         .await
         .map_err(db_err)?
-        .ok_or_else(|| format!("Repository {id} no longer exists."))?;
+        .ok_or_else(|| TaskError::Invalid(format!("Repository {id} no longer exists.")))?;
     let t = ctx.deps.types.repository_or_err(&r.pulp_type)?;
     Ok((r, t.key))
 }
@@ -127,11 +128,11 @@ pub fn created_version(
     )
 }
 
-fn arg<'a>(ctx: &'a TaskContext, name: &str) -> Result<&'a str, String> {
+fn arg<'a>(ctx: &'a TaskContext, name: &str) -> Result<&'a str, TaskError> {
     ctx.args
         .get(name)
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("Missing argument '{name}'."))
+        .ok_or_else(|| TaskError::Invalid(format!("Missing argument '{name}'.")))
 }
 
 /// With `overwrite=false`: the key of an added unit that a different unit already has in the
@@ -144,7 +145,7 @@ pub async fn overwritten_key(
     base: Option<i64>,
     add: &[String],
     remove: &Remove,
-) -> Result<Option<String>, String> {
+) -> Result<Option<String>, TaskError> {
     let ids = match remove {
         Remove::All => return Ok(None),
         Remove::Ids(ids) => ids,
@@ -180,12 +181,12 @@ pub async fn overwritten_key(
 
 /// The error of an add refused by `overwrite=false` (the key's columns named as words: "the
 /// relative path \"a.txt\"").
-pub fn overwrite_refused(key: &RepoKey, value: &str) -> String {
+pub fn overwrite_refused(key: &RepoKey, value: &str) -> TaskError {
     let what = key.columns.join(", ").replace('_', " ");
     let value = value.replace('\u{1f}', ", ");
-    format!(
+    TaskError::Invalid(format!(
         "Cannot add content: a different unit already has the {what} {value:?} in the repository, and 'overwrite' is false."
-    )
+    ))
 }
 
 /// After a task made a new version of `repo` (the row the task loaded; neither hook reads a
@@ -196,7 +197,7 @@ pub async fn after_new_version(
     v3: &str,
     repo: &repository::Model,
     version_id: &str,
-) -> Result<(), String> {
+) -> Result<(), TaskError> {
     let db = &ctx.deps.db;
     if let Some(hook) = ctx
         .deps
@@ -217,17 +218,17 @@ pub async fn after_new_version(
 }
 
 /// The version with id `id`, just made.
-pub async fn load_version(db: &Db, id: &str) -> Result<version::Model, String> {
+pub async fn load_version(db: &Db, id: &str) -> Result<version::Model, TaskError> {
     version::Entity::find_by_id(id.to_owned())
         .one(&db.read)
         .await
         .map_err(db_err)?
-        .ok_or_else(|| "The new version vanished.".to_owned())
+        .ok_or_else(|| TaskError::invalid("The new version vanished."))
 }
 
 /// `add_and_remove` (modify): `{v3, repository, add: [ids], remove: [ids] | "*", base_version?,
 /// overwrite?}`.
-pub(super) async fn modify(ctx: TaskContext) -> Result<TaskOutput, String> {
+pub(super) async fn modify(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     let db = &ctx.deps.db;
     let v3 = arg(&ctx, "v3")?.to_owned();
     let repo = arg(&ctx, "repository")?.to_owned();
@@ -265,17 +266,31 @@ pub(super) async fn modify(ctx: TaskContext) -> Result<TaskOutput, String> {
         .await
         .map_err(db_err)?;
     txn.commit().await.map_err(db_err)?;
+    finish_new_version(&ctx, &v3, &r, made).await
+}
+
+/// What a task that may have made a new version (`made`: its id and number, committed)
+/// returns: nothing when no version was made; else, after [`after_new_version`], the version
+/// as `result` and in `created_resources`.
+pub async fn finish_new_version(
+    ctx: &TaskContext,
+    v3: &str,
+    repo: &repository::Model,
+    made: Option<(String, i64)>,
+) -> Result<TaskOutput, TaskError> {
     let Some((vid, n)) = made else {
         return Ok(TaskOutput::default());
     };
-    after_new_version(&ctx, &v3, &r, &vid).await?;
+    after_new_version(ctx, v3, repo, &vid).await?;
+    let db = &ctx.deps.db;
     let v = load_version(db, &vid).await?;
-    let repo_href = ctx.deps.types.repository_href(&v3, &r.pulp_type, &repo);
-    let json = version_json(db, &ctx.deps.types, &v3, &repo_href, &v)
-        .await
-        .map_err(db_err)?;
+    let repo_href = ctx
+        .deps
+        .types
+        .repository_href(v3, &repo.pulp_type, &repo.pulp_id);
+    let json = version_json(db, &ctx.deps.types, v3, &repo_href, &v).await?;
     Ok(TaskOutput {
         result: Some(json),
-        created: vec![created_version(&ctx, &v3, &r, &vid, n)],
+        created: vec![created_version(ctx, v3, repo, &vid, n)],
     })
 }

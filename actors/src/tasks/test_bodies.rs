@@ -1,5 +1,6 @@
 //! Bodies that exist only for tests and benchmarks (enabled with `PITH_TEST_TASKS=true`).
 
+use crate::tasks::TaskError;
 use std::time::Duration;
 
 use super::{TaskContext, TaskOutput};
@@ -7,16 +8,14 @@ use super::{TaskContext, TaskOutput};
 /// Sleeps `seconds` (0 = a no-op), then fails if `fail`, panics if `panic`. With `journal`
 /// (a directory), every run of the body leaves a file `TASK.RUN` holding this process's pid,
 /// so cluster tests can tell whether any task body ran twice.
-pub(super) async fn sleep(ctx: TaskContext) -> Result<TaskOutput, String> {
+pub(super) async fn sleep(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     if let Some(dir) = ctx.args.get("journal").and_then(|v| v.as_str()) {
         let path = std::path::Path::new(dir).join(format!(
             "{}.{}",
             ctx.task,
             uuid::Uuid::new_v4().simple()
         ));
-        tokio::fs::write(&path, std::process::id().to_string())
-            .await
-            .map_err(|e| format!("could not write the journal: {e}"))?;
+        tokio::fs::write(&path, std::process::id().to_string()).await?;
     }
     let secs = ctx
         .args
@@ -43,7 +42,7 @@ pub(super) async fn sleep(ctx: TaskContext) -> Result<TaskOutput, String> {
         .and_then(|v| v.as_bool())
         .unwrap_or(false)
     {
-        return Err("Test task asked to fail.".into());
+        return Err(TaskError::invalid("Test task asked to fail."));
     }
     Ok(TaskOutput {
         result: ctx.args.get("result").cloned(),

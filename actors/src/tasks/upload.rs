@@ -2,6 +2,7 @@
 //! from a URL: the bytes are assembled or downloaded, hashed, verified when a checksum was
 //! given, and only then stored.
 
+use crate::tasks::TaskError;
 use pith_entities::entity::{artifact, remote};
 use pith_entities::sea_orm::ConnectionTrait;
 use pith_entities::store::TempArtifact;
@@ -43,7 +44,7 @@ pub async fn assemble(
     deps: &Deps<'_>,
     upload: &str,
     sha256: Option<&str>,
-) -> Result<artifact::Model, String> {
+) -> Result<artifact::Model, TaskError> {
     let db = deps.db;
     let size: i64 = db
         .read
@@ -53,7 +54,7 @@ pub async fn assemble(
         ))
         .await
         .map_err(db_err)?
-        .ok_or("The upload no longer exists.")?
+        .ok_or_else(|| TaskError::invalid("The upload no longer exists."))?
         .try_get("", "size")
         .map_err(db_err)?;
     let rows = db
@@ -75,30 +76,28 @@ pub async fn assemble(
     let mut at = 0i64;
     for c in &chunks {
         if c.offset != at {
-            return Err(format!(
+            return Err(TaskError::Invalid(format!(
                 "The upload is incomplete: bytes {at}-{} were never sent.",
                 c.offset - 1
-            ));
+            )));
         }
         at += c.size;
     }
     if at != size {
-        return Err(format!(
+        return Err(TaskError::Invalid(format!(
             "The upload is incomplete: {at} of {size} bytes were sent."
-        ));
+        )));
     }
-    let mut t = deps.store.temp().await.map_err(|e| e.to_string())?;
+    let mut t = deps.store.temp().await?;
     let mut buf = vec![0u8; 256 * 1024];
     for c in &chunks {
-        let mut f = tokio::fs::File::open(deps.store.path_of(&c.file))
-            .await
-            .map_err(|e| format!("Upload chunk {}: {e}", c.file))?;
+        let mut f = tokio::fs::File::open(deps.store.path_of(&c.file)).await?;
         loop {
-            let n = f.read(&mut buf).await.map_err(|e| e.to_string())?;
+            let n = f.read(&mut buf).await?;
             if n == 0 {
                 break;
             }
-            t.write(&buf[..n]).await.map_err(|e| e.to_string())?;
+            t.write(&buf[..n]).await?;
         }
     }
     let a = store_verified(deps, t, sha256, || {
@@ -124,14 +123,12 @@ async fn store_verified(
     mut t: TempArtifact,
     expected: Option<&str>,
     mismatch: impl FnOnce() -> String,
-) -> Result<artifact::Model, String> {
-    let d = t.finish().await.map_err(|e| e.to_string())?;
+) -> Result<artifact::Model, TaskError> {
+    let d = t.finish().await?;
     if expected.is_some_and(|s| !s.eq_ignore_ascii_case(&d.sha256)) {
-        return Err(mismatch());
+        return Err(TaskError::Invalid(mismatch()));
     }
-    let (a, _) = pith_entities::artifacts::store(deps.db, deps.store, t, &d)
-        .await
-        .map_err(|e| format!("Could not record the artifact: {e}"))?;
+    let (a, _) = pith_entities::artifacts::store(deps.db, deps.store, t, &d).await?;
     Ok(a)
 }
 
@@ -141,7 +138,7 @@ pub async fn fetch_url(
     deps: &Deps<'_>,
     url: &str,
     config: &Value,
-) -> Result<artifact::Model, String> {
+) -> Result<artifact::Model, TaskError> {
     let now = now_micros();
     let mut r = remote::Model {
         pulp_id: String::new(),
@@ -175,11 +172,11 @@ pub async fn fetch_url(
         use pith_entities::sea_orm::{IntoActiveModel, TryIntoModel};
         let mut am = r.into_active_model();
         for (k, v) in cfg {
-            pith_entities::remotes::set_field(&mut am, k, v)?;
+            pith_entities::remotes::set_field(&mut am, k, v).map_err(TaskError::Invalid)?;
         }
         r = am
             .try_into_model()
-            .map_err(|e| format!("downloader_config: {e}"))?;
+            .map_err(|e| TaskError::Invalid(format!("downloader_config: {e}")))?;
     }
     let client = crate::download::client(&r)?;
     let t = crate::download::download_to_temp(deps.store, &client, &r, url).await?;
@@ -187,12 +184,12 @@ pub async fn fetch_url(
 }
 
 /// `pulpcore.app.tasks.upload.commit`: `{v3, upload, sha256}`.
-pub(super) async fn commit(ctx: TaskContext) -> Result<TaskOutput, String> {
+pub(super) async fn commit(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     let arg = |k: &str| {
         ctx.args
             .get(k)
             .and_then(Value::as_str)
-            .ok_or_else(|| format!("Missing argument '{k}'."))
+            .ok_or_else(|| TaskError::Invalid(format!("Missing argument '{k}'.")))
     };
     let (v3, upload, sha256) = (arg("v3")?, arg("upload")?, arg("sha256")?);
     let a = assemble(&(&*ctx.deps).into(), upload, Some(sha256)).await?;

@@ -5,10 +5,11 @@ use std::collections::BTreeMap;
 
 use pith_actors::tasks::repository::{after_new_version, created_version, load_repository};
 use pith_actors::tasks::repository::{overwrite_refused, overwritten_key};
-use pith_actors::tasks::{TaskContext, TaskOutput, db_err, placeholders};
+use pith_actors::tasks::{TaskContext, TaskError, TaskOutput, db_err};
+use pith_entities::content::NewContent;
 use pith_entities::entity::artifact;
 use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait, Value as DbValue};
-use pith_entities::time::{now_micros, to_rfc3339};
+use pith_entities::time::to_rfc3339;
 use pith_entities::versions::{self, Remove};
 use pith_entities::{Db, DbError};
 use serde_json::{Value, json};
@@ -109,11 +110,11 @@ pub async fn load(db: &Db, ids: &[String]) -> Result<Vec<FileContent>, DbError> 
     Ok(ids.iter().filter_map(|i| by_id.remove(i)).collect())
 }
 
-fn arg<'a>(ctx: &'a TaskContext, name: &str) -> Result<&'a str, String> {
+fn arg<'a>(ctx: &'a TaskContext, name: &str) -> Result<&'a str, TaskError> {
     ctx.args
         .get(name)
         .and_then(Value::as_str)
-        .ok_or_else(|| format!("Missing argument '{name}'."))
+        .ok_or_else(|| TaskError::Invalid(format!("Missing argument '{name}'.")))
 }
 
 /// Finds or creates the content unit `(relative_path, artifact)`; returns its id.
@@ -133,24 +134,6 @@ pub async fn find_or_create(
         .ok_or_else(|| DbError::Corrupt("no content id".into()))
 }
 
-/// Sets a content unit's `pulp_labels` (given with its creation).
-pub async fn set_labels(
-    db: &Db,
-    conn: &impl ConnectionTrait,
-    id: &str,
-    labels: &Value,
-) -> Result<(), DbError> {
-    conn.execute_raw(db.stmt(
-        "UPDATE core_content SET pulp_labels = $1 WHERE pulp_id = $2",
-        vec![labels.to_string().into(), id.to_owned().into()],
-    ))
-    .await?;
-    Ok(())
-}
-
-/// Rows per multi-row statement (up to 4 parameters each; see [`pith_entities::MAX_BIND`]).
-const CHUNK: usize = pith_entities::MAX_BIND / 4;
-
 /// A file content unit to find or create.
 #[derive(Clone, Copy, Debug)]
 pub struct Unit<'a> {
@@ -162,156 +145,42 @@ pub struct Unit<'a> {
     pub artifact: Option<&'a str>,
 }
 
-/// Finds or creates content units, in order; returns their ids. Existing units are found with
-/// one query per chunk (the natural key's index) and have their `timestamp_of_interest`
-/// renewed (orphan cleanup spares them) and, when they had no artifact yet, the given one
-/// linked; new ones are created with multi-row inserts.
+impl Unit<'_> {
+    /// The unit as core's content saver takes it: natural key `(relative_path, digest)` and
+    /// one artifact at the unit's relative path.
+    pub fn declared(&self) -> NewContent {
+        NewContent {
+            key: vec![self.relative_path.to_owned(), self.digest.to_owned()],
+            fields: Vec::new(),
+            artifacts: vec![(
+                self.relative_path.to_owned(),
+                self.artifact.map(str::to_owned),
+            )],
+        }
+    }
+}
+
+/// Finds or creates file content units, in order; returns their ids (see
+/// [`pith_entities::content::find_or_create`]).
 pub async fn find_or_create_many(
     db: &Db,
     conn: &impl ConnectionTrait,
     units: &[Unit<'_>],
 ) -> Result<Vec<String>, DbError> {
-    let now = now_micros();
-    let mut known: std::collections::HashMap<(String, String), String> =
-        std::collections::HashMap::new();
-    for chunk in units.chunks(CHUNK) {
-        let rows = conn
-            .query_all_raw(db.stmt(
-                &format!(
-                    "SELECT content_id, relative_path, digest FROM file_filecontent WHERE relative_path IN ({})",
-                    placeholders(1, chunk.len())
-                ),
-                chunk
-                    .iter()
-                    .map(|u| DbValue::from(u.relative_path.to_owned()))
-                    .collect(),
-            ))
-            .await?;
-        for r in rows {
-            known.insert(
-                (r.try_get("", "relative_path")?, r.try_get("", "digest")?),
-                r.try_get("", "content_id")?,
-            );
-        }
-    }
-    let mut ids = Vec::with_capacity(units.len());
-    let mut renew = Vec::new();
-    let mut link: Vec<(String, &str)> = Vec::new();
-    let mut new: Vec<(String, &str, Unit<'_>)> = Vec::new();
-    for u in units {
-        let key = (u.relative_path.to_owned(), u.digest.to_owned());
-        match known.get(&key) {
-            Some(id) => {
-                renew.push(DbValue::from(id.clone()));
-                if let Some(a) = u.artifact {
-                    link.push((id.clone(), a));
-                }
-                ids.push(id.clone());
-            }
-            None => {
-                let id = uuid::Uuid::now_v7().to_string();
-                known.insert(key, id.clone());
-                new.push((id.clone(), u.relative_path, *u));
-                ids.push(id);
-            }
-        }
-    }
-    // Content synced on demand before, now downloaded: link its artifact.
-    for (id, a) in link {
-        conn.execute_raw(db.stmt(
-            "UPDATE core_contentartifact SET artifact_id = $1 WHERE content_id = $2 AND artifact_id IS NULL",
-            vec![a.to_owned().into(), id.into()],
-        ))
-        .await?;
-    }
-    for chunk in renew.chunks(CHUNK) {
-        let mut values = vec![DbValue::from(now)];
-        values.extend(chunk.iter().cloned());
-        conn.execute_raw(db.stmt(
-            &format!(
-                "UPDATE core_content SET timestamp_of_interest = $1 WHERE pulp_id IN ({})",
-                placeholders(2, chunk.len())
-            ),
-            values,
-        ))
-        .await?;
-    }
-    for chunk in new.chunks(CHUNK) {
-        let rows = |width: usize| {
-            (0..chunk.len())
-                .map(|i| {
-                    let cols: Vec<String> =
-                        (1..=width).map(|k| format!("${}", i * width + k)).collect();
-                    format!("({})", cols.join(","))
-                })
-                .collect::<Vec<_>>()
-                .join(",")
-        };
-        let mut v = Vec::new();
-        for (id, _, _) in chunk {
-            v.extend([DbValue::from(id.clone()), DbValue::from(now)]);
-        }
-        let content_rows: Vec<String> = (0..chunk.len())
-            .map(|i| {
-                format!(
-                    "(${},${},${},${},'{}','{{}}')",
-                    2 * i + 1,
-                    2 * i + 2,
-                    2 * i + 2,
-                    2 * i + 2,
-                    FILE_CONTENT.detail.pulp_type
-                )
-            })
-            .collect();
-        conn.execute_raw(db.stmt(
-            &format!(
-                "INSERT INTO core_content (pulp_id, pulp_created, pulp_last_updated, timestamp_of_interest, pulp_type, pulp_labels) \
-                 VALUES {}",
-                content_rows.join(",")
-            ),
-            v,
-        ))
-        .await?;
-        let mut v = Vec::new();
-        for (id, path, u) in chunk {
-            v.extend([
-                DbValue::from(id.clone()),
-                DbValue::from(path.to_string()),
-                DbValue::from(u.digest.to_owned()),
-            ]);
-        }
-        conn.execute_raw(db.stmt(
-            &format!(
-                "INSERT INTO file_filecontent (content_id, relative_path, digest) VALUES {}",
-                rows(3)
-            ),
-            v,
-        ))
-        .await?;
-        let mut v = Vec::new();
-        for (id, path, u) in chunk {
-            v.extend([
-                DbValue::from(uuid::Uuid::now_v7().to_string()),
-                DbValue::from(id.clone()),
-                DbValue::from(u.artifact.map(str::to_owned)),
-                DbValue::from(path.to_string()),
-            ]);
-        }
-        conn.execute_raw(db.stmt(
-            &format!(
-                "INSERT INTO core_contentartifact (pulp_id, content_id, artifact_id, relative_path) VALUES {}",
-                rows(4)
-            ),
-            v,
-        ))
-        .await?;
-    }
-    Ok(ids)
+    let declared: Vec<NewContent> = units.iter().map(Unit::declared).collect();
+    pith_entities::content::find_or_create(
+        db,
+        conn,
+        FILE_CONTENT.detail.pulp_type,
+        &FILE_CONTENT.table,
+        &declared,
+    )
+    .await
 }
 
 /// `general_create` for file content: `{table, v3, relative_path, artifact | upload |
 /// file_url, repository?, overwrite?, pulp_labels?}`.
-pub async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
+pub async fn create(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     let db = &ctx.deps.db;
     let v3 = arg(&ctx, "v3")?.to_owned();
     let rel = arg(&ctx, "relative_path")?.to_owned();
@@ -331,7 +200,7 @@ pub async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
             .one(&db.read)
             .await
             .map_err(db_err)?
-            .ok_or_else(|| format!("Artifact {aid} does not exist."))?
+            .ok_or_else(|| TaskError::Invalid(format!("Artifact {aid} does not exist.")))?
     };
     let repo = ctx
         .args
@@ -341,7 +210,9 @@ pub async fn create(ctx: TaskContext) -> Result<TaskOutput, String> {
     let txn = db.write.begin().await.map_err(db_err)?;
     let id = find_or_create(db, &txn, &rel, &art).await.map_err(db_err)?;
     if let Some(l) = ctx.args.get("pulp_labels").filter(|l| l.is_object()) {
-        set_labels(db, &txn, &id, l).await.map_err(db_err)?;
+        pith_entities::content::set_labels(db, &txn, &id, l)
+            .await
+            .map_err(db_err)?;
     }
     let mut created = vec![(content_href(&v3, &id), FILE_CONTENT.detail.prn(&id))];
     let mut new_version = None;

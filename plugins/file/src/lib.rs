@@ -82,7 +82,7 @@ fn bodies() -> Vec<TaskBody> {
 /// `general_create` of file content (dispatched with `table` = the content table).
 fn creators() -> Vec<Creator> {
     vec![Creator {
-        table: models::FILE_CONTENT.table,
+        table: models::FILE_CONTENT.table.name,
         run: |c| Box::pin(content::create(c)),
     }]
 }

@@ -6,6 +6,7 @@
 //! plugins had migrations).
 
 use pith_actors::plugin::{ContentType, Detail, RepositoryType};
+use pith_entities::content::ContentTable;
 use pith_entities::sea_orm_migration::prelude::*;
 use pith_entities::versions::RepoKey;
 
@@ -17,7 +18,11 @@ pub const FILE_CONTENT: ContentType = ContentType {
         prn_type: "file.filecontent",
         model: "FileContent",
     },
-    table: "file_filecontent",
+    table: ContentTable {
+        name: "file_filecontent",
+        natural_key: &["relative_path", "digest"],
+        fields: &[],
+    },
 };
 
 /// File remotes.

@@ -21,10 +21,11 @@ use pith_http::router::{Endpoint, handler};
 use pith_http::{ApiError, Req};
 use serde_json::{Value, json};
 
-use crate::content::{content_json, find_or_create, load, set_labels};
+use crate::content::{content_json, find_or_create, load};
 use crate::models::{
     FILE_CONTENT, FILE_DISTRIBUTION, FILE_PUBLICATION, FILE_REMOTE, FILE_REPOSITORY,
 };
+use pith_entities::content::set_labels;
 
 /// `remotes/file/file/`.
 pub const REMOTES: ViewSet = ViewSet {
@@ -248,7 +249,7 @@ async fn parse_new(ctx: &Ctx, req: &mut Req, with_repo: bool) -> Result<NewConte
 pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
     let new = parse_new(ctx, req, true).await?;
     let v3 = ctx.v3();
-    let mut args = json!({ "table": FILE_CONTENT.table, "v3": v3,
+    let mut args = json!({ "table": FILE_CONTENT.table.name, "v3": v3,
                            "relative_path": new.relative_path, "repository": new.repository,
                            "overwrite": new.overwrite, "pulp_labels": new.labels });
     let mut exclusive: Vec<String> = new
@@ -305,10 +306,10 @@ pub async fn upload(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
             })?,
         Source::Upload(id) => upload::assemble(&deps, &id, None)
             .await
-            .map_err(|e| ApiError::field("upload", e))?,
+            .map_err(|e| ApiError::field("upload", e.description()))?,
         Source::Url(url, config) => upload::fetch_url(&deps, &url, &config)
             .await
-            .map_err(|e| ApiError::field("file_url", e))?,
+            .map_err(|e| ApiError::field("file_url", e.description()))?,
     };
     let txn = pith_entities::sea_orm::TransactionTrait::begin(&db.write).await?;
     let id = find_or_create(db, &txn, &new.relative_path, &art).await?;
@@ -364,7 +365,7 @@ pub async fn list_content(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
         q.and(cond);
     }
     let db = &ctx.state.db;
-    let (count, ids) = q.page(ctx, &p, Some(FILE_CONTENT.table)).await?;
+    let (count, ids) = q.page(ctx, &p, Some(FILE_CONTENT.table.name)).await?;
     let results = load(db, &ids)
         .await?
         .iter()

@@ -2,7 +2,7 @@
 //! `PULP_MANIFEST` (`relative_path,sha256,size` per unit) stored as a published metadata file.
 
 use pith_actors::tasks::publication::publication_json;
-use pith_actors::tasks::{TaskContext, TaskOutput, db_err};
+use pith_actors::tasks::{TaskContext, TaskError, TaskOutput, db_err};
 use pith_entities::entity::{repository, repository_version as version};
 use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
 use pith_entities::time::now_micros;
@@ -47,21 +47,21 @@ pub async fn publish_version(
     v3: &str,
     version_id: &str,
     manifest: Option<&str>,
-) -> Result<(String, Value), String> {
+) -> Result<(String, Value), TaskError> {
     let db = &ctx.deps.db;
     let v = version::Entity::find_by_id(version_id.to_owned())
         .one(&db.read)
         .await
         .map_err(db_err)?
-        .ok_or("The repository version no longer exists.")?;
+        .ok_or_else(|| TaskError::invalid("The repository version no longer exists."))?;
     let mut manifest_artifact = None;
     if let Some(name) = manifest {
         let text = manifest_text(db, &v.repository_id, v.number)
             .await
             .map_err(db_err)?;
-        let mut t = ctx.deps.store.temp().await.map_err(|e| e.to_string())?;
-        t.write(text.as_bytes()).await.map_err(|e| e.to_string())?;
-        let d = t.finish().await.map_err(|e| e.to_string())?;
+        let mut t = ctx.deps.store.temp().await?;
+        t.write(text.as_bytes()).await?;
+        let d = t.finish().await?;
         let (a, _) = pith_entities::artifacts::store(db, &ctx.deps.store, t, &d)
             .await
             .map_err(db_err)?;
@@ -89,23 +89,23 @@ pub async fn publish_version(
     let json = publication_json(db, &ctx.deps.types, v3, &id)
         .await
         .map_err(db_err)?
-        .ok_or("The publication vanished.")?;
+        .ok_or_else(|| TaskError::invalid("The publication vanished."))?;
     Ok((id, json))
 }
 
 /// The task body: `{v3, repository_version (id), manifest}`.
-pub async fn publish(ctx: TaskContext) -> Result<TaskOutput, String> {
+pub async fn publish(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     let v3 = ctx
         .args
         .get("v3")
         .and_then(Value::as_str)
-        .ok_or("Missing argument 'v3'.")?
+        .ok_or_else(|| TaskError::invalid("Missing argument 'v3'."))?
         .to_owned();
     let vid = ctx
         .args
         .get("repository_version")
         .and_then(Value::as_str)
-        .ok_or("Missing argument 'repository_version'.")?
+        .ok_or_else(|| TaskError::invalid("Missing argument 'repository_version'."))?
         .to_owned();
     let manifest = ctx
         .args
@@ -126,7 +126,7 @@ pub async fn autopublish(
     v3: &str,
     repo: &repository::Model,
     version_id: &str,
-) -> Result<(), String> {
+) -> Result<(), TaskError> {
     if repo.autopublish {
         publish_version(ctx, v3, version_id, repo.manifest.as_deref()).await?;
     }

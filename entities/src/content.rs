@@ -1,0 +1,286 @@
+//! Content, the master model every plugin's content type extends (Pulp's `Content` and
+//! `ContentArtifact`, and core's `ContentSaver` and `RemoteArtifactSaver` stages): finding or
+//! creating units of any type by its natural key, linking their artifacts, and recording where
+//! each artifact can be downloaded from. A plugin declares its detail table as a
+//! [`ContentTable`]; it never writes `core_content` or `core_contentartifact` itself.
+
+use std::collections::HashMap;
+
+use sea_orm::{ConnectionTrait, Value};
+
+use crate::db::{placeholders, value_rows};
+use crate::time::now_micros;
+use crate::{Db, DbError};
+
+/// A content type's detail table: one row per unit, keyed by `content_id`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ContentTable {
+    /// The table (`<app_label>_<model>`).
+    pub name: &'static str,
+    /// The natural key (Pulp's `natural_key_fields`): text columns that together identify a
+    /// unit; two declarations with the same values are the same unit.
+    pub natural_key: &'static [&'static str],
+    /// The other columns written when a unit is created.
+    pub fields: &'static [&'static str],
+}
+
+/// One unit to find or create.
+#[derive(Clone, Debug, PartialEq)]
+pub struct NewContent {
+    /// Values of [`ContentTable::natural_key`], in order.
+    pub key: Vec<String>,
+    /// Values of [`ContentTable::fields`], in order.
+    pub fields: Vec<Value>,
+    /// Its artifacts: relative path and the stored artifact, if the bytes are here (`None`:
+    /// not downloaded yet, served on demand).
+    pub artifacts: Vec<(String, Option<String>)>,
+}
+
+/// Finds or creates units of one type, in order, and returns their ids. Existing units are
+/// found by natural key (one query per chunk, on the key's first column), have their
+/// `timestamp_of_interest` renewed (orphan cleanup spares them) and get the given artifacts
+/// linked where they had none; new ones are created with multi-row inserts into
+/// `core_content`, the detail table and `core_contentartifact`.
+pub async fn find_or_create(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    pulp_type: &str,
+    table: &ContentTable,
+    units: &[NewContent],
+) -> Result<Vec<String>, DbError> {
+    let now = now_micros();
+    let width = table.natural_key.len() + table.fields.len() + 1;
+    let chunk_rows = (crate::MAX_BIND / width.max(6)).max(1);
+    let mut known: HashMap<Vec<String>, String> = HashMap::new();
+    let key_cols = table.natural_key.join(", ");
+    for chunk in units.chunks(crate::MAX_BIND) {
+        let mut firsts: Vec<&str> = chunk.iter().map(|u| u.key[0].as_str()).collect();
+        firsts.sort_unstable();
+        firsts.dedup();
+        let sql = format!(
+            "SELECT content_id, {key_cols} FROM {} WHERE {} IN ({})",
+            table.name,
+            table.natural_key[0],
+            placeholders(1, firsts.len())
+        );
+        let values = firsts.iter().map(|s| Value::from(s.to_string())).collect();
+        for r in conn.query_all_raw(db.stmt(&sql, values)).await? {
+            let key = table
+                .natural_key
+                .iter()
+                .map(|c| r.try_get::<String>("", c))
+                .collect::<Result<Vec<_>, _>>()?;
+            known.insert(key, r.try_get("", "content_id")?);
+        }
+    }
+    let mut ids = Vec::with_capacity(units.len());
+    let mut renew = Vec::new();
+    let mut link: Vec<(&str, &str, String)> = Vec::new();
+    let mut new: Vec<(String, &NewContent)> = Vec::new();
+    for u in units {
+        match known.get(&u.key) {
+            Some(id) => {
+                renew.push(Value::from(id.clone()));
+                for (path, a) in &u.artifacts {
+                    if let Some(a) = a {
+                        link.push((a, path, id.clone()));
+                    }
+                }
+                ids.push(id.clone());
+            }
+            None => {
+                let id = uuid::Uuid::now_v7().to_string();
+                known.insert(u.key.clone(), id.clone());
+                new.push((id.clone(), u));
+                ids.push(id);
+            }
+        }
+    }
+    // Content synced on demand before, now downloaded: link its artifact.
+    for (a, path, id) in link {
+        conn.execute_raw(db.stmt(
+            "UPDATE core_contentartifact SET artifact_id = $1 \
+             WHERE content_id = $2 AND relative_path = $3 AND artifact_id IS NULL",
+            vec![a.into(), id.into(), path.into()],
+        ))
+        .await?;
+    }
+    for chunk in renew.chunks(crate::MAX_BIND - 1) {
+        let mut values = vec![Value::from(now)];
+        values.extend(chunk.iter().cloned());
+        conn.execute_raw(db.stmt(
+            &format!(
+                "UPDATE core_content SET timestamp_of_interest = $1 WHERE pulp_id IN ({})",
+                placeholders(2, chunk.len())
+            ),
+            values,
+        ))
+        .await?;
+    }
+    for chunk in new.chunks(chunk_rows) {
+        let mut v = Vec::with_capacity(chunk.len() * 6);
+        for (id, _) in chunk {
+            v.extend([
+                id.clone().into(),
+                now.into(),
+                now.into(),
+                now.into(),
+                pulp_type.into(),
+                "{}".into(),
+            ]);
+        }
+        conn.execute_raw(db.stmt(
+            &format!(
+                "INSERT INTO core_content (pulp_id, pulp_created, pulp_last_updated, timestamp_of_interest, pulp_type, pulp_labels) \
+                 VALUES {}",
+                value_rows(chunk.len(), 6)
+            ),
+            v,
+        ))
+        .await?;
+        let mut v = Vec::with_capacity(chunk.len() * width);
+        for (id, u) in chunk {
+            v.push(Value::from(id.clone()));
+            v.extend(u.key.iter().map(|k| Value::from(k.clone())));
+            v.extend(u.fields.iter().cloned());
+        }
+        let cols: Vec<&str> = table
+            .natural_key
+            .iter()
+            .chain(table.fields)
+            .copied()
+            .collect();
+        conn.execute_raw(db.stmt(
+            &format!(
+                "INSERT INTO {} (content_id, {}) VALUES {}",
+                table.name,
+                cols.join(", "),
+                value_rows(chunk.len(), width)
+            ),
+            v,
+        ))
+        .await?;
+        let artifacts: Vec<(&String, &(String, Option<String>))> = chunk
+            .iter()
+            .flat_map(|(id, u)| u.artifacts.iter().map(move |a| (id, a)))
+            .collect();
+        for part in artifacts.chunks(crate::MAX_BIND / 4) {
+            let mut v = Vec::with_capacity(part.len() * 4);
+            for (id, (path, a)) in part {
+                v.extend([
+                    Value::from(uuid::Uuid::now_v7().to_string()),
+                    Value::from((*id).clone()),
+                    Value::from(a.clone()),
+                    Value::from(path.clone()),
+                ]);
+            }
+            conn.execute_raw(db.stmt(
+                &format!(
+                    "INSERT INTO core_contentartifact (pulp_id, content_id, artifact_id, relative_path) VALUES {}",
+                    value_rows(part.len(), 4)
+                ),
+                v,
+            ))
+            .await?;
+        }
+    }
+    Ok(ids)
+}
+
+/// Sets a content unit's `pulp_labels` (given with its creation).
+pub async fn set_labels(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    id: &str,
+    labels: &serde_json::Value,
+) -> Result<(), DbError> {
+    conn.execute_raw(db.stmt(
+        "UPDATE core_content SET pulp_labels = $1 WHERE pulp_id = $2",
+        vec![labels.to_string().into(), id.to_owned().into()],
+    ))
+    .await?;
+    Ok(())
+}
+
+/// Where one artifact of one unit can be downloaded from (Pulp's `RemoteArtifact`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RemoteArtifact {
+    /// The unit.
+    pub content_id: String,
+    /// The artifact's relative path in the unit.
+    pub relative_path: String,
+    /// Its URL at the remote.
+    pub url: String,
+    /// Expected size, if declared.
+    pub size: Option<u64>,
+    /// Expected sha256, if declared.
+    pub sha256: Option<String>,
+}
+
+/// Records where artifacts can be fetched from `remote` (the content app uses it for content
+/// not downloaded yet, repair for damaged files): one row per content artifact and remote,
+/// refreshed (and its failure mark cleared) on every sync.
+pub async fn record_remote_artifacts(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    remote: &str,
+    rows: &[RemoteArtifact],
+) -> Result<(), DbError> {
+    let mut content_ids: Vec<&str> = rows.iter().map(|r| r.content_id.as_str()).collect();
+    content_ids.sort_unstable();
+    content_ids.dedup();
+    let mut ca_of: HashMap<(String, String), String> = HashMap::new();
+    for chunk in content_ids.chunks(crate::MAX_BIND) {
+        let rows = conn
+            .query_all_raw(db.stmt(
+                &format!(
+                    "SELECT pulp_id, content_id, relative_path FROM core_contentartifact WHERE content_id IN ({})",
+                    placeholders(1, chunk.len())
+                ),
+                chunk.iter().map(|c| Value::from(c.to_string())).collect(),
+            ))
+            .await?;
+        for row in rows {
+            ca_of.insert(
+                (
+                    row.try_get("", "content_id")?,
+                    row.try_get("", "relative_path")?,
+                ),
+                row.try_get("", "pulp_id")?,
+            );
+        }
+    }
+    let now = now_micros();
+    let mut seen = std::collections::HashSet::new();
+    let rows: Vec<(&String, &RemoteArtifact)> = rows
+        .iter()
+        .filter_map(|r| {
+            ca_of
+                .get(&(r.content_id.clone(), r.relative_path.clone()))
+                .map(|ca| (ca, r))
+        })
+        .filter(|(ca, _)| seen.insert(*ca))
+        .collect();
+    for chunk in rows.chunks(crate::MAX_BIND / 7) {
+        let mut values: Vec<Value> = Vec::with_capacity(chunk.len() * 7);
+        for (ca, r) in chunk {
+            values.extend([
+                uuid::Uuid::now_v7().to_string().into(),
+                (*ca).clone().into(),
+                remote.into(),
+                r.url.clone().into(),
+                r.size.map(|s| s as i64).into(),
+                r.sha256.clone().into(),
+                now.into(),
+            ]);
+        }
+        let sql = format!(
+            "INSERT INTO core_remoteartifact (pulp_id, content_artifact_id, remote_id, url, size, sha256, pulp_created) \
+             VALUES {} ON CONFLICT (content_artifact_id, remote_id) DO UPDATE SET url = excluded.url, \
+             size = excluded.size, sha256 = excluded.sha256, failed_at = NULL",
+            value_rows(chunk.len(), 7)
+        );
+        conn.execute_raw(db.stmt(&sql, values)).await?;
+    }
+    Ok(())
+}
