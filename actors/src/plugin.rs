@@ -12,6 +12,7 @@ use std::pin::Pin;
 
 use pith_entities::content::ContentTable;
 use pith_entities::entity::repository;
+use pith_entities::sea_orm::DatabaseTransaction;
 use pith_entities::versions::RepoKey;
 
 use crate::tasks::{TaskContext, TaskError, TaskFuture, TaskOutput};
@@ -69,6 +70,18 @@ pub type OnNewVersion =
         &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<(), TaskError>> + Send + 'a>>;
 
+/// What a plugin checks or completes in a new version before it is committed (Pulp's
+/// `finalize_new_version`: validation, duplicate removal, substitution rules); an error rejects
+/// the version and fails the task, leaving the repository as it was. Gets the context, the
+/// transaction that made the version, the repository and the new version's number.
+pub type FinalizeNewVersion =
+    for<'a> fn(
+        &'a TaskContext,
+        &'a DatabaseTransaction,
+        &'a repository::Model,
+        i64,
+    ) -> Pin<Box<dyn Future<Output = Result<(), TaskError>> + Send + 'a>>;
+
 /// A repository type.
 #[derive(Clone, Copy, Debug)]
 pub struct RepositoryType {
@@ -77,6 +90,8 @@ pub struct RepositoryType {
     /// The repository key (Pulp's `repo_key_fields`): adding a unit with the key of one
     /// already in the version replaces it.
     pub key: RepoKey,
+    /// Runs on each new version inside its transaction; `None`: every version is accepted.
+    pub finalize_new_version: Option<FinalizeNewVersion>,
     /// Runs after each new version (autopublish); `None`: nothing to do.
     pub on_new_version: Option<OnNewVersion>,
 }
@@ -253,6 +268,7 @@ mod tests {
             repositories: vec![RepositoryType {
                 detail: REPO,
                 key: RepoKey::NONE,
+                finalize_new_version: None,
                 on_new_version: None,
             }],
             ..Types::default()

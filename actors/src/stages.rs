@@ -9,7 +9,8 @@
 //! 3. finds or creates the content by its type's natural key, linking stored artifacts;
 //! 4. records where each artifact can be fetched from the remote (remote artifacts);
 //! 5. makes one new version (none when nothing changed) with the declared content added, or,
-//!    with `mirror`, exactly the declared content,
+//!    with `mirror`, exactly the declared content, which the repository type's
+//!    `finalize_new_version` may still reject,
 //!
 //! writing Pulp's progress reports (`Downloading Artifacts`, `Associating Content`) on the way.
 
@@ -22,10 +23,11 @@ use pith_entities::content::{NewContent, RemoteArtifact};
 use pith_entities::entity::{artifact, remote, repository};
 use pith_entities::sea_orm::{TransactionTrait, Value};
 use pith_entities::store::TempArtifact;
-use pith_entities::versions::{self, Remove};
+use pith_entities::versions::Remove;
 
 use crate::download::{DownloadError, Downloader, download_to_temp};
 use crate::plugin::ContentType;
+use crate::tasks::repository::new_version;
 use crate::tasks::{TaskContext, TaskError};
 
 /// Pulp's default `download_concurrency`.
@@ -87,11 +89,6 @@ impl DeclarativeVersion<'_> {
         content: Vec<DeclarativeContent>,
     ) -> Result<Option<(String, i64)>, TaskError> {
         let db = &ctx.deps.db;
-        let key = ctx
-            .deps
-            .types
-            .repository_or_err(&self.repository.pulp_type)?
-            .key;
         let mut digests: Vec<String> = declared_digests(&content).map(str::to_owned).collect();
         digests.sort_unstable();
         digests.dedup();
@@ -157,16 +154,7 @@ impl DeclarativeVersion<'_> {
         } else {
             Remove::Ids(Vec::new())
         };
-        let made = versions::new_version(
-            db,
-            &txn,
-            &self.repository.pulp_id,
-            &key,
-            None,
-            &ids,
-            &remove,
-        )
-        .await?;
+        let made = new_version(ctx, &txn, self.repository, None, &ids, &remove).await?;
         txn.commit().await?;
         let n = ids.len() as i64;
         ctx.progress(

@@ -250,3 +250,13 @@ pub async fn max_queue_seq(db: &Db) -> Result<i64, DbError> {
         .and_then(|r| r.try_get::<Option<i64>>("", "m").ok().flatten())
         .unwrap_or(0))
 }
+
+/// The correlation id a task was dispatched with (`logging_cid`), for messages that point
+/// at the logs; `None` when the task row is gone.
+pub async fn logging_cid(db: &Db, task: Uuid) -> Result<Option<String>, DbError> {
+    use sea_orm::EntityTrait;
+    Ok(crate::entity::task::Entity::find_by_id(task.to_string())
+        .one(&db.read)
+        .await?
+        .map(|t| t.logging_cid))
+}

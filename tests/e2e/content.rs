@@ -208,6 +208,34 @@ async fn content_upload_modify_and_versions(env: Env) {
         2
     );
 
+    // A version may not hold two units with one relative path, nor a path inside another
+    // (Pulp's finalize_new_version for file repositories): the task fails, no version is made.
+    let mut unit = |path: &'static str, bytes: &'static [u8]| {
+        let s = &s;
+        async move {
+            let (code, t) = upload(s, path, bytes, &[]).await;
+            assert_eq!(code, 202, "{t}");
+            let t = s.finished(t["task"].as_str().unwrap()).await;
+            t["created_resources"][0].as_str().unwrap().to_owned()
+        }
+    };
+    let (d1, d2) = (unit("dup.txt", b"one").await, unit("dup.txt", b"two").await);
+    let (_, t) = run(json!({"add_content_units": [d1, d2]})).await;
+    assert_eq!(t["state"], "failed", "{t}");
+    let msg = t["error"]["description"].as_str().unwrap();
+    assert!(
+        msg.starts_with("[PLP0022] Found 1 duplicate contents in repository version"),
+        "{msg}"
+    );
+    let (o1, o2) = (unit("x", b"file").await, unit("x/y", b"under").await);
+    let (_, t) = run(json!({"add_content_units": [o1, o2]})).await;
+    assert_eq!(t["state"], "failed", "{t}");
+    assert_eq!(
+        t["error"]["description"],
+        "Repository version errors : Path errors found. \nThe path for file 'x/y' overlaps: x"
+    );
+    assert_eq!(s.json(&format!("{repo_href}versions/")).await.1["count"], 5);
+
     // Orphan cleanup keeps content that any version still holds.
     let r = s
         .post(

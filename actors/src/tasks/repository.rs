@@ -4,7 +4,7 @@
 
 use crate::tasks::TaskError;
 use pith_entities::entity::{repository, repository_version as version};
-use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
+use pith_entities::sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, TransactionTrait};
 use pith_entities::time::to_rfc3339;
 use pith_entities::versions::{self, Remove, RepoKey};
 use pith_entities::{Db, DbError};
@@ -262,11 +262,112 @@ pub(super) async fn modify(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     {
         return Err(overwrite_refused(&key, &p));
     }
-    let made = versions::new_version(db, &txn, &repo, &key, base, &add, &remove)
-        .await
-        .map_err(db_err)?;
+    let made = new_version(&ctx, &txn, &r, base, &add, &remove).await?;
     txn.commit().await.map_err(db_err)?;
     finish_new_version(&ctx, &v3, &r, made).await
+}
+
+/// Builds the next version of `repo` inside `txn` (see [`versions::new_version`]) with its
+/// type's key, then runs the type's `finalize_new_version`, whose error rejects it (the caller
+/// drops the transaction). Every task that makes a version goes through here.
+pub async fn new_version(
+    ctx: &TaskContext,
+    txn: &DatabaseTransaction,
+    repo: &repository::Model,
+    base: Option<i64>,
+    add: &[String],
+    remove: &Remove,
+) -> Result<Option<(String, i64)>, TaskError> {
+    let t = ctx.deps.types.repository_or_err(&repo.pulp_type)?;
+    let made =
+        versions::new_version(&ctx.deps.db, txn, &repo.pulp_id, &t.key, base, add, remove).await?;
+    if let (Some((_, number)), Some(finalize)) = (&made, t.finalize_new_version) {
+        finalize(ctx, txn, repo, *number).await?;
+    }
+    Ok(made)
+}
+
+/// Pulp's `validate_repo_version`, for a type's `finalize_new_version`: no two units of the
+/// version share the repository key, and no two of its artifacts' relative paths are equal or
+/// one inside the other (`a/b` and `a/b/c`).
+pub async fn validate_repo_version(
+    ctx: &TaskContext,
+    txn: &DatabaseTransaction,
+    repo: &repository::Model,
+    number: i64,
+) -> Result<(), TaskError> {
+    let db = &ctx.deps.db;
+    let key = ctx.deps.types.repository_or_err(&repo.pulp_type)?.key;
+    let dups = versions::duplicate_keys(db, txn, &key, &repo.pulp_id, number).await?;
+    if !dups.is_empty() {
+        let count: usize = dups.values().map(|ids| ids.len() - 1).sum();
+        for (value, ids) in &dups {
+            tracing::info!(task = %ctx.task, repository = %repo.pulp_id, key = %value.replace('\u{1f}', ", "), ?ids, "Duplicates found");
+        }
+        let cid = pith_entities::tasks::logging_cid(db, ctx.task)
+            .await?
+            .unwrap_or_default();
+        return Err(TaskError::Invalid(format!(
+            "[PLP0022] Found {count} duplicate contents in repository version(see the logs (cid={cid}) for details)."
+        )));
+    }
+    let paths = versions::artifact_paths(db, txn, &repo.pulp_id, number).await?;
+    validate_file_paths(&paths)
+        .map_err(|e| TaskError::Invalid(format!("Repository version errors : {e}")))
+}
+
+/// Pulp's `validate_file_paths`: no path twice, and none inside another (`a/b` is a file, so
+/// `a/b/c` cannot be). Reports every duplicate and overlap in the order the paths come, with
+/// Pulp's message.
+pub fn validate_file_paths(paths: &[String]) -> Result<(), String> {
+    let mut seen: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    // Every directory some seen path lies under.
+    let mut dirs: std::collections::HashSet<&str> = std::collections::HashSet::new();
+    let (mut dups, mut overlaps) = (Vec::new(), Vec::new());
+    let overlap = |path: &str, conflicts: Vec<&str>| {
+        format!(
+            "The path for file '{path}' overlaps: {}",
+            conflicts.join(", ")
+        )
+    };
+    for path in paths {
+        let p = path.as_str();
+        if seen.contains(p) {
+            dups.push(p);
+        } else if dirs.contains(p) {
+            let prefix = format!("{p}/");
+            let mut under: Vec<&str> = seen
+                .iter()
+                .copied()
+                .filter(|s| s.starts_with(&prefix))
+                .collect();
+            under.sort_unstable();
+            overlaps.push(overlap(p, under));
+        } else {
+            let above: Vec<&str> = p
+                .match_indices('/')
+                .map(|(i, _)| &p[..i])
+                .filter(|d| seen.contains(d))
+                .collect();
+            if !above.is_empty() {
+                overlaps.push(overlap(p, above));
+            }
+        }
+        seen.insert(p);
+        dirs.extend(p.match_indices('/').map(|(i, _)| &p[..i]));
+    }
+    if dups.is_empty() && overlaps.is_empty() {
+        return Ok(());
+    }
+    let dups = if dups.is_empty() {
+        String::new()
+    } else {
+        format!("Paths are duplicated: {}", dups.join(","))
+    };
+    Err(format!(
+        "Path errors found. {dups}\n{}",
+        overlaps.join("\n")
+    ))
 }
 
 /// What a task that may have made a new version (`made`: its id and number, committed)
@@ -293,4 +394,30 @@ pub async fn finish_new_version(
         result: Some(json),
         created: vec![created_version(ctx, v3, repo, &vid, n)],
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::validate_file_paths;
+
+    fn check(paths: &[&str]) -> Result<(), String> {
+        validate_file_paths(&paths.iter().map(|p| p.to_string()).collect::<Vec<_>>())
+    }
+
+    #[test]
+    fn file_paths_as_pulp_checks_them() {
+        assert_eq!(check(&["a", "b/c", "b/d", "bc"]), Ok(()));
+        assert_eq!(
+            check(&["a", "a"]).unwrap_err(),
+            "Path errors found. Paths are duplicated: a\n"
+        );
+        assert_eq!(
+            check(&["a/b/c", "a/b/d", "a/b"]).unwrap_err(),
+            "Path errors found. \nThe path for file 'a/b' overlaps: a/b/c, a/b/d"
+        );
+        assert_eq!(
+            check(&["a", "a/b", "x", "x"]).unwrap_err(),
+            "Path errors found. Paths are duplicated: x\nThe path for file 'a/b' overlaps: a"
+        );
+    }
 }

@@ -10,7 +10,7 @@ use pith_entities::content::NewContent;
 use pith_entities::entity::artifact;
 use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait, Value as DbValue};
 use pith_entities::time::to_rfc3339;
-use pith_entities::versions::{self, Remove};
+use pith_entities::versions::Remove;
 use pith_entities::{Db, DbError};
 use serde_json::{Value, json};
 
@@ -220,7 +220,7 @@ pub async fn create(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
         Some(r) => Some(load_repository(&ctx, r).await?),
         None => None,
     };
-    if let (Some(r), Some((_, key))) = (&repo, &repo_row) {
+    if let (Some(r), Some((row, key))) = (&repo, &repo_row) {
         let overwrite = ctx
             .args
             .get("overwrite")
@@ -233,17 +233,15 @@ pub async fn create(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
         {
             return Err(overwrite_refused(key, &p));
         }
-        new_version = versions::new_version(
-            db,
+        new_version = pith_actors::tasks::repository::new_version(
+            &ctx,
             &txn,
-            r,
-            key,
+            row,
             None,
             std::slice::from_ref(&id),
             &Remove::Ids(vec![]),
         )
-        .await
-        .map_err(db_err)?;
+        .await?;
     }
     txn.commit().await.map_err(db_err)?;
     if let (Some((vid, _)), Some((r, _))) = (&new_version, &repo_row) {

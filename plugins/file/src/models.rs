@@ -63,11 +63,18 @@ pub const FILE_REPO_KEY: RepoKey = RepoKey {
     columns: &["relative_path"],
 };
 
-/// The file repository type: keyed by relative path, autopublishing when asked to.
+/// The file repository type: keyed by relative path, validated as Pulp's `FileRepository`
+/// validates each new version (no duplicate content, no overlapping paths), autopublishing when
+/// asked to.
 pub fn file_repository() -> RepositoryType {
     RepositoryType {
         detail: FILE_REPOSITORY,
         key: FILE_REPO_KEY,
+        finalize_new_version: Some(|ctx, txn, repo, number| {
+            Box::pin(pith_actors::tasks::repository::validate_repo_version(
+                ctx, txn, repo, number,
+            ))
+        }),
         on_new_version: Some(|ctx, v3, repo, version| {
             Box::pin(crate::tasks::publishing::autopublish(
                 ctx, v3, repo, version,
