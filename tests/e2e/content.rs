@@ -210,7 +210,7 @@ async fn content_upload_modify_and_versions(env: Env) {
 
     // A version may not hold two units with one relative path, nor a path inside another
     // (Pulp's finalize_new_version for file repositories): the task fails, no version is made.
-    let mut unit = |path: &'static str, bytes: &'static [u8]| {
+    let unit = |path: &'static str, bytes: &'static [u8]| {
         let s = &s;
         async move {
             let (code, t) = upload(s, path, bytes, &[]).await;
