@@ -10,7 +10,7 @@ use std::collections::HashMap;
 use std::future::Future;
 use std::pin::Pin;
 
-use pith_entities::content::ContentTable;
+use pith_entities::content::{ContentTable, Reference};
 use pith_entities::entity::repository;
 use pith_entities::sea_orm::DatabaseTransaction;
 use pith_entities::versions::RepoKey;
@@ -57,6 +57,9 @@ pub struct ContentType {
     /// The detail table (one row per content unit, keyed by `content_id`) with its natural
     /// key, which core's content saver finds and creates units by.
     pub table: ContentTable,
+    /// The other units a unit of this type refers to: `modify` adds them with it, orphan
+    /// cleanup keeps a unit while another refers to it.
+    pub references: &'static [Reference],
 }
 
 /// What a plugin does after a task made a new repository version (Pulp's `on_new_version`,
@@ -123,6 +126,14 @@ impl Types {
         self.repositories.extend(other.repositories);
         self.publications.extend(other.publications);
         self.distributions.extend(other.distributions);
+    }
+
+    /// Every reference between content units, of every type.
+    pub fn references(&self) -> Vec<Reference> {
+        self.content
+            .iter()
+            .flat_map(|t| t.references.iter().copied())
+            .collect()
     }
 
     /// The content type stored as `pulp_type`.

@@ -199,3 +199,55 @@ pub async fn by_sha256(
     }
     Ok(out)
 }
+
+/// Artifacts no content and no published metadata refers to, not touched since `cutoff`
+/// (Pulp's `Artifact.objects.orphaned`): their ids and stored file names.
+pub async fn orphans(db: &Db, cutoff: i64) -> Result<Vec<(String, String)>, DbError> {
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(
+            "SELECT a.pulp_id, a.file FROM core_artifact a WHERE a.timestamp_of_interest < $1 \
+             AND NOT EXISTS (SELECT 1 FROM core_contentartifact ca WHERE ca.artifact_id = a.pulp_id) \
+             AND NOT EXISTS (SELECT 1 FROM core_publishedmetadata pm WHERE pm.artifact_id = a.pulp_id)",
+            vec![cutoff.into()],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|r| Ok((r.try_get("", "pulp_id")?, r.try_get("", "file")?)))
+        .collect()
+}
+
+/// Deletes those of `ids` that are still orphans (re-checked in the statement: a concurrent
+/// upload may have claimed one) and returns the ids that are really gone, whose files may now
+/// be removed once the caller's transaction has committed.
+pub async fn delete_orphans(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<String>, DbError> {
+    let mut gone = Vec::new();
+    for chunk in ids.chunks(crate::MAX_BIND) {
+        let ph = crate::db::placeholders(1, chunk.len());
+        let values: Vec<sea_orm::Value> = chunk.iter().map(|s| s.clone().into()).collect();
+        conn.execute_raw(db.stmt(
+            &format!(
+                "DELETE FROM core_artifact WHERE pulp_id IN ({ph}) AND NOT EXISTS \
+                 (SELECT 1 FROM core_contentartifact ca WHERE ca.artifact_id = core_artifact.pulp_id) \
+                 AND NOT EXISTS (SELECT 1 FROM core_publishedmetadata pm WHERE pm.artifact_id = core_artifact.pulp_id)"
+            ),
+            values.clone(),
+        ))
+        .await?;
+        let still: std::collections::HashSet<String> = conn
+            .query_all_raw(db.stmt(
+                &format!("SELECT pulp_id FROM core_artifact WHERE pulp_id IN ({ph})"),
+                values,
+            ))
+            .await?
+            .into_iter()
+            .map(|r| r.try_get::<String>("", "pulp_id"))
+            .collect::<Result<_, _>>()?;
+        gone.extend(chunk.iter().filter(|id| !still.contains(*id)).cloned());
+    }
+    Ok(gone)
+}

@@ -24,6 +24,129 @@ pub struct ContentTable {
     pub fields: &'static [&'static str],
 }
 
+/// One unit referring to another (Pulp's foreign keys between content models: a container tag
+/// names its manifest, a manifest lists its blobs, a provenance names its package): rows of
+/// `table` whose `from` column holds the referring unit's id and whose `to` column holds the
+/// referred unit's id. A detail-table foreign key is `{table: <detail>, from: "content_id",
+/// to: <column>}`; a many-to-many link is its through table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Reference {
+    /// The table holding the reference.
+    pub table: &'static str,
+    /// Its column with the referring unit's id.
+    pub from: &'static str,
+    /// Its column with the referred unit's id.
+    pub to: &'static str,
+}
+
+/// `ids` and every unit they refer to, directly or through others (what `modify` adds when
+/// asked to add `ids`, so a version never holds a unit without what it refers to).
+pub async fn with_references(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    refs: &[Reference],
+    ids: &[String],
+) -> Result<Vec<String>, DbError> {
+    let mut all: Vec<String> = ids.to_vec();
+    let mut seen: std::collections::HashSet<String> = ids.iter().cloned().collect();
+    let mut frontier: Vec<String> = ids.to_vec();
+    while !frontier.is_empty() && !refs.is_empty() {
+        let mut next = Vec::new();
+        for r in refs {
+            for chunk in frontier.chunks(crate::MAX_BIND) {
+                let sql = format!(
+                    "SELECT {to} AS id FROM {table} WHERE {from} IN ({})",
+                    placeholders(1, chunk.len()),
+                    to = r.to,
+                    table = r.table,
+                    from = r.from
+                );
+                let values = chunk.iter().map(|s| Value::from(s.clone())).collect();
+                for row in conn.query_all_raw(db.stmt(&sql, values)).await? {
+                    let id: String = row.try_get("", "id")?;
+                    if seen.insert(id.clone()) {
+                        next.push(id);
+                    }
+                }
+            }
+        }
+        all.extend(next.iter().cloned());
+        frontier = next;
+    }
+    Ok(all)
+}
+
+/// The condition (over `core_content` aliased `alias`) that no unit refers to it.
+fn unreferenced(alias: &str, refs: &[Reference]) -> String {
+    refs.iter()
+        .map(|r| {
+            format!(
+                " AND NOT EXISTS (SELECT 1 FROM {} r WHERE r.{} = {alias}.pulp_id)",
+                r.table, r.to
+            )
+        })
+        .collect()
+}
+
+/// Orphaned content (Pulp's `Content.objects.orphaned`): in no repository version, not touched
+/// since `cutoff`, not published metadata, and referred to by no other unit (a referred unit
+/// goes in a later cleanup, after the units referring to it); only among `only` if given.
+pub async fn orphans(
+    db: &Db,
+    cutoff: i64,
+    only: Option<&[String]>,
+    refs: &[Reference],
+) -> Result<Vec<String>, DbError> {
+    let mut sql = format!(
+        "SELECT c.pulp_id FROM core_content c WHERE c.timestamp_of_interest < $1 \
+         AND c.pulp_type <> 'core.publishedmetadata' \
+         AND NOT EXISTS (SELECT 1 FROM core_repositorycontent rc WHERE rc.content_id = c.pulp_id){}",
+        unreferenced("c", refs)
+    );
+    let mut values: Vec<Value> = vec![cutoff.into()];
+    if let Some(ids) = only {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        sql.push_str(&format!(
+            " AND c.pulp_id IN ({})",
+            placeholders(2, ids.len())
+        ));
+        values.extend(ids.iter().map(|s| Value::from(s.clone())));
+    }
+    db.read
+        .query_all_raw(db.stmt(&sql, values))
+        .await?
+        .into_iter()
+        .map(|r| r.try_get::<String>("", "pulp_id").map_err(DbError::from))
+        .collect()
+}
+
+/// Deletes those of `ids` that are still orphans (re-checked in the statement: a concurrent
+/// task may have added one to a version, or a unit referring to it); returns how many went.
+pub async fn delete_orphans(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    ids: &[String],
+    refs: &[Reference],
+) -> Result<u64, DbError> {
+    let mut n = 0;
+    for chunk in ids.chunks(crate::MAX_BIND) {
+        let sql = format!(
+            "DELETE FROM core_content WHERE pulp_id IN ({}) AND NOT EXISTS \
+             (SELECT 1 FROM core_repositorycontent rc WHERE rc.content_id = core_content.pulp_id){}",
+            placeholders(1, chunk.len()),
+            unreferenced("core_content", refs)
+        );
+        let values = chunk.iter().map(|s| Value::from(s.clone())).collect();
+        n += conn
+            .execute_raw(db.stmt(&sql, values))
+            .await?
+            .rows_affected();
+    }
+    Ok(n)
+}
+
 /// One unit to find or create.
 #[derive(Clone, Debug, PartialEq)]
 pub struct NewContent {
@@ -283,4 +406,125 @@ pub async fn record_remote_artifacts(
         conn.execute_raw(db.stmt(&sql, values)).await?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const MANIFEST: ContentTable = ContentTable {
+        name: "test_manifest",
+        natural_key: &["digest"],
+        fields: &["size"],
+    };
+    const TAG: ContentTable = ContentTable {
+        name: "test_tag",
+        natural_key: &["name", "manifest_id"],
+        fields: &[],
+    };
+    const TAGGED: Reference = Reference {
+        table: "test_tag",
+        from: "content_id",
+        to: "manifest_id",
+    };
+
+    fn unit(key: &[&str], fields: Vec<Value>, artifacts: &[(&str, Option<&str>)]) -> NewContent {
+        NewContent {
+            key: key.iter().map(|k| k.to_string()).collect(),
+            fields,
+            artifacts: artifacts
+                .iter()
+                .map(|(p, a)| (p.to_string(), a.map(str::to_owned)))
+                .collect(),
+        }
+    }
+
+    /// Units of two types found or created by natural key, several or no artifacts, a
+    /// reference followed by `with_references` and respected by orphan cleanup.
+    #[tokio::test]
+    async fn saver_references_and_orphans() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        crate::migration::migrate(&db, Vec::new()).await.unwrap();
+        for sql in [
+            "CREATE TABLE test_manifest (content_id TEXT PRIMARY KEY REFERENCES core_content (pulp_id) ON DELETE CASCADE, digest TEXT NOT NULL, size BIGINT)",
+            "CREATE TABLE test_tag (content_id TEXT PRIMARY KEY REFERENCES core_content (pulp_id) ON DELETE CASCADE, name TEXT NOT NULL, manifest_id TEXT NOT NULL)",
+        ] {
+            db.write.execute_raw(db.stmt(sql, vec![])).await.unwrap();
+        }
+        let m = find_or_create(
+            &db,
+            &db.write,
+            "test.manifest",
+            &MANIFEST,
+            &[
+                unit(
+                    &["m1"],
+                    vec![3i64.into()],
+                    &[("m1", None), ("m1.sig", None)],
+                ),
+                unit(&["m2"], vec![4i64.into()], &[]),
+            ],
+        )
+        .await
+        .unwrap();
+        let again = find_or_create(
+            &db,
+            &db.write,
+            "test.manifest",
+            &MANIFEST,
+            &[
+                unit(&["m2"], vec![4i64.into()], &[]),
+                unit(&["m1"], vec![3i64.into()], &[]),
+            ],
+        )
+        .await
+        .unwrap();
+        assert_eq!(again, vec![m[1].clone(), m[0].clone()]);
+        let t = find_or_create(
+            &db,
+            &db.write,
+            "test.tag",
+            &TAG,
+            &[unit(&["latest", &m[0]], vec![], &[])],
+        )
+        .await
+        .unwrap();
+        let paths = db
+            .read
+            .query_all_raw(db.stmt(
+                "SELECT relative_path FROM core_contentartifact WHERE content_id = $1 ORDER BY relative_path",
+                vec![m[0].clone().into()],
+            ))
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|r| r.try_get::<String>("", "relative_path").unwrap())
+            .collect::<Vec<_>>();
+        assert_eq!(paths, ["m1", "m1.sig"]);
+
+        let closure = with_references(&db, &db.read, &[TAGGED], &t).await.unwrap();
+        assert_eq!(closure, vec![t[0].clone(), m[0].clone()]);
+
+        // Everything is orphaned, but the tagged manifest is kept while its tag exists.
+        let future = now_micros() + 1_000_000;
+        let mut found = orphans(&db, future, None, &[TAGGED]).await.unwrap();
+        found.sort();
+        let mut expected = vec![t[0].clone(), m[1].clone()];
+        expected.sort();
+        assert_eq!(found, expected);
+        let all = [t[0].clone(), m[0].clone(), m[1].clone()];
+        assert_eq!(
+            delete_orphans(&db, &db.write, &all, &[TAGGED])
+                .await
+                .unwrap(),
+            2
+        );
+        assert_eq!(
+            orphans(&db, future, None, &[TAGGED]).await.unwrap(),
+            vec![m[0].clone()]
+        );
+    }
 }

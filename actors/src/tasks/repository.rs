@@ -268,8 +268,9 @@ pub(super) async fn modify(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
 }
 
 /// Builds the next version of `repo` inside `txn` (see [`versions::new_version`]) with its
-/// type's key, then runs the type's `finalize_new_version`, whose error rejects it (the caller
-/// drops the transaction). Every task that makes a version goes through here.
+/// type's key, adding with `add` every unit it refers to (content references), then runs the
+/// type's `finalize_new_version`, whose error rejects it (the caller drops the transaction).
+/// Every task that makes a version goes through here.
 pub async fn new_version(
     ctx: &TaskContext,
     txn: &DatabaseTransaction,
@@ -279,8 +280,16 @@ pub async fn new_version(
     remove: &Remove,
 ) -> Result<Option<(String, i64)>, TaskError> {
     let t = ctx.deps.types.repository_or_err(&repo.pulp_type)?;
-    let made =
-        versions::new_version(&ctx.deps.db, txn, &repo.pulp_id, &t.key, base, add, remove).await?;
+    let db = &ctx.deps.db;
+    let refs = ctx.deps.types.references();
+    let with_refs;
+    let add = if refs.is_empty() || add.is_empty() {
+        add
+    } else {
+        with_refs = pith_entities::content::with_references(db, txn, &refs, add).await?;
+        &with_refs
+    };
+    let made = versions::new_version(db, txn, &repo.pulp_id, &t.key, base, add, remove).await?;
     if let (Some((_, number)), Some(finalize)) = (&made, t.finalize_new_version) {
         finalize(ctx, txn, repo, *number).await?;
     }

@@ -23,6 +23,7 @@ pub const FILE_CONTENT: ContentType = ContentType {
         natural_key: &["relative_path", "digest"],
         fields: &[],
     },
+    references: &[],
 };
 
 /// File remotes.
