@@ -9,9 +9,11 @@ fn plugins() -> Vec<Plugin> {
     vec![pith_file::plugin()]
 }
 
-/// Core with every plugin (test-only endpoints and bodies with `test_tasks`).
+/// Core with every plugin (test-only endpoints and bodies with `test_tasks`), their settings
+/// read from the environment as `PULP_<NAME>`, as Pulp's dynaconf reads them.
 pub fn platform(test_tasks: bool) -> Platform {
     Platform::new(Core::new(test_tasks), plugins(), test_tasks)
+        .with_settings(|name| std::env::var(format!("PULP_{name}")).ok())
 }
 
 /// Every plugin's migrations, for the commands that only migrate.

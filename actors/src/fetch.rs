@@ -22,7 +22,6 @@ use std::time::Duration;
 use dashmap::DashMap;
 use futures_util::StreamExt;
 use pith_entities::entity::remote;
-use pith_entities::sea_orm::ConnectionTrait;
 use pith_entities::{ArtifactStore, Db};
 use ractor::{Actor, ActorId, ActorProcessingErr, ActorRef, SupervisionEvent};
 use ractor_cluster_derive::RactorMessage;
@@ -484,17 +483,7 @@ async fn stream(
 }
 
 async fn mark_failed(db: &Db, remote_artifact: &str) {
-    let r = db
-        .write
-        .execute_raw(db.stmt(
-            "UPDATE core_remoteartifact SET failed_at = $1 WHERE pulp_id = $2",
-            vec![
-                pith_entities::time::now_micros().into(),
-                remote_artifact.to_owned().into(),
-            ],
-        ))
-        .await;
-    if let Err(e) = r {
+    if let Err(e) = pith_entities::content::mark_remote_artifact_failed(db, remote_artifact).await {
         tracing::error!(error = %e, "could not mark a remote artifact failed");
     }
 }

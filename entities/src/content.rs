@@ -408,6 +408,253 @@ pub async fn record_remote_artifacts(
     Ok(())
 }
 
+/// Marks remote artifact `id` as failed now (the content app tries other sources first).
+pub async fn mark_remote_artifact_failed(db: &Db, id: &str) -> Result<(), DbError> {
+    db.write
+        .execute_raw(db.stmt(
+            "UPDATE core_remoteartifact SET failed_at = $1 WHERE pulp_id = $2",
+            vec![now_micros().into(), id.to_owned().into()],
+        ))
+        .await?;
+    Ok(())
+}
+
+/// The stored artifact of content artifact `id` — file, size, sha256, creation time — if its
+/// bytes are here.
+pub async fn stored_artifact(
+    db: &Db,
+    id: &str,
+) -> Result<Option<(String, i64, String, i64)>, DbError> {
+    db.read
+        .query_one_raw(db.stmt(
+            "SELECT a.file, a.size, a.sha256, a.pulp_created FROM core_contentartifact ca \
+             JOIN core_artifact a ON a.pulp_id = ca.artifact_id WHERE ca.pulp_id = $1",
+            vec![id.to_owned().into()],
+        ))
+        .await?
+        .map(|r| {
+            Ok((
+                r.try_get("", "file")?,
+                r.try_get("", "size")?,
+                r.try_get("", "sha256")?,
+                r.try_get("", "pulp_created")?,
+            ))
+        })
+        .transpose()
+}
+
+/// Where content artifact `id` can be fetched from: `(remote artifact, url, remote)` of those
+/// not failed since `cutoff`, oldest first.
+pub async fn fetch_sources(
+    db: &Db,
+    id: &str,
+    cutoff: i64,
+) -> Result<Vec<(String, String, String)>, DbError> {
+    db.read
+        .query_all_raw(db.stmt(
+            "SELECT pulp_id, url, remote_id FROM core_remoteartifact WHERE content_artifact_id = $1 \
+             AND (failed_at IS NULL OR failed_at <= $2) ORDER BY pulp_created",
+            vec![id.to_owned().into(), cutoff.into()],
+        ))
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok((
+                r.try_get("", "pulp_id")?,
+                r.try_get("", "url")?,
+                r.try_get("", "remote_id")?,
+            ))
+        })
+        .collect()
+}
+
+/// Which membership of a version a content list asks for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Membership {
+    /// Present in the version.
+    Present,
+    /// Added by it.
+    Added,
+    /// Removed by it.
+    Removed,
+}
+
+/// A content list's conditions on `core_content c` (and a detail table joined as `f`), with
+/// their bound values: core adds the filters every content list has, a plugin its own
+/// conditions on its detail table.
+#[derive(Debug, Default)]
+pub struct ContentQuery {
+    conds: Vec<String>,
+    values: Vec<Value>,
+}
+
+impl ContentQuery {
+    /// Content of these types only.
+    pub fn of_types(types: &[&str]) -> ContentQuery {
+        let mut q = ContentQuery::default();
+        q.pulp_types(types.iter().map(|t| t.to_string()).collect());
+        q
+    }
+
+    /// Binds a value; returns its placeholder.
+    pub fn param(&mut self, v: Value) -> String {
+        self.values.push(v);
+        format!("${}", self.values.len())
+    }
+
+    /// Adds a condition (written with placeholders from [`ContentQuery::param`]).
+    pub fn and(&mut self, cond: String) {
+        self.conds.push(cond);
+    }
+
+    /// Content of type in `types` (none: nothing).
+    pub fn pulp_types(&mut self, types: Vec<String>) {
+        let ps: Vec<String> = types.into_iter().map(|t| self.param(t.into())).collect();
+        self.conds.push(if ps.is_empty() {
+            "1 = 0".into()
+        } else {
+            format!("c.pulp_type IN ({})", ps.join(","))
+        });
+    }
+
+    /// Content with one of these ids (none: nothing).
+    pub fn ids(&mut self, ids: Vec<String>) {
+        let ps: Vec<String> = ids.into_iter().map(|i| self.param(i.into())).collect();
+        self.conds.push(if ps.is_empty() {
+            "1 = 0".into()
+        } else {
+            format!("c.pulp_id IN ({})", ps.join(","))
+        });
+    }
+
+    /// Content present in, added by or removed by version `number` of `repo`.
+    pub fn in_version(&mut self, repo: String, number: i64, m: Membership) {
+        let (r, n) = (self.param(repo.into()), self.param(number.into()));
+        let range = match m {
+            Membership::Present => crate::versions::in_version("rc", &n),
+            Membership::Added => format!("rc.version_added = {n}"),
+            Membership::Removed => format!("rc.version_removed = {n}"),
+        };
+        self.conds.push(format!(
+            "c.pulp_id IN (SELECT rc.content_id FROM core_repositorycontent rc WHERE rc.repository_id = {r} AND {range})"
+        ));
+    }
+
+    /// Content in no version, untouched since `cutoff`.
+    pub fn orphaned_since(&mut self, cutoff: i64) {
+        let cutoff = self.param(cutoff.into());
+        self.conds.push(format!(
+            "c.timestamp_of_interest < {cutoff} AND NOT EXISTS (SELECT 1 FROM core_repositorycontent rc WHERE rc.content_id = c.pulp_id)"
+        ));
+    }
+
+    /// The total count and one page of ids, ordered by `order` (a `core_content` column,
+    /// descending?) or newest first, the id breaking ties; the detail table `join` is joined
+    /// as `f` when given.
+    pub async fn page(
+        self,
+        db: &Db,
+        join: Option<&str>,
+        order: Option<(&str, bool)>,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(u64, Vec<String>), DbError> {
+        let join = join
+            .map(|t| format!("JOIN {t} f ON f.content_id = c.pulp_id "))
+            .unwrap_or_default();
+        let from = format!(
+            "FROM core_content c {join}WHERE {}",
+            if self.conds.is_empty() {
+                "1 = 1".to_owned()
+            } else {
+                self.conds.join(" AND ")
+            }
+        );
+        let count = db
+            .read
+            .query_one_raw(db.stmt(&format!("SELECT COUNT(*) AS n {from}"), self.values.clone()))
+            .await?
+            .map(|r| r.try_get::<i64>("", "n"))
+            .transpose()?
+            .unwrap_or(0) as u64;
+        let order = match order {
+            Some((col, desc)) => format!("c.{col} {}", if desc { "DESC" } else { "ASC" }),
+            None => "c.pulp_created DESC".to_owned(),
+        };
+        let sql = format!(
+            "SELECT c.pulp_id {from} ORDER BY {order}, c.pulp_id DESC LIMIT {limit} OFFSET {offset}"
+        );
+        let ids = db
+            .read
+            .query_all_raw(db.stmt(&sql, self.values))
+            .await?
+            .into_iter()
+            .map(|r| r.try_get::<String>("", "pulp_id"))
+            .collect::<Result<_, _>>()?;
+        Ok((count, ids))
+    }
+}
+
+/// A content unit's master row.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ContentRow {
+    /// Its id.
+    pub id: String,
+    /// Its type.
+    pub pulp_type: String,
+    /// Creation time (µs).
+    pub created: i64,
+    /// Last update (µs).
+    pub updated: i64,
+    /// Its labels (JSON text).
+    pub labels: String,
+}
+
+/// The master rows of `ids` (any order).
+pub async fn rows(db: &Db, ids: &[String]) -> Result<Vec<ContentRow>, DbError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(crate::MAX_BIND) {
+        let sql = format!(
+            "SELECT pulp_id, pulp_type, pulp_created, pulp_last_updated, pulp_labels FROM core_content WHERE pulp_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let values = chunk.iter().map(|i| Value::from(i.clone())).collect();
+        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
+            out.push(ContentRow {
+                id: r.try_get("", "pulp_id")?,
+                pulp_type: r.try_get("", "pulp_type")?,
+                created: r.try_get("", "pulp_created")?,
+                updated: r.try_get("", "pulp_last_updated")?,
+                labels: r.try_get("", "pulp_labels")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The content artifacts of `ids`: `(content id, relative path, artifact id if stored)`.
+pub async fn content_artifacts(
+    db: &Db,
+    ids: &[String],
+) -> Result<Vec<(String, String, Option<String>)>, DbError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(crate::MAX_BIND) {
+        let sql = format!(
+            "SELECT content_id, relative_path, artifact_id FROM core_contentartifact WHERE content_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let values = chunk.iter().map(|i| Value::from(i.clone())).collect();
+        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
+            out.push((
+                r.try_get("", "content_id")?,
+                r.try_get("", "relative_path")?,
+                r.try_get("", "artifact_id")?,
+            ));
+        }
+    }
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

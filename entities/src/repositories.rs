@@ -28,3 +28,49 @@ pub fn set_field(am: &mut repository::ActiveModel, key: &str, v: &Value) -> Resu
     }
     Ok(())
 }
+
+/// Deletes repository `id` with its versions and their content memberships. Returns how many
+/// repositories went (0: it was already gone).
+pub async fn delete(db: &crate::Db, id: &str) -> Result<u64, crate::DbError> {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let txn = db.write.begin().await?;
+    for sql in [
+        "DELETE FROM core_repositorycontent WHERE repository_id = $1",
+        "DELETE FROM core_repositoryversion WHERE repository_id = $1",
+    ] {
+        txn.execute_raw(db.stmt(sql, vec![id.to_owned().into()]))
+            .await?;
+    }
+    let n = txn
+        .execute_raw(db.stmt(
+            "DELETE FROM core_repository WHERE pulp_id = $1",
+            vec![id.to_owned().into()],
+        ))
+        .await?
+        .rows_affected();
+    txn.commit().await?;
+    Ok(n)
+}
+
+/// `(id, pulp_type)` of each of `ids` that exists.
+pub async fn types_of(
+    db: &crate::Db,
+    ids: &[String],
+) -> Result<Vec<(String, String)>, crate::DbError> {
+    use sea_orm::ConnectionTrait;
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(crate::MAX_BIND) {
+        let sql = format!(
+            "SELECT pulp_id, pulp_type FROM core_repository WHERE pulp_id IN ({})",
+            crate::db::placeholders(1, chunk.len())
+        );
+        let values = chunk
+            .iter()
+            .map(|i| sea_orm::Value::from(i.clone()))
+            .collect();
+        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
+            out.push((r.try_get("", "pulp_id")?, r.try_get("", "pulp_type")?));
+        }
+    }
+    Ok(out)
+}

@@ -260,3 +260,87 @@ pub async fn logging_cid(db: &Db, task: Uuid) -> Result<Option<String>, DbError>
         .await?
         .map(|t| t.logging_cid))
 }
+
+/// Which finished tasks a purge deletes: finished before `before`, in one of `states`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PurgeFilter {
+    /// `finished_at` strictly before this (µs).
+    pub before: Micros,
+    /// Final states (non-empty).
+    pub states: Vec<String>,
+}
+
+impl PurgeFilter {
+    fn condition(&self) -> (String, Vec<Value>) {
+        let sql = format!(
+            "finished_at < $1 AND state IN ({})",
+            crate::db::placeholders(2, self.states.len())
+        );
+        let mut values: Vec<Value> = vec![self.before.into()];
+        values.extend(self.states.iter().map(|s| Value::from(s.clone())));
+        (sql, values)
+    }
+}
+
+/// How many tasks `filter` selects.
+pub async fn purge_count(db: &Db, filter: &PurgeFilter) -> Result<i64, DbError> {
+    let (cond, values) = filter.condition();
+    Ok(db
+        .read
+        .query_one_raw(db.stmt(
+            &format!("SELECT COUNT(*) AS n FROM core_task WHERE {cond}"),
+            values,
+        ))
+        .await?
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0))
+}
+
+/// Deletes the oldest `limit` tasks `filter` selects, with their progress reports, created
+/// resources and resource claims, in `conn` (the caller's transaction); returns (tasks,
+/// related rows) deleted. Zero tasks: nothing is left to purge.
+pub async fn purge_batch(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    filter: &PurgeFilter,
+    limit: u64,
+) -> Result<(i64, i64), DbError> {
+    let (cond, values) = filter.condition();
+    let ids: Vec<String> = conn
+        .query_all_raw(db.stmt(
+            &format!(
+                "SELECT pulp_id FROM core_task WHERE {cond} ORDER BY pulp_created LIMIT {limit}"
+            ),
+            values,
+        ))
+        .await?
+        .into_iter()
+        .map(|r| r.try_get::<String>("", "pulp_id"))
+        .collect::<Result<_, _>>()?;
+    if ids.is_empty() {
+        return Ok((0, 0));
+    }
+    let ph = crate::db::placeholders(1, ids.len());
+    let vals: Vec<Value> = ids.iter().map(|s| Value::from(s.clone())).collect();
+    let mut related = 0;
+    for table in [
+        "core_progressreport",
+        "core_createdresource",
+        "core_taskresource",
+    ] {
+        let sql = format!("DELETE FROM {table} WHERE task_id IN ({ph})");
+        related += conn
+            .execute_raw(db.stmt(&sql, vals.clone()))
+            .await?
+            .rows_affected() as i64;
+    }
+    let n = conn
+        .execute_raw(db.stmt(
+            &format!("DELETE FROM core_task WHERE pulp_id IN ({ph})"),
+            vals,
+        ))
+        .await?
+        .rows_affected() as i64;
+    Ok((n, related))
+}

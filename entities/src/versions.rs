@@ -438,6 +438,64 @@ pub async fn artifact_paths(
         .collect()
 }
 
+/// The numbers of a repository's complete versions.
+pub async fn numbers(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    repo: &str,
+) -> Result<Vec<i64>, DbError> {
+    conn.query_all_raw(db.stmt(
+        "SELECT number FROM core_repositoryversion WHERE repository_id = $1 AND complete = $2",
+        vec![repo.to_owned().into(), true.into()],
+    ))
+    .await?
+    .into_iter()
+    .map(|r| r.try_get::<i64>("", "number").map_err(DbError::from))
+    .collect()
+}
+
+/// One stored artifact of a version's content, where the unit keeps it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredArtifact {
+    /// The content artifact's relative path.
+    pub relative_path: String,
+    /// The artifact's file in the store.
+    pub file: String,
+    /// Its sha256.
+    pub sha256: String,
+    /// Its size.
+    pub size: i64,
+}
+
+/// The stored artifacts of version `number`'s content (what repair checks).
+pub async fn stored_artifacts(
+    db: &Db,
+    repo: &str,
+    number: i64,
+) -> Result<Vec<StoredArtifact>, DbError> {
+    let sql = format!(
+        "SELECT ca.relative_path, a.file, a.sha256, a.size FROM core_repositorycontent rc \
+         JOIN core_repositoryversion v ON v.repository_id = rc.repository_id AND v.number = $2 \
+         JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
+         JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
+         WHERE rc.repository_id = $1 AND {}",
+        in_version("rc", "$2")
+    );
+    db.read
+        .query_all_raw(db.stmt(&sql, vec![repo.to_owned().into(), number.into()]))
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok(StoredArtifact {
+                relative_path: r.try_get("", "relative_path")?,
+                file: r.try_get("", "file")?,
+                sha256: r.try_get("", "sha256")?,
+                size: r.try_get("", "size")?,
+            })
+        })
+        .collect()
+}
+
 /// Counts of (added, removed, present) content in a version, per content type (`pulp_type`).
 pub async fn summary(
     db: &Db,

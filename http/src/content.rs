@@ -105,7 +105,36 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
         return Ok(moved(&format!("{}/", req.path)));
     }
     let rel = path[d.base_path.len()..].trim_start_matches('/');
-    let Some(served) = index.served(&state.db, &g, d).await? else {
+    let hooks = state.platform.distribution_hooks(&d.pulp_type);
+    if let Some(handler) = hooks.and_then(|h| h.content_handler)
+        && let Some(resp) = handler(state, req, &d.id, rel).await?
+    {
+        return Ok(resp);
+    }
+    let mut resp = serve_path(state, req, &g, d, rel).await?;
+    if let Some(headers) = hooks.and_then(|h| h.content_headers)
+        && resp.status().is_success()
+    {
+        for (name, value) in headers(rel) {
+            if let Ok(v) = warp::http::HeaderValue::from_str(&value) {
+                resp.headers_mut().insert(name, v);
+            }
+        }
+    }
+    Ok(resp)
+}
+
+/// Serves `rel` of distribution `d` from the index: a listing, a stored file, on-demand
+/// content, a redirect to the directory, or a 404.
+async fn serve_path(
+    state: &HttpState,
+    req: &Req,
+    g: &crate::content_index::Generation,
+    d: &crate::content_index::Dist,
+    rel: &str,
+) -> Result<Response, ApiError> {
+    let index = &state.content_index;
+    let Some(served) = index.served(&state.db, g, d).await? else {
         return not_found();
     };
     if rel.is_empty() || rel.ends_with('/') {

@@ -21,7 +21,6 @@ use std::time::{Duration, Instant};
 
 use bytes::Bytes;
 use dashmap::DashMap;
-use pith_entities::sea_orm::ConnectionTrait;
 use pith_entities::{Db, content_generation};
 
 use crate::ApiError;
@@ -44,6 +43,8 @@ pub struct Dist {
     pub base_path: String,
     /// Hidden from the content app's listings.
     pub hidden: bool,
+    /// Its type (which plugin's hooks apply).
+    pub pulp_type: String,
     publication_id: Option<String>,
     repository_version_id: Option<String>,
     repository_id: Option<String>,
@@ -234,43 +235,21 @@ impl ContentIndex {
 /// Counts and latest change times of distributions and publications: any create, update or
 /// delete changes at least one of them.
 async fn fingerprint(db: &Db) -> Result<Fingerprint, ApiError> {
-    let row = db
-        .read
-        .query_one_raw(db.stmt(
-            "SELECT (SELECT COUNT(*) FROM core_distribution) AS a, \
-             (SELECT COALESCE(MAX(pulp_last_updated), 0) FROM core_distribution) AS b, \
-             (SELECT COUNT(*) FROM core_publication) AS c, \
-             (SELECT COALESCE(MAX(pulp_last_updated), 0) FROM core_publication) AS d",
-            vec![],
-        ))
-        .await?
-        .ok_or_else(|| ApiError::Internal("empty fingerprint".into()))?;
-    Ok([
-        row.try_get("", "a")?,
-        row.try_get("", "b")?,
-        row.try_get("", "c")?,
-        row.try_get("", "d")?,
-    ])
+    Ok(pith_entities::distributions::fingerprint(db).await?)
 }
 
 async fn load_dists(db: &Db) -> Result<HashMap<String, Dist>, ApiError> {
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT pulp_id, base_path, hidden, publication_id, repository_version_id, repository_id \
-             FROM core_distribution",
-            vec![],
-        ))
-        .await?;
+    let rows = pith_entities::distributions::serving(db).await?;
     let mut out = HashMap::with_capacity(rows.len());
     for r in rows {
         let d = Dist {
-            id: r.try_get("", "pulp_id")?,
-            base_path: r.try_get("", "base_path")?,
-            hidden: r.try_get("", "hidden")?,
-            publication_id: r.try_get("", "publication_id")?,
-            repository_version_id: r.try_get("", "repository_version_id")?,
-            repository_id: r.try_get("", "repository_id")?,
+            id: r.id,
+            base_path: r.base_path,
+            hidden: r.hidden,
+            pulp_type: r.pulp_type,
+            publication_id: r.publication_id,
+            repository_version_id: r.repository_version_id,
+            repository_id: r.repository_id,
         };
         out.insert(d.base_path.clone(), d);
     }
@@ -280,90 +259,41 @@ async fn load_dists(db: &Db) -> Result<HashMap<String, Dist>, ApiError> {
 /// The publication a distribution serves, with its version id: the one named, else the latest
 /// complete one of the version, else of the repository's latest published version.
 async fn publication_of(db: &Db, d: &Dist) -> Result<Option<(String, String)>, ApiError> {
-    let (sql, arg) = if let Some(p) = &d.publication_id {
-        (
-            "SELECT pulp_id, repository_version_id FROM core_publication WHERE pulp_id = $1 AND complete = $2",
-            p.clone(),
-        )
+    use pith_entities::publications::Served as What;
+    let what = if let Some(p) = &d.publication_id {
+        What::Publication(p)
     } else if let Some(v) = &d.repository_version_id {
-        (
-            "SELECT pulp_id, repository_version_id FROM core_publication WHERE repository_version_id = $1 AND complete = $2 \
-             ORDER BY pulp_created DESC LIMIT 1",
-            v.clone(),
-        )
+        What::Version(v)
     } else if let Some(r) = &d.repository_id {
-        (
-            "SELECT p.pulp_id, p.repository_version_id FROM core_publication p JOIN core_repositoryversion v \
-             ON v.pulp_id = p.repository_version_id WHERE v.repository_id = $1 AND p.complete = $2 \
-             ORDER BY v.number DESC, p.pulp_created DESC LIMIT 1",
-            r.clone(),
-        )
+        What::Repository(r)
     } else {
         return Ok(None);
     };
-    let row = db
-        .read
-        .query_one_raw(db.stmt(sql, vec![arg.into(), true.into()]))
-        .await?;
-    Ok(match row {
-        Some(r) => Some((
-            r.try_get("", "pulp_id")?,
-            r.try_get("", "repository_version_id")?,
-        )),
-        None => None,
-    })
+    Ok(pith_entities::publications::served(db, what).await?)
 }
 
 /// A publication's metadata files and its version's content artifacts (at their
-/// `relative_path`, as Pulp serves them), in one query.
+/// `relative_path`, as Pulp serves them).
 async fn load_files(db: &Db, publication: &str, version: &str) -> Result<Served, ApiError> {
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT 0 AS meta, m.relative_path, a.file, a.size, a.sha256, a.pulp_created, \
-             NULL AS ca_id, NULL AS digest, NULL AS remote_size \
-             FROM core_publishedmetadata m LEFT JOIN core_artifact a ON a.pulp_id = m.artifact_id \
-             WHERE m.publication_id = $1 \
-             UNION ALL \
-             SELECT 1 AS meta, ca.relative_path, a.file, a.size, a.sha256, a.pulp_created, \
-             ca.pulp_id AS ca_id, \
-             (SELECT MAX(ra.sha256) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id) AS digest, \
-             (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id) AS remote_size \
-             FROM core_repositorycontent rc \
-             JOIN core_repositoryversion v ON v.pulp_id = $2 AND rc.repository_id = v.repository_id \
-             JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
-             LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
-             WHERE rc.version_added <= v.number \
-             AND (rc.version_removed IS NULL OR rc.version_removed > v.number) \
-             ORDER BY meta",
-            vec![publication.to_owned().into(), version.to_owned().into()],
-        ))
-        .await?;
+    let rows = pith_entities::publications::served_files(db, publication, version).await?;
     let mut files = HashMap::with_capacity(rows.len());
     for r in rows {
-        let path: String = r.try_get("", "relative_path")?;
-        let file: Option<String> = r.try_get("", "file")?;
-        let ca: Option<String> = r.try_get("", "ca_id")?;
-        let entry = match (file, ca) {
-            (Some(file), _) => Entry::Stored(Arc::new(Stored {
+        let entry = match (r.stored, r.content_artifact) {
+            (Some((file, size, sha256, created)), _) => Entry::Stored(Arc::new(Stored {
                 file,
-                size: r.try_get::<i64>("", "size")? as u64,
-                sha256: r.try_get("", "sha256")?,
-                created: r.try_get("", "pulp_created")?,
+                size: size as u64,
+                sha256,
+                created,
             })),
             (None, Some(content_artifact)) => Entry::Remote(Arc::new(Remote {
                 content_artifact,
-                sha256: r
-                    .try_get::<Option<String>>("", "digest")?
-                    .unwrap_or_default(),
-                size: r
-                    .try_get::<Option<i64>>("", "remote_size")?
-                    .map(|n| n as u64),
+                sha256: r.remote.0.unwrap_or_default(),
+                size: r.remote.1.map(|n| n as u64),
             })),
             (None, None) => continue,
         };
         // Published metadata comes first and wins over content of the same path.
-        files.entry(path).or_insert(entry);
+        files.entry(r.relative_path).or_insert(entry);
     }
     let mut paths: Vec<String> = files.keys().cloned().collect();
     paths.sort();
@@ -439,6 +369,7 @@ mod tests {
             id: p.into(),
             base_path: p.into(),
             hidden: false,
+            pulp_type: "x.y".into(),
             publication_id: None,
             repository_version_id: None,
             repository_id: None,

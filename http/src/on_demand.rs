@@ -8,7 +8,7 @@ use std::sync::Arc;
 use futures_util::StreamExt;
 use pith_actors::fetch::{self, FetchError, Progress, Source};
 use pith_entities::entity::remote;
-use pith_entities::sea_orm::{ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter};
+use pith_entities::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use warp::Reply;
 use warp::http::{HeaderValue, Method, StatusCode};
 
@@ -18,24 +18,16 @@ use crate::{ApiError, HttpState, Req};
 
 /// The stored artifact of `r`, if it was fetched (and saved) since the index was built.
 pub async fn stored_now(state: &HttpState, r: &Remote) -> Result<Option<Stored>, ApiError> {
-    let db = &state.db;
-    let row = db
-        .read
-        .query_one_raw(db.stmt(
-            "SELECT a.file, a.size, a.sha256, a.pulp_created FROM core_contentartifact ca \
-             JOIN core_artifact a ON a.pulp_id = ca.artifact_id WHERE ca.pulp_id = $1",
-            vec![r.content_artifact.clone().into()],
-        ))
-        .await?;
-    Ok(match row {
-        Some(row) => Some(Stored {
-            file: row.try_get("", "file")?,
-            size: row.try_get::<i64>("", "size")? as u64,
-            sha256: row.try_get("", "sha256")?,
-            created: row.try_get("", "pulp_created")?,
-        }),
-        None => None,
-    })
+    Ok(
+        pith_entities::content::stored_artifact(&state.db, &r.content_artifact)
+            .await?
+            .map(|(file, size, sha256, created)| Stored {
+                file,
+                size: size as u64,
+                sha256,
+                created,
+            }),
+    )
 }
 
 /// Where `r`'s bytes can come from: its remote artifacts not failed within the cooldown, oldest
@@ -44,25 +36,8 @@ async fn sources(state: &HttpState, r: &Remote) -> Result<Vec<Source>, ApiError>
     let db = &state.db;
     let cutoff =
         pith_entities::time::now_micros() - state.config.fetch_failure_cooldown.as_micros() as i64;
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT pulp_id, url, remote_id FROM core_remoteartifact WHERE content_artifact_id = $1 \
-             AND (failed_at IS NULL OR failed_at <= $2) ORDER BY pulp_created",
-            vec![r.content_artifact.clone().into(), cutoff.into()],
-        ))
-        .await?;
-    let mut ids = Vec::new();
-    let mut found = Vec::new();
-    for row in rows {
-        let remote_id: String = row.try_get("", "remote_id")?;
-        ids.push(remote_id.clone());
-        found.push((
-            row.try_get::<String>("", "pulp_id")?,
-            row.try_get::<String>("", "url")?,
-            remote_id,
-        ));
-    }
+    let found = pith_entities::content::fetch_sources(db, &r.content_artifact, cutoff).await?;
+    let ids: Vec<String> = found.iter().map(|(_, _, rid)| rid.clone()).collect();
     let remotes = remote::Entity::find()
         .filter(remote::Column::PulpId.is_in(ids))
         .all(&db.read)

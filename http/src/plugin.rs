@@ -73,6 +73,94 @@ pub struct RepositoryViewSet {
     pub defaults: &'static [(&'static str, &'static str)],
 }
 
+/// Which service answers a top-level prefix: Pulp serves pulp_python's `/pypi/` and
+/// pulp_container's `/v2/` and `/token/` from its API app, not the content app.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Service {
+    /// Processes that run the REST API (`pith serve`, `pith api`).
+    Api,
+    /// Processes that run the content app (`pith serve`, `pith content`).
+    Content,
+}
+
+/// A top-level path prefix a plugin answers outside `api/v3/` and the content app's prefix
+/// (`/pypi/`, `/v2/`): every request under it goes to its handler, with the rest of the path
+/// (after the prefix) as the one id.
+#[derive(Clone)]
+pub struct Prefix {
+    /// The prefix, with slashes at both ends (`/pypi/`); a plugin may compute it from its
+    /// settings (`PYPI_PATH_PREFIX`, made static with [`crate::router::template`]).
+    pub path: &'static str,
+    /// The service that answers it.
+    pub service: Service,
+    /// Answered without credentials (the handler may still ask for them, as an index does
+    /// for uploads); otherwise Basic authentication is required first.
+    pub open: bool,
+    /// Answers every method under it.
+    pub handler: crate::router::Handler,
+}
+
+impl std::fmt::Debug for Prefix {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Prefix")
+            .field("path", &self.path)
+            .field("service", &self.service)
+            .field("open", &self.open)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What the content app asks a distribution type before serving from the index (Pulp's
+/// `Distribution.content_handler` and `content_headers_for`).
+#[derive(Clone, Copy, Debug)]
+pub struct DistributionHooks {
+    /// The distribution type (`pulp_type`).
+    pub pulp_type: &'static str,
+    /// Answers a path of a distribution itself (generated metadata, a redirect), or `None`
+    /// to let the content app serve it from the index; gets the distribution's id and the
+    /// path below its base path.
+    pub content_handler: Option<ContentHandler>,
+    /// Extra headers for a served file at this path (below the base path).
+    pub content_headers: Option<ContentHeaders>,
+}
+
+/// Extra response headers for a path below a distribution's base path.
+pub type ContentHeaders = fn(&str) -> Vec<(&'static str, String)>;
+
+/// A distribution type's own answer for a path, see [`DistributionHooks::content_handler`].
+pub type ContentHandler = for<'a> fn(
+    &'a crate::HttpState,
+    &'a crate::Req,
+    &'a str,
+    &'a str,
+) -> std::pin::Pin<
+    Box<
+        dyn std::future::Future<Output = Result<Option<crate::request::Response>, crate::ApiError>>
+            + Send
+            + 'a,
+    >,
+>;
+
+/// A setting a plugin reads, under Pulp's name (`PYTHON_GROUP_UPLOADS`), set as the
+/// environment variable `PULP_<NAME>` as Pulp's dynaconf reads it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Setting {
+    /// Pulp's name.
+    pub name: &'static str,
+    /// The value when unset.
+    pub default: &'static str,
+}
+
+/// A model permission (Pulp's `<app_label>.<codename>`, e.g. `file.sync_filerepository`),
+/// for the roles and access policies of the RBAC layer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Permission {
+    /// `<app_label>.<codename>`.
+    pub name: &'static str,
+    /// Its description (`Can sync file repository`).
+    pub description: &'static str,
+}
+
 /// Everything one plugin declares.
 pub struct Plugin {
     /// Its `status/` component.
@@ -98,6 +186,16 @@ pub struct Plugin {
     pub endpoints: Vec<Endpoint>,
     /// Its serializers (component schemas).
     pub serializers: &'static [Serializer],
+    /// Its top-level prefixes outside `api/v3/`.
+    pub prefixes: Vec<Prefix>,
+    /// Its distribution types' content-app hooks.
+    pub distribution_hooks: Vec<DistributionHooks>,
+    /// Its settings.
+    pub settings: &'static [Setting],
+    /// Its model permissions (the RBAC layer builds roles and access policies on them).
+    pub permissions: &'static [Permission],
+    /// Its content-guard types' viewsets (Pulp's certguard is such a plugin).
+    pub content_guards: Vec<ViewSet>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -159,6 +257,16 @@ pub struct Platform {
     pub bodies: TaskBodies,
     /// The plugins' migrations (core's run with them).
     pub migrations: Vec<PluginMigrations>,
+    /// Every top-level prefix outside `api/v3/`.
+    pub prefixes: Vec<Prefix>,
+    /// Every distribution type's content-app hooks.
+    pub distribution_hooks: Vec<DistributionHooks>,
+    /// Every declared setting with its value (see [`Platform::with_settings`]).
+    pub settings: std::collections::BTreeMap<&'static str, String>,
+    /// Every model permission.
+    pub permissions: Vec<Permission>,
+    /// Every content-guard type's viewset.
+    pub content_guards: Vec<ViewSet>,
 }
 
 impl Platform {
@@ -171,6 +279,8 @@ impl Platform {
         let mut extra = Vec::new();
         let mut bodies = core.bodies;
         let mut migrations = Vec::new();
+        let (mut prefixes, mut distribution_hooks, mut settings, mut permissions, mut guards) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let (mut remotes, mut repositories, mut publications, mut distributions) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for p in plugins {
@@ -185,6 +295,11 @@ impl Platform {
             bodies.add(p.tasks);
             bodies.add_creators(p.creators);
             migrations.push(p.migrations);
+            prefixes.extend(p.prefixes);
+            distribution_hooks.extend(p.distribution_hooks);
+            settings.extend(p.settings.iter().copied());
+            permissions.extend(p.permissions.iter().copied());
+            guards.extend(p.content_guards);
         }
         endpoints.extend(urls::generic_lists(
             &remotes,
@@ -222,7 +337,45 @@ impl Platform {
             routes: Arc::new(Routes::new(endpoints, test_tasks)),
             bodies,
             migrations,
+            prefixes,
+            distribution_hooks,
+            settings: settings
+                .iter()
+                .map(|s| (s.name, s.default.to_owned()))
+                .collect(),
+            permissions,
+            content_guards: guards,
         }
+    }
+
+    /// The declared settings' values from `lookup` (Pulp's name → value; the binary reads
+    /// `PULP_<NAME>` from the environment), defaults where it has none.
+    pub fn with_settings(mut self, lookup: impl Fn(&str) -> Option<String>) -> Platform {
+        for (name, value) in self.settings.iter_mut() {
+            if let Some(v) = lookup(name) {
+                *value = v;
+            }
+        }
+        self
+    }
+
+    /// A declared setting's value (`None`: no running plugin declares it).
+    pub fn setting(&self, name: &str) -> Option<&str> {
+        self.settings.get(name).map(String::as_str)
+    }
+
+    /// The prefix `path` falls under, among those `service` answers.
+    pub fn prefix(&self, path: &str, service: Service) -> Option<&Prefix> {
+        self.prefixes
+            .iter()
+            .find(|p| p.service == service && path.starts_with(p.path))
+    }
+
+    /// The content-app hooks of distribution type `pulp_type`, if it declares any.
+    pub fn distribution_hooks(&self, pulp_type: &str) -> Option<&DistributionHooks> {
+        self.distribution_hooks
+            .iter()
+            .find(|h| h.pulp_type == pulp_type)
     }
 
     /// What the schema is built from.
@@ -243,5 +396,86 @@ impl Platform {
                        "module": c.module, "domain_compatible": c.domain_compatible})
             })
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn no_migrations() -> Vec<Box<dyn pith_entities::sea_orm_migration::MigrationTrait>> {
+        Vec::new()
+    }
+
+    fn index() -> Plugin {
+        Plugin {
+            component: Component {
+                component: "idx",
+                version: "1.0.0",
+                package: "pulp-idx",
+                module: "pulp_idx.app",
+                domain_compatible: false,
+            },
+            types: Types::default(),
+            remotes: Vec::new(),
+            repositories: Vec::new(),
+            publications: Vec::new(),
+            distributions: Vec::new(),
+            tasks: Vec::new(),
+            creators: Vec::new(),
+            migrations: no_migrations,
+            endpoints: Vec::new(),
+            serializers: &[],
+            prefixes: vec![Prefix {
+                path: "/idx/",
+                service: Service::Api,
+                open: true,
+                handler: crate::router::handler(|_, _, _| {
+                    Box::pin(async { Err(crate::ApiError::NotFound("Not found.".into())) })
+                }),
+            }],
+            distribution_hooks: vec![DistributionHooks {
+                pulp_type: "idx.idx",
+                content_handler: None,
+                content_headers: Some(|_| vec![("x-idx", "1".into())]),
+            }],
+            settings: &[
+                Setting {
+                    name: "IDX_GROUP_UPLOADS",
+                    default: "false",
+                },
+                Setting {
+                    name: "IDX_PATH_PREFIX",
+                    default: "/idx/",
+                },
+            ],
+            permissions: &[Permission {
+                name: "idx.view_idxrepository",
+                description: "Can view idx repository",
+            }],
+            content_guards: Vec::new(),
+        }
+    }
+
+    /// A plugin's prefixes, distribution hooks, settings and permissions reach the platform;
+    /// settings take the environment's value over the default.
+    #[test]
+    fn plugin_slots() {
+        let p = Platform::new(Core::new(false), vec![index()], false)
+            .with_settings(|n| (n == "IDX_GROUP_UPLOADS").then(|| "true".to_owned()));
+        assert_eq!(p.setting("IDX_GROUP_UPLOADS"), Some("true"));
+        assert_eq!(p.setting("IDX_PATH_PREFIX"), Some("/idx/"));
+        assert_eq!(p.setting("NOPE"), None);
+        assert!(p.prefix("/idx/simple/", Service::Api).is_some());
+        assert!(p.prefix("/idx/simple/", Service::Content).is_none());
+        assert!(p.prefix("/other/", Service::Api).is_none());
+        let h = p.distribution_hooks("idx.idx").unwrap();
+        assert_eq!(
+            (h.content_headers.unwrap())("a"),
+            vec![("x-idx", "1".into())]
+        );
+        assert!(p.distribution_hooks("file.file").is_none());
+        assert_eq!(p.permissions.len(), 1);
+        assert_eq!(p.versions["idx"], "1.0.0");
     }
 }

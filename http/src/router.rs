@@ -103,6 +103,31 @@ async fn route(
     if req.path == "/metrics" {
         return crate::telemetry::metrics_page(&state, req).await;
     }
+    // A plugin's own top-level prefix (`/pypi/`, `/v2/`), on the services that answer it.
+    let served = [
+        (crate::plugin::Service::Api, state.parts.api),
+        (crate::plugin::Service::Content, state.parts.content),
+    ];
+    if let Some(p) = served
+        .into_iter()
+        .filter(|(_, on)| *on)
+        .find_map(|(service, _)| state.platform.prefix(&req.path, service))
+        .cloned()
+    {
+        *template = Some(p.path);
+        let user = if p.open {
+            None
+        } else {
+            Some(state.auth.authenticate(req.header("authorization")).await?)
+        };
+        let ctx = Ctx {
+            state: state.clone(),
+            user,
+            cid: cid.to_owned(),
+        };
+        let rest = req.path[p.path.len()..].to_owned();
+        return (p.handler)(&ctx, req, &[rest.as_str()]).await;
+    }
     if !state.parts.api {
         return Err(ApiError::NotFound("Not found.".into()));
     }

@@ -81,63 +81,20 @@ pub(super) async fn update(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
 
 /// Deletes a row (a repository with its versions and memberships).
 pub(super) async fn delete(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
-    use pith_entities::sea_orm::{ConnectionTrait, TransactionTrait};
     let (table, id) = (arg(&ctx, "table")?, arg(&ctx, "id")?);
     let db = &ctx.deps.db;
     let (key, n) = match table.as_str() {
         "core_remote" => {
-            let txn = db.write.begin().await.map_err(db_err)?;
-            // Repositories that used it forget it (Pulp: SET NULL).
-            txn.execute_raw(db.stmt(
-                "UPDATE core_repository SET remote_id = NULL WHERE remote_id = $1",
-                vec![id.clone().into()],
-            ))
-            .await
-            .map_err(db_err)?;
-            let n = txn
-                .execute_raw(db.stmt(
-                    "DELETE FROM core_remote WHERE pulp_id = $1",
-                    vec![id.into()],
-                ))
-                .await
-                .map_err(db_err)?;
-            txn.commit().await.map_err(db_err)?;
-            ("core.Remote", n.rows_affected())
+            let n = pith_entities::remotes::delete(db, &id).await?;
+            ("core.Remote", n)
         }
         "core_repository" => {
-            let txn = db.write.begin().await.map_err(db_err)?;
-            txn.execute_raw(db.stmt(
-                "DELETE FROM core_repositorycontent WHERE repository_id = $1",
-                vec![id.clone().into()],
-            ))
-            .await
-            .map_err(db_err)?;
-            txn.execute_raw(db.stmt(
-                "DELETE FROM core_repositoryversion WHERE repository_id = $1",
-                vec![id.clone().into()],
-            ))
-            .await
-            .map_err(db_err)?;
-            let n = txn
-                .execute_raw(db.stmt(
-                    "DELETE FROM core_repository WHERE pulp_id = $1",
-                    vec![id.into()],
-                ))
-                .await
-                .map_err(db_err)?;
-            txn.commit().await.map_err(db_err)?;
-            ("core.Repository", n.rows_affected())
+            let n = pith_entities::repositories::delete(db, &id).await?;
+            ("core.Repository", n)
         }
         "core_distribution" => {
-            let n = db
-                .write
-                .execute_raw(db.stmt(
-                    "DELETE FROM core_distribution WHERE pulp_id = $1",
-                    vec![id.into()],
-                ))
-                .await
-                .map_err(db_err)?;
-            ("core.Distribution", n.rows_affected())
+            let n = pith_entities::distributions::delete(db, &id).await?;
+            ("core.Distribution", n)
         }
         other => {
             return Err(TaskError::Invalid(format!(

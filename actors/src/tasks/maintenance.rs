@@ -3,7 +3,7 @@
 
 use crate::tasks::TaskError;
 use pith_entities::entity::{remote, repository};
-use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
+use pith_entities::sea_orm::{EntityTrait, TransactionTrait};
 use serde_json::Value;
 use sha2::Digest;
 use tokio::io::AsyncReadExt;
@@ -29,17 +29,7 @@ pub(super) async fn delete_version(ctx: TaskContext) -> Result<TaskOutput, TaskE
     let (repo, number) = args(&ctx)?;
     let db = &ctx.deps.db;
     let txn = db.write.begin().await.map_err(db_err)?;
-    let rows = txn
-        .query_all_raw(db.stmt(
-            "SELECT number FROM core_repositoryversion WHERE repository_id = $1 AND complete = $2",
-            vec![repo.clone().into(), true.into()],
-        ))
-        .await
-        .map_err(db_err)?;
-    let numbers: Vec<i64> = rows
-        .iter()
-        .filter_map(|r| r.try_get::<i64>("", "number").ok())
-        .collect();
+    let numbers = pith_entities::versions::numbers(db, &txn, &repo).await?;
     if !numbers.contains(&number) {
         return Err(TaskError::Invalid(format!(
             "Repository version {number} no longer exists."
@@ -58,12 +48,7 @@ pub(super) async fn delete_version(ctx: TaskContext) -> Result<TaskOutput, TaskE
 }
 
 /// One stored file of the version.
-struct Unit {
-    relative_path: String,
-    file: String,
-    sha256: String,
-    size: i64,
-}
+use pith_entities::versions::StoredArtifact as Unit;
 
 /// Whether the stored file is there and (when `verify`) has the recorded size and sha256.
 async fn intact(path: &std::path::Path, u: &Unit, verify: bool) -> bool {
@@ -100,28 +85,7 @@ pub(super) async fn repair_version(ctx: TaskContext) -> Result<TaskOutput, TaskE
         .and_then(Value::as_bool)
         .unwrap_or(true);
     let db = &ctx.deps.db;
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT ca.relative_path, a.file, a.sha256, a.size FROM core_repositorycontent rc \
-             JOIN core_repositoryversion v ON v.repository_id = rc.repository_id AND v.number = $2 \
-             JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
-             JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
-             WHERE rc.repository_id = $1 AND rc.version_added <= $2 \
-             AND (rc.version_removed IS NULL OR rc.version_removed > $2)",
-            vec![repo_id.clone().into(), number.into()],
-        ))
-        .await
-        .map_err(db_err)?;
-    let mut units = Vec::with_capacity(rows.len());
-    for r in rows {
-        units.push(Unit {
-            relative_path: r.try_get("", "relative_path").map_err(db_err)?,
-            file: r.try_get("", "file").map_err(db_err)?,
-            sha256: r.try_get("", "sha256").map_err(db_err)?,
-            size: r.try_get("", "size").map_err(db_err)?,
-        });
-    }
+    let units = pith_entities::versions::stored_artifacts(db, &repo_id, number).await?;
     let mut missing = Vec::new();
     let mut corrupted = Vec::new();
     for u in units {

@@ -1,6 +1,5 @@
 //! Pulp's JSON for publications (one place, used by task results and the API).
 
-use pith_entities::sea_orm::ConnectionTrait;
 use pith_entities::time::to_rfc3339;
 use pith_entities::{Db, DbError};
 use serde_json::{Value, json};
@@ -30,66 +29,32 @@ pub async fn publications_json(
     if ids.is_empty() {
         return Ok(Vec::new());
     }
-    let ph = super::placeholders(2, ids.len());
-    let mut values: Vec<pith_entities::sea_orm::Value> = vec![true.into()];
-    values.extend(ids.iter().map(|i| i.clone().into()));
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(
-            &format!(
-                "SELECT p.pulp_id, p.pulp_type, p.manifest, p.pulp_created, p.pulp_last_updated, v.repository_id, v.number, \
-                 r.pulp_type AS repository_type \
-                 FROM core_publication p JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id \
-                 JOIN core_repository r ON r.pulp_id = v.repository_id \
-                 WHERE p.complete = $1 AND p.pulp_id IN ({ph})"
-            ),
-            values.clone(),
-        ))
-        .await?;
-    let dists = db
-        .read
-        .query_all_raw(db.stmt(
-            &format!(
-                "SELECT pulp_id, pulp_type, publication_id FROM core_distribution WHERE publication_id IN ({}) ORDER BY name",
-                super::placeholders(1, ids.len())
-            ),
-            values[1..].to_vec(),
-        ))
-        .await?;
+    let rows = pith_entities::publications::complete(db, ids).await?;
+    let dists = pith_entities::publications::distributions_of(db, ids).await?;
     let mut by_pub: std::collections::HashMap<String, Vec<String>> = Default::default();
-    for d in dists {
-        let (id, p, t): (String, String, String) = (
-            d.try_get("", "pulp_id")?,
-            d.try_get("", "publication_id")?,
-            d.try_get("", "pulp_type")?,
-        );
+    for (id, t, p) in dists {
         if let Some(t) = types.distribution(&t) {
             by_pub.entry(p).or_default().push(t.href(v3, &id));
         }
     }
     let mut found = std::collections::HashMap::new();
     for r in rows {
-        let id: String = r.try_get("", "pulp_id")?;
-        let repo: String = r.try_get("", "repository_id")?;
-        let number: i64 = r.try_get("", "number")?;
-        let own: String = r.try_get("", "pulp_type")?;
-        let Some(own) = types.publication(&own) else {
+        let Some(own) = types.publication(&r.pulp_type) else {
             continue;
         };
-        let repo_type: String = r.try_get("", "repository_type")?;
-        let repo_href = types.repository_href(v3, &repo_type, &repo);
+        let repo_href = types.repository_href(v3, &r.repository_type, &r.repository_id);
         let j = json!({
-            "pulp_href": own.href(v3, &id),
-            "prn": own.prn(&id),
-            "pulp_created": to_rfc3339(r.try_get("", "pulp_created")?),
-            "pulp_last_updated": to_rfc3339(r.try_get("", "pulp_last_updated")?),
-            "repository_version": format!("{repo_href}versions/{number}/"),
+            "pulp_href": own.href(v3, &r.id),
+            "prn": own.prn(&r.id),
+            "pulp_created": to_rfc3339(r.created),
+            "pulp_last_updated": to_rfc3339(r.updated),
+            "repository_version": format!("{repo_href}versions/{}/", r.number),
             "repository": repo_href,
-            "distributions": by_pub.remove(&id).unwrap_or_default(),
-            "manifest": r.try_get::<Option<String>>("", "manifest")?,
+            "distributions": by_pub.remove(&r.id).unwrap_or_default(),
+            "manifest": r.manifest,
             "checkpoint": false,
         });
-        found.insert(id, j);
+        found.insert(r.id, j);
     }
     Ok(ids.iter().filter_map(|i| found.remove(i)).collect())
 }

@@ -78,23 +78,9 @@ pub async fn repository_hrefs(
     ids: &[String],
 ) -> Result<std::collections::HashMap<String, String>, DbError> {
     let mut out = std::collections::HashMap::new();
-    for chunk in ids.chunks(pith_entities::MAX_BIND) {
-        let rows = db
-            .read
-            .query_all_raw(db.stmt(
-                &format!(
-                    "SELECT pulp_id, pulp_type FROM core_repository WHERE pulp_id IN ({})",
-                    super::placeholders(1, chunk.len())
-                ),
-                chunk.iter().map(|i| i.clone().into()).collect(),
-            ))
-            .await?;
-        for r in rows {
-            let (id, t): (String, String) =
-                (r.try_get("", "pulp_id")?, r.try_get("", "pulp_type")?);
-            let href = types.repository_href(v3, &t, &id);
-            out.insert(id, href);
-        }
+    for (id, t) in pith_entities::repositories::types_of(db, ids).await? {
+        let href = types.repository_href(v3, &t, &id);
+        out.insert(id, href);
     }
     Ok(out)
 }

@@ -4,13 +4,12 @@
 
 use crate::tasks::TaskError;
 use pith_entities::entity::{artifact, remote};
-use pith_entities::sea_orm::ConnectionTrait;
 use pith_entities::store::TempArtifact;
 use pith_entities::time::now_micros;
 use serde_json::Value;
 use tokio::io::AsyncReadExt;
 
-use super::{TaskContext, TaskOutput, db_err};
+use super::{TaskContext, TaskOutput};
 
 /// What assembling and fetching need: the database and the artifact store (the API uses them
 /// too, for its synchronous upload endpoint).
@@ -31,13 +30,6 @@ impl<'a> From<&'a super::TaskDeps> for Deps<'a> {
     }
 }
 
-/// One stored chunk.
-struct Chunk {
-    offset: i64,
-    size: i64,
-    file: String,
-}
-
 /// Concatenates an upload's chunks (they must cover it exactly), verifies `sha256` when given,
 /// stores the artifact (or re-uses the stored one with the same bytes) and deletes the upload.
 pub async fn assemble(
@@ -46,33 +38,10 @@ pub async fn assemble(
     sha256: Option<&str>,
 ) -> Result<artifact::Model, TaskError> {
     let db = deps.db;
-    let size: i64 = db
-        .read
-        .query_one_raw(db.stmt(
-            "SELECT size FROM core_upload WHERE pulp_id = $1",
-            vec![upload.to_owned().into()],
-        ))
-        .await
-        .map_err(db_err)?
-        .ok_or_else(|| TaskError::invalid("The upload no longer exists."))?
-        .try_get("", "size")
-        .map_err(db_err)?;
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT chunk_offset, size, file FROM core_uploadchunk WHERE upload_id = $1 ORDER BY chunk_offset",
-            vec![upload.to_owned().into()],
-        ))
-        .await
-        .map_err(db_err)?;
-    let mut chunks = Vec::with_capacity(rows.len());
-    for r in rows {
-        chunks.push(Chunk {
-            offset: r.try_get("", "chunk_offset").map_err(db_err)?,
-            size: r.try_get("", "size").map_err(db_err)?,
-            file: r.try_get("", "file").map_err(db_err)?,
-        });
-    }
+    let size = pith_entities::uploads::size(db, upload)
+        .await?
+        .ok_or_else(|| TaskError::invalid("The upload no longer exists."))?;
+    let chunks = pith_entities::uploads::chunks(db, upload).await?;
     let mut at = 0i64;
     for c in &chunks {
         if c.offset != at {
@@ -104,15 +73,9 @@ pub async fn assemble(
         "The provided sha256 value does not match the sha256 of the uploaded file.".to_owned()
     })
     .await?;
-    db.write
-        .execute_raw(db.stmt(
-            "DELETE FROM core_upload WHERE pulp_id = $1",
-            vec![upload.to_owned().into()],
-        ))
-        .await
-        .map_err(db_err)?;
-    for c in &chunks {
-        let _ = deps.store.remove(&c.file).await;
+    // The chunk files go with the rows (the artifact has its own copy).
+    for f in pith_entities::uploads::delete(db, upload).await? {
+        let _ = deps.store.remove(&f).await;
     }
     Ok(a)
 }

@@ -9,7 +9,7 @@ use pith_actors::tasks::publication::{publication_json, publications_json};
 use pith_actors::tasks::{GENERAL_CREATE, GENERAL_DELETE, GENERAL_UPDATE};
 use pith_entities::entity::{distribution, repository, repository_version as version};
 use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait};
-use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, QueryFilter, TransactionTrait};
+use pith_entities::sea_orm::{EntityTrait, QueryFilter};
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 
@@ -67,12 +67,14 @@ pub async fn list_publications(
     let p = listing::parse(req, &PUBLICATION_FILTERS, &PUBLICATION_ORDERABLE)?;
     let v3 = ctx.v3();
     let db = &ctx.state.db;
-    let mut conds = vec!["p.complete = $1".to_owned()];
-    let mut values: Vec<pith_entities::sea_orm::Value> = vec![true.into()];
+    let mut q = pith_entities::publications::PublicationQuery {
+        limit: p.limit,
+        offset: p.offset,
+        ..Default::default()
+    };
     let own: Vec<Detail> = match &vs {
         Some(v) => {
-            values.push(v.detail.pulp_type.into());
-            conds.push(format!("p.pulp_type = ${}", values.len()));
+            q.pulp_types.push(v.detail.pulp_type.to_owned());
             vec![v.detail]
         }
         None => types(ctx).publications.clone(),
@@ -82,8 +84,7 @@ pub async fn list_publications(
             "repository" => {
                 let id = repository_id(ctx, v)
                     .ok_or_else(|| ApiError::field(k, "Invalid hyperlink."))?;
-                values.push(id.into());
-                conds.push(format!("v.repository_id = ${}", values.len()));
+                q.repository = Some(id);
             }
             "repository_version" => {
                 let (r, n) = parse_version_href(&v3, &repository_types(ctx), v)
@@ -91,65 +92,32 @@ pub async fn list_publications(
                 let id = version_id(ctx, &r, n).await?.ok_or_else(|| {
                     ApiError::field(k, "Invalid hyperlink - Object does not exist.")
                 })?;
-                values.push(id.into());
-                conds.push(format!("p.repository_version_id = ${}", values.len()));
+                q.version = Some(id);
             }
             _ => {
                 let ids: Vec<String> = v
                     .split(',')
                     .filter_map(|h| listing::id_from_any(&v3, &own, h))
                     .collect();
-                let ph: Vec<String> = ids
-                    .into_iter()
-                    .map(|i| {
-                        values.push(i.into());
-                        format!("${}", values.len())
-                    })
-                    .collect();
-                conds.push(if ph.is_empty() {
-                    "1 = 0".into()
-                } else {
-                    format!("p.pulp_id IN ({})", ph.join(","))
+                q.ids = Some(match q.ids.take() {
+                    Some(prev) => prev.into_iter().filter(|i| ids.contains(i)).collect(),
+                    None => ids,
                 });
             }
         }
     }
-    let from = format!(
-        "FROM core_publication p JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id WHERE {}",
-        conds.join(" AND ")
-    );
-    let n = db
-        .read
-        .query_all_raw(db.stmt(&format!("SELECT COUNT(*) AS n {from}"), values.clone()))
-        .await?;
-    let count = n
-        .into_iter()
-        .next()
-        .and_then(|r| r.try_get::<i64>("", "n").ok())
-        .unwrap_or(0) as u64;
-    // `ordering` (validated by `parse`) or newest first; the id breaks ties.
-    let mut order: Vec<String> = p
+    // `ordering` (validated by `parse`) or newest first.
+    q.ordering = p
         .ordering
         .iter()
         .map(|(f, desc)| {
-            let col = if f == "pk" { "pulp_id" } else { f.as_str() };
-            format!("p.{col} {}", if *desc { "DESC" } else { "ASC" })
+            (
+                if f == "pk" { "pulp_id" } else { f.as_str() }.to_owned(),
+                *desc,
+            )
         })
         .collect();
-    if order.is_empty() {
-        order.push("p.pulp_created DESC".into());
-    }
-    order.push("p.pulp_id DESC".into());
-    let sql = format!(
-        "SELECT p.pulp_id {from} ORDER BY {} LIMIT {} OFFSET {}",
-        order.join(", "),
-        p.limit,
-        p.offset
-    );
-    let mut ids = Vec::new();
-    for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
-        ids.push(r.try_get::<String>("", "pulp_id")?);
-    }
+    let (count, ids) = pith_entities::publications::list(db, &q).await?;
     let results = publications_json(db, types(ctx), &v3, &ids).await?;
     Ok(ok(&listing::page(req, &p, count, results)))
 }
@@ -179,24 +147,7 @@ pub async fn read_publication(
 pub async fn delete_publication(ctx: &Ctx, id: &str, vs: ViewSet) -> Result<Response, ApiError> {
     load_publication(ctx, id, &vs).await?;
     let id = parse_id(id, vs.detail.model)?.to_string();
-    let db = &ctx.state.db;
-    let txn = db.write.begin().await?;
-    txn.execute_raw(db.stmt(
-        "UPDATE core_distribution SET publication_id = NULL WHERE publication_id = $1",
-        vec![id.clone().into()],
-    ))
-    .await?;
-    txn.execute_raw(db.stmt(
-        "DELETE FROM core_publishedmetadata WHERE publication_id = $1",
-        vec![id.clone().into()],
-    ))
-    .await?;
-    txn.execute_raw(db.stmt(
-        "DELETE FROM core_publication WHERE pulp_id = $1",
-        vec![id.into()],
-    ))
-    .await?;
-    txn.commit().await?;
+    pith_entities::publications::delete(&ctx.state.db, &id).await?;
     pith_entities::content_generation::bump();
     Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -6,8 +6,8 @@
 use pith_actors::tasking::TaskSpec;
 use pith_actors::tasks::UPLOAD_COMMIT;
 use pith_entities::entity::upload;
+use pith_entities::sea_orm::EntityTrait;
 use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait};
-use pith_entities::sea_orm::{ConnectionTrait, EntityTrait};
 use pith_entities::time;
 use serde_json::{Value, json};
 use warp::http::{HeaderValue, StatusCode};
@@ -58,22 +58,11 @@ pub async fn load(ctx: &Ctx, id: &str) -> Result<upload::Model, ApiError> {
 }
 
 async fn chunks(ctx: &Ctx, id: &str) -> Result<Vec<Value>, ApiError> {
-    let db = &ctx.state.db;
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT chunk_offset, size FROM core_uploadchunk WHERE upload_id = $1 ORDER BY chunk_offset",
-            vec![id.to_owned().into()],
-        ))
-        .await?;
-    rows.iter()
-        .map(|r| {
-            Ok(json!({
-                "offset": r.try_get::<i64>("", "chunk_offset")?,
-                "size": r.try_get::<i64>("", "size")?,
-            }))
-        })
-        .collect()
+    Ok(pith_entities::uploads::chunks(&ctx.state.db, id)
+        .await?
+        .into_iter()
+        .map(|c| json!({"offset": c.offset, "size": c.size}))
+        .collect())
 }
 
 /// `POST uploads/ {"size": N}` → 201.
@@ -103,12 +92,7 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
         pulp_last_updated: now,
     };
     let db = &ctx.state.db;
-    db.write
-        .execute_raw(db.stmt(
-            "INSERT INTO core_upload (pulp_id, size, pulp_created, pulp_last_updated) VALUES ($1,$2,$3,$3)",
-            vec![u.pulp_id.clone().into(), size.into(), now.into()],
-        ))
-        .await?;
+    pith_entities::uploads::create(db, &u.pulp_id, size, now).await?;
     let v3 = ctx.v3();
     let mut resp = json_resp(StatusCode::CREATED, &serialize(&v3, &u, None));
     if let Ok(h) = HeaderValue::from_str(&href(&v3, &u.pulp_id)) {
@@ -208,40 +192,17 @@ pub async fn put_chunk(ctx: &Ctx, req: &mut Req, id: &str) -> Result<Response, A
     }
     let chunk_id = uuid::Uuid::now_v7().to_string();
     let file = t.persist_as(store, format!("upload/{chunk_id}")).await?;
-    let db = &ctx.state.db;
-    let old = db
-        .read
-        .query_one_raw(db.stmt(
-            "SELECT file FROM core_uploadchunk WHERE upload_id = $1 AND chunk_offset = $2",
-            vec![u.pulp_id.clone().into(), (start as i64).into()],
-        ))
-        .await?
-        .map(|r| r.try_get::<String>("", "file"))
-        .transpose()?;
     let now = time::now_micros();
-    let txn = pith_entities::sea_orm::TransactionTrait::begin(&db.write).await?;
-    txn.execute_raw(db.stmt(
-        "DELETE FROM core_uploadchunk WHERE upload_id = $1 AND chunk_offset = $2",
-        vec![u.pulp_id.clone().into(), (start as i64).into()],
-    ))
+    let old = pith_entities::uploads::put_chunk(
+        &ctx.state.db,
+        &u.pulp_id,
+        &chunk_id,
+        start as i64,
+        d.size as i64,
+        &file,
+        now,
+    )
     .await?;
-    txn.execute_raw(db.stmt(
-        "INSERT INTO core_uploadchunk (pulp_id, upload_id, chunk_offset, size, file) VALUES ($1,$2,$3,$4,$5)",
-        vec![
-            chunk_id.into(),
-            u.pulp_id.clone().into(),
-            (start as i64).into(),
-            (d.size as i64).into(),
-            file.into(),
-        ],
-    ))
-    .await?;
-    txn.execute_raw(db.stmt(
-        "UPDATE core_upload SET pulp_last_updated = $1 WHERE pulp_id = $2",
-        vec![now.into(), u.pulp_id.clone().into()],
-    ))
-    .await?;
-    txn.commit().await?;
     if let Some(old) = old {
         let _ = store.remove(&old).await;
     }
@@ -255,24 +216,8 @@ pub async fn put_chunk(ctx: &Ctx, req: &mut Req, id: &str) -> Result<Response, A
 /// `DELETE uploads/<id>/` (synchronous, 204; its chunk files go too).
 pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let u = load(ctx, id).await?;
-    let db = &ctx.state.db;
-    let files = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT file FROM core_uploadchunk WHERE upload_id = $1",
-            vec![u.pulp_id.clone().into()],
-        ))
-        .await?;
-    db.write
-        .execute_raw(db.stmt(
-            "DELETE FROM core_upload WHERE pulp_id = $1",
-            vec![u.pulp_id.into()],
-        ))
-        .await?;
-    for r in files {
-        if let Ok(f) = r.try_get::<String>("", "file") {
-            let _ = ctx.state.store.remove(&f).await;
-        }
+    for f in pith_entities::uploads::delete(&ctx.state.db, &u.pulp_id).await? {
+        let _ = ctx.state.store.remove(&f).await;
     }
     Ok(empty(StatusCode::NO_CONTENT))
 }

@@ -38,6 +38,12 @@ pub fn plugin() -> Plugin {
         migrations: MIGRATIONS,
         endpoints: viewsets::endpoints(),
         serializers: serializers::SERIALIZERS,
+        // pulp_file serves everything through core's API and content app as they are.
+        prefixes: Vec::new(),
+        distribution_hooks: Vec::new(),
+        settings: &[],
+        permissions: models::PERMISSIONS,
+        content_guards: Vec::new(),
     }
 }
 

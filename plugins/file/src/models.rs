@@ -9,6 +9,7 @@ use pith_actors::plugin::{ContentType, Detail, RepositoryType};
 use pith_entities::content::ContentTable;
 use pith_entities::sea_orm_migration::prelude::*;
 use pith_entities::versions::RepoKey;
+use pith_http::plugin::Permission;
 
 /// `file.file` content.
 pub const FILE_CONTENT: ContentType = ContentType {
@@ -151,3 +152,94 @@ mod m20261201_000001_file_content {
         }
     }
 }
+
+/// Django's four model permissions of `model` (`file.add_<model>`, …) with its verbose name.
+macro_rules! model_permissions {
+    ($model:literal, $verbose:literal) => {
+        [
+            Permission {
+                name: concat!("file.add_", $model),
+                description: concat!("Can add ", $verbose),
+            },
+            Permission {
+                name: concat!("file.change_", $model),
+                description: concat!("Can change ", $verbose),
+            },
+            Permission {
+                name: concat!("file.delete_", $model),
+                description: concat!("Can delete ", $verbose),
+            },
+            Permission {
+                name: concat!("file.view_", $model),
+                description: concat!("Can view ", $verbose),
+            },
+        ]
+    };
+}
+
+const fn permission(name: &'static str, description: &'static str) -> Permission {
+    Permission { name, description }
+}
+
+const CONTENT_PERMISSIONS: [Permission; 4] = model_permissions!("filecontent", "file content");
+const REMOTE_PERMISSIONS: [Permission; 4] = model_permissions!("fileremote", "file remote");
+const REPOSITORY_PERMISSIONS: [Permission; 4] =
+    model_permissions!("filerepository", "file repository");
+const PUBLICATION_PERMISSIONS: [Permission; 4] =
+    model_permissions!("filepublication", "file publication");
+const DISTRIBUTION_PERMISSIONS: [Permission; 4] =
+    model_permissions!("filedistribution", "file distribution");
+
+/// pulp_file's model permissions (Django's four per model and those its models' `Meta`
+/// adds), for the RBAC layer's roles and access policies.
+pub const PERMISSIONS: &[Permission] = &[
+    CONTENT_PERMISSIONS[0],
+    CONTENT_PERMISSIONS[1],
+    CONTENT_PERMISSIONS[2],
+    CONTENT_PERMISSIONS[3],
+    permission(
+        "file.upload_files",
+        "Can upload File content using synchronous API.",
+    ),
+    REMOTE_PERMISSIONS[0],
+    REMOTE_PERMISSIONS[1],
+    REMOTE_PERMISSIONS[2],
+    REMOTE_PERMISSIONS[3],
+    permission(
+        "file.manage_roles_fileremote",
+        "Can manage roles on file remotes",
+    ),
+    REPOSITORY_PERMISSIONS[0],
+    REPOSITORY_PERMISSIONS[1],
+    REPOSITORY_PERMISSIONS[2],
+    REPOSITORY_PERMISSIONS[3],
+    permission("file.sync_filerepository", "Can start a sync task"),
+    permission(
+        "file.modify_filerepository",
+        "Can modify content of the repository",
+    ),
+    permission(
+        "file.manage_roles_filerepository",
+        "Can manage roles on file repositories",
+    ),
+    permission(
+        "file.repair_filerepository",
+        "Can repair repository versions",
+    ),
+    PUBLICATION_PERMISSIONS[0],
+    PUBLICATION_PERMISSIONS[1],
+    PUBLICATION_PERMISSIONS[2],
+    PUBLICATION_PERMISSIONS[3],
+    permission(
+        "file.manage_roles_filepublication",
+        "Can manage roles on file publications",
+    ),
+    DISTRIBUTION_PERMISSIONS[0],
+    DISTRIBUTION_PERMISSIONS[1],
+    DISTRIBUTION_PERMISSIONS[2],
+    DISTRIBUTION_PERMISSIONS[3],
+    permission(
+        "file.manage_roles_filedistribution",
+        "Can manage roles on file distributions",
+    ),
+];

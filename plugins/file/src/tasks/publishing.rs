@@ -4,8 +4,8 @@
 use pith_actors::tasks::publication::publication_json;
 use pith_actors::tasks::{TaskContext, TaskError, TaskOutput, db_err};
 use pith_entities::entity::{repository, repository_version as version};
-use pith_entities::sea_orm::{ConnectionTrait, EntityTrait, TransactionTrait};
-use pith_entities::time::now_micros;
+use pith_entities::publications::NewPublication;
+use pith_entities::sea_orm::{ConnectionTrait, EntityTrait};
 use pith_entities::{Db, DbError};
 use serde_json::Value;
 
@@ -18,14 +18,17 @@ async fn manifest_text(db: &Db, repo: &str, number: i64) -> Result<String, DbErr
         .query_all_raw(db.stmt(
             // Content not downloaded yet (on demand) has no artifact: its size comes from
             // where it would be fetched.
-            "SELECT f.relative_path, f.digest AS sha256, COALESCE(a.size, \
-             (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id), 0) AS size \
-             FROM core_repositorycontent rc \
-             JOIN file_filecontent f ON f.content_id = rc.content_id \
-             JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
-             LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
-             WHERE rc.repository_id = $1 AND rc.version_added <= $2 AND (rc.version_removed IS NULL OR rc.version_removed > $2) \
-             ORDER BY rc.version_added DESC, f.relative_path",
+            &format!(
+                "SELECT f.relative_path, f.digest AS sha256, COALESCE(a.size, \
+                 (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id), 0) AS size \
+                 FROM core_repositorycontent rc \
+                 JOIN file_filecontent f ON f.content_id = rc.content_id \
+                 JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
+                 LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
+                 WHERE rc.repository_id = $1 AND {} \
+                 ORDER BY rc.version_added DESC, f.relative_path",
+                pith_entities::versions::in_version("rc", "$2")
+            ),
             vec![repo.to_owned().into(), number.into()],
         ))
         .await?;
@@ -67,25 +70,17 @@ pub async fn publish_version(
             .map_err(db_err)?;
         manifest_artifact = Some((name.to_owned(), a.pulp_id));
     }
-    let id = uuid::Uuid::now_v7().to_string();
-    let now = now_micros();
-    let txn = db.write.begin().await.map_err(db_err)?;
-    txn.execute_raw(db.stmt(
-        "INSERT INTO core_publication (pulp_id, pulp_type, repository_version_id, manifest, complete, pass_through, pulp_created, pulp_last_updated) \
-         VALUES ($1,$2,$3,$4,$5,$5,$6,$6)",
-        vec![id.clone().into(), FILE_PUBLICATION.pulp_type.into(), v.pulp_id.clone().into(), manifest.map(str::to_owned).into(), true.into(), now.into()],
-    ))
-    .await
-    .map_err(db_err)?;
-    if let Some((name, aid)) = manifest_artifact {
-        txn.execute_raw(db.stmt(
-            "INSERT INTO core_publishedmetadata (pulp_id, publication_id, relative_path, artifact_id) VALUES ($1,$2,$3,$4)",
-            vec![uuid::Uuid::now_v7().to_string().into(), id.clone().into(), name.into(), aid.into()],
-        ))
-        .await
-        .map_err(db_err)?;
-    }
-    txn.commit().await.map_err(db_err)?;
+    let id = pith_entities::publications::create(
+        db,
+        &NewPublication {
+            pulp_type: FILE_PUBLICATION.pulp_type.to_owned(),
+            version_id: v.pulp_id.clone(),
+            manifest: manifest.map(str::to_owned),
+            pass_through: true,
+            metadata: manifest_artifact.into_iter().collect(),
+        },
+    )
+    .await?;
     let json = publication_json(db, &ctx.deps.types, v3, &id)
         .await
         .map_err(db_err)?

@@ -1,0 +1,351 @@
+//! Publications (Pulp's `Publication` and `PublishedMetadata`) and the distributions that serve
+//! them: creating, listing, rendering rows and deleting.
+
+use sea_orm::{ConnectionTrait, TransactionTrait, Value};
+
+use crate::db::placeholders;
+use crate::time::now_micros;
+use crate::{Db, DbError};
+
+/// A complete publication with its version's repository, as its JSON needs it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PublicationRow {
+    /// Its id.
+    pub id: String,
+    /// Its `pulp_type`.
+    pub pulp_type: String,
+    /// The `manifest` file name, if any.
+    pub manifest: Option<String>,
+    /// Creation time (µs).
+    pub created: i64,
+    /// Last update (µs).
+    pub updated: i64,
+    /// The published version's repository.
+    pub repository_id: String,
+    /// That repository's `pulp_type`.
+    pub repository_type: String,
+    /// The published version's number.
+    pub number: i64,
+}
+
+/// The complete publications among `ids` (any order).
+pub async fn complete(db: &Db, ids: &[String]) -> Result<Vec<PublicationRow>, DbError> {
+    let mut out = Vec::with_capacity(ids.len());
+    for chunk in ids.chunks(crate::MAX_BIND - 1) {
+        let mut values: Vec<Value> = vec![true.into()];
+        values.extend(chunk.iter().map(|i| Value::from(i.clone())));
+        let sql = format!(
+            "SELECT p.pulp_id, p.pulp_type, p.manifest, p.pulp_created, p.pulp_last_updated, v.repository_id, v.number, \
+             r.pulp_type AS repository_type \
+             FROM core_publication p JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id \
+             JOIN core_repository r ON r.pulp_id = v.repository_id \
+             WHERE p.complete = $1 AND p.pulp_id IN ({})",
+            placeholders(2, chunk.len())
+        );
+        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
+            out.push(PublicationRow {
+                id: r.try_get("", "pulp_id")?,
+                pulp_type: r.try_get("", "pulp_type")?,
+                manifest: r.try_get("", "manifest")?,
+                created: r.try_get("", "pulp_created")?,
+                updated: r.try_get("", "pulp_last_updated")?,
+                repository_id: r.try_get("", "repository_id")?,
+                repository_type: r.try_get("", "repository_type")?,
+                number: r.try_get("", "number")?,
+            });
+        }
+    }
+    Ok(out)
+}
+
+/// The distributions serving each of `ids`: `(distribution id, its pulp_type, publication
+/// id)`, by distribution name.
+pub async fn distributions_of(
+    db: &Db,
+    ids: &[String],
+) -> Result<Vec<(String, String, String)>, DbError> {
+    let mut out = Vec::new();
+    for chunk in ids.chunks(crate::MAX_BIND) {
+        let sql = format!(
+            "SELECT pulp_id, pulp_type, publication_id FROM core_distribution WHERE publication_id IN ({}) ORDER BY name",
+            placeholders(1, chunk.len())
+        );
+        let values = chunk.iter().map(|i| Value::from(i.clone())).collect();
+        for d in db.read.query_all_raw(db.stmt(&sql, values)).await? {
+            out.push((
+                d.try_get("", "pulp_id")?,
+                d.try_get("", "pulp_type")?,
+                d.try_get("", "publication_id")?,
+            ));
+        }
+    }
+    Ok(out)
+}
+
+/// A publication to create.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct NewPublication {
+    /// Its `pulp_type`.
+    pub pulp_type: String,
+    /// The version it publishes.
+    pub version_id: String,
+    /// The `manifest` file name it names, if any.
+    pub manifest: Option<String>,
+    /// Serve the version's content artifacts at their relative paths.
+    pub pass_through: bool,
+    /// Published metadata files: relative path and artifact id.
+    pub metadata: Vec<(String, String)>,
+}
+
+/// Creates a complete publication with its metadata files in one transaction; returns its id.
+pub async fn create(db: &Db, p: &NewPublication) -> Result<String, DbError> {
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = now_micros();
+    let txn = db.write.begin().await?;
+    txn.execute_raw(db.stmt(
+        "INSERT INTO core_publication (pulp_id, pulp_type, repository_version_id, manifest, complete, pass_through, pulp_created, pulp_last_updated) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$7)",
+        vec![
+            id.clone().into(),
+            p.pulp_type.clone().into(),
+            p.version_id.clone().into(),
+            p.manifest.clone().into(),
+            true.into(),
+            p.pass_through.into(),
+            now.into(),
+        ],
+    ))
+    .await?;
+    for (path, artifact) in &p.metadata {
+        txn.execute_raw(db.stmt(
+            "INSERT INTO core_publishedmetadata (pulp_id, publication_id, relative_path, artifact_id) VALUES ($1,$2,$3,$4)",
+            vec![
+                uuid::Uuid::now_v7().to_string().into(),
+                id.clone().into(),
+                path.clone().into(),
+                artifact.clone().into(),
+            ],
+        ))
+        .await?;
+    }
+    txn.commit().await?;
+    Ok(id)
+}
+
+/// Deletes publication `id` with its metadata; distributions serving it serve nothing.
+pub async fn delete(db: &Db, id: &str) -> Result<(), DbError> {
+    let txn = db.write.begin().await?;
+    for sql in [
+        "UPDATE core_distribution SET publication_id = NULL WHERE publication_id = $1",
+        "DELETE FROM core_publishedmetadata WHERE publication_id = $1",
+        "DELETE FROM core_publication WHERE pulp_id = $1",
+    ] {
+        txn.execute_raw(db.stmt(sql, vec![id.to_owned().into()]))
+            .await?;
+    }
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Which complete publications a list shows.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PublicationQuery {
+    /// Only these types (empty: every type).
+    pub pulp_types: Vec<String>,
+    /// Only of this repository.
+    pub repository: Option<String>,
+    /// Only of this version.
+    pub version: Option<String>,
+    /// Only these ids (`pulp_href__in` and the like).
+    pub ids: Option<Vec<String>>,
+    /// Order: (column of `core_publication`, descending), validated by the caller; the id
+    /// breaks ties; empty: newest first.
+    pub ordering: Vec<(String, bool)>,
+    /// Page size.
+    pub limit: u64,
+    /// Page start.
+    pub offset: u64,
+}
+
+/// The total count and one page of ids.
+pub async fn list(db: &Db, q: &PublicationQuery) -> Result<(u64, Vec<String>), DbError> {
+    let mut conds = vec!["p.complete = $1".to_owned()];
+    let mut values: Vec<Value> = vec![true.into()];
+    let bind = |values: &mut Vec<Value>, v: String| {
+        values.push(v.into());
+        format!("${}", values.len())
+    };
+    if !q.pulp_types.is_empty() {
+        let ph: Vec<String> = q
+            .pulp_types
+            .iter()
+            .map(|t| bind(&mut values, t.clone()))
+            .collect();
+        conds.push(format!("p.pulp_type IN ({})", ph.join(",")));
+    }
+    if let Some(r) = &q.repository {
+        conds.push(format!(
+            "v.repository_id = {}",
+            bind(&mut values, r.clone())
+        ));
+    }
+    if let Some(v) = &q.version {
+        conds.push(format!(
+            "p.repository_version_id = {}",
+            bind(&mut values, v.clone())
+        ));
+    }
+    if let Some(ids) = &q.ids {
+        if ids.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        let ph: Vec<String> = ids.iter().map(|i| bind(&mut values, i.clone())).collect();
+        conds.push(format!("p.pulp_id IN ({})", ph.join(",")));
+    }
+    let from = format!(
+        "FROM core_publication p JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id WHERE {}",
+        conds.join(" AND ")
+    );
+    let count = db
+        .read
+        .query_one_raw(db.stmt(&format!("SELECT COUNT(*) AS n {from}"), values.clone()))
+        .await?
+        .map(|r| r.try_get::<i64>("", "n"))
+        .transpose()?
+        .unwrap_or(0) as u64;
+    let mut order: Vec<String> = q
+        .ordering
+        .iter()
+        .map(|(col, desc)| format!("p.{col} {}", if *desc { "DESC" } else { "ASC" }))
+        .collect();
+    if order.is_empty() {
+        order.push("p.pulp_created DESC".into());
+    }
+    order.push("p.pulp_id DESC".into());
+    let sql = format!(
+        "SELECT p.pulp_id {from} ORDER BY {} LIMIT {} OFFSET {}",
+        order.join(", "),
+        q.limit,
+        q.offset
+    );
+    let ids = db
+        .read
+        .query_all_raw(db.stmt(&sql, values))
+        .await?
+        .into_iter()
+        .map(|r| r.try_get::<String>("", "pulp_id"))
+        .collect::<Result<_, _>>()?;
+    Ok((count, ids))
+}
+
+/// What a distribution names to serve.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Served<'a> {
+    /// This publication.
+    Publication(&'a str),
+    /// The latest complete publication of this version.
+    Version(&'a str),
+    /// The latest complete publication of this repository's latest published version.
+    Repository(&'a str),
+}
+
+/// The publication a distribution serves, with its version's id.
+pub async fn served(db: &Db, what: Served<'_>) -> Result<Option<(String, String)>, DbError> {
+    let (sql, arg) = match what {
+        Served::Publication(p) => (
+            "SELECT pulp_id, repository_version_id FROM core_publication WHERE pulp_id = $1 AND complete = $2",
+            p,
+        ),
+        Served::Version(v) => (
+            "SELECT pulp_id, repository_version_id FROM core_publication WHERE repository_version_id = $1 AND complete = $2 \
+             ORDER BY pulp_created DESC LIMIT 1",
+            v,
+        ),
+        Served::Repository(r) => (
+            "SELECT p.pulp_id, p.repository_version_id FROM core_publication p JOIN core_repositoryversion v \
+             ON v.pulp_id = p.repository_version_id WHERE v.repository_id = $1 AND p.complete = $2 \
+             ORDER BY v.number DESC, p.pulp_created DESC LIMIT 1",
+            r,
+        ),
+    };
+    db.read
+        .query_one_raw(db.stmt(sql, vec![arg.to_owned().into(), true.into()]))
+        .await?
+        .map(|r| {
+            Ok((
+                r.try_get("", "pulp_id")?,
+                r.try_get("", "repository_version_id")?,
+            ))
+        })
+        .transpose()
+}
+
+/// One path a publication serves: a metadata file or a content artifact of its version.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ServedFile {
+    /// Published metadata (else a content artifact).
+    pub metadata: bool,
+    /// Its path below the base path.
+    pub relative_path: String,
+    /// The stored artifact's file, size, sha256 and creation time, if stored.
+    pub stored: Option<(String, i64, String, i64)>,
+    /// The content artifact (content not downloaded yet is fetched by it).
+    pub content_artifact: Option<String>,
+    /// The digest and size its remote artifacts declare.
+    pub remote: (Option<String>, Option<i64>),
+}
+
+/// A publication's metadata files, then its version's content artifacts at their relative
+/// paths (as Pulp serves a pass-through publication), in one query.
+pub async fn served_files(
+    db: &Db,
+    publication: &str,
+    version: &str,
+) -> Result<Vec<ServedFile>, DbError> {
+    let sql = format!(
+        "SELECT 0 AS meta, m.relative_path, a.file, a.size, a.sha256, a.pulp_created, \
+         NULL AS ca_id, NULL AS digest, NULL AS remote_size \
+         FROM core_publishedmetadata m LEFT JOIN core_artifact a ON a.pulp_id = m.artifact_id \
+         WHERE m.publication_id = $1 \
+         UNION ALL \
+         SELECT 1 AS meta, ca.relative_path, a.file, a.size, a.sha256, a.pulp_created, \
+         ca.pulp_id AS ca_id, \
+         (SELECT MAX(ra.sha256) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id) AS digest, \
+         (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id) AS remote_size \
+         FROM core_repositorycontent rc \
+         JOIN core_repositoryversion v ON v.pulp_id = $2 AND rc.repository_id = v.repository_id \
+         JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
+         LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
+         WHERE {} \
+         ORDER BY meta",
+        crate::versions::in_version("rc", "v.number")
+    );
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(
+            &sql,
+            vec![publication.to_owned().into(), version.to_owned().into()],
+        ))
+        .await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for r in rows {
+        let file: Option<String> = r.try_get("", "file")?;
+        let stored = match file {
+            Some(f) => Some((
+                f,
+                r.try_get("", "size")?,
+                r.try_get("", "sha256")?,
+                r.try_get("", "pulp_created")?,
+            )),
+            None => None,
+        };
+        out.push(ServedFile {
+            metadata: r.try_get::<i32>("", "meta")? == 0,
+            relative_path: r.try_get("", "relative_path")?,
+            stored,
+            content_artifact: r.try_get("", "ca_id")?,
+            remote: (r.try_get("", "digest")?, r.try_get("", "remote_size")?),
+        });
+    }
+    Ok(out)
+}
