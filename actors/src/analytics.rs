@@ -12,7 +12,6 @@
 use std::time::Duration;
 
 use pith_entities::Db;
-use pith_entities::sea_orm::ConnectionTrait;
 use ractor::{Actor, ActorProcessingErr, ActorRef, SupervisionEvent};
 use ractor_cluster_derive::RactorMessage;
 
@@ -103,25 +102,11 @@ impl Payload {
 /// Gathers the payload from the database.
 pub async fn payload(db: &Db, version: &str) -> Result<Payload, pith_entities::DbError> {
     let now = pith_entities::time::now_micros();
-    let system_id: String = db
-        .read
-        .query_one_raw(db.stmt("SELECT pulp_id FROM core_systemid", vec![]))
-        .await?
-        .map(|r| r.try_get("", "pulp_id"))
-        .transpose()?
-        .unwrap_or_default();
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT name, app_type FROM core_appstatus WHERE last_heartbeat + ttl * 1000000 > $1",
-            vec![now.into()],
-        ))
-        .await?;
+    let system_id = pith_entities::analytics::system_id(db).await?;
+    let rows = pith_entities::analytics::online_apps(db, now).await?;
     let mut content = (0u32, std::collections::BTreeSet::new());
     let mut workers = (0u32, std::collections::BTreeSet::new());
-    for r in rows {
-        let name: String = r.try_get("", "name")?;
-        let kind: String = r.try_get("", "app_type")?;
+    for (name, kind) in rows {
         // Hosts are what follows `@` in app names, as Pulp counts them.
         let host = name
             .rsplit_once('@')
@@ -135,22 +120,8 @@ pub async fn payload(db: &Db, version: &str) -> Result<Payload, pith_entities::D
         slot.0 += 1;
         slot.1.insert(host);
     }
-    let postgresql_version = match db.backend {
-        pith_entities::Backend::Postgres => db
-            .read
-            .query_one_raw(db.stmt("SELECT current_setting('server_version_num') AS v", vec![]))
-            .await?
-            .and_then(|r| r.try_get::<String>("", "v").ok())
-            .and_then(|v| v.parse().ok()),
-        pith_entities::Backend::Sqlite => None,
-    };
-    let users: i64 = db
-        .read
-        .query_one_raw(db.stmt("SELECT COUNT(*) AS n FROM auth_user", vec![]))
-        .await?
-        .map(|r| r.try_get("", "n"))
-        .transpose()?
-        .unwrap_or(0);
+    let postgresql_version = pith_entities::analytics::postgresql_version(db).await?;
+    let users = pith_entities::analytics::users(db).await?;
     Ok(Payload {
         system_id,
         online_content_apps: Apps {
@@ -183,29 +154,16 @@ pub struct Config {
 /// Claims this period's post: true for exactly one node.
 async fn claim(db: &Db, period: Duration) -> Result<bool, pith_entities::DbError> {
     let now = pith_entities::time::now_micros();
-    let r = db
-        .write
-        .execute_raw(db.stmt(
-            "UPDATE pith_analytics SET next_post_at = $1 WHERE id = 1 AND next_post_at <= $2",
-            vec![(now + period.as_micros() as i64).into(), now.into()],
-        ))
-        .await?;
-    Ok(r.rows_affected() == 1)
+    pith_entities::analytics::claim(db, now, now + period.as_micros() as i64).await
 }
 
 /// How long until the next post is due.
 async fn until_due(db: &Db) -> Duration {
     let now = pith_entities::time::now_micros();
-    let next = db
-        .read
-        .query_one_raw(db.stmt(
-            "SELECT next_post_at FROM pith_analytics WHERE id = 1",
-            vec![],
-        ))
+    let next = pith_entities::analytics::next_post_at(db)
         .await
         .ok()
         .flatten()
-        .and_then(|r| r.try_get::<i64>("", "next_post_at").ok())
         .unwrap_or(now);
     Duration::from_micros(next.saturating_sub(now).max(0) as u64)
 }

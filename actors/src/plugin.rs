@@ -11,6 +11,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use pith_entities::content::{ContentTable, Reference};
+use pith_entities::detail::DetailTable;
 use pith_entities::entity::repository;
 use pith_entities::sea_orm::DatabaseTransaction;
 use pith_entities::versions::RepoKey;
@@ -99,6 +100,30 @@ pub struct RepositoryType {
     pub on_new_version: Option<OnNewVersion>,
 }
 
+/// The master models a plugin's type may add fields to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Master {
+    /// `core_remote`.
+    Remote,
+    /// `core_repository`.
+    Repository,
+    /// `core_publication`.
+    Publication,
+    /// `core_distribution`.
+    Distribution,
+}
+
+/// The fields one type adds to its master model, in its detail table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct TypeTable {
+    /// The master model.
+    pub master: Master,
+    /// The type (`pulp_type`).
+    pub pulp_type: &'static str,
+    /// Its detail table.
+    pub table: DetailTable,
+}
+
 /// Every detail type the running plugins declare.
 #[derive(Clone, Debug, Default)]
 pub struct Types {
@@ -112,6 +137,8 @@ pub struct Types {
     pub publications: Vec<Detail>,
     /// Distribution types.
     pub distributions: Vec<Detail>,
+    /// The detail tables of types that add fields to their master model.
+    pub tables: Vec<TypeTable>,
 }
 
 fn by_type<'a, T>(all: &'a [T], pulp_type: &str, detail: impl Fn(&T) -> &Detail) -> Option<&'a T> {
@@ -126,6 +153,15 @@ impl Types {
         self.repositories.extend(other.repositories);
         self.publications.extend(other.publications);
         self.distributions.extend(other.distributions);
+        self.tables.extend(other.tables);
+    }
+
+    /// The detail table of type `pulp_type` of `master`, if it adds fields.
+    pub fn table(&self, master: Master, pulp_type: &str) -> Option<&DetailTable> {
+        self.tables
+            .iter()
+            .find(|t| t.master == master && t.pulp_type == pulp_type)
+            .map(|t| &t.table)
     }
 
     /// Every reference between content units, of every type.

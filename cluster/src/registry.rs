@@ -9,7 +9,6 @@ use ractor_cluster_derive::RactorMessage;
 use tokio::task::JoinHandle;
 
 use pith_actors::tasking::{Liveness, NodeIdentity};
-use pith_entities::sea_orm::ConnectionTrait;
 use pith_entities::{Db, DbError, WriteOp, Writer, time::now_micros};
 
 /// What kind of app a row describes.
@@ -111,29 +110,16 @@ impl Registration {
     ) -> Result<Registration, DbError> {
         let now = now_micros();
         for (name, kind) in apps {
-            db.write
-                .execute_raw(db.stmt(
-                    "DELETE FROM core_appstatus WHERE name = $1",
-                    vec![name.clone().into()],
-                ))
-                .await?;
-            db.write
-                .execute_raw(db.stmt(
-                    &format!("INSERT INTO core_appstatus (pulp_id, name, app_type, node, incarnation, pulp_created, pulp_last_updated, \
-                     last_heartbeat, ttl, current_task, versions, cluster_addr) VALUES ($1,$2,$3,$4,$5,$6,$6,{},$7,NULL,$8,$9)", db.now_sql()),
-                    vec![
-                        uuid::Uuid::now_v7().to_string().into(),
-                        name.clone().into(),
-                        kind.as_str().into(),
-                        identity.node.clone().into(),
-                        identity.incarnation.clone().into(),
-                        now.into(),
-                        (ttl.as_secs().max(1) as i64).into(),
-                        versions.to_string().into(),
-                        cluster_addr.map(str::to_owned).into(),
-                    ],
-                ))
-                .await?;
+            let app = pith_entities::nodes::NewAppStatus {
+                name,
+                app_type: kind.as_str(),
+                node: &identity.node,
+                incarnation: &identity.incarnation,
+                ttl_secs: ttl.as_secs().max(1) as i64,
+                versions: versions.to_string(),
+                cluster_addr,
+            };
+            pith_entities::nodes::register(db, &app, now).await?;
         }
         let names: Vec<String> = apps.iter().map(|(n, _)| n.clone()).collect();
         let args = HeartbeatArgs {
@@ -159,14 +145,7 @@ impl Registration {
         self.actor.stop(None);
         let _ = self.join.await;
         for name in &self.names {
-            let _ = self
-                .db
-                .write
-                .execute_raw(self.db.stmt(
-                    "DELETE FROM core_appstatus WHERE name = $1",
-                    vec![name.clone().into()],
-                ))
-                .await;
+            let _ = pith_entities::nodes::unregister(&self.db, name).await;
         }
     }
 }

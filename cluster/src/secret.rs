@@ -7,7 +7,6 @@
 
 use sha2::{Digest, Sha256};
 
-use pith_entities::sea_orm::ConnectionTrait;
 use pith_entities::{Db, DbError};
 
 /// Why a node may not join.
@@ -39,20 +38,7 @@ fn fingerprint(salt: &str, secret: &str) -> String {
 }
 
 async fn stored(db: &Db) -> Result<Option<(String, String)>, DbError> {
-    let rows = db
-        .write
-        .query_all_raw(db.stmt(
-            "SELECT salt, fingerprint FROM pith_cluster WHERE id = 1",
-            vec![],
-        ))
-        .await?;
-    match rows.first() {
-        Some(r) => Ok(Some((
-            r.try_get("", "salt")?,
-            r.try_get("", "fingerprint")?,
-        ))),
-        None => Ok(None),
-    }
+    pith_entities::nodes::cluster_secret(db).await
 }
 
 async fn live_nodes(db: &Db, except: &str) -> Result<usize, DbError> {
@@ -73,12 +59,7 @@ pub async fn cluster_nodes_alive(db: &Db) -> Result<usize, DbError> {
 pub async fn check(db: &Db, secret: &str, incarnation: &str) -> Result<(), SecretError> {
     let salt = uuid::Uuid::new_v4().simple().to_string();
     let mine = fingerprint(&salt, secret);
-    db.write
-        .execute_raw(db.stmt(
-            "INSERT INTO pith_cluster (id, salt, fingerprint) VALUES (1, $1, $2) ON CONFLICT (id) DO NOTHING",
-            vec![salt.clone().into(), mine.clone().into()],
-        ))
-        .await?;
+    pith_entities::nodes::init_cluster_secret(db, &salt, &mine).await?;
     let Some((their_salt, theirs)) = stored(db).await? else {
         return Err(DbError::Corrupt("pith_cluster has no row".into()).into());
     };
@@ -91,15 +72,7 @@ pub async fn check(db: &Db, secret: &str, incarnation: &str) -> Result<(), Secre
     }
     // Nobody alive uses the old one: this is a change of secret. Conditional, so that of two
     // nodes starting with different secrets only one wins.
-    let changed = db
-        .write
-        .execute_raw(db.stmt(
-            "UPDATE pith_cluster SET salt = $1, fingerprint = $2 WHERE id = 1 AND fingerprint = $3",
-            vec![salt.into(), mine.into(), theirs.into()],
-        ))
-        .await?
-        .rows_affected();
-    if changed == 1 {
+    if pith_entities::nodes::replace_cluster_secret(db, &salt, &mine, &theirs).await? {
         tracing::warn!(
             "PULP_CLUSTER_SECRET changed: no other node was running, so this node's secret is now the cluster's"
         );
@@ -112,6 +85,7 @@ pub async fn check(db: &Db, secret: &str, incarnation: &str) -> Result<(), Secre
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pith_entities::sea_orm::ConnectionTrait;
 
     #[tokio::test]
     async fn first_secret_wins_while_nodes_live_and_can_change_when_none_do() {

@@ -251,3 +251,19 @@ pub async fn delete_orphans(
     }
     Ok(gone)
 }
+
+/// Deletes artifact `id` unless content or published metadata refers to it; returns whether
+/// it went.
+pub async fn delete_unreferenced(db: &Db, id: &str) -> Result<bool, DbError> {
+    Ok(db
+        .write
+        .execute_raw(db.stmt(
+            "DELETE FROM core_artifact WHERE pulp_id = $1 AND NOT EXISTS \
+             (SELECT 1 FROM core_contentartifact ca WHERE ca.artifact_id = core_artifact.pulp_id) \
+             AND NOT EXISTS (SELECT 1 FROM core_publishedmetadata pm WHERE pm.artifact_id = core_artifact.pulp_id)",
+            vec![id.to_owned().into()],
+        ))
+        .await?
+        .rows_affected()
+        > 0)
+}

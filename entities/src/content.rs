@@ -468,6 +468,22 @@ pub async fn fetch_sources(
         .collect()
 }
 
+/// Those of `ids` that are stored content.
+pub async fn existing(db: &Db, ids: &[String]) -> Result<Vec<String>, DbError> {
+    let mut found = Vec::new();
+    for chunk in ids.chunks(crate::MAX_BIND) {
+        let sql = format!(
+            "SELECT pulp_id FROM core_content WHERE pulp_id IN ({})",
+            placeholders(1, chunk.len())
+        );
+        let values = chunk.iter().map(|i| Value::from(i.clone())).collect();
+        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
+            found.push(r.try_get::<String>("", "pulp_id")?);
+        }
+    }
+    Ok(found)
+}
+
 /// Which membership of a version a content list asks for.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Membership {

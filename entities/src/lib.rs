@@ -7,10 +7,12 @@
 //!   and sorts the same way on SQLite (which has no timestamp type) and PostgreSQL;
 //! - nothing uses arrays or hstore: a task's resources live in `core_taskresource`.
 
+pub mod analytics;
 pub mod artifacts;
 pub mod content;
 pub mod content_generation;
 pub mod db;
+pub mod detail;
 pub mod distributions;
 pub mod entity;
 pub mod error;

@@ -14,8 +14,6 @@ pub struct PublicationRow {
     pub id: String,
     /// Its `pulp_type`.
     pub pulp_type: String,
-    /// The `manifest` file name, if any.
-    pub manifest: Option<String>,
     /// Creation time (µs).
     pub created: i64,
     /// Last update (µs).
@@ -35,7 +33,7 @@ pub async fn complete(db: &Db, ids: &[String]) -> Result<Vec<PublicationRow>, Db
         let mut values: Vec<Value> = vec![true.into()];
         values.extend(chunk.iter().map(|i| Value::from(i.clone())));
         let sql = format!(
-            "SELECT p.pulp_id, p.pulp_type, p.manifest, p.pulp_created, p.pulp_last_updated, v.repository_id, v.number, \
+            "SELECT p.pulp_id, p.pulp_type, p.pulp_created, p.pulp_last_updated, v.repository_id, v.number, \
              r.pulp_type AS repository_type \
              FROM core_publication p JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id \
              JOIN core_repository r ON r.pulp_id = v.repository_id \
@@ -46,7 +44,6 @@ pub async fn complete(db: &Db, ids: &[String]) -> Result<Vec<PublicationRow>, Db
             out.push(PublicationRow {
                 id: r.try_get("", "pulp_id")?,
                 pulp_type: r.try_get("", "pulp_type")?,
-                manifest: r.try_get("", "manifest")?,
                 created: r.try_get("", "pulp_created")?,
                 updated: r.try_get("", "pulp_last_updated")?,
                 repository_id: r.try_get("", "repository_id")?,
@@ -89,8 +86,11 @@ pub struct NewPublication {
     pub pulp_type: String,
     /// The version it publishes.
     pub version_id: String,
-    /// The `manifest` file name it names, if any.
-    pub manifest: Option<String>,
+    /// Its type's own fields, in its detail table.
+    pub details: Option<(
+        crate::detail::DetailTable,
+        serde_json::Map<String, serde_json::Value>,
+    )>,
     /// Serve the version's content artifacts at their relative paths.
     pub pass_through: bool,
     /// Published metadata files: relative path and artifact id.
@@ -103,13 +103,12 @@ pub async fn create(db: &Db, p: &NewPublication) -> Result<String, DbError> {
     let now = now_micros();
     let txn = db.write.begin().await?;
     txn.execute_raw(db.stmt(
-        "INSERT INTO core_publication (pulp_id, pulp_type, repository_version_id, manifest, complete, pass_through, pulp_created, pulp_last_updated) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$7)",
+        "INSERT INTO core_publication (pulp_id, pulp_type, repository_version_id, complete, pass_through, pulp_created, pulp_last_updated) \
+         VALUES ($1,$2,$3,$4,$5,$6,$6)",
         vec![
             id.clone().into(),
             p.pulp_type.clone().into(),
             p.version_id.clone().into(),
-            p.manifest.clone().into(),
             true.into(),
             p.pass_through.into(),
             now.into(),
@@ -127,6 +126,9 @@ pub async fn create(db: &Db, p: &NewPublication) -> Result<String, DbError> {
             ],
         ))
         .await?;
+    }
+    if let Some((table, values)) = &p.details {
+        crate::detail::save(db, &txn, table, &id, values).await?;
     }
     txn.commit().await?;
     Ok(id)

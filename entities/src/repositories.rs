@@ -22,8 +22,6 @@ pub fn set_field(am: &mut repository::ActiveModel, key: &str, v: &Value) -> Resu
         "retain_repo_versions" => am.retain_repo_versions = Set(v.as_i64()),
         "retain_checkpoints" => am.retain_checkpoints = Set(v.as_i64()),
         "remote" => am.remote_id = Set(text(v)),
-        "autopublish" => am.autopublish = Set(v.as_bool().unwrap_or(false)),
-        "manifest" => am.manifest = Set(text(v)),
         other => return Err(format!("unknown repository field {other:?}")),
     }
     Ok(())

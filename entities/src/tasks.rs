@@ -344,3 +344,108 @@ pub async fn purge_batch(
         .rows_affected() as i64;
     Ok((n, related))
 }
+
+/// Deletes finished task `id` with its progress reports, created resources and resource
+/// claims (a task that is not finished stays).
+pub async fn delete_finished(db: &Db, id: &str) -> Result<(), DbError> {
+    use sea_orm::TransactionTrait;
+    let txn = db.write.begin().await?;
+    for table in [
+        "core_progressreport",
+        "core_createdresource",
+        "core_taskresource",
+    ] {
+        txn.execute_raw(db.stmt(
+            &format!("DELETE FROM {table} WHERE task_id = $1"),
+            vec![id.to_owned().into()],
+        ))
+        .await?;
+    }
+    txn.execute_raw(db.stmt(
+        "DELETE FROM core_task WHERE pulp_id = $1 AND state IN ('completed','failed','canceled','skipped')",
+        vec![id.to_owned().into()],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// Running (or canceling) tasks whose owner is not `own` and whose owner's heartbeat is stale
+/// or gone, on the database's clock: `(task, owner incarnation)`.
+pub async fn abandoned(db: &Db, own: &str) -> Result<Vec<(Uuid, String)>, DbError> {
+    let sql = format!(
+        "SELECT t.pulp_id, t.owner_incarnation FROM core_task t \
+         WHERE t.state IN ('running','canceling') AND t.owner_incarnation IS NOT NULL \
+         AND t.owner_incarnation <> $1 AND NOT EXISTS (SELECT 1 FROM core_appstatus a \
+         WHERE a.incarnation = t.owner_incarnation AND a.last_heartbeat >= {} - a.ttl * 1000000)",
+        db.now_sql()
+    );
+    let mut out = Vec::new();
+    for r in db
+        .read
+        .query_all_raw(db.stmt(&sql, vec![own.to_owned().into()]))
+        .await?
+    {
+        let id: String = r.try_get("", "pulp_id")?;
+        if let Ok(task) = Uuid::parse_str(&id) {
+            out.push((task, r.try_get("", "owner_incarnation")?));
+        }
+    }
+    Ok(out)
+}
+
+/// The states of those of `tasks` that are neither running nor canceling.
+pub async fn idle_states(db: &Db, tasks: &[Uuid]) -> Result<Vec<(Uuid, String)>, DbError> {
+    let mut out = Vec::new();
+    for chunk in tasks.chunks(crate::MAX_BIND) {
+        let sql = format!(
+            "SELECT pulp_id, state FROM core_task WHERE pulp_id IN ({}) AND state <> 'running' AND state <> 'canceling'",
+            crate::db::placeholders(1, chunk.len())
+        );
+        let values = chunk.iter().map(|t| Value::from(t.to_string())).collect();
+        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
+            if let Ok(t) = Uuid::parse_str(&r.try_get::<String>("", "pulp_id")?) {
+                out.push((t, r.try_get("", "state")?));
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Task counts for the gauges: `(waiting, running, canceling)`, and the number of waiting
+/// tasks unblocked before `unblocked_before` with the oldest one's unblock time.
+pub async fn gauges(
+    db: &Db,
+    unblocked_before: Micros,
+) -> Result<([i64; 3], i64, Option<Micros>), DbError> {
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(
+            "SELECT state, COUNT(*) AS n FROM core_task WHERE state IN ('waiting','running','canceling') GROUP BY state",
+            vec![],
+        ))
+        .await?;
+    let mut by_state = [0i64; 3];
+    for r in rows {
+        let st: String = r.try_get("", "state")?;
+        let i = match st.as_str() {
+            "waiting" => 0,
+            "running" => 1,
+            _ => 2,
+        };
+        by_state[i] = r.try_get("", "n")?;
+    }
+    let r = db
+        .read
+        .query_one_raw(db.stmt(
+            "SELECT COUNT(*) AS n, MIN(unblocked_at) AS oldest FROM core_task \
+             WHERE state = 'waiting' AND unblocked_at IS NOT NULL AND unblocked_at < $1",
+            vec![unblocked_before.into()],
+        ))
+        .await?;
+    let (n, oldest) = match r {
+        Some(r) => (r.try_get("", "n")?, r.try_get("", "oldest")?),
+        None => (0, None),
+    };
+    Ok((by_state, n, oldest))
+}

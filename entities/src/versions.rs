@@ -576,9 +576,9 @@ mod tests {
             .unwrap();
         db.write
             .execute_raw(db.stmt(
-                "INSERT INTO core_repository (pulp_id, pulp_type, name, pulp_labels, autopublish, next_version, last_sync_details, \
-                 pulp_created, pulp_last_updated) VALUES ('r','test.repo','r','{}',$1,1,'{}',0,0)",
-                vec![false.into()],
+                "INSERT INTO core_repository (pulp_id, pulp_type, name, pulp_labels, next_version, \
+                 pulp_created, pulp_last_updated) VALUES ('r','test.repo','r','{}',1,0,0)",
+                vec![],
             ))
             .await
             .unwrap();

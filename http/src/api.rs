@@ -2,6 +2,7 @@
 
 pub mod artifacts;
 pub mod content;
+pub mod details;
 pub mod orphans;
 pub mod publishing;
 pub mod remotes;
@@ -61,16 +62,8 @@ pub fn ok(v: &Value) -> Response {
 
 /// The default domain's id, from the database (`core_domain` is created by the migrations).
 pub async fn domain_id(state: &HttpState) -> Result<String, crate::ApiError> {
-    use pith_entities::sea_orm::ConnectionTrait;
-    let db = &state.db;
-    let row = db
-        .read
-        .query_one_raw(db.stmt(
-            "SELECT pulp_id FROM core_domain WHERE name = 'default'",
-            vec![],
-        ))
-        .await?;
-    row.and_then(|r| r.try_get::<String>("", "pulp_id").ok())
+    pith_entities::nodes::default_domain(&state.db)
+        .await?
         .ok_or_else(|| {
             crate::ApiError::Internal("the default domain is missing; run `pith migrate`".into())
         })

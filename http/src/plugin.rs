@@ -68,9 +68,6 @@ pub struct RepositoryViewSet {
     pub repository_pk: &'static str,
     /// The remote types its `remote` may name (Pulp's `REMOTE_TYPES`).
     pub remote_types: &'static [Detail],
-    /// Field values a new repository starts with (before the request's), as `set_field`
-    /// reads them.
-    pub defaults: &'static [(&'static str, &'static str)],
 }
 
 /// Which service answers a top-level prefix: Pulp serves pulp_python's `/pypi/` and

@@ -8,7 +8,6 @@
 use std::time::Duration;
 
 use pith_entities::Db;
-use pith_entities::sea_orm::ConnectionTrait;
 use warp::http::{Method, StatusCode};
 
 use crate::request::{Response, text};
@@ -145,50 +144,19 @@ pub async fn metrics_page(state: &HttpState, req: &Req) -> Result<Response, ApiE
 /// OTLP).
 pub async fn refresh_gauges(db: &Db) {
     let now = pith_entities::time::now_micros();
-    let by_state = db
-        .read
-        .query_all_raw(db.stmt(
-            "SELECT state, COUNT(*) AS n FROM core_task WHERE state IN ('waiting','running','canceling') GROUP BY state",
-            vec![],
-        ))
-        .await;
-    if let Ok(rows) = by_state {
-        for st in ["waiting", "running", "canceling"] {
-            let n = rows
-                .iter()
-                .find(|r| r.try_get::<String>("", "state").ok().as_deref() == Some(st))
-                .and_then(|r| r.try_get::<i64>("", "n").ok())
-                .unwrap_or(0);
+    if let Ok((by_state, n, oldest)) = pith_entities::tasks::gauges(db, now - 5_000_000).await {
+        for (st, n) in ["waiting", "running", "canceling"]
+            .into_iter()
+            .zip(by_state)
+        {
             metrics::gauge!("pith_tasks", "state" => st).set(n as f64);
         }
-    }
-    // Waiting tasks unblocked for more than 5 s (as Pulp counts them) and the oldest one.
-    let unblocked = db
-        .read
-        .query_one_raw(db.stmt(
-            "SELECT COUNT(*) AS n, MIN(unblocked_at) AS oldest FROM core_task \
-             WHERE state = 'waiting' AND unblocked_at IS NOT NULL AND unblocked_at < $1",
-            vec![(now - 5_000_000).into()],
-        ))
-        .await;
-    if let Ok(Some(r)) = unblocked {
-        let n = r.try_get::<i64>("", "n").unwrap_or(0);
-        let oldest = r.try_get::<Option<i64>>("", "oldest").ok().flatten();
+        // Waiting tasks unblocked for more than 5 s (as Pulp counts them) and the oldest one.
         metrics::gauge!("tasks_unblocked_queue").set(n as f64);
         metrics::gauge!("tasks_longest_unblocked_time")
             .set(oldest.map_or(0.0, |o| (now - o) as f64 / 1e6));
     }
-    let members = db
-        .read
-        .query_one_raw(db.stmt(
-            &format!(
-                "SELECT COUNT(DISTINCT incarnation) AS n FROM core_appstatus WHERE last_heartbeat + ttl * 1000000 > {}",
-                db.now_sql()
-            ),
-            vec![],
-        ))
-        .await;
-    if let Ok(Some(r)) = members {
-        metrics::gauge!("pith_cluster_members").set(r.try_get::<i64>("", "n").unwrap_or(0) as f64);
+    if let Ok(n) = pith_entities::nodes::live_members(db).await {
+        metrics::gauge!("pith_cluster_members").set(n as f64);
     }
 }

@@ -68,6 +68,8 @@ async fn a_data_directory_of_the_previous_release_is_upgraded_in_place() {
 
     let (_, pubs) = s.json("/pulp/api/v3/publications/file/file/").await;
     assert_eq!(pubs["count"], 1);
+    // Its manifest moved from core's table into the plugin's (whose default is null).
+    assert_eq!(pubs["results"][0]["manifest"], "PULP_MANIFEST", "{pubs}");
     assert_eq!(
         pubs["results"][0]["repository_version"],
         format!("{repo_href}versions/1/")

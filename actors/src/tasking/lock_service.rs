@@ -14,8 +14,7 @@ use ractor::{Actor, ActorProcessingErr, ActorRef, RpcReplyPort, SupervisionEvent
 use ractor_cluster_derive::RactorClusterMessage;
 use uuid::Uuid;
 
-use pith_entities::sea_orm::ConnectionTrait;
-use pith_entities::{Db, MAX_BIND, TaskRow, WriteOp, Writer, nodes, tasks, time::now_micros};
+use pith_entities::{Db, TaskRow, WriteOp, Writer, nodes, tasks, time::now_micros};
 
 use super::dispatcher::ClusterDispatcher;
 use super::resource_lock::{ResourceLock, ResourceLockMsg};
@@ -242,23 +241,7 @@ impl LockServiceState {
     /// Fails running tasks whose owner's heartbeat is stale (or whose owner row is gone).
     async fn sweep(&mut self) -> Result<(), ActorProcessingErr> {
         let db = &self.args.db;
-        let sql = format!(
-            "SELECT t.pulp_id, t.owner_incarnation FROM core_task t \
-             WHERE t.state IN ('running','canceling') AND t.owner_incarnation IS NOT NULL \
-             AND t.owner_incarnation <> $1 AND NOT EXISTS (SELECT 1 FROM core_appstatus a \
-             WHERE a.incarnation = t.owner_incarnation AND a.last_heartbeat >= {} - a.ttl * 1000000)",
-            db.now_sql()
-        );
-        let rows = db
-            .read
-            .query_all_raw(db.stmt(&sql, vec![self.args.own_incarnation.clone().into()]))
-            .await?;
-        for r in rows {
-            let id: String = r.try_get("", "pulp_id")?;
-            let inc: String = r.try_get("", "owner_incarnation")?;
-            let Ok(task) = Uuid::parse_str(&id) else {
-                continue;
-            };
+        for (task, inc) in pith_entities::tasks::abandoned(db, &self.args.own_incarnation).await? {
             let op = WriteOp::FailAbandoned {
                 task,
                 incarnation: inc.clone(),
@@ -295,22 +278,11 @@ impl LockServiceState {
         let tracked: Vec<Uuid> = self.tasks.keys().copied().collect();
         let db = &self.args.db;
         let (mut done, mut stuck) = (Vec::new(), Vec::new());
-        for chunk in tracked.chunks(MAX_BIND) {
-            let marks: Vec<String> = (1..=chunk.len()).map(|i| format!("${i}")).collect();
-            let sql = format!(
-                "SELECT pulp_id, state FROM core_task WHERE pulp_id IN ({}) AND state <> 'running' AND state <> 'canceling'",
-                marks.join(",")
-            );
-            let values = chunk.iter().map(|t| t.to_string().into()).collect();
-            for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
-                let Ok(t) = Uuid::parse_str(&r.try_get::<String>("", "pulp_id")?) else {
-                    continue;
-                };
-                match r.try_get::<String>("", "state")?.as_str() {
-                    "waiting" if self.grants.holds_all(t) => stuck.push(t),
-                    "waiting" => {}
-                    _ => done.push(t),
-                }
+        for (t, state) in pith_entities::tasks::idle_states(db, &tracked).await? {
+            match state.as_str() {
+                "waiting" if self.grants.holds_all(t) => stuck.push(t),
+                "waiting" => {}
+                _ => done.push(t),
             }
         }
         for t in done {

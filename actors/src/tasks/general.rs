@@ -4,7 +4,11 @@
 
 use crate::tasks::TaskError;
 use pith_entities::entity::{remote, repository};
-use pith_entities::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use pith_entities::sea_orm::{
+    ActiveModelTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait,
+};
+
+use crate::plugin::Master;
 use pith_entities::time::now_micros;
 
 use super::{TaskContext, TaskOutput, db_err};
@@ -59,15 +63,31 @@ pub(super) async fn update(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
                 .one(&db.read)
                 .await
                 .map_err(db_err)?;
-            let mut am = row
-                .ok_or_else(|| TaskError::Invalid(format!("Repository {id} no longer exists.")))?
-                .into_active_model();
+            let row = row
+                .ok_or_else(|| TaskError::Invalid(format!("Repository {id} no longer exists.")))?;
+            // The type's own fields go to its detail table, the rest to core's.
+            let table = ctx
+                .deps
+                .types
+                .table(Master::Repository, &row.pulp_type)
+                .copied();
+            let mut am = row.into_active_model();
+            let mut detail = serde_json::Map::new();
             for (k, v) in fields {
-                pith_entities::repositories::set_field(&mut am, k, v)
-                    .map_err(TaskError::Invalid)?;
+                if table.is_some_and(|t| t.field(k).is_some()) {
+                    detail.insert(k.clone(), v.clone());
+                } else {
+                    pith_entities::repositories::set_field(&mut am, k, v)
+                        .map_err(TaskError::Invalid)?;
+                }
             }
             am.pulp_last_updated = Set(now_micros());
-            am.update(&db.write).await.map_err(db_err)?;
+            let txn = db.write.begin().await?;
+            am.update(&txn).await?;
+            if let Some(t) = &table {
+                pith_entities::detail::save(db, &txn, t, &id, &detail).await?;
+            }
+            txn.commit().await?;
         }
         "core_distribution" => super::distribution::update(db, &id, fields).await?,
         other => {

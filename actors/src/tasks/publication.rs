@@ -30,6 +30,22 @@ pub async fn publications_json(
         return Ok(Vec::new());
     }
     let rows = pith_entities::publications::complete(db, ids).await?;
+    // Each type's own fields (`manifest` of file publications), one query per type.
+    let mut details: std::collections::HashMap<String, serde_json::Map<String, Value>> =
+        Default::default();
+    for t in &types.tables {
+        if t.master != crate::plugin::Master::Publication {
+            continue;
+        }
+        let of_type: Vec<String> = rows
+            .iter()
+            .filter(|r| r.pulp_type == t.pulp_type)
+            .map(|r| r.id.clone())
+            .collect();
+        if !of_type.is_empty() {
+            details.extend(pith_entities::detail::load(db, &db.read, &t.table, &of_type).await?);
+        }
+    }
     let dists = pith_entities::publications::distributions_of(db, ids).await?;
     let mut by_pub: std::collections::HashMap<String, Vec<String>> = Default::default();
     for (id, t, p) in dists {
@@ -43,7 +59,7 @@ pub async fn publications_json(
             continue;
         };
         let repo_href = types.repository_href(v3, &r.repository_type, &r.repository_id);
-        let j = json!({
+        let mut j = json!({
             "pulp_href": own.href(v3, &r.id),
             "prn": own.prn(&r.id),
             "pulp_created": to_rfc3339(r.created),
@@ -51,9 +67,11 @@ pub async fn publications_json(
             "repository_version": format!("{repo_href}versions/{}/", r.number),
             "repository": repo_href,
             "distributions": by_pub.remove(&r.id).unwrap_or_default(),
-            "manifest": r.manifest,
             "checkpoint": false,
         });
+        if let (Some(obj), Some(d)) = (j.as_object_mut(), details.remove(&r.id)) {
+            obj.extend(d);
+        }
         found.insert(r.id, j);
     }
     Ok(ids.iter().filter_map(|i| found.remove(i)).collect())

@@ -14,10 +14,7 @@ pub struct Model {
     pub retain_repo_versions: Option<i64>,
     pub retain_checkpoints: Option<i64>,
     pub remote_id: Option<String>,
-    pub autopublish: bool,
-    pub manifest: Option<String>,
     pub next_version: i64,
-    pub last_sync_details: String,
     pub pulp_created: i64,
     pub pulp_last_updated: i64,
 }

@@ -195,19 +195,9 @@ pub async fn read(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> 
 
 /// `DELETE artifacts/<id>/`: refused (409) while content refers to it.
 pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    use pith_entities::sea_orm::ConnectionTrait;
     let a = load(ctx, id).await?;
-    let db = &ctx.state.db;
-    let res = db
-        .write
-        .execute_raw(db.stmt(
-            "DELETE FROM core_artifact WHERE pulp_id = $1 AND NOT EXISTS \
-             (SELECT 1 FROM core_contentartifact ca WHERE ca.artifact_id = core_artifact.pulp_id) \
-             AND NOT EXISTS (SELECT 1 FROM core_publishedmetadata pm WHERE pm.artifact_id = core_artifact.pulp_id)",
-            vec![a.pulp_id.clone().into()],
-        ))
-        .await?;
-    if res.rows_affected() == 0 {
+    let gone = pith_entities::artifacts::delete_unreferenced(&ctx.state.db, &a.pulp_id).await?;
+    if !gone {
         return Err(ApiError::Conflict(json!({
             "detail": "Cannot delete some instances of model 'Artifact' because they are referenced through protected foreign keys: 'ContentArtifact.artifact'."
         })));

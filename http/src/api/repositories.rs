@@ -2,11 +2,14 @@
 //! `repositories/` and `repository_versions/` lists. Creating a repository also creates its empty version 0.
 
 use pith_actors::plugin::Detail;
+use pith_actors::plugin::Master;
 use pith_actors::tasking::TaskSpec;
 use pith_actors::tasks::repository::{repository_hrefs, version_href, version_json};
 use pith_actors::tasks::{GENERAL_DELETE, GENERAL_UPDATE};
 use pith_entities::entity::{remote, repository, repository_version as version};
 use pith_entities::repositories::set_field;
+
+use super::details;
 use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use pith_entities::sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set, TransactionTrait};
 use pith_entities::{time, versions};
@@ -85,11 +88,17 @@ pub fn href(ctx: &Ctx, r: &repository::Model) -> String {
 
 async fn serialize(ctx: &Ctx, r: &repository::Model) -> Result<Value, ApiError> {
     let latest = versions::latest_number(&ctx.state.db, &ctx.state.db.read, &r.pulp_id).await?;
-    Ok(serialize_with(ctx, r, latest))
+    let mut details = details::load(ctx, Master::Repository, &[(&r.pulp_id, &r.pulp_type)]).await?;
+    Ok(serialize_with(ctx, r, latest, details.remove(&r.pulp_id)))
 }
 
-/// Serializes a repository whose latest version number is known.
-fn serialize_with(ctx: &Ctx, r: &repository::Model, latest: i64) -> Value {
+/// Serializes a repository whose latest version number and detail fields are known.
+fn serialize_with(
+    ctx: &Ctx,
+    r: &repository::Model,
+    latest: i64,
+    details: Option<Map<String, Value>>,
+) -> Value {
     let v3 = ctx.v3();
     let h = href(ctx, r);
     let vs = viewset_of(ctx, &r.pulp_type);
@@ -97,7 +106,7 @@ fn serialize_with(ctx: &Ctx, r: &repository::Model, latest: i64) -> Value {
         Some(t) => t.href(&v3, id),
         None => format!("{v3}remotes/{id}/"),
     };
-    json!({
+    let mut j = json!({
         "pulp_href": h,
         "prn": vs.map(|v| v.repositories.detail.prn(&r.pulp_id)),
         "pulp_created": time::to_rfc3339(r.pulp_created),
@@ -110,10 +119,11 @@ fn serialize_with(ctx: &Ctx, r: &repository::Model, latest: i64) -> Value {
         "retain_repo_versions": r.retain_repo_versions,
         "retain_checkpoints": r.retain_checkpoints,
         "remote": r.remote_id.as_deref().map(remote_href),
-        "autopublish": r.autopublish,
-        "manifest": r.manifest,
-        "last_sync_details": serde_json::from_str::<Value>(&r.last_sync_details).unwrap_or_else(|_| json!({})),
-    })
+    });
+    if let (Some(obj), Some(d)) = (j.as_object_mut(), details) {
+        obj.extend(d);
+    }
+    j
 }
 
 /// Serializes a version with its content summary (the same JSON task results carry).
@@ -146,7 +156,7 @@ async fn validate(
                 Value::Null => Err("This field may not be null.".into()),
                 _ => Err("Not a valid string.".into()),
             },
-            "description" | "manifest" => match v {
+            "description" => match v {
                 Value::Null | Value::String(_) => Ok(v.clone()),
                 _ => Err("Not a valid string.".into()),
             },
@@ -162,10 +172,6 @@ async fn validate(
                     Some(n) => Ok(json!(n)),
                     None => Err("A valid integer is required.".into()),
                 },
-            },
-            "autopublish" => match v {
-                Value::Bool(_) => Ok(v.clone()),
-                _ => Err("Must be a valid boolean.".into()),
             },
             "pulp_labels" => listing::validate_labels(v).map(|_| v.clone()),
             "remote" => match v {
@@ -185,10 +191,19 @@ async fn validate(
                 },
                 _ => Err("Incorrect type. Expected URL string, received dict.".into()),
             },
-            _ => {
-                errs.add(k, "Unexpected field");
-                continue;
-            }
+            other => match details::validate(
+                ctx,
+                Master::Repository,
+                vs.repositories.detail.pulp_type,
+                other,
+                v,
+            ) {
+                Some(r) => r,
+                None => {
+                    errs.add(k, "Unexpected field");
+                    continue;
+                }
+            },
         };
         match norm {
             Ok(n) => {
@@ -228,19 +243,24 @@ pub async fn create(ctx: &Ctx, req: &mut Req, vs: RepositoryViewSet) -> Result<R
         retain_repo_versions: Set(None),
         retain_checkpoints: Set(None),
         remote_id: Set(None),
-        autopublish: Set(false),
-        manifest: Set(None),
         next_version: Set(1),
-        last_sync_details: Set("{}".into()),
         pulp_created: Set(now),
         pulp_last_updated: Set(now),
         ..Default::default()
     };
-    for (k, v) in vs.defaults {
-        set_field(&mut am, k, &json!(v)).map_err(ApiError::Internal)?;
-    }
+    let table = ctx
+        .state
+        .platform
+        .types
+        .table(Master::Repository, vs.repositories.detail.pulp_type)
+        .copied();
+    let mut detail_values = Map::new();
     for (k, v) in &fields {
-        set_field(&mut am, k, v).map_err(ApiError::Internal)?;
+        if table.is_some_and(|t| t.field(k).is_some()) {
+            detail_values.insert(k.clone(), v.clone());
+        } else {
+            set_field(&mut am, k, v).map_err(ApiError::Internal)?;
+        }
     }
     let db = &ctx.state.db;
     let txn = db.write.begin().await?;
@@ -257,6 +277,9 @@ pub async fn create(ctx: &Ctx, req: &mut Req, vs: RepositoryViewSet) -> Result<R
         });
     }
     versions::create_version_zero(db, &txn, &id).await?;
+    if let Some(t) = &table {
+        pith_entities::detail::save(db, &txn, t, &id, &detail_values).await?;
+    }
     txn.commit().await?;
     let r = load(ctx, &id, &vs).await?;
     let body = serialize(ctx, &r).await?;
@@ -320,12 +343,18 @@ pub async fn list(
         .await?;
     let ids: Vec<String> = rows.iter().map(|r| r.pulp_id.clone()).collect();
     let latest = versions::latest_numbers(&ctx.state.db, &ids).await?;
+    let typed: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.pulp_id.as_str(), r.pulp_type.as_str()))
+        .collect();
+    let mut details = details::load(ctx, Master::Repository, &typed).await?;
     let mut results = Vec::with_capacity(rows.len());
     for r in &rows {
         results.push(serialize_with(
             ctx,
             r,
             latest.get(&r.pulp_id).copied().unwrap_or(0),
+            details.remove(&r.pulp_id),
         ));
     }
     Ok(ok(&listing::page(req, &p, count, results)))
@@ -655,20 +684,7 @@ pub fn repository_types(ctx: &Ctx) -> Vec<Detail> {
 
 /// The ids of `ids` that are stored content.
 async fn existing_content(ctx: &Ctx, ids: &[String]) -> Result<Vec<String>, ApiError> {
-    use pith_entities::sea_orm::ConnectionTrait;
-    let db = &ctx.state.db;
-    let mut found = Vec::new();
-    for chunk in ids.chunks(pith_entities::MAX_BIND) {
-        let sql = format!(
-            "SELECT pulp_id FROM core_content WHERE pulp_id IN ({})",
-            pith_actors::tasks::placeholders(1, chunk.len())
-        );
-        let values = chunk.iter().map(|i| i.clone().into()).collect();
-        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
-            found.push(r.try_get::<String>("", "pulp_id")?);
-        }
-    }
-    Ok(found)
+    Ok(pith_entities::content::existing(&ctx.state.db, ids).await?)
 }
 
 /// `POST …/<repo>/modify/ {"add_content_units", "remove_content_units" (or `["*"]`),

@@ -335,32 +335,13 @@ pub async fn cancel(ctx: &Ctx, req: &mut Req, id: &str) -> Result<Response, ApiE
 
 /// `DELETE tasks/<id>/`: only finished tasks.
 pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
-    use pith_entities::sea_orm::{ConnectionTrait, TransactionTrait};
     let t = load(ctx, id).await?;
     if !TaskState::parse(&t.state).is_some_and(TaskState::is_final) {
         return Err(ApiError::Conflict(
             json!({ "detail": "Cannot delete a task that is not finished (waiting, running or canceling)." }),
         ));
     }
-    let db = &ctx.state.db;
-    let txn = db.write.begin().await?;
-    for table in [
-        "core_progressreport",
-        "core_createdresource",
-        "core_taskresource",
-    ] {
-        txn.execute_raw(db.stmt(
-            &format!("DELETE FROM {table} WHERE task_id = $1"),
-            vec![t.pulp_id.clone().into()],
-        ))
-        .await?;
-    }
-    txn.execute_raw(db.stmt(
-        "DELETE FROM core_task WHERE pulp_id = $1 AND state IN ('completed','failed','canceled','skipped')",
-        vec![t.pulp_id.clone().into()],
-    ))
-    .await?;
-    txn.commit().await?;
+    pith_entities::tasks::delete_finished(&ctx.state.db, &t.pulp_id).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 

@@ -134,6 +134,40 @@ pub async fn find_or_create(
         .ok_or_else(|| DbError::Corrupt("no content id".into()))
 }
 
+/// The `PULP_MANIFEST` text of a version (`relative_path,sha256,size` per unit), newest
+/// content first.
+pub async fn manifest_text(db: &Db, repo: &str, number: i64) -> Result<String, DbError> {
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(
+            // Content not downloaded yet (on demand) has no artifact: its size comes from
+            // where it would be fetched.
+            &format!(
+                "SELECT f.relative_path, f.digest AS sha256, COALESCE(a.size, \
+                 (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id), 0) AS size \
+                 FROM core_repositorycontent rc \
+                 JOIN file_filecontent f ON f.content_id = rc.content_id \
+                 JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
+                 LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
+                 WHERE rc.repository_id = $1 AND {} \
+                 ORDER BY rc.version_added DESC, f.relative_path",
+                pith_entities::versions::in_version("rc", "$2")
+            ),
+            vec![repo.to_owned().into(), number.into()],
+        ))
+        .await?;
+    let mut out = String::new();
+    for r in rows {
+        let (p, d, s): (String, String, i64) = (
+            r.try_get("", "relative_path")?,
+            r.try_get("", "sha256")?,
+            r.try_get("", "size")?,
+        );
+        out.push_str(&format!("{p},{d},{s}\n"));
+    }
+    Ok(out)
+}
+
 /// A file content unit to find or create.
 #[derive(Clone, Copy, Debug)]
 pub struct Unit<'a> {

@@ -66,6 +66,7 @@ fn types() -> Types {
         repositories: vec![models::file_repository()],
         publications: vec![models::FILE_PUBLICATION],
         distributions: vec![models::FILE_DISTRIBUTION],
+        tables: models::tables(),
     }
 }
 

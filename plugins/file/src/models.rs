@@ -1,12 +1,13 @@
 //! pulp_file's models: the detail types it adds to core's master models, and its tables.
 //!
-//! `FileContent` lives in `file_filecontent` (`relative_path`, `digest`); the remote,
-//! repository, publication and distribution types add no table of their own (the
-//! repository's and publication's `manifest` are still columns of core's tables, as before
-//! plugins had migrations).
+//! `FileContent` lives in `file_filecontent` (`relative_path`, `digest`); `FileRepository`
+//! adds `autopublish`, `manifest` and `last_sync_details` in `file_filerepository`,
+//! `FilePublication` its `manifest` in `file_filepublication`; the remote and distribution
+//! types add no field.
 
-use pith_actors::plugin::{ContentType, Detail, RepositoryType};
+use pith_actors::plugin::{ContentType, Detail, Master, RepositoryType, TypeTable};
 use pith_entities::content::ContentTable;
+use pith_entities::detail::{DetailField, DetailTable, FieldKind};
 use pith_entities::sea_orm_migration::prelude::*;
 use pith_entities::versions::RepoKey;
 use pith_http::plugin::Permission;
@@ -65,6 +66,73 @@ pub const FILE_REPO_KEY: RepoKey = RepoKey {
     columns: &["relative_path"],
 };
 
+/// `FileRepository`'s fields.
+pub const FILE_REPOSITORY_TABLE: DetailTable = DetailTable {
+    name: "file_filerepository",
+    key: "repository_id",
+    fields: &[
+        DetailField {
+            name: "autopublish",
+            kind: FieldKind::Bool,
+            default: "false",
+            read_only: false,
+        },
+        DetailField {
+            name: "manifest",
+            kind: FieldKind::Text,
+            default: "\"PULP_MANIFEST\"",
+            read_only: false,
+        },
+        DetailField {
+            name: "last_sync_details",
+            kind: FieldKind::Json,
+            default: "{}",
+            read_only: true,
+        },
+    ],
+};
+
+/// `FilePublication`'s fields.
+pub const FILE_PUBLICATION_TABLE: DetailTable = DetailTable {
+    name: "file_filepublication",
+    key: "publication_id",
+    fields: &[DetailField {
+        name: "manifest",
+        kind: FieldKind::Text,
+        default: "null",
+        read_only: false,
+    }],
+};
+
+/// A file repository's own fields (`autopublish`, `manifest`, `last_sync_details`).
+pub async fn repository_fields(
+    db: &pith_entities::Db,
+    id: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>, pith_entities::DbError> {
+    Ok(
+        pith_entities::detail::load(db, &db.read, &FILE_REPOSITORY_TABLE, &[id.to_owned()])
+            .await?
+            .remove(id)
+            .unwrap_or_else(|| FILE_REPOSITORY_TABLE.defaults()),
+    )
+}
+
+/// The detail tables of the file types.
+pub fn tables() -> Vec<TypeTable> {
+    vec![
+        TypeTable {
+            master: Master::Repository,
+            pulp_type: FILE_REPOSITORY.pulp_type,
+            table: FILE_REPOSITORY_TABLE,
+        },
+        TypeTable {
+            master: Master::Publication,
+            pulp_type: FILE_PUBLICATION.pulp_type,
+            table: FILE_PUBLICATION_TABLE,
+        },
+    ]
+}
+
 /// The file repository type: keyed by relative path, validated as Pulp's `FileRepository`
 /// validates each new version (no duplicate content, no overlapping paths), autopublishing when
 /// asked to.
@@ -87,7 +155,95 @@ pub fn file_repository() -> RepositoryType {
 
 /// The plugin's migrations, oldest first.
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(m20261201_000001_file_content::Migration)]
+    vec![
+        Box::new(m20261201_000001_file_content::Migration),
+        Box::new(m20261201_000002_file_details::Migration),
+    ]
+}
+
+/// `file_filerepository` and `file_filepublication`, filled from the columns core's tables
+/// had for them before plugins had detail tables (core's next migration drops those).
+mod m20261201_000002_file_details {
+    #![allow(elided_lifetimes_in_paths)] // sea-orm-migration's trait elides them
+    use pith_entities::sea_orm::ConnectionTrait;
+    use pith_entities::sea_orm_migration::prelude::*;
+
+    pub(super) struct Migration;
+
+    impl MigrationName for Migration {
+        fn name(&self) -> &str {
+            "m20261201_000002_file_details"
+        }
+    }
+
+    fn keyed(table: &'static str, key: &'static str, to: &'static str) -> TableCreateStatement {
+        Table::create()
+            .table(table)
+            .if_not_exists()
+            .col(ColumnDef::new(key).string_len(36).not_null().primary_key())
+            .foreign_key(
+                ForeignKey::create()
+                    .from(table, key)
+                    .to(to, "pulp_id")
+                    .on_delete(ForeignKeyAction::Cascade),
+            )
+            .to_owned()
+    }
+
+    #[async_trait::async_trait]
+    impl MigrationTrait for Migration {
+        async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
+            m.create_table(
+                keyed("file_filerepository", "repository_id", "core_repository")
+                    .col(
+                        ColumnDef::new("autopublish")
+                            .boolean()
+                            .not_null()
+                            .default(false),
+                    )
+                    .col(ColumnDef::new("manifest").text().null())
+                    .col(
+                        ColumnDef::new("last_sync_details")
+                            .text()
+                            .not_null()
+                            .default("{}"),
+                    )
+                    .to_owned(),
+            )
+            .await?;
+            m.create_table(
+                keyed("file_filepublication", "publication_id", "core_publication")
+                    .col(ColumnDef::new("manifest").text().null())
+                    .to_owned(),
+            )
+            .await?;
+            let db = m.get_connection();
+            if m.has_column("core_repository", "manifest").await? {
+                db.execute_unprepared(
+                    "INSERT INTO file_filerepository (repository_id, autopublish, manifest, last_sync_details) \
+                     SELECT pulp_id, autopublish, manifest, last_sync_details FROM core_repository \
+                     WHERE pulp_type = 'file.file'",
+                )
+                .await?;
+            }
+            if m.has_column("core_publication", "manifest").await? {
+                db.execute_unprepared(
+                    "INSERT INTO file_filepublication (publication_id, manifest) \
+                     SELECT pulp_id, manifest FROM core_publication WHERE pulp_type = 'file.file'",
+                )
+                .await?;
+            }
+            Ok(())
+        }
+
+        async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
+            for t in ["file_filepublication", "file_filerepository"] {
+                m.drop_table(Table::drop().table(t).if_exists().to_owned())
+                    .await?;
+            }
+            Ok(())
+        }
+    }
 }
 
 /// `file_filecontent`. Databases made before plugins had migrations already have it (core's

@@ -47,7 +47,6 @@ pub const REPOSITORIES: RepositoryViewSet = RepositoryViewSet {
     version_href_param: "file_file_repository_version_href",
     repository_pk: "file_file_repository_pk",
     remote_types: &[FILE_REMOTE],
-    defaults: &[("manifest", "PULP_MANIFEST")],
 };
 
 /// `publications/file/file/`.
@@ -428,7 +427,12 @@ pub async fn sync(ctx: &Ctx, req: &mut Req, id: &str) -> Result<Response, ApiErr
             "This field is required since a remote is not set on the repository.",
         ));
     };
-    if mirror && repo.autopublish {
+    let autopublish = crate::models::repository_fields(&ctx.state.db, &repo.pulp_id)
+        .await?
+        .get("autopublish")
+        .and_then(Value::as_bool)
+        == Some(true);
+    if mirror && autopublish {
         return Err(ApiError::BadRequest(json!([
             "Cannot use mirror mode with autopublished repository."
         ])));

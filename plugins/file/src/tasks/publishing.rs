@@ -5,44 +5,10 @@ use pith_actors::tasks::publication::publication_json;
 use pith_actors::tasks::{TaskContext, TaskError, TaskOutput, db_err};
 use pith_entities::entity::{repository, repository_version as version};
 use pith_entities::publications::NewPublication;
-use pith_entities::sea_orm::{ConnectionTrait, EntityTrait};
-use pith_entities::{Db, DbError};
+use pith_entities::sea_orm::EntityTrait;
 use serde_json::Value;
 
 use crate::models::FILE_PUBLICATION;
-
-/// The manifest text of a version: newest content first.
-async fn manifest_text(db: &Db, repo: &str, number: i64) -> Result<String, DbError> {
-    let rows = db
-        .read
-        .query_all_raw(db.stmt(
-            // Content not downloaded yet (on demand) has no artifact: its size comes from
-            // where it would be fetched.
-            &format!(
-                "SELECT f.relative_path, f.digest AS sha256, COALESCE(a.size, \
-                 (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id), 0) AS size \
-                 FROM core_repositorycontent rc \
-                 JOIN file_filecontent f ON f.content_id = rc.content_id \
-                 JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
-                 LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
-                 WHERE rc.repository_id = $1 AND {} \
-                 ORDER BY rc.version_added DESC, f.relative_path",
-                pith_entities::versions::in_version("rc", "$2")
-            ),
-            vec![repo.to_owned().into(), number.into()],
-        ))
-        .await?;
-    let mut out = String::new();
-    for r in rows {
-        let (p, d, s): (String, String, i64) = (
-            r.try_get("", "relative_path")?,
-            r.try_get("", "sha256")?,
-            r.try_get("", "size")?,
-        );
-        out.push_str(&format!("{p},{d},{s}\n"));
-    }
-    Ok(out)
-}
 
 /// Publishes version `version` (an id) with manifest file name `manifest` (or none).
 pub async fn publish_version(
@@ -59,7 +25,7 @@ pub async fn publish_version(
         .ok_or_else(|| TaskError::invalid("The repository version no longer exists."))?;
     let mut manifest_artifact = None;
     if let Some(name) = manifest {
-        let text = manifest_text(db, &v.repository_id, v.number)
+        let text = crate::content::manifest_text(db, &v.repository_id, v.number)
             .await
             .map_err(db_err)?;
         let mut t = ctx.deps.store.temp().await?;
@@ -75,7 +41,12 @@ pub async fn publish_version(
         &NewPublication {
             pulp_type: FILE_PUBLICATION.pulp_type.to_owned(),
             version_id: v.pulp_id.clone(),
-            manifest: manifest.map(str::to_owned),
+            details: Some((
+                crate::models::FILE_PUBLICATION_TABLE,
+                [("manifest".to_owned(), serde_json::json!(manifest))]
+                    .into_iter()
+                    .collect(),
+            )),
             pass_through: true,
             metadata: manifest_artifact.into_iter().collect(),
         },
@@ -122,8 +93,10 @@ pub async fn autopublish(
     repo: &repository::Model,
     version_id: &str,
 ) -> Result<(), TaskError> {
-    if repo.autopublish {
-        publish_version(ctx, v3, version_id, repo.manifest.as_deref()).await?;
+    let fields = crate::models::repository_fields(&ctx.deps.db, &repo.pulp_id).await?;
+    if fields.get("autopublish").and_then(Value::as_bool) == Some(true) {
+        let manifest = fields.get("manifest").and_then(Value::as_str);
+        publish_version(ctx, v3, version_id, manifest).await?;
     }
     Ok(())
 }

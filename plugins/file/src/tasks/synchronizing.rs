@@ -4,7 +4,7 @@
 //! nothing changed). `mirror` makes the new version hold exactly what the manifest lists.
 
 use pith_entities::entity::{remote, repository};
-use pith_entities::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use pith_entities::sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use sha2::Digest;
 
@@ -166,9 +166,16 @@ pub async fn synchronize(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
         "remote_pk": remote_id, "url": r.url, "download_policy": r.policy, "mirror": mirror,
         "most_recent_version": latest, "manifest_checksum": manifest_sha,
     });
-    let mut am = repo.clone().into_active_model();
-    am.last_sync_details = Set(details.to_string());
-    am.update(&db.write).await?;
+    let mut fields = serde_json::Map::new();
+    fields.insert("last_sync_details".into(), details);
+    pith_entities::detail::save(
+        &db,
+        &db.write,
+        &crate::models::FILE_REPOSITORY_TABLE,
+        &repo_id,
+        &fields,
+    )
+    .await?;
     finish_new_version(&ctx, &v3, &repo, made).await
 }
 
