@@ -33,6 +33,14 @@ pub enum DownloadError {
         /// The error with its causes.
         cause: String,
     },
+    /// The answer started but its body was cut off or failed part-way.
+    #[error("Could not download {url}: {cause}")]
+    Interrupted {
+        /// What was requested.
+        url: String,
+        /// The error with its causes.
+        cause: String,
+    },
     /// The bytes arrived but differ from what was declared (size or digest).
     #[error("{0}")]
     Mismatch(String),
@@ -232,7 +240,7 @@ pub async fn download_to_temp(
     let mut t = store.temp().await?;
     let mut body = resp.bytes_stream();
     while let Some(chunk) = body.next().await {
-        let chunk = chunk.map_err(|e| DownloadError::Transport {
+        let chunk = chunk.map_err(|e| DownloadError::Interrupted {
             url: url.to_owned(),
             cause: causes(&e),
         })?;

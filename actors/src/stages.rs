@@ -278,10 +278,11 @@ async fn save_content(
     Ok(ids)
 }
 
-/// Downloads one artifact into a temporary file and checks it against what was declared;
-/// bytes that do not match are fetched again, up to the remote's `max_retries` (Pulp's
-/// default: 3), with backoff. The caller records it (in a batch, see
-/// [`pith_entities::artifacts::store_batch`]).
+/// Downloads one artifact into a temporary file and checks it against what was declared; an
+/// answer cut off part-way or bytes that do not match are fetched again, up to the remote's
+/// `max_retries` (Pulp's default: 3) with backoff, one budget for both (429, 5xx and failed
+/// connections are retried by [`crate::download::get`] itself). The caller records it (in a
+/// batch, see [`pith_entities::artifacts::store_batch`]).
 async fn download_verified(
     ctx: &TaskContext,
     client: &Downloader,
@@ -291,17 +292,23 @@ async fn download_verified(
     let retries = r.max_retries.unwrap_or(3).clamp(0, 10) as u32;
     let mut attempt = 0;
     loop {
-        let mut t = download_to_temp(&ctx.deps.store, client, r, &a.url).await?;
-        let d = t.finish_unsynced().await?;
-        match mismatch(a, &d) {
-            None => return Ok((t, d)),
-            Some(msg) if attempt >= retries => return Err(DownloadError::Mismatch(msg).into()),
-            Some(msg) => {
-                attempt += 1;
-                tracing::warn!(url = %a.url, attempt, "{msg}; downloading again");
-                tokio::time::sleep(Duration::from_millis(100 << attempt.min(6))).await;
+        let failure = match download_to_temp(&ctx.deps.store, client, r, &a.url).await {
+            Ok(mut t) => {
+                let d = t.finish_unsynced().await?;
+                match mismatch(a, &d) {
+                    None => return Ok((t, d)),
+                    Some(msg) => DownloadError::Mismatch(msg),
+                }
             }
+            Err(e @ DownloadError::Interrupted { .. }) => e,
+            Err(e) => return Err(e.into()),
+        };
+        if attempt >= retries {
+            return Err(failure.into());
         }
+        attempt += 1;
+        tracing::warn!(url = %a.url, attempt, error = %failure, "downloading again");
+        tokio::time::sleep(Duration::from_millis(100 << attempt.min(6))).await;
     }
 }
 

@@ -1,5 +1,5 @@
 //! Detail tables: the fields a plugin's type adds to a master model (Pulp's multi-table
-//! inheritance: `file_filerepository` beside `core_repository`), one row per object keyed by
+//! inheritance: a repository type's table beside `core_repository`), one row per object keyed by
 //! the master row's id. Core reads, writes and serializes them from the declaration alone,
 //! so a plugin's repository, remote, publication or distribution fields need no core code.
 

@@ -91,10 +91,14 @@ pub struct NewPublication {
         crate::detail::DetailTable,
         serde_json::Map<String, serde_json::Value>,
     )>,
-    /// Serve the version's content artifacts at their relative paths.
+    /// Serve the version's content artifacts at their relative paths (else only
+    /// `published_artifacts` and `metadata`).
     pub pass_through: bool,
     /// Published metadata files: relative path and artifact id.
     pub metadata: Vec<(String, String)>,
+    /// Content artifacts served at a path of the plugin's choosing (Pulp's
+    /// `PublishedArtifact`): relative path and content artifact id.
+    pub published_artifacts: Vec<(String, String)>,
 }
 
 /// Creates a complete publication with its metadata files in one transaction; returns its id.
@@ -124,6 +128,25 @@ pub async fn create(db: &Db, p: &NewPublication) -> Result<String, DbError> {
                 path.clone().into(),
                 artifact.clone().into(),
             ],
+        ))
+        .await?;
+    }
+    for part in p.published_artifacts.chunks(crate::MAX_BIND / 4) {
+        let mut values: Vec<Value> = Vec::with_capacity(part.len() * 4);
+        for (path, ca) in part {
+            values.extend([
+                uuid::Uuid::now_v7().to_string().into(),
+                id.clone().into(),
+                path.clone().into(),
+                ca.clone().into(),
+            ]);
+        }
+        txn.execute_raw(db.stmt(
+            &format!(
+                "INSERT INTO core_publishedartifact (pulp_id, publication_id, relative_path, content_artifact_id) VALUES {}",
+                crate::db::value_rows(part.len(), 4)
+            ),
+            values,
         ))
         .await?;
     }
@@ -297,13 +320,16 @@ pub struct ServedFile {
     pub remote: (Option<String>, Option<i64>),
 }
 
-/// A publication's metadata files, then its version's content artifacts at their relative
-/// paths (as Pulp serves a pass-through publication), in one query.
+/// A publication's metadata files, then its content: a pass-through publication serves its
+/// version's content artifacts at their relative paths, another its published artifacts at
+/// theirs, in one query.
 pub async fn served_files(
     db: &Db,
     publication: &str,
     version: &str,
 ) -> Result<Vec<ServedFile>, DbError> {
+    let remote = "(SELECT MAX(ra.sha256) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id) AS digest, \
+         (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id) AS remote_size";
     let sql = format!(
         "SELECT 0 AS meta, m.relative_path, a.file, a.size, a.sha256, a.pulp_created, \
          NULL AS ca_id, NULL AS digest, NULL AS remote_size \
@@ -311,22 +337,32 @@ pub async fn served_files(
          WHERE m.publication_id = $1 \
          UNION ALL \
          SELECT 1 AS meta, ca.relative_path, a.file, a.size, a.sha256, a.pulp_created, \
-         ca.pulp_id AS ca_id, \
-         (SELECT MAX(ra.sha256) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id) AS digest, \
-         (SELECT MAX(ra.size) FROM core_remoteartifact ra WHERE ra.content_artifact_id = ca.pulp_id) AS remote_size \
+         ca.pulp_id AS ca_id, {remote} \
          FROM core_repositorycontent rc \
          JOIN core_repositoryversion v ON v.pulp_id = $2 AND rc.repository_id = v.repository_id \
          JOIN core_contentartifact ca ON ca.content_id = rc.content_id \
          LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
-         WHERE {} \
+         WHERE {present} \
+         AND EXISTS (SELECT 1 FROM core_publication p WHERE p.pulp_id = $1 AND p.pass_through = $3) \
+         UNION ALL \
+         SELECT 1 AS meta, pa.relative_path, a.file, a.size, a.sha256, a.pulp_created, \
+         ca.pulp_id AS ca_id, {remote} \
+         FROM core_publishedartifact pa \
+         JOIN core_contentartifact ca ON ca.pulp_id = pa.content_artifact_id \
+         LEFT JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
+         WHERE pa.publication_id = $1 \
          ORDER BY meta",
-        crate::versions::in_version("rc", "v.number")
+        present = crate::versions::in_version("rc", "v.number")
     );
     let rows = db
         .read
         .query_all_raw(db.stmt(
             &sql,
-            vec![publication.to_owned().into(), version.to_owned().into()],
+            vec![
+                publication.to_owned().into(),
+                version.to_owned().into(),
+                true.into(),
+            ],
         ))
         .await?;
     let mut out = Vec::with_capacity(rows.len());
@@ -350,4 +386,92 @@ pub async fn served_files(
         });
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::content::{ContentTable, NewContent};
+    use crate::versions::{self, Remove, RepoKey};
+
+    /// A pass-through publication serves its version's content at the content's relative
+    /// paths; another only its published artifacts, at theirs.
+    #[tokio::test]
+    async fn pass_through_and_published_artifacts() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        crate::migration::migrate(&db, Vec::new()).await.unwrap();
+        for sql in [
+            "CREATE TABLE test_pkg (content_id TEXT PRIMARY KEY REFERENCES core_content (pulp_id) ON DELETE CASCADE, name TEXT NOT NULL)",
+            "INSERT INTO core_repository (pulp_id, pulp_type, name, pulp_labels, next_version, pulp_created, pulp_last_updated) \
+             VALUES ('r','test.repo','r','{}',1,0,0)",
+        ] {
+            db.write.execute_raw(db.stmt(sql, vec![])).await.unwrap();
+        }
+        versions::create_version_zero(&db, &db.write, "r")
+            .await
+            .unwrap();
+        let table = ContentTable {
+            name: "test_pkg",
+            natural_key: &["name"],
+            fields: &[],
+        };
+        let unit = NewContent {
+            key: vec!["a".into()],
+            fields: vec![],
+            artifacts: vec![("a-1.0.rpm".into(), None)],
+        };
+        let ids = crate::content::find_or_create(&db, &db.write, "test.pkg", &table, &[unit])
+            .await
+            .unwrap();
+        let (vid, n) = versions::new_version(
+            &db,
+            &db.write,
+            "r",
+            &RepoKey::NONE,
+            None,
+            &ids,
+            &Remove::Ids(vec![]),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        let cas = versions::content_artifacts(&db, &db.read, "r", n)
+            .await
+            .unwrap();
+        assert_eq!(cas.len(), 1);
+        let publish = |pass_through: bool, published: Vec<(String, String)>| NewPublication {
+            pulp_type: "test.pub".into(),
+            version_id: vid.clone(),
+            details: None,
+            pass_through,
+            metadata: Vec::new(),
+            published_artifacts: published,
+        };
+        let plain = create(&db, &publish(true, Vec::new())).await.unwrap();
+        let placed = create(
+            &db,
+            &publish(
+                false,
+                vec![("Packages/a/a-1.0.rpm".into(), cas[0].0.clone())],
+            ),
+        )
+        .await
+        .unwrap();
+        let paths = |files: Vec<ServedFile>| -> Vec<String> {
+            files.into_iter().map(|f| f.relative_path).collect()
+        };
+        assert_eq!(
+            paths(served_files(&db, &plain, &vid).await.unwrap()),
+            ["a-1.0.rpm"]
+        );
+        let files = served_files(&db, &placed, &vid).await.unwrap();
+        assert_eq!(
+            files[0].content_artifact.as_deref(),
+            Some(cas[0].0.as_str())
+        );
+        assert_eq!(paths(files), ["Packages/a/a-1.0.rpm"]);
+    }
 }

@@ -496,6 +496,33 @@ pub async fn stored_artifacts(
         .collect()
 }
 
+/// The content artifacts of version `number`'s content: `(content artifact id, content id,
+/// relative path)`, for publications that place them at paths of their own.
+pub async fn content_artifacts(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    repo: &str,
+    number: i64,
+) -> Result<Vec<(String, String, String)>, DbError> {
+    let sql = format!(
+        "SELECT ca.pulp_id, ca.content_id, ca.relative_path FROM core_contentartifact ca \
+         JOIN core_repositorycontent rc ON rc.content_id = ca.content_id \
+         WHERE rc.repository_id = $1 AND {} ORDER BY ca.relative_path",
+        in_version("rc", "$2")
+    );
+    conn.query_all_raw(db.stmt(&sql, vec![repo.to_owned().into(), number.into()]))
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok((
+                r.try_get("", "pulp_id")?,
+                r.try_get("", "content_id")?,
+                r.try_get("", "relative_path")?,
+            ))
+        })
+        .collect()
+}
+
 /// Counts of (added, removed, present) content in a version, per content type (`pulp_type`).
 pub async fn summary(
     db: &Db,

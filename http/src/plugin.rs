@@ -471,7 +471,7 @@ mod tests {
             (h.content_headers.unwrap())("a"),
             vec![("x-idx", "1".into())]
         );
-        assert!(p.distribution_hooks("file.file").is_none());
+        assert!(p.distribution_hooks("other.type").is_none());
         assert_eq!(p.permissions.len(), 1);
         assert_eq!(p.versions["idx"], "1.0.0");
     }

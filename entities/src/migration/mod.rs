@@ -14,6 +14,7 @@ mod m20261126_000006_remote_artifacts;
 mod m20261126_000007_analytics;
 mod m20261126_000008_cluster;
 mod m20261202_000001_detail_columns;
+mod m20261202_000002_published_artifacts;
 
 /// Core's migrations and those of the running plugins, in one timeline: sorted by name, which
 /// starts with the date (`m20261126_000003_…`), so a plugin's migration runs after every core
@@ -43,6 +44,7 @@ fn core_migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261126_000007_analytics::Migration),
         Box::new(m20261126_000008_cluster::Migration),
         Box::new(m20261202_000001_detail_columns::Migration),
+        Box::new(m20261202_000002_published_artifacts::Migration),
     ]
 }
 

@@ -49,6 +49,7 @@ pub async fn publish_version(
             )),
             pass_through: true,
             metadata: manifest_artifact.into_iter().collect(),
+            published_artifacts: Vec::new(),
         },
     )
     .await?;
