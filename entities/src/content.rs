@@ -53,20 +53,18 @@ pub async fn with_references(
     while !frontier.is_empty() && !refs.is_empty() {
         let mut next = Vec::new();
         for r in refs {
-            for chunk in frontier.chunks(crate::MAX_BIND) {
-                let sql = format!(
-                    "SELECT {to} AS id FROM {table} WHERE {from} IN ({})",
-                    placeholders(1, chunk.len()),
-                    to = r.to,
-                    table = r.table,
-                    from = r.from
-                );
-                let values = chunk.iter().map(|s| Value::from(s.clone())).collect();
-                for row in conn.query_all_raw(db.stmt(&sql, values)).await? {
-                    let id: String = row.try_get("", "id")?;
-                    if seen.insert(id.clone()) {
-                        next.push(id);
-                    }
+            let sql = format!(
+                "SELECT {} AS id FROM {} WHERE {} IN ({{ids}})",
+                r.to, r.table, r.from
+            );
+            for id in db
+                .select_in(conn, &sql, &[], &frontier, |row| {
+                    row.try_get::<String>("", "id")
+                })
+                .await?
+            {
+                if seen.insert(id.clone()) {
+                    next.push(id);
                 }
             }
         }
@@ -470,18 +468,14 @@ pub async fn fetch_sources(
 
 /// Those of `ids` that are stored content.
 pub async fn existing(db: &Db, ids: &[String]) -> Result<Vec<String>, DbError> {
-    let mut found = Vec::new();
-    for chunk in ids.chunks(crate::MAX_BIND) {
-        let sql = format!(
-            "SELECT pulp_id FROM core_content WHERE pulp_id IN ({})",
-            placeholders(1, chunk.len())
-        );
-        let values = chunk.iter().map(|i| Value::from(i.clone())).collect();
-        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
-            found.push(r.try_get::<String>("", "pulp_id")?);
-        }
-    }
-    Ok(found)
+    db.select_in(
+        &db.read,
+        "SELECT pulp_id FROM core_content WHERE pulp_id IN ({ids})",
+        &[],
+        ids,
+        |r| r.try_get("", "pulp_id"),
+    )
+    .await
 }
 
 /// Which membership of a version a content list asks for.
@@ -628,24 +622,22 @@ pub struct ContentRow {
 
 /// The master rows of `ids` (any order).
 pub async fn rows(db: &Db, ids: &[String]) -> Result<Vec<ContentRow>, DbError> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(crate::MAX_BIND) {
-        let sql = format!(
-            "SELECT pulp_id, pulp_type, pulp_created, pulp_last_updated, pulp_labels FROM core_content WHERE pulp_id IN ({})",
-            placeholders(1, chunk.len())
-        );
-        let values = chunk.iter().map(|i| Value::from(i.clone())).collect();
-        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
-            out.push(ContentRow {
+    db.select_in(
+        &db.read,
+        "SELECT pulp_id, pulp_type, pulp_created, pulp_last_updated, pulp_labels FROM core_content WHERE pulp_id IN ({ids})",
+        &[],
+        ids,
+        |r| {
+            Ok(ContentRow {
                 id: r.try_get("", "pulp_id")?,
                 pulp_type: r.try_get("", "pulp_type")?,
                 created: r.try_get("", "pulp_created")?,
                 updated: r.try_get("", "pulp_last_updated")?,
                 labels: r.try_get("", "pulp_labels")?,
-            });
-        }
-    }
-    Ok(out)
+            })
+        },
+    )
+    .await
 }
 
 /// The content artifacts of `ids`: `(content id, relative path, artifact id if stored)`.
@@ -653,22 +645,20 @@ pub async fn content_artifacts(
     db: &Db,
     ids: &[String],
 ) -> Result<Vec<(String, String, Option<String>)>, DbError> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(crate::MAX_BIND) {
-        let sql = format!(
-            "SELECT content_id, relative_path, artifact_id FROM core_contentartifact WHERE content_id IN ({})",
-            placeholders(1, chunk.len())
-        );
-        let values = chunk.iter().map(|i| Value::from(i.clone())).collect();
-        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
-            out.push((
+    db.select_in(
+        &db.read,
+        "SELECT content_id, relative_path, artifact_id FROM core_contentartifact WHERE content_id IN ({ids})",
+        &[],
+        ids,
+        |r| {
+            Ok((
                 r.try_get("", "content_id")?,
                 r.try_get("", "relative_path")?,
                 r.try_get("", "artifact_id")?,
-            ));
-        }
-    }
-    Ok(out)
+            ))
+        },
+    )
+    .await
 }
 
 #[cfg(test)]

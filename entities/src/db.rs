@@ -87,6 +87,29 @@ impl Db {
         Statement::from_sql_and_values(self.db_backend(), sql, values)
     }
 
+    /// Runs `sql` for any number of `ids`: once per chunk that fits the bind limit, with
+    /// `{ids}` in `sql` replaced by the chunk's placeholders (numbered after `fixed`, the
+    /// values bound first), and maps every row.
+    pub async fn select_in<T>(
+        &self,
+        conn: &impl sea_orm::ConnectionTrait,
+        sql: &str,
+        fixed: &[sea_orm::Value],
+        ids: &[String],
+        mut row: impl FnMut(&sea_orm::QueryResult) -> Result<T, sea_orm::DbErr>,
+    ) -> Result<Vec<T>, DbError> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks((crate::MAX_BIND - fixed.len()).max(1)) {
+            let sql = sql.replace("{ids}", &placeholders(fixed.len() + 1, chunk.len()));
+            let mut values = fixed.to_vec();
+            values.extend(chunk.iter().map(|i| sea_orm::Value::from(i.clone())));
+            for r in conn.query_all_raw(self.stmt(&sql, values)).await? {
+                out.push(row(&r)?);
+            }
+        }
+        Ok(out)
+    }
+
     /// SQL for "now" on the database server's clock, in microseconds since the epoch.
     /// Heartbeats and the lock-service lease are written and compared with it, so the hosts'
     /// clocks never decide who is alive.

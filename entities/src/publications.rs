@@ -3,7 +3,6 @@
 
 use sea_orm::{ConnectionTrait, TransactionTrait, Value};
 
-use crate::db::placeholders;
 use crate::time::now_micros;
 use crate::{Db, DbError};
 
@@ -28,20 +27,17 @@ pub struct PublicationRow {
 
 /// The complete publications among `ids` (any order).
 pub async fn complete(db: &Db, ids: &[String]) -> Result<Vec<PublicationRow>, DbError> {
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(crate::MAX_BIND - 1) {
-        let mut values: Vec<Value> = vec![true.into()];
-        values.extend(chunk.iter().map(|i| Value::from(i.clone())));
-        let sql = format!(
-            "SELECT p.pulp_id, p.pulp_type, p.pulp_created, p.pulp_last_updated, v.repository_id, v.number, \
-             r.pulp_type AS repository_type \
-             FROM core_publication p JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id \
-             JOIN core_repository r ON r.pulp_id = v.repository_id \
-             WHERE p.complete = $1 AND p.pulp_id IN ({})",
-            placeholders(2, chunk.len())
-        );
-        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
-            out.push(PublicationRow {
+    db.select_in(
+        &db.read,
+        "SELECT p.pulp_id, p.pulp_type, p.pulp_created, p.pulp_last_updated, v.repository_id, v.number, \
+         r.pulp_type AS repository_type \
+         FROM core_publication p JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id \
+         JOIN core_repository r ON r.pulp_id = v.repository_id \
+         WHERE p.complete = $1 AND p.pulp_id IN ({ids})",
+        &[true.into()],
+        ids,
+        |r| {
+            Ok(PublicationRow {
                 id: r.try_get("", "pulp_id")?,
                 pulp_type: r.try_get("", "pulp_type")?,
                 created: r.try_get("", "pulp_created")?,
@@ -49,10 +45,10 @@ pub async fn complete(db: &Db, ids: &[String]) -> Result<Vec<PublicationRow>, Db
                 repository_id: r.try_get("", "repository_id")?,
                 repository_type: r.try_get("", "repository_type")?,
                 number: r.try_get("", "number")?,
-            });
-        }
-    }
-    Ok(out)
+            })
+        },
+    )
+    .await
 }
 
 /// The distributions serving each of `ids`: `(distribution id, its pulp_type, publication
@@ -61,22 +57,20 @@ pub async fn distributions_of(
     db: &Db,
     ids: &[String],
 ) -> Result<Vec<(String, String, String)>, DbError> {
-    let mut out = Vec::new();
-    for chunk in ids.chunks(crate::MAX_BIND) {
-        let sql = format!(
-            "SELECT pulp_id, pulp_type, publication_id FROM core_distribution WHERE publication_id IN ({}) ORDER BY name",
-            placeholders(1, chunk.len())
-        );
-        let values = chunk.iter().map(|i| Value::from(i.clone())).collect();
-        for d in db.read.query_all_raw(db.stmt(&sql, values)).await? {
-            out.push((
+    db.select_in(
+        &db.read,
+        "SELECT pulp_id, pulp_type, publication_id FROM core_distribution WHERE publication_id IN ({ids}) ORDER BY name",
+        &[],
+        ids,
+        |d| {
+            Ok((
                 d.try_get("", "pulp_id")?,
                 d.try_get("", "pulp_type")?,
                 d.try_get("", "publication_id")?,
-            ));
-        }
-    }
-    Ok(out)
+            ))
+        },
+    )
+    .await
 }
 
 /// A publication to create.

@@ -55,20 +55,12 @@ pub async fn types_of(
     db: &crate::Db,
     ids: &[String],
 ) -> Result<Vec<(String, String)>, crate::DbError> {
-    use sea_orm::ConnectionTrait;
-    let mut out = Vec::with_capacity(ids.len());
-    for chunk in ids.chunks(crate::MAX_BIND) {
-        let sql = format!(
-            "SELECT pulp_id, pulp_type FROM core_repository WHERE pulp_id IN ({})",
-            crate::db::placeholders(1, chunk.len())
-        );
-        let values = chunk
-            .iter()
-            .map(|i| sea_orm::Value::from(i.clone()))
-            .collect();
-        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
-            out.push((r.try_get("", "pulp_id")?, r.try_get("", "pulp_type")?));
-        }
-    }
-    Ok(out)
+    db.select_in(
+        &db.read,
+        "SELECT pulp_id, pulp_type FROM core_repository WHERE pulp_id IN ({ids})",
+        &[],
+        ids,
+        |r| Ok((r.try_get("", "pulp_id")?, r.try_get("", "pulp_type")?)),
+    )
+    .await
 }

@@ -396,20 +396,20 @@ pub async fn abandoned(db: &Db, own: &str) -> Result<Vec<(Uuid, String)>, DbErro
 
 /// The states of those of `tasks` that are neither running nor canceling.
 pub async fn idle_states(db: &Db, tasks: &[Uuid]) -> Result<Vec<(Uuid, String)>, DbError> {
-    let mut out = Vec::new();
-    for chunk in tasks.chunks(crate::MAX_BIND) {
-        let sql = format!(
-            "SELECT pulp_id, state FROM core_task WHERE pulp_id IN ({}) AND state <> 'running' AND state <> 'canceling'",
-            crate::db::placeholders(1, chunk.len())
-        );
-        let values = chunk.iter().map(|t| Value::from(t.to_string())).collect();
-        for r in db.read.query_all_raw(db.stmt(&sql, values)).await? {
-            if let Ok(t) = Uuid::parse_str(&r.try_get::<String>("", "pulp_id")?) {
-                out.push((t, r.try_get("", "state")?));
-            }
-        }
-    }
-    Ok(out)
+    let ids: Vec<String> = tasks.iter().map(Uuid::to_string).collect();
+    let rows = db
+        .select_in(
+            &db.read,
+            "SELECT pulp_id, state FROM core_task WHERE pulp_id IN ({ids}) AND state <> 'running' AND state <> 'canceling'",
+            &[],
+            &ids,
+            |r| Ok((r.try_get::<String>("", "pulp_id")?, r.try_get::<String>("", "state")?)),
+        )
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(id, state)| Uuid::parse_str(&id).ok().map(|t| (t, state)))
+        .collect())
 }
 
 /// Task counts for the gauges: `(waiting, running, canceling)`, and the number of waiting
