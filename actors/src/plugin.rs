@@ -156,6 +156,30 @@ impl Types {
         self.tables.extend(other.tables);
     }
 
+    /// Splits validated fields of an object of type `pulp_type` into those of its detail
+    /// table (with the table) and those of the master model.
+    pub fn split_fields(
+        &self,
+        master: Master,
+        pulp_type: &str,
+        fields: &serde_json::Map<String, serde_json::Value>,
+    ) -> (
+        Option<DetailTable>,
+        serde_json::Map<String, serde_json::Value>,
+        serde_json::Map<String, serde_json::Value>,
+    ) {
+        let table = self.table(master, pulp_type).copied();
+        let (mut detail, mut core) = (serde_json::Map::new(), serde_json::Map::new());
+        for (k, v) in fields {
+            if table.is_some_and(|t| t.field(k).is_some()) {
+                detail.insert(k.clone(), v.clone());
+            } else {
+                core.insert(k.clone(), v.clone());
+            }
+        }
+        (table, detail, core)
+    }
+
     /// The detail table of type `pulp_type` of `master`, if it adds fields.
     pub fn table(&self, master: Master, pulp_type: &str) -> Option<&DetailTable> {
         self.tables

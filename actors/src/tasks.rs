@@ -183,6 +183,30 @@ pub fn body(name: &str, ctx: TaskContext) -> TaskFuture {
     deps.bodies.body(name, ctx)
 }
 
+/// The detail fields of each `(id, pulp_type)` of `master` whose type has a detail table
+/// (one query per type), for serializers.
+pub async fn detail_fields(
+    db: &Db,
+    types: &Types,
+    master: crate::plugin::Master,
+    rows: &[(&str, &str)],
+) -> Result<
+    std::collections::HashMap<String, serde_json::Map<String, serde_json::Value>>,
+    pith_entities::DbError,
+> {
+    let mut by_type: std::collections::HashMap<&str, Vec<String>> = Default::default();
+    for (id, t) in rows {
+        by_type.entry(t).or_default().push(id.to_string());
+    }
+    let mut out = std::collections::HashMap::new();
+    for (t, ids) in by_type {
+        if let Some(table) = types.table(master, t) {
+            out.extend(pith_entities::detail::load(db, &db.read, table, &ids).await?);
+        }
+    }
+    Ok(out)
+}
+
 /// A database failure as a task error (for `map_err` where `?` cannot convert).
 pub fn db_err(e: impl std::fmt::Display) -> TaskError {
     TaskError::Database(e.to_string())

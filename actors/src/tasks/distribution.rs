@@ -2,13 +2,15 @@
 
 use crate::tasks::TaskError;
 use pith_entities::entity::{distribution, repository_version as version};
-use pith_entities::sea_orm::{ActiveModelTrait, EntityTrait, IntoActiveModel, Set};
+use pith_entities::sea_orm::{
+    ActiveModelTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait,
+};
 use pith_entities::time::{now_micros, to_rfc3339};
 use pith_entities::{Db, DbError};
 use serde_json::{Map, Value, json};
 
 use super::{TaskContext, TaskOutput, db_err};
-use crate::plugin::{Types, unknown};
+use crate::plugin::{Master, Types, unknown};
 
 /// Pulp's JSON for a distribution; `content_base` is `CONTENT_ORIGIN` + `CONTENT_PATH_PREFIX`.
 pub async fn distribution_json(
@@ -60,6 +62,11 @@ pub async fn distributions_json(
             Some((v.pulp_id, super::repository::version_href(repo, v.number)))
         })
         .collect();
+    let typed: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|d| (d.pulp_id.as_str(), d.pulp_type.as_str()))
+        .collect();
+    let mut details = super::detail_fields(db, types, Master::Distribution, &typed).await?;
     Ok(rows
         .iter()
         .map(|d| {
@@ -75,7 +82,7 @@ pub async fn distributions_json(
                     None => format!("{v3}publications/{p}/"),
                 }
             });
-            json!({
+            let mut j = json!({
                 "pulp_href": own.map(|t| t.href(v3, &d.pulp_id)),
                 "prn": own.map(|t| t.prn(&d.pulp_id)),
                 "pulp_created": to_rfc3339(d.pulp_created),
@@ -92,7 +99,11 @@ pub async fn distributions_json(
                 "repository_version": version,
                 "publication": publication,
                 "checkpoint": false,
-            })
+            });
+            if let (Some(obj), Some(own)) = (j.as_object_mut(), details.remove(&d.pulp_id)) {
+                obj.extend(own);
+            }
+            j
         })
         .collect())
 }
@@ -171,15 +182,24 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
         pulp_last_updated: Set(now),
         ..Default::default()
     };
-    for (k, v) in fields {
+    let (table, detail, core) =
+        ctx.deps
+            .types
+            .split_fields(Master::Distribution, pulp_type, fields);
+    for (k, v) in &core {
         set_field(&mut am, k, v)?;
     }
     // The unique indexes settle races between two creates of the same name or base path.
-    let d = am.insert(&db.write).await.map_err(|e| {
+    let txn = db.write.begin().await?;
+    let d = am.insert(&txn).await.map_err(|e| {
         TaskError::Invalid(format!(
             "Could not create the distribution (name and base_path must be unique): {e}"
         ))
     })?;
+    if let Some(t) = &table {
+        pith_entities::detail::save(db, &txn, t, &d.pulp_id, &detail).await?;
+    }
+    txn.commit().await?;
     let json = distribution_json(db, &ctx.deps.types, &v3, &base, &d)
         .await
         .map_err(db_err)?;
@@ -192,6 +212,7 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
 /// Applies validated fields (used by `ageneral_update`).
 pub(super) async fn update(
     db: &Db,
+    types: &Types,
     id: &str,
     fields: &Map<String, Value>,
 ) -> Result<(), TaskError> {
@@ -199,13 +220,19 @@ pub(super) async fn update(
         .one(&db.read)
         .await
         .map_err(db_err)?;
-    let mut am = row
-        .ok_or_else(|| TaskError::Invalid(format!("Distribution {id} no longer exists.")))?
-        .into_active_model();
-    for (k, v) in fields {
+    let row =
+        row.ok_or_else(|| TaskError::Invalid(format!("Distribution {id} no longer exists.")))?;
+    let (table, detail, core) = types.split_fields(Master::Distribution, &row.pulp_type, fields);
+    let mut am = row.into_active_model();
+    for (k, v) in &core {
         set_field(&mut am, k, v)?;
     }
     am.pulp_last_updated = Set(now_micros());
-    am.update(&db.write).await.map_err(db_err)?;
+    let txn = db.write.begin().await?;
+    am.update(&txn).await?;
+    if let Some(t) = &table {
+        pith_entities::detail::save(db, &txn, t, id, &detail).await?;
+    }
+    txn.commit().await?;
     Ok(())
 }

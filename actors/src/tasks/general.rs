@@ -49,37 +49,15 @@ pub(super) async fn update(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
                 .one(&db.read)
                 .await
                 .map_err(db_err)?;
-            let mut am = row
-                .ok_or_else(|| TaskError::Invalid(format!("Remote {id} no longer exists.")))?
-                .into_active_model();
-            for (k, v) in fields {
-                pith_entities::remotes::set_field(&mut am, k, v).map_err(TaskError::Invalid)?;
-            }
-            am.pulp_last_updated = Set(now_micros());
-            am.update(&db.write).await.map_err(db_err)?;
-        }
-        "core_repository" => {
-            let row = repository::Entity::find_by_id(id.clone())
-                .one(&db.read)
-                .await
-                .map_err(db_err)?;
-            let row = row
-                .ok_or_else(|| TaskError::Invalid(format!("Repository {id} no longer exists.")))?;
-            // The type's own fields go to its detail table, the rest to core's.
-            let table = ctx
-                .deps
-                .types
-                .table(Master::Repository, &row.pulp_type)
-                .copied();
+            let row =
+                row.ok_or_else(|| TaskError::Invalid(format!("Remote {id} no longer exists.")))?;
+            let (table, detail, core) =
+                ctx.deps
+                    .types
+                    .split_fields(Master::Remote, &row.pulp_type, fields);
             let mut am = row.into_active_model();
-            let mut detail = serde_json::Map::new();
-            for (k, v) in fields {
-                if table.is_some_and(|t| t.field(k).is_some()) {
-                    detail.insert(k.clone(), v.clone());
-                } else {
-                    pith_entities::repositories::set_field(&mut am, k, v)
-                        .map_err(TaskError::Invalid)?;
-                }
+            for (k, v) in &core {
+                pith_entities::remotes::set_field(&mut am, k, v).map_err(TaskError::Invalid)?;
             }
             am.pulp_last_updated = Set(now_micros());
             let txn = db.write.begin().await?;
@@ -89,7 +67,34 @@ pub(super) async fn update(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
             }
             txn.commit().await?;
         }
-        "core_distribution" => super::distribution::update(db, &id, fields).await?,
+        "core_repository" => {
+            let row = repository::Entity::find_by_id(id.clone())
+                .one(&db.read)
+                .await
+                .map_err(db_err)?;
+            let row = row
+                .ok_or_else(|| TaskError::Invalid(format!("Repository {id} no longer exists.")))?;
+            // The type's own fields go to its detail table, the rest to core's.
+            let (table, detail, core) =
+                ctx.deps
+                    .types
+                    .split_fields(Master::Repository, &row.pulp_type, fields);
+            let mut am = row.into_active_model();
+            for (k, v) in &core {
+                pith_entities::repositories::set_field(&mut am, k, v)
+                    .map_err(TaskError::Invalid)?;
+            }
+            am.pulp_last_updated = Set(now_micros());
+            let txn = db.write.begin().await?;
+            am.update(&txn).await?;
+            if let Some(t) = &table {
+                pith_entities::detail::save(db, &txn, t, &id, &detail).await?;
+            }
+            txn.commit().await?;
+        }
+        "core_distribution" => {
+            super::distribution::update(db, &ctx.deps.types, &id, fields).await?
+        }
         other => {
             return Err(TaskError::Invalid(format!(
                 "Cannot update rows of {other}."

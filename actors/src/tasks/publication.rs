@@ -31,21 +31,12 @@ pub async fn publications_json(
     }
     let rows = pith_entities::publications::complete(db, ids).await?;
     // Each type's own fields (`manifest` of file publications), one query per type.
-    let mut details: std::collections::HashMap<String, serde_json::Map<String, Value>> =
-        Default::default();
-    for t in &types.tables {
-        if t.master != crate::plugin::Master::Publication {
-            continue;
-        }
-        let of_type: Vec<String> = rows
-            .iter()
-            .filter(|r| r.pulp_type == t.pulp_type)
-            .map(|r| r.id.clone())
-            .collect();
-        if !of_type.is_empty() {
-            details.extend(pith_entities::detail::load(db, &db.read, &t.table, &of_type).await?);
-        }
-    }
+    let typed: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.id.as_str(), r.pulp_type.as_str()))
+        .collect();
+    let mut details =
+        super::detail_fields(db, types, crate::plugin::Master::Publication, &typed).await?;
     let dists = pith_entities::publications::distributions_of(db, ids).await?;
     let mut by_pub: std::collections::HashMap<String, Vec<String>> = Default::default();
     for (id, t, p) in dists {

@@ -16,19 +16,8 @@ pub async fn load(
     master: Master,
     rows: &[(&str, &str)],
 ) -> Result<HashMap<String, Map<String, Value>>, ApiError> {
-    let types = &ctx.state.platform.types;
-    let mut by_type: HashMap<&str, Vec<String>> = HashMap::new();
-    for (id, t) in rows {
-        by_type.entry(t).or_default().push(id.to_string());
-    }
-    let mut out = HashMap::new();
-    for (t, ids) in by_type {
-        if let Some(table) = types.table(master, t) {
-            let db = &ctx.state.db;
-            out.extend(pith_entities::detail::load(db, &db.read, table, &ids).await?);
-        }
-    }
-    Ok(out)
+    let p = &ctx.state.platform;
+    Ok(pith_actors::tasks::detail_fields(&ctx.state.db, &p.types, master, rows).await?)
 }
 
 /// Checks a request's value of a detail field of type `pulp_type`: `None` when the type has

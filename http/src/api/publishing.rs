@@ -158,6 +158,7 @@ async fn validate_distribution(
     body: &Map<String, Value>,
     existing: Option<&distribution::Model>,
     partial: bool,
+    pulp_type: &str,
 ) -> Result<Map<String, Value>, ApiError> {
     let v3 = ctx.v3();
     let mut errs = FieldErrors::default();
@@ -212,10 +213,19 @@ async fn validate_distribution(
             ("repository" | "repository_version" | "publication", _) => {
                 Err("Incorrect type. Expected URL string.".into())
             }
-            _ => {
-                errs.add(k, "Unexpected field");
-                continue;
-            }
+            (other, _) => match super::details::validate(
+                ctx,
+                pith_actors::plugin::Master::Distribution,
+                pulp_type,
+                other,
+                v,
+            ) {
+                Some(r) => r,
+                None => {
+                    errs.add(k, "Unexpected field");
+                    continue;
+                }
+            },
         };
         match norm {
             Ok(n) => {
@@ -304,7 +314,7 @@ pub async fn create_distribution(
     vs: ViewSet,
 ) -> Result<Response, ApiError> {
     let body = req.object(ctx.state.config.max_json_body).await?;
-    let fields = validate_distribution(ctx, &body, None, false).await?;
+    let fields = validate_distribution(ctx, &body, None, false, vs.detail.pulp_type).await?;
     let spec = TaskSpec {
         name: GENERAL_CREATE.into(),
         args: json!({ "table": "core_distribution", "pulp_type": vs.detail.pulp_type, "v3": ctx.v3(), "content_base": content_base(ctx), "fields": fields }),
@@ -425,9 +435,22 @@ pub async fn change_distribution(
         )
     } else {
         let body = req.object(ctx.state.config.max_json_body).await?;
-        let fields =
-            validate_distribution(ctx, &body, Some(&d), method == warp::http::Method::PATCH)
-                .await?;
+        let fields = validate_distribution(
+            ctx,
+            &body,
+            Some(&d),
+            method == warp::http::Method::PATCH,
+            &d.pulp_type,
+        )
+        .await?;
+        let own = super::details::load(
+            ctx,
+            pith_actors::plugin::Master::Distribution,
+            &[(&d.pulp_id, &d.pulp_type)],
+        )
+        .await?
+        .remove(&d.pulp_id)
+        .unwrap_or_default();
         let cur = |k: &str| match k {
             "name" => json!(d.name),
             "base_path" => json!(d.base_path),
@@ -435,7 +458,8 @@ pub async fn change_distribution(
             "pulp_labels" => serde_json::from_str(&d.pulp_labels).unwrap_or(Value::Null),
             "repository" => json!(d.repository_id),
             "repository_version" => json!(d.repository_version_id),
-            _ => json!(d.publication_id),
+            "publication" => json!(d.publication_id),
+            other => own.get(other).cloned().unwrap_or(Value::Null),
         };
         let changed: Map<String, Value> =
             fields.into_iter().filter(|(k, v)| cur(k) != *v).collect();

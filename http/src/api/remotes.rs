@@ -3,10 +3,13 @@
 //! task (200 when nothing changes); deletes as a deferred `general_delete` task.
 
 use pith_actors::plugin::Detail;
+use pith_actors::plugin::Master;
 use pith_actors::tasking::TaskSpec;
 use pith_actors::tasks::{GENERAL_DELETE, GENERAL_UPDATE};
 use pith_entities::entity::remote;
 use pith_entities::remotes::set_field;
+
+use super::details;
 use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use pith_entities::sea_orm::{ActiveModelTrait, EntityTrait, QueryFilter, Set};
 use pith_entities::time;
@@ -90,7 +93,12 @@ fn type_of(types: &pith_actors::plugin::Types, r: &remote::Model) -> Option<Deta
 }
 
 /// Serializes a remote in Pulp's field order; secrets only appear as `hidden_fields`.
-pub fn serialize(types: &pith_actors::plugin::Types, v3: &str, r: &remote::Model) -> Value {
+pub fn serialize(
+    types: &pith_actors::plugin::Types,
+    v3: &str,
+    r: &remote::Model,
+    details: Option<Map<String, Value>>,
+) -> Value {
     let t = type_of(types, r);
     let hidden: Vec<Value> = SECRETS
         .iter()
@@ -105,7 +113,7 @@ pub fn serialize(types: &pith_actors::plugin::Types, v3: &str, r: &remote::Model
             json!({ "name": f, "is_set": set })
         })
         .collect();
-    json!({
+    let mut j = json!({
         "pulp_href": t.map(|t| t.href(v3, &r.pulp_id)),
         "prn": t.map(|t| t.prn(&r.pulp_id)),
         "pulp_created": time::to_rfc3339(r.pulp_created),
@@ -127,7 +135,22 @@ pub fn serialize(types: &pith_actors::plugin::Types, v3: &str, r: &remote::Model
         "headers": serde_json::from_str::<Value>(&r.headers).unwrap_or_else(|_| json!([])),
         "download_concurrency": r.download_concurrency,
         "rate_limit": r.rate_limit,
-    })
+    });
+    if let (Some(obj), Some(d)) = (j.as_object_mut(), details) {
+        obj.extend(d);
+    }
+    j
+}
+
+/// Serializes one remote with its type's detail fields.
+async fn serialize_one(ctx: &Ctx, r: &remote::Model) -> Result<Value, ApiError> {
+    let mut d = details::load(ctx, Master::Remote, &[(&r.pulp_id, &r.pulp_type)]).await?;
+    Ok(serialize(
+        &ctx.state.platform.types,
+        &ctx.v3(),
+        r,
+        d.remove(&r.pulp_id),
+    ))
 }
 
 /// Keeps just the certificate blocks of a PEM text, as Pulp does.
@@ -177,7 +200,7 @@ pub async fn validate_options(
             format!("{k}: Unexpected field"),
         ));
     }
-    validate(ctx, body, None, true).await
+    validate(ctx, body, None, true, None).await
 }
 
 /// Validates a create/update body. Returns the normalized values of the fields given.
@@ -186,6 +209,7 @@ async fn validate(
     body: &Map<String, Value>,
     existing: Option<&remote::Model>,
     partial: bool,
+    pulp_type: Option<&str>,
 ) -> Result<Map<String, Value>, ApiError> {
     let mut errs = FieldErrors::default();
     let mut out = Map::new();
@@ -261,9 +285,14 @@ async fn validate(
                 )),
             },
             "pulp_labels" => listing::validate_labels(v).map(|_| v.clone()),
-            _ => {
-                errs.add(k, "Unexpected field");
-                continue;
+            other => {
+                match pulp_type.and_then(|t| details::validate(ctx, Master::Remote, t, other, v)) {
+                    Some(r) => r,
+                    None => {
+                        errs.add(k, "Unexpected field");
+                        continue;
+                    }
+                }
             }
         };
         match norm {
@@ -337,20 +366,25 @@ async fn validate(
     Ok(out)
 }
 
-fn created(ctx: &Ctx, vs: &ViewSet, r: &remote::Model) -> Response {
+async fn created(ctx: &Ctx, vs: &ViewSet, r: &remote::Model) -> Result<Response, ApiError> {
     let v3 = ctx.v3();
-    let body = serialize(&ctx.state.platform.types, &v3, r);
+    let body = serialize_one(ctx, r).await?;
     let mut resp = json_resp(StatusCode::CREATED, &body);
     if let Ok(h) = HeaderValue::from_str(&vs.detail.href(&v3, &r.pulp_id)) {
         resp.headers_mut().insert("location", h);
     }
-    resp
+    Ok(resp)
 }
 
 /// `POST remotes/<plugin>/<type>/`.
 pub async fn create(ctx: &Ctx, req: &mut Req, vs: ViewSet) -> Result<Response, ApiError> {
     let body = req.object(ctx.state.config.max_json_body).await?;
-    let fields = validate(ctx, &body, None, false).await?;
+    let fields = validate(ctx, &body, None, false, Some(vs.detail.pulp_type)).await?;
+    let (table, detail_values, fields) =
+        ctx.state
+            .platform
+            .types
+            .split_fields(Master::Remote, vs.detail.pulp_type, &fields);
     let now = time::now_micros();
     let mut am = remote::ActiveModel {
         pulp_id: Set(uuid::Uuid::now_v7().to_string()),
@@ -385,21 +419,30 @@ pub async fn create(ctx: &Ctx, req: &mut Req, vs: ViewSet) -> Result<Response, A
     for (k, v) in &fields {
         set_field(&mut am, k, v).map_err(ApiError::Internal)?;
     }
-    let saved = match am.insert(&ctx.state.db.write).await {
+    let db = &ctx.state.db;
+    let txn = pith_entities::sea_orm::TransactionTrait::begin(&db.write).await?;
+    let saved = match am.insert(&txn).await {
         Ok(m) => m,
-        // A concurrent create with the same name won the unique index.
-        Err(_)
-            if remote::Entity::find()
+        Err(e) => {
+            drop(txn);
+            // A concurrent create with the same name won the unique index.
+            let taken = remote::Entity::find()
                 .filter(Expr::col("name").eq(fields["name"].clone()))
-                .one(&ctx.state.db.read)
+                .one(&db.read)
                 .await?
-                .is_some() =>
-        {
-            return Err(ApiError::field("name", "This field must be unique."));
+                .is_some();
+            return Err(if taken {
+                ApiError::field("name", "This field must be unique.")
+            } else {
+                e.into()
+            });
         }
-        Err(e) => return Err(e.into()),
     };
-    Ok(created(ctx, &vs, &saved))
+    if let Some(t) = &table {
+        pith_entities::detail::save(db, &txn, t, &saved.pulp_id, &detail_values).await?;
+    }
+    txn.commit().await?;
+    created(ctx, &vs, &saved).await
 }
 
 fn condition(ctx: &Ctx, p: &listing::ListParams, types: &[Detail]) -> Result<Condition, ApiError> {
@@ -432,7 +475,15 @@ pub async fn list(ctx: &Ctx, req: &Req, vs: Option<ViewSet>) -> Result<Response,
         })
         .await?;
     let types = &ctx.state.platform.types;
-    let results = rows.iter().map(|r| serialize(types, &v3, r)).collect();
+    let typed: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.pulp_id.as_str(), r.pulp_type.as_str()))
+        .collect();
+    let mut d = details::load(ctx, Master::Remote, &typed).await?;
+    let results = rows
+        .iter()
+        .map(|r| serialize(types, &v3, r, d.remove(&r.pulp_id)))
+        .collect();
     Ok(ok(&listing::page(req, &p, count, results)))
 }
 
@@ -450,7 +501,7 @@ async fn load(ctx: &Ctx, id: &str, vs: &ViewSet) -> Result<remote::Model, ApiErr
 pub async fn read(ctx: &Ctx, req: &Req, id: &str, vs: ViewSet) -> Result<Response, ApiError> {
     let r = load(ctx, id, &vs).await?;
     Ok(ok(&listing::select_from_query(
-        serialize(&ctx.state.platform.types, &ctx.v3(), &r),
+        serialize_one(ctx, &r).await?,
         req,
     )))
 }
@@ -466,8 +517,8 @@ pub async fn update(
 ) -> Result<Response, ApiError> {
     let body = req.object(ctx.state.config.max_json_body).await?;
     let r = load(ctx, id, &vs).await?;
-    let fields = validate(ctx, &body, Some(&r), partial).await?;
-    let current = serialize(&ctx.state.platform.types, &ctx.v3(), &r);
+    let fields = validate(ctx, &body, Some(&r), partial, Some(vs.detail.pulp_type)).await?;
+    let current = serialize_one(ctx, &r).await?;
     let secret = |f: &str| match f {
         "client_key" => r.client_key.clone(),
         "proxy_username" => r.proxy_username.clone(),

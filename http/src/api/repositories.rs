@@ -248,19 +248,13 @@ pub async fn create(ctx: &Ctx, req: &mut Req, vs: RepositoryViewSet) -> Result<R
         pulp_last_updated: Set(now),
         ..Default::default()
     };
-    let table = ctx
-        .state
-        .platform
-        .types
-        .table(Master::Repository, vs.repositories.detail.pulp_type)
-        .copied();
-    let mut detail_values = Map::new();
-    for (k, v) in &fields {
-        if table.is_some_and(|t| t.field(k).is_some()) {
-            detail_values.insert(k.clone(), v.clone());
-        } else {
-            set_field(&mut am, k, v).map_err(ApiError::Internal)?;
-        }
+    let (table, detail_values, core) = ctx.state.platform.types.split_fields(
+        Master::Repository,
+        vs.repositories.detail.pulp_type,
+        &fields,
+    );
+    for (k, v) in &core {
+        set_field(&mut am, k, v).map_err(ApiError::Internal)?;
     }
     let db = &ctx.state.db;
     let txn = db.write.begin().await?;
