@@ -138,7 +138,16 @@ async fn serve_path(
         return not_found();
     };
     if rel.is_empty() || rel.ends_with('/') {
-        let names = served.entries(rel);
+        let mut names = served.entries(rel);
+        if let Some(list) = state
+            .platform
+            .distribution_hooks(&d.pulp_type)
+            .and_then(|h| h.list_directory)
+        {
+            names.extend(list(state, &d.id, rel).await?);
+            names.sort();
+            names.dedup();
+        }
         if names.is_empty() && !rel.is_empty() {
             return not_found();
         }

@@ -119,7 +119,20 @@ pub struct DistributionHooks {
     pub content_handler: Option<ContentHandler>,
     /// Extra headers for a served file at this path (below the base path).
     pub content_headers: Option<ContentHeaders>,
+    /// Extra entries of a directory listing (Pulp's `content_handler_list_directory`): names
+    /// the type serves itself below a directory (`a.txt`, `sub/`), shown with the index's.
+    pub list_directory: Option<ListDirectory>,
 }
+
+/// A distribution type's own entries of directory `dir` (below its base path; `""` is the
+/// top) of distribution `id`.
+pub type ListDirectory = for<'a> fn(
+    &'a crate::HttpState,
+    &'a str,
+    &'a str,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Vec<String>, crate::ApiError>> + Send + 'a>,
+>;
 
 /// Extra response headers for a path below a distribution's base path.
 pub type ContentHeaders = fn(&str) -> Vec<(&'static str, String)>;
@@ -435,6 +448,7 @@ mod tests {
                 pulp_type: "idx.idx",
                 content_handler: None,
                 content_headers: Some(|_| vec![("x-idx", "1".into())]),
+                list_directory: None,
             }],
             settings: &[
                 Setting {
