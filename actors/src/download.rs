@@ -205,6 +205,23 @@ pub async fn get(
     }
 }
 
+/// GETs `url` (with the remote's retries) into memory: for metadata a sync parses (a
+/// `PULP_MANIFEST`, an index page), never for artifacts, which go to [`download_to_temp`].
+pub async fn get_bytes(
+    client: &Downloader,
+    r: &remote::Model,
+    url: &str,
+) -> Result<bytes::Bytes, DownloadError> {
+    get(client, r, url)
+        .await?
+        .bytes()
+        .await
+        .map_err(|e| DownloadError::Interrupted {
+            url: url.to_owned(),
+            cause: causes(&e),
+        })
+}
+
 /// Joins `relative` (each segment percent-encoded) to the directory of `manifest_url`.
 pub fn join_url(manifest_url: &str, relative: &str) -> String {
     let base = match manifest_url.rfind('/') {

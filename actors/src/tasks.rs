@@ -211,5 +211,3 @@ pub async fn detail_fields(
 pub fn db_err(e: impl std::fmt::Display) -> TaskError {
     TaskError::Database(e.to_string())
 }
-
-pub use pith_entities::db::placeholders;

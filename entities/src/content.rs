@@ -173,26 +173,27 @@ pub async fn find_or_create(
     let width = table.natural_key.len() + table.fields.len() + 1;
     let chunk_rows = (crate::MAX_BIND / width.max(6)).max(1);
     let mut known: HashMap<Vec<String>, String> = HashMap::new();
-    let key_cols = table.natural_key.join(", ");
-    for chunk in units.chunks(crate::MAX_BIND) {
-        let mut firsts: Vec<&str> = chunk.iter().map(|u| u.key[0].as_str()).collect();
-        firsts.sort_unstable();
-        firsts.dedup();
-        let sql = format!(
-            "SELECT content_id, {key_cols} FROM {} WHERE {} IN ({})",
-            table.name,
-            table.natural_key[0],
-            placeholders(1, firsts.len())
-        );
-        let values = firsts.iter().map(|s| Value::from(s.to_string())).collect();
-        for r in conn.query_all_raw(db.stmt(&sql, values)).await? {
+    let mut firsts: Vec<String> = units.iter().map(|u| u.key[0].clone()).collect();
+    firsts.sort_unstable();
+    firsts.dedup();
+    let sql = format!(
+        "SELECT content_id, {} FROM {} WHERE {} IN ({{ids}})",
+        table.natural_key.join(", "),
+        table.name,
+        table.natural_key[0],
+    );
+    for (key, id) in db
+        .select_in(conn, &sql, &[], &firsts, |r| {
             let key = table
                 .natural_key
                 .iter()
                 .map(|c| r.try_get::<String>("", c))
                 .collect::<Result<Vec<_>, _>>()?;
-            known.insert(key, r.try_get("", "content_id")?);
-        }
+            Ok((key, r.try_get::<String>("", "content_id")?))
+        })
+        .await?
+    {
+        known.insert(key, id);
     }
     let mut ids = Vec::with_capacity(units.len());
     let mut renew = Vec::new();
@@ -347,30 +348,28 @@ pub async fn record_remote_artifacts(
     remote: &str,
     rows: &[RemoteArtifact],
 ) -> Result<(), DbError> {
-    let mut content_ids: Vec<&str> = rows.iter().map(|r| r.content_id.as_str()).collect();
+    let mut content_ids: Vec<String> = rows.iter().map(|r| r.content_id.clone()).collect();
     content_ids.sort_unstable();
     content_ids.dedup();
-    let mut ca_of: HashMap<(String, String), String> = HashMap::new();
-    for chunk in content_ids.chunks(crate::MAX_BIND) {
-        let rows = conn
-            .query_all_raw(db.stmt(
-                &format!(
-                    "SELECT pulp_id, content_id, relative_path FROM core_contentartifact WHERE content_id IN ({})",
-                    placeholders(1, chunk.len())
-                ),
-                chunk.iter().map(|c| Value::from(c.to_string())).collect(),
-            ))
-            .await?;
-        for row in rows {
-            ca_of.insert(
-                (
-                    row.try_get("", "content_id")?,
-                    row.try_get("", "relative_path")?,
-                ),
-                row.try_get("", "pulp_id")?,
-            );
-        }
-    }
+    let ca_of: HashMap<(String, String), String> = db
+        .select_in(
+            conn,
+            "SELECT pulp_id, content_id, relative_path FROM core_contentartifact WHERE content_id IN ({ids})",
+            &[],
+            &content_ids,
+            |row| {
+                Ok((
+                    (
+                        row.try_get("", "content_id")?,
+                        row.try_get("", "relative_path")?,
+                    ),
+                    row.try_get("", "pulp_id")?,
+                ))
+            },
+        )
+        .await?
+        .into_iter()
+        .collect();
     let now = now_micros();
     let mut seen = std::collections::HashSet::new();
     let rows: Vec<(&String, &RemoteArtifact)> = rows

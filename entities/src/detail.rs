@@ -98,18 +98,15 @@ pub async fn load(
     let mut out: HashMap<String, Map<String, Json>> =
         ids.iter().map(|i| (i.clone(), t.defaults())).collect();
     let cols: Vec<&str> = t.fields.iter().map(|f| f.name).collect();
-    for chunk in ids.chunks(crate::MAX_BIND) {
-        let sql = format!(
-            "SELECT {key}, {cols} FROM {table} WHERE {key} IN ({})",
-            placeholders(1, chunk.len()),
-            key = t.key,
-            cols = cols.join(", "),
-            table = t.name
-        );
-        let values = chunk.iter().map(|i| Value::from(i.clone())).collect();
-        for r in conn.query_all_raw(db.stmt(&sql, values)).await? {
-            let id: String = r.try_get("", t.key)?;
-            let row = out.entry(id).or_default();
+    let sql = format!(
+        "SELECT {key}, {cols} FROM {table} WHERE {key} IN ({{ids}})",
+        key = t.key,
+        cols = cols.join(", "),
+        table = t.name
+    );
+    let rows = db
+        .select_in(conn, &sql, &[], ids, |r| {
+            let mut fields = Map::new();
             for f in t.fields {
                 let v = match f.kind {
                     FieldKind::Text => r
@@ -119,10 +116,12 @@ pub async fn load(
                     FieldKind::Json => serde_json::from_str(&r.try_get::<String>("", f.name)?)
                         .unwrap_or_else(|_| f.default_value()),
                 };
-                row.insert(f.name.to_owned(), v);
+                fields.insert(f.name.to_owned(), v);
             }
-        }
-    }
+            Ok((r.try_get::<String>("", t.key)?, fields))
+        })
+        .await?;
+    out.extend(rows);
     Ok(out)
 }
 

@@ -111,7 +111,7 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
     {
         return Ok(resp);
     }
-    let mut resp = serve_path(state, req, &g, d, rel).await?;
+    let mut resp = serve_path(state, req, &g, d, rel, hooks).await?;
     if let Some(headers) = hooks.and_then(|h| h.content_headers)
         && resp.status().is_success()
     {
@@ -132,6 +132,7 @@ async fn serve_path(
     g: &crate::content_index::Generation,
     d: &crate::content_index::Dist,
     rel: &str,
+    hooks: Option<&crate::plugin::DistributionHooks>,
 ) -> Result<Response, ApiError> {
     let index = &state.content_index;
     let Some(served) = index.served(&state.db, g, d).await? else {
@@ -139,11 +140,7 @@ async fn serve_path(
     };
     if rel.is_empty() || rel.ends_with('/') {
         let mut names = served.entries(rel);
-        if let Some(list) = state
-            .platform
-            .distribution_hooks(&d.pulp_type)
-            .and_then(|h| h.list_directory)
-        {
+        if let Some(list) = hooks.and_then(|h| h.list_directory) {
             names.extend(list(state, &d.id, rel).await?);
             names.sort();
             names.dedup();

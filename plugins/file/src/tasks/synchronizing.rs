@@ -8,7 +8,7 @@ use pith_entities::sea_orm::EntityTrait;
 use serde_json::{Value, json};
 use sha2::Digest;
 
-use pith_actors::download::{client, get, join_url};
+use pith_actors::download::{client, get_bytes, join_url};
 use pith_actors::stages::{DeclarativeArtifact, DeclarativeContent, DeclarativeVersion};
 use pith_actors::tasks::repository::finish_new_version;
 use pith_actors::tasks::{TaskContext, TaskError, TaskOutput};
@@ -118,14 +118,7 @@ pub async fn synchronize(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     )
     .await;
     let downloader = client(&r)?;
-    let manifest = get(&downloader, &r, &r.url)
-        .await?
-        .bytes()
-        .await
-        .map_err(|e| pith_actors::download::DownloadError::Transport {
-            url: r.url.clone(),
-            cause: e.to_string(),
-        })?;
+    let manifest = get_bytes(&downloader, &r, &r.url).await?;
     let manifest_sha = hex::encode(sha2::Sha256::digest(&manifest));
     ctx.progress(
         0,
