@@ -395,6 +395,7 @@ async fn run_node(
         writer: writer.clone(),
         store: store.clone(),
         test_tasks: settings.pith_test_tasks,
+        serializers: Arc::new(pith_http::api::TaskSerializers),
     });
     let tasking_node = if workers > 0 {
         let config = TaskingConfig {

@@ -33,8 +33,9 @@ pub const DEFAULT_PER_REMOTE: usize = 10;
 /// One place the bytes may be fetched from.
 #[derive(Clone, Debug)]
 pub struct Source {
-    /// The remote artifact's id (marked failed on a mismatch).
-    pub remote_artifact: String,
+    /// The remote artifact's id (marked failed on a mismatch); `None` for a pull-through,
+    /// which has none yet.
+    pub remote_artifact: Option<String>,
     /// Its URL.
     pub url: String,
     /// The remote (credentials, TLS, proxy, timeouts, concurrency).
@@ -42,18 +43,49 @@ pub struct Source {
 }
 
 /// What to fetch.
-#[derive(Clone, Debug)]
+#[derive(Debug)]
 pub struct Request {
-    /// The content artifact waiting for these bytes (the fetchers' key).
-    pub content_artifact: String,
+    /// The fetchers' key: requests with the same key share one download (the content
+    /// artifact waiting for the bytes, or a pull-through's remote and URL).
+    pub key: String,
     /// Where to try, in order.
     pub sources: Vec<Source>,
-    /// The expected sha256.
-    pub sha256: String,
+    /// The expected sha256 (`None`: a pull-through, which learns it from the bytes).
+    pub sha256: Option<String>,
     /// The expected size, when known.
     pub size: Option<u64>,
-    /// Store and link the bytes (`on_demand`) or keep nothing (`streamed`).
-    pub save: bool,
+    /// What becomes of the verified bytes.
+    pub keep: Keep,
+}
+
+/// What a fetch keeps of the bytes once they are verified.
+pub enum Keep {
+    /// Nothing (`streamed`).
+    Nothing,
+    /// Stores them and links them to this content artifact (`on_demand`).
+    Link(String),
+    /// Hands the synced temporary file and its digests to this (a pull-through, whose remote
+    /// type decides what content they become). Clients get `Done` once it returns.
+    With(KeepFn),
+}
+
+/// See [`Keep::With`].
+pub type KeepFn = Box<
+    dyn FnOnce(
+            pith_entities::TempArtifact,
+            pith_entities::Digests,
+        ) -> futures_util::future::BoxFuture<'static, ()>
+        + Send,
+>;
+
+impl std::fmt::Debug for Keep {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Keep::Nothing => f.write_str("Nothing"),
+            Keep::Link(ca) => f.debug_tuple("Link").field(ca).finish(),
+            Keep::With(_) => f.write_str("With(..)"),
+        }
+    }
 }
 
 /// Why a fetch failed.
@@ -161,7 +193,7 @@ impl Fetchers {
     /// The fetch of `request`'s bytes: the running one, or a new one.
     pub fn join(&self, request: Request) -> Arc<Fetch> {
         use dashmap::mapref::entry::Entry;
-        match self.shared.map.entry(request.content_artifact.clone()) {
+        match self.shared.map.entry(request.key.clone()) {
             Entry::Occupied(e) => e.get().clone(),
             Entry::Vacant(v) => {
                 let (tx, rx) = watch::channel(Progress::Starting);
@@ -182,9 +214,7 @@ impl Fetchers {
                             )));
                         self.shared
                             .map
-                            .remove_if(&job.request.content_artifact, |_, f| {
-                                Arc::ptr_eq(f, &job.fetch)
-                            });
+                            .remove_if(&job.request.key, |_, f| Arc::ptr_eq(f, &job.fetch));
                     }
                 }
                 fetch
@@ -209,7 +239,7 @@ impl std::fmt::Debug for SupervisorMsg {
 impl std::fmt::Debug for Job {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Job")
-            .field("content_artifact", &self.request.content_artifact)
+            .field("key", &self.request.key)
             .finish_non_exhaustive()
     }
 }
@@ -245,7 +275,7 @@ impl Actor for FetchSupervisor {
         st: &mut Self::State,
     ) -> Result<(), ActorProcessingErr> {
         let SupervisorMsg::Start(job) = msg;
-        let key = job.request.content_artifact.clone();
+        let key = job.request.key.clone();
         let (tx, fetch) = (job.tx.clone(), job.fetch.clone());
         let args = FetcherArgs {
             job: std::sync::Mutex::new(Some(*job)),
@@ -323,7 +353,8 @@ impl Actor for Fetcher {
     ) -> Result<(), ActorProcessingErr> {
         let job = args.job.lock().ok().and_then(|mut j| j.take());
         if let Some(job) = job {
-            let outcome = run(&args.shared, &job.request, &job.tx).await;
+            let Job { request, tx, .. } = job;
+            let outcome = run(&args.shared, request, &tx).await;
             let label = match &outcome {
                 Progress::Done { written, .. } => {
                     metrics::counter!("pith_content_fetch_bytes").increment(*written);
@@ -333,7 +364,7 @@ impl Actor for Fetcher {
                 _ => "broken",
             };
             metrics::counter!("pith_content_fetches", "outcome" => label).increment(1);
-            job.tx.send_replace(outcome);
+            tx.send_replace(outcome);
         }
         me.stop(None);
         Ok(())
@@ -354,9 +385,9 @@ fn semaphore_of(shared: &Shared, r: &remote::Model) -> Arc<Semaphore> {
 }
 
 /// Downloads from the first source that answers; returns the final progress.
-async fn run(shared: &Shared, req: &Request, tx: &watch::Sender<Progress>) -> Progress {
+async fn run(shared: &Shared, req: Request, tx: &watch::Sender<Progress>) -> Progress {
     let mut tried = Vec::new();
-    for src in &req.sources {
+    for src in req.sources.clone() {
         // FIFO: fetchers beyond the bounds wait in the order they asked.
         let Ok(_all) = shared.global.clone().acquire_owned().await else {
             break;
@@ -383,7 +414,7 @@ async fn run(shared: &Shared, req: &Request, tx: &watch::Sender<Progress>) -> Pr
                 continue;
             }
         };
-        return stream(shared, req, src, resp, tx).await;
+        return stream(shared, req, &src, resp, tx).await;
     }
     Progress::Failed(FetchError::Unavailable(if tried.is_empty() {
         "no remote can provide this content".into()
@@ -400,7 +431,7 @@ fn broken(msg: String) -> Progress {
 /// `on_demand`) stores it.
 async fn stream(
     shared: &Shared,
-    req: &Request,
+    req: Request,
     src: &Source,
     resp: reqwest::Response,
     tx: &watch::Sender<Progress>,
@@ -438,7 +469,7 @@ async fn stream(
             written,
         });
     }
-    let digests = if req.save {
+    let digests = if !matches!(req.keep, Keep::Nothing) {
         temp.finish().await
     } else {
         temp.finish_unsynced().await
@@ -447,37 +478,47 @@ async fn stream(
         Ok(d) => d,
         Err(e) => return broken(e.to_string()),
     };
-    if d.sha256 != req.sha256 || req.size.is_some_and(|s| s != d.size) {
+    let wrong_digest = req.sha256.as_ref().is_some_and(|s| *s != d.sha256);
+    if wrong_digest || req.size.is_some_and(|s| s != d.size) {
         tracing::error!(
             url = %src.url,
-            expected_sha256 = %req.sha256,
+            expected_sha256 = ?req.sha256,
             actual_sha256 = %d.sha256,
             expected_size = ?req.size,
             actual_size = d.size,
             "on-demand download does not match what the remote promised; nothing was stored"
         );
-        mark_failed(&shared.db, &src.remote_artifact).await;
+        if let Some(ra) = &src.remote_artifact {
+            mark_failed(&shared.db, ra).await;
+        }
         return broken(format!(
-            "{}: expected sha256 {}, got {}",
-            src.url, req.sha256, d.sha256
+            "{}: expected sha256 {}, got {} ({} bytes)",
+            src.url,
+            req.sha256.as_deref().unwrap_or("-"),
+            d.sha256,
+            d.size
         ));
     }
-    if req.save {
-        match pith_entities::artifacts::store_linked(
-            &shared.db,
-            &shared.store,
-            temp,
-            &d,
-            &req.content_artifact,
-        )
-        .await
-        {
-            Ok(_) => pith_entities::content_generation::bump(),
-            // The client still gets its verified bytes; the next request fetches again.
-            Err(e) => {
-                tracing::error!(error = %e, url = %src.url, "could not store an on-demand artifact")
+    match req.keep {
+        Keep::Nothing => {}
+        Keep::Link(content_artifact) => {
+            match pith_entities::artifacts::store_linked(
+                &shared.db,
+                &shared.store,
+                temp,
+                &d,
+                &content_artifact,
+            )
+            .await
+            {
+                Ok(_) => pith_entities::content_generation::bump(),
+                // The client still gets its verified bytes; the next request fetches again.
+                Err(e) => {
+                    tracing::error!(error = %e, url = %src.url, "could not store an on-demand artifact")
+                }
             }
         }
+        Keep::With(keep) => keep(temp, d).await,
     }
     Progress::Done { file, written }
 }

@@ -98,6 +98,66 @@ pub struct RepositoryType {
     pub finalize_new_version: Option<FinalizeNewVersion>,
     /// Runs after each new version (autopublish); `None`: nothing to do.
     pub on_new_version: Option<OnNewVersion>,
+    /// Content a distribution of this repository pulls through is added to it, in a new
+    /// version (Pulp's `PULL_THROUGH_SUPPORTED`).
+    pub pull_through_add: bool,
+}
+
+/// The bytes a pull-through fetched, verified and still in a temporary file, for the remote
+/// type to turn into content.
+#[derive(Clone, Copy, Debug)]
+pub struct PulledArtifact<'a> {
+    /// The path asked for below the distribution's base path.
+    pub relative_path: &'a str,
+    /// The file holding the bytes (read it to parse package metadata).
+    pub file: &'a std::path::Path,
+    /// Their sha256.
+    pub sha256: &'a str,
+    /// Their size.
+    pub size: u64,
+}
+
+/// The unit pulled-through bytes become: its type and values, as core's content saver takes
+/// them; the bytes are its one artifact, at the path that was asked for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct PulledContent {
+    /// The content type (`pulp_type`).
+    pub content_type: &'static str,
+    /// Values of its natural key, in the table's order.
+    pub key: Vec<String>,
+    /// Values of its other fields, in the table's order.
+    pub fields: Vec<pith_entities::sea_orm::Value>,
+}
+
+/// Pulp's pull-through caching for one remote type: a distribution naming such a remote in
+/// its `remote` field serves a path it has no content at by fetching it from upstream, and
+/// keeps what it fetched as content (linked to a remote artifact, so the next request is
+/// served from the store and the repository, if the type adds, holds it).
+#[derive(Clone, Copy, Debug)]
+pub struct PullThrough {
+    /// The remote type these hooks are for.
+    pub remote_type: &'static str,
+    /// The distribution types whose `remote` field takes such a remote.
+    pub distribution_types: &'static [&'static str],
+    /// Pulp's `get_remote_artifact_url`: the upstream URL of a path, `None` when the remote
+    /// has nothing there. [`join_url`] is Pulp's default.
+    pub url: fn(&pith_entities::entity::remote::Model, &str) -> Option<String>,
+    /// Pulp's `get_remote_artifact_content_type` and `init_from_artifact_and_relative_path`:
+    /// the unit fetched bytes become; `Ok(None)` keeps nothing (metadata passed through as it
+    /// is), an error keeps nothing and is logged (the client still got the bytes).
+    pub content: fn(&PulledArtifact<'_>) -> Result<Option<PulledContent>, String>,
+}
+
+/// Pulp's default upstream URL of a pulled-through path: the remote's URL joined with it.
+pub fn join_url(
+    remote: &pith_entities::entity::remote::Model,
+    relative_path: &str,
+) -> Option<String> {
+    if relative_path.starts_with('/') {
+        return None;
+    }
+    let base = remote.url.trim_end_matches('/');
+    Some(format!("{base}/{relative_path}"))
 }
 
 /// The master models a plugin's type may add fields to.
@@ -139,6 +199,8 @@ pub struct Types {
     pub distributions: Vec<Detail>,
     /// The detail tables of types that add fields to their master model.
     pub tables: Vec<TypeTable>,
+    /// The pull-through hooks of remote types that have them.
+    pub pull_through: Vec<PullThrough>,
 }
 
 fn by_type<'a, T>(all: &'a [T], pulp_type: &str, detail: impl Fn(&T) -> &Detail) -> Option<&'a T> {
@@ -154,6 +216,24 @@ impl Types {
         self.publications.extend(other.publications);
         self.distributions.extend(other.distributions);
         self.tables.extend(other.tables);
+        self.pull_through.extend(other.pull_through);
+    }
+
+    /// The pull-through hooks of remote type `remote_type`.
+    pub fn pull_through(&self, remote_type: &str) -> Option<&PullThrough> {
+        self.pull_through
+            .iter()
+            .find(|p| p.remote_type == remote_type)
+    }
+
+    /// The remote types a distribution of type `distribution_type` may pull through from
+    /// (none: the type has no `remote` field).
+    pub fn pull_through_remotes(&self, distribution_type: &str) -> Vec<&'static str> {
+        self.pull_through
+            .iter()
+            .filter(|p| p.distribution_types.contains(&distribution_type))
+            .map(|p| p.remote_type)
+            .collect()
     }
 
     /// Splits validated fields of an object of type `pulp_type` into those of its detail
@@ -341,6 +421,7 @@ mod tests {
                 key: RepoKey::NONE,
                 finalize_new_version: None,
                 on_new_version: None,
+                pull_through_add: false,
             }],
             ..Types::default()
         };

@@ -17,7 +17,6 @@ mod error;
 mod general;
 mod maintenance;
 mod orphans;
-pub mod publication;
 mod purge;
 pub mod repository;
 mod test_bodies;
@@ -63,6 +62,39 @@ pub struct TaskDeps {
     pub store: ArtifactStore,
     /// Allow test-only bodies (benchmarks and tests).
     pub test_tasks: bool,
+    /// Core's serializers, for bodies whose result is what they made.
+    pub serializers: Arc<dyn Serializers>,
+}
+
+/// Core's serializers as task bodies need them: a body that makes a version, publication or
+/// distribution returns its JSON as the task's `result`, as Pulp's `general_create` returns
+/// `serializer.data`. The serializers live beside their viewsets in `pith-http`, which the
+/// tasking runtime does not depend on; the binary hands them in here.
+#[async_trait::async_trait]
+pub trait Serializers: Send + Sync + std::fmt::Debug {
+    /// A repository version of the repository at `repo_href`.
+    async fn version(
+        &self,
+        deps: &TaskDeps,
+        v3: &str,
+        repo_href: &str,
+        v: &pith_entities::entity::repository_version::Model,
+    ) -> Result<serde_json::Value, pith_entities::DbError>;
+    /// The publication `id` (None once it is gone).
+    async fn publication(
+        &self,
+        deps: &TaskDeps,
+        v3: &str,
+        id: &str,
+    ) -> Result<Option<serde_json::Value>, pith_entities::DbError>;
+    /// A distribution; `content_base` is `CONTENT_ORIGIN` + `CONTENT_PATH_PREFIX`.
+    async fn distribution(
+        &self,
+        deps: &TaskDeps,
+        v3: &str,
+        content_base: &str,
+        d: &pith_entities::entity::distribution::Model,
+    ) -> Result<serde_json::Value, pith_entities::DbError>;
 }
 
 /// What one running body gets.
@@ -181,30 +213,6 @@ pub fn core_bodies(test_tasks: bool) -> TaskBodies {
 pub fn body(name: &str, ctx: TaskContext) -> TaskFuture {
     let deps = ctx.deps.clone();
     deps.bodies.body(name, ctx)
-}
-
-/// The detail fields of each `(id, pulp_type)` of `master` whose type has a detail table
-/// (one query per type), for serializers.
-pub async fn detail_fields(
-    db: &Db,
-    types: &Types,
-    master: crate::plugin::Master,
-    rows: &[(&str, &str)],
-) -> Result<
-    std::collections::HashMap<String, serde_json::Map<String, serde_json::Value>>,
-    pith_entities::DbError,
-> {
-    let mut by_type: std::collections::HashMap<&str, Vec<String>> = Default::default();
-    for (id, t) in rows {
-        by_type.entry(t).or_default().push(id.to_string());
-    }
-    let mut out = std::collections::HashMap::new();
-    for (t, ids) in by_type {
-        if let Some(table) = types.table(master, t) {
-            out.extend(pith_entities::detail::load(db, &db.read, table, &ids).await?);
-        }
-    }
-    Ok(out)
 }
 
 /// A database failure as a task error (for `map_err` where `?` cannot convert).

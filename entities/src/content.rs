@@ -440,6 +440,45 @@ pub async fn stored_artifact(
         .transpose()
 }
 
+/// A content artifact `remote` was already pulled through from `url` (Pulp's lookup of a
+/// `RemoteArtifact` by remote and URL).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PulledThrough {
+    /// The content artifact.
+    pub content_artifact: String,
+    /// Its unit.
+    pub content_id: String,
+    /// The sha256 the remote artifact records.
+    pub sha256: Option<String>,
+    /// Its size, if known.
+    pub size: Option<i64>,
+}
+
+/// The content artifact whose remote artifact at `remote` has `url`, if any.
+pub async fn pulled_through(
+    db: &Db,
+    remote: &str,
+    url: &str,
+) -> Result<Option<PulledThrough>, DbError> {
+    db.read
+        .query_one_raw(db.stmt(
+            "SELECT ra.content_artifact_id, ca.content_id, ra.sha256, ra.size FROM core_remoteartifact ra \
+             JOIN core_contentartifact ca ON ca.pulp_id = ra.content_artifact_id \
+             WHERE ra.remote_id = $1 AND ra.url = $2 ORDER BY ra.pulp_created LIMIT 1",
+            vec![remote.to_owned().into(), url.to_owned().into()],
+        ))
+        .await?
+        .map(|r| {
+            Ok(PulledThrough {
+                content_artifact: r.try_get("", "content_artifact_id")?,
+                content_id: r.try_get("", "content_id")?,
+                sha256: r.try_get("", "sha256")?,
+                size: r.try_get("", "size")?,
+            })
+        })
+        .transpose()
+}
+
 /// Where content artifact `id` can be fetched from: `(remote artifact, url, remote)` of those
 /// not failed since `cutoff`, oldest first.
 pub async fn fetch_sources(

@@ -55,14 +55,16 @@ pub struct ServingRow {
     pub repository_version_id: Option<String>,
     /// The repository whose latest publication it serves, if named.
     pub repository_id: Option<String>,
+    /// The remote it pulls content through from, if named.
+    pub remote_id: Option<String>,
 }
 
 /// Every distribution, as the content app serves them.
 pub async fn serving(db: &Db) -> Result<Vec<ServingRow>, DbError> {
     db.read
         .query_all_raw(db.stmt(
-            "SELECT pulp_id, pulp_type, base_path, hidden, publication_id, repository_version_id, repository_id \
-             FROM core_distribution",
+            "SELECT pulp_id, pulp_type, base_path, hidden, publication_id, repository_version_id, repository_id, \
+             remote_id FROM core_distribution",
             vec![],
         ))
         .await?
@@ -76,6 +78,7 @@ pub async fn serving(db: &Db) -> Result<Vec<ServingRow>, DbError> {
                 publication_id: r.try_get("", "publication_id")?,
                 repository_version_id: r.try_get("", "repository_version_id")?,
                 repository_id: r.try_get("", "repository_id")?,
+                remote_id: r.try_get("", "remote_id")?,
             })
         })
         .collect()

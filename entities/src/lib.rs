@@ -31,7 +31,7 @@ pub mod writer;
 
 pub use db::{Backend, Db, MAX_BIND};
 pub use error::DbError;
-pub use store::{ArtifactStore, Digests, StoreError};
+pub use store::{ArtifactStore, Digests, StoreError, TempArtifact};
 pub use tasks::{NewTask, ResourceClaim, TaskRow, TaskState};
 pub use writer::{WriteOp, Writer};
 

@@ -76,16 +76,18 @@ pub fn set_field(am: &mut remote::ActiveModel, key: &str, v: &Value) -> Result<(
     Ok(())
 }
 
-/// Deletes remote `id`; repositories that used it forget it (Pulp: `SET NULL`). Returns how
-/// many remotes went (0: it was already gone).
+/// Deletes remote `id`; repositories and distributions that used it forget it (Pulp:
+/// `SET NULL`). Returns how many remotes went (0: it was already gone).
 pub async fn delete(db: &crate::Db, id: &str) -> Result<u64, crate::DbError> {
     use sea_orm::{ConnectionTrait, TransactionTrait};
     let txn = db.write.begin().await?;
-    txn.execute_raw(db.stmt(
-        "UPDATE core_repository SET remote_id = NULL WHERE remote_id = $1",
-        vec![id.to_owned().into()],
-    ))
-    .await?;
+    for table in ["core_repository", "core_distribution"] {
+        txn.execute_raw(db.stmt(
+            &format!("UPDATE {table} SET remote_id = NULL WHERE remote_id = $1"),
+            vec![id.to_owned().into()],
+        ))
+        .await?;
+    }
     let n = txn
         .execute_raw(db.stmt(
             "DELETE FROM core_remote WHERE pulp_id = $1",

@@ -49,6 +49,23 @@ pub async fn content_ids(
         .collect()
 }
 
+/// Whether unit `content` is in the latest complete version of repository `repo`.
+pub async fn latest_contains(db: &Db, repo: &str, content: &str) -> Result<bool, DbError> {
+    let n = latest_number(db, &db.read, repo).await?;
+    let row = db
+        .read
+        .query_one_raw(db.stmt(
+            &format!(
+                "SELECT 1 AS x FROM core_repositorycontent rc WHERE rc.repository_id = $1 \
+                 AND rc.content_id = $2 AND {}",
+                in_version("rc", "$3")
+            ),
+            vec![repo.to_owned().into(), content.to_owned().into(), n.into()],
+        ))
+        .await?;
+    Ok(row.is_some())
+}
+
 /// The highest complete version number of a repository.
 pub async fn latest_number(
     db: &Db,

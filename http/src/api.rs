@@ -96,3 +96,40 @@ pub fn flag(req: &Req, name: &str) -> bool {
         .iter()
         .any(|(k, v)| k == name && matches!(v.as_str(), "true" | "True" | "1"))
 }
+
+/// Core's serializers for task bodies (see [`pith_actors::tasks::Serializers`]): the same
+/// functions the viewsets answer with, so a task's `result` and a later `GET` agree.
+#[derive(Debug, Default)]
+pub struct TaskSerializers;
+
+#[async_trait::async_trait]
+impl pith_actors::tasks::Serializers for TaskSerializers {
+    async fn version(
+        &self,
+        deps: &pith_actors::tasks::TaskDeps,
+        v3: &str,
+        repo_href: &str,
+        v: &pith_entities::entity::repository_version::Model,
+    ) -> Result<Value, pith_entities::DbError> {
+        repositories::version_json(&deps.db, &deps.types, v3, repo_href, v).await
+    }
+
+    async fn publication(
+        &self,
+        deps: &pith_actors::tasks::TaskDeps,
+        v3: &str,
+        id: &str,
+    ) -> Result<Option<Value>, pith_entities::DbError> {
+        publishing::publication_json(&deps.db, &deps.types, v3, id).await
+    }
+
+    async fn distribution(
+        &self,
+        deps: &pith_actors::tasks::TaskDeps,
+        v3: &str,
+        content_base: &str,
+        d: &pith_entities::entity::distribution::Model,
+    ) -> Result<Value, pith_entities::DbError> {
+        publishing::distribution_json(&deps.db, &deps.types, v3, content_base, d).await
+    }
+}

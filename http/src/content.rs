@@ -136,6 +136,14 @@ async fn serve_path(
 ) -> Result<Response, ApiError> {
     let index = &state.content_index;
     let Some(served) = index.served(&state.db, g, d).await? else {
+        // Nothing published: only a remote can have content here.
+        if !rel.is_empty()
+            && !rel.ends_with('/')
+            && let Some(r) =
+                crate::pull_through::serve(state, req, d, rel, content_type(rel)).await?
+        {
+            return Ok(r);
+        }
         return not_found();
     };
     if rel.is_empty() || rel.ends_with('/') {
@@ -158,7 +166,10 @@ async fn serve_path(
             None => crate::on_demand::serve(state, req, r, content_type(rel)).await,
         },
         None if served.is_dir(rel) => Ok(moved(&format!("{}/", req.path))),
-        None => not_found(),
+        None => match crate::pull_through::serve(state, req, d, rel, content_type(rel)).await? {
+            Some(r) => Ok(r),
+            None => not_found(),
+        },
     }
 }
 
@@ -247,7 +258,7 @@ async fn open_at(state: &HttpState, a: &Stored, start: u64) -> Result<tokio::fs:
     Ok(file)
 }
 
-async fn serve_file(
+pub(crate) async fn serve_file(
     state: &HttpState,
     req: &Req,
     a: &Stored,

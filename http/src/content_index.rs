@@ -47,7 +47,10 @@ pub struct Dist {
     pub pulp_type: String,
     publication_id: Option<String>,
     repository_version_id: Option<String>,
-    repository_id: Option<String>,
+    /// The repository it serves (whose latest publication or version), if named.
+    pub repository_id: Option<String>,
+    /// The remote it pulls content through from, if named.
+    pub remote_id: Option<String>,
 }
 
 /// An artifact ready to be served.
@@ -250,6 +253,7 @@ async fn load_dists(db: &Db) -> Result<HashMap<String, Dist>, ApiError> {
             publication_id: r.publication_id,
             repository_version_id: r.repository_version_id,
             repository_id: r.repository_id,
+            remote_id: r.remote_id,
         };
         out.insert(d.base_path.clone(), d);
     }
@@ -373,6 +377,7 @@ mod tests {
             publication_id: None,
             repository_version_id: None,
             repository_id: None,
+            remote_id: None,
         };
         let g = Generation {
             local: 0,

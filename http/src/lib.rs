@@ -20,6 +20,7 @@ pub mod listing;
 pub mod on_demand;
 pub mod openapi;
 pub mod plugin;
+pub mod pull_through;
 pub mod request;
 pub mod router;
 pub mod telemetry;

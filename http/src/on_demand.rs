@@ -6,7 +6,7 @@
 use std::sync::Arc;
 
 use futures_util::StreamExt;
-use pith_actors::fetch::{self, FetchError, Progress, Source};
+use pith_actors::fetch::{self, FetchError, Keep, Progress, Source};
 use pith_entities::entity::remote;
 use pith_entities::sea_orm::{ColumnTrait, EntityTrait, QueryFilter};
 use warp::Reply;
@@ -47,7 +47,7 @@ async fn sources(state: &HttpState, r: &Remote) -> Result<Vec<Source>, ApiError>
         .filter_map(|(ra, url, rid)| {
             let remote = remotes.iter().find(|m| m.pulp_id == rid)?.clone();
             Some(Source {
-                remote_artifact: ra,
+                remote_artifact: Some(ra),
                 url,
                 remote,
             })
@@ -55,15 +55,24 @@ async fn sources(state: &HttpState, r: &Remote) -> Result<Vec<Source>, ApiError>
         .collect())
 }
 
-fn headers(r: &mut Response, remote: &Remote, content_type: &str) {
+/// What is known of bytes before they arrive: their sha256 (the ETag) and size.
+#[derive(Clone, Debug)]
+struct Known {
+    sha256: Option<String>,
+    size: Option<u64>,
+}
+
+fn headers(r: &mut Response, known: &Known, content_type: &str) {
     let mut set = |k: &'static str, v: String| {
         if let Ok(v) = HeaderValue::from_str(&v) {
             r.headers_mut().insert(k, v);
         }
     };
     set("content-type", content_type.to_owned());
-    set("etag", format!("\"{}\"", remote.sha256));
-    if let Some(n) = remote.size {
+    if let Some(sha256) = &known.sha256 {
+        set("etag", format!("\"{sha256}\""));
+    }
+    if let Some(n) = known.size {
         set("content-length", n.to_string());
         set("x-pulp-artifact-size", n.to_string());
     }
@@ -86,26 +95,54 @@ pub async fn serve(
     remote: &Arc<Remote>,
     content_type: &str,
 ) -> Result<Response, ApiError> {
-    let Some(fetchers) = &state.fetchers else {
+    if state.fetchers.is_none() {
         return crate::content::not_found();
-    };
+    }
     let sources = sources(state, remote).await?;
     if sources.is_empty() {
         return crate::content::not_found();
     }
     if req.method == Method::HEAD {
         let mut r = empty(StatusCode::OK);
-        headers(&mut r, remote, content_type);
+        let known = Known {
+            sha256: Some(remote.sha256.clone()),
+            size: remote.size,
+        };
+        headers(&mut r, &known, content_type);
         return Ok(r);
     }
     let save = sources.iter().any(|s| s.remote.policy != "streamed");
-    let fetch = fetchers.join(fetch::Request {
-        content_artifact: remote.content_artifact.clone(),
+    let request = fetch::Request {
+        key: remote.content_artifact.clone(),
         sources,
-        sha256: remote.sha256.clone(),
+        sha256: Some(remote.sha256.clone()),
         size: remote.size,
-        save,
-    });
+        keep: if save {
+            Keep::Link(remote.content_artifact.clone())
+        } else {
+            Keep::Nothing
+        },
+    };
+    stream(state, req, request, content_type).await
+}
+
+/// Joins the node's fetch of `request` and streams its bytes as they arrive (a 404 when the
+/// upstream fails before the first byte; a `Range` waits for the verified whole).
+pub async fn stream(
+    state: &HttpState,
+    req: &Req,
+    request: fetch::Request,
+    content_type: &str,
+) -> Result<Response, ApiError> {
+    let Some(fetchers) = &state.fetchers else {
+        return crate::content::not_found();
+    };
+    let known = Known {
+        sha256: request.sha256.clone(),
+        size: request.size,
+    };
+    let key = request.key.clone();
+    let fetch = fetchers.join(request);
     let mut progress = fetch.progress();
     // Answer only once the upstream has: before the first byte a failure is still a 404.
     let first = loop {
@@ -121,7 +158,7 @@ pub async fn serve(
     };
     match first {
         Progress::Failed(FetchError::Unavailable(why)) => {
-            tracing::warn!(content_artifact = %remote.content_artifact, %why, "on-demand content unavailable");
+            tracing::warn!(%key, %why, "on-demand content unavailable");
             return crate::content::not_found();
         }
         Progress::Failed(FetchError::Broken(why)) => {
@@ -130,7 +167,7 @@ pub async fn serve(
         _ => {}
     }
     if let Some(range) = req.header("range") {
-        return ranged(&mut progress, remote, range, content_type).await;
+        return ranged(&mut progress, &known, range, content_type).await;
     }
     let body =
         futures_util::stream::unfold((progress, 0u64, false), |(rx, offset, done)| async move {
@@ -147,7 +184,7 @@ pub async fn serve(
         chunk
     });
     let mut r = warp::reply::stream(crate::content::SyncStream::new(body.boxed())).into_response();
-    headers(&mut r, remote, content_type);
+    headers(&mut r, &known, content_type);
     Ok(r)
 }
 
@@ -155,7 +192,7 @@ pub async fn serve(
 /// the range (206) from it, or 416.
 async fn ranged(
     progress: &mut tokio::sync::watch::Receiver<Progress>,
-    remote: &Remote,
+    known: &Known,
     range: &str,
     content_type: &str,
 ) -> Result<Response, ApiError> {
@@ -198,7 +235,7 @@ async fn ranged(
     } else {
         StatusCode::PARTIAL_CONTENT
     };
-    headers(&mut r, remote, content_type);
+    headers(&mut r, known, content_type);
     let mut set = |k: &'static str, v: String| {
         if let Ok(v) = HeaderValue::from_str(&v) {
             r.headers_mut().insert(k, v);

@@ -1,112 +1,16 @@
-//! Distributions: Pulp's JSON, and the create / update / delete task bodies.
+//! Distributions: the create and update task bodies.
 
 use crate::tasks::TaskError;
-use pith_entities::entity::{distribution, repository_version as version};
+use pith_entities::Db;
+use pith_entities::entity::distribution;
 use pith_entities::sea_orm::{
     ActiveModelTrait, EntityTrait, IntoActiveModel, Set, TransactionTrait,
 };
-use pith_entities::time::{now_micros, to_rfc3339};
-use pith_entities::{Db, DbError};
-use serde_json::{Map, Value, json};
+use pith_entities::time::now_micros;
+use serde_json::{Map, Value};
 
 use super::{TaskContext, TaskOutput, db_err};
 use crate::plugin::{Master, Types, unknown};
-
-/// Pulp's JSON for a distribution; `content_base` is `CONTENT_ORIGIN` + `CONTENT_PATH_PREFIX`.
-pub async fn distribution_json(
-    db: &Db,
-    types: &Types,
-    v3: &str,
-    content_base: &str,
-    d: &distribution::Model,
-) -> Result<Value, DbError> {
-    let mut v = distributions_json(db, types, v3, content_base, std::slice::from_ref(d)).await?;
-    v.pop()
-        .ok_or_else(|| DbError::Corrupt("no distribution JSON".into()))
-}
-
-/// Pulp's JSON for distributions, with the hrefs of the repositories and versions they name
-/// found in one query each.
-pub async fn distributions_json(
-    db: &Db,
-    types: &Types,
-    v3: &str,
-    content_base: &str,
-    rows: &[distribution::Model],
-) -> Result<Vec<Value>, DbError> {
-    use pith_entities::sea_orm::{ColumnTrait, QueryFilter};
-    let ids: Vec<String> = rows
-        .iter()
-        .filter_map(|d| d.repository_version_id.clone())
-        .collect();
-    let versions = if ids.is_empty() {
-        Vec::new()
-    } else {
-        version::Entity::find()
-            .filter(version::Column::PulpId.is_in(ids))
-            .all(&db.read)
-            .await?
-    };
-    let mut repo_ids: Vec<String> = rows
-        .iter()
-        .filter_map(|d| d.repository_id.clone())
-        .collect();
-    repo_ids.extend(versions.iter().map(|v| v.repository_id.clone()));
-    repo_ids.sort();
-    repo_ids.dedup();
-    let repos = super::repository::repository_hrefs(db, types, v3, &repo_ids).await?;
-    let versions: std::collections::HashMap<String, String> = versions
-        .into_iter()
-        .filter_map(|v| {
-            let repo = repos.get(&v.repository_id)?;
-            Some((v.pulp_id, super::repository::version_href(repo, v.number)))
-        })
-        .collect();
-    let typed: Vec<(&str, &str)> = rows
-        .iter()
-        .map(|d| (d.pulp_id.as_str(), d.pulp_type.as_str()))
-        .collect();
-    let mut details = super::detail_fields(db, types, Master::Distribution, &typed).await?;
-    Ok(rows
-        .iter()
-        .map(|d| {
-            let version = d
-                .repository_version_id
-                .as_ref()
-                .and_then(|id| versions.get(id).cloned());
-            let fixed = d.publication_id.is_some() || d.repository_version_id.is_some();
-            let own = types.distribution(&d.pulp_type).or(types.distributions.first());
-            let publication = d.publication_id.as_ref().map(|p| {
-                match types.publication(&d.pulp_type).or(types.publications.first()) {
-                    Some(t) => t.href(v3, p),
-                    None => format!("{v3}publications/{p}/"),
-                }
-            });
-            let mut j = json!({
-                "pulp_href": own.map(|t| t.href(v3, &d.pulp_id)),
-                "prn": own.map(|t| t.prn(&d.pulp_id)),
-                "pulp_created": to_rfc3339(d.pulp_created),
-                "pulp_last_updated": to_rfc3339(d.pulp_last_updated),
-                "base_path": d.base_path,
-                "base_url": format!("{content_base}{}/", d.base_path),
-                "content_guard": null,
-                "content_guard_prn": null,
-                "no_content_change_since": fixed.then(|| to_rfc3339(d.pulp_last_updated)),
-                "hidden": d.hidden,
-                "pulp_labels": serde_json::from_str::<Value>(&d.pulp_labels).unwrap_or_else(|_| json!({})),
-                "name": d.name,
-                "repository": d.repository_id.as_ref().and_then(|r| repos.get(r)),
-                "repository_version": version,
-                "publication": publication,
-                "checkpoint": false,
-            });
-            if let (Some(obj), Some(own)) = (j.as_object_mut(), details.remove(&d.pulp_id)) {
-                obj.extend(own);
-            }
-            j
-        })
-        .collect())
-}
 
 /// Sets one (validated) field; references are ids.
 pub fn set_field(
@@ -129,6 +33,7 @@ pub fn set_field(
         "repository" => am.repository_id = Set(text(v)),
         "repository_version" => am.repository_version_id = Set(text(v)),
         "publication" => am.publication_id = Set(text(v)),
+        "remote" => am.remote_id = Set(text(v)),
         other => {
             return Err(TaskError::Invalid(format!(
                 "unknown distribution field {other:?}"
@@ -178,6 +83,7 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
         repository_id: Set(None),
         repository_version_id: Set(None),
         publication_id: Set(None),
+        remote_id: Set(None),
         pulp_created: Set(now),
         pulp_last_updated: Set(now),
         ..Default::default()
@@ -200,7 +106,10 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
         pith_entities::detail::save(db, &txn, t, &d.pulp_id, &detail).await?;
     }
     txn.commit().await?;
-    let json = distribution_json(db, &ctx.deps.types, &v3, &base, &d)
+    let json = ctx
+        .deps
+        .serializers
+        .distribution(&ctx.deps, &v3, &base, &d)
         .await
         .map_err(db_err)?;
     Ok(TaskOutput {

@@ -1,14 +1,13 @@
-//! Repository versions: Pulp's JSON for a version (one place, used by task results and the
-//! API), and the `add_and_remove` (modify) task body, which replaces content by the
+//! Repository versions: their hrefs, every new version's path (`new_version`, with the type's
+//! hooks), and the `add_and_remove` (modify) task body, which replaces content by the
 //! repository type's key as Pulp's `RepositoryVersion.add_content` does.
 
 use crate::tasks::TaskError;
 use pith_entities::entity::{repository, repository_version as version};
 use pith_entities::sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, TransactionTrait};
-use pith_entities::time::to_rfc3339;
 use pith_entities::versions::{self, Remove, RepoKey};
 use pith_entities::{Db, DbError};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::{TaskContext, TaskOutput, db_err};
 use crate::plugin::Types;
@@ -16,58 +15,6 @@ use crate::plugin::Types;
 /// The href of version `number` of the repository at `repo_href`.
 pub fn version_href(repo_href: &str, number: i64) -> String {
     format!("{repo_href}versions/{number}/")
-}
-
-/// Pulp's JSON for a repository version of the repository at `repo_href`, with its content
-/// summary per content type (each with the href of that type's list filtered to it).
-pub async fn version_json(
-    db: &Db,
-    types: &Types,
-    v3: &str,
-    repo_href: &str,
-    v: &version::Model,
-) -> Result<Value, DbError> {
-    let counts = versions::summary(db, &v.repository_id, v.number).await?;
-    let vh = version_href(repo_href, v.number);
-    let mut parts = [Map::new(), Map::new(), Map::new()];
-    let filters = [
-        "repository_version_added",
-        "repository_version_removed",
-        "repository_version",
-    ];
-    for (pulp_type, (added, removed, present)) in &counts {
-        let list = types
-            .content(pulp_type)
-            .map(|t| t.detail.list_href(v3))
-            .unwrap_or_else(|| format!("{v3}content/"));
-        for (i, n) in [*added, *removed, *present].into_iter().enumerate() {
-            if n > 0 {
-                parts[i].insert(
-                    pulp_type.clone(),
-                    json!({ "count": n, "href": format!("{list}?{}={vh}", filters[i]) }),
-                );
-            }
-        }
-    }
-    let base = match &v.base_version_id {
-        Some(b) => version::Entity::find_by_id(b.clone())
-            .one(&db.read)
-            .await?
-            .map(|b| version_href(repo_href, b.number)),
-        None => None,
-    };
-    let [added, removed, present] = parts;
-    Ok(json!({
-        "pulp_href": vh,
-        "prn": format!("prn:core.repositoryversion:{}", v.pulp_id),
-        "pulp_created": to_rfc3339(v.pulp_created),
-        "pulp_last_updated": to_rfc3339(v.pulp_last_updated),
-        "number": v.number,
-        "repository": repo_href,
-        "base_version": base,
-        "content_summary": {"added": added, "removed": removed, "present": present},
-        "vuln_report": format!("{v3}vuln_report/?repo_versions=prn:core.repositoryversion:{}", v.pulp_id),
-    }))
 }
 
 /// The href of each of the repositories `ids`, by its own type (one query).
@@ -384,7 +331,11 @@ pub async fn finish_new_version(
         .deps
         .types
         .repository_href(v3, &repo.pulp_type, &repo.pulp_id);
-    let json = version_json(db, &ctx.deps.types, v3, &repo_href, &v).await?;
+    let json = ctx
+        .deps
+        .serializers
+        .version(&ctx.deps, v3, &repo_href, &v)
+        .await?;
     Ok(TaskOutput {
         result: Some(json),
         created: vec![created_version(ctx, v3, repo, &vid, n)],

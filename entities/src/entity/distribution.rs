@@ -15,6 +15,8 @@ pub struct Model {
     pub repository_id: Option<String>,
     pub repository_version_id: Option<String>,
     pub publication_id: Option<String>,
+    /// The remote of pull-through caching (Pulp's `Distribution.remote`).
+    pub remote_id: Option<String>,
     pub pulp_created: i64,
     pub pulp_last_updated: i64,
 }

@@ -4,7 +4,8 @@
 
 use std::collections::HashMap;
 
-use pith_actors::plugin::Master;
+use pith_actors::plugin::{Master, Types};
+use pith_entities::{Db, DbError};
 use serde_json::{Map, Value};
 
 use super::Ctx;
@@ -17,7 +18,28 @@ pub async fn load(
     rows: &[(&str, &str)],
 ) -> Result<HashMap<String, Map<String, Value>>, ApiError> {
     let p = &ctx.state.platform;
-    Ok(pith_actors::tasks::detail_fields(&ctx.state.db, &p.types, master, rows).await?)
+    Ok(fields(&ctx.state.db, &p.types, master, rows).await?)
+}
+
+/// The detail fields of each `(id, pulp_type)` of `master` whose type has a detail table
+/// (one query per type), for serializers.
+pub async fn fields(
+    db: &Db,
+    types: &Types,
+    master: Master,
+    rows: &[(&str, &str)],
+) -> Result<HashMap<String, Map<String, Value>>, DbError> {
+    let mut by_type: HashMap<&str, Vec<String>> = Default::default();
+    for (id, t) in rows {
+        by_type.entry(t).or_default().push(id.to_string());
+    }
+    let mut out = HashMap::new();
+    for (t, ids) in by_type {
+        if let Some(table) = types.table(master, t) {
+            out.extend(pith_entities::detail::load(db, &db.read, table, &ids).await?);
+        }
+    }
+    Ok(out)
 }
 
 /// Checks a request's value of a detail field of type `pulp_type`: `None` when the type has

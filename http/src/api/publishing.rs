@@ -3,13 +3,15 @@
 //! a publication is the plugin's (its publish task).
 
 use pith_actors::plugin::Detail;
+use pith_actors::plugin::{Master, Types};
 use pith_actors::tasking::TaskSpec;
-use pith_actors::tasks::distribution::{distribution_json, distributions_json};
-use pith_actors::tasks::publication::{publication_json, publications_json};
+use pith_actors::tasks::repository::{repository_hrefs, version_href};
 use pith_actors::tasks::{GENERAL_CREATE, GENERAL_DELETE, GENERAL_UPDATE};
 use pith_entities::entity::{distribution, repository, repository_version as version};
 use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait};
 use pith_entities::sea_orm::{EntityTrait, QueryFilter};
+use pith_entities::time::to_rfc3339;
+use pith_entities::{Db, DbError};
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 
@@ -212,6 +214,9 @@ async fn validate_distribution(
             }
             ("repository" | "repository_version" | "publication", _) => {
                 Err("Incorrect type. Expected URL string.".into())
+            }
+            ("remote", _) if !pull_through_remotes(ctx, pulp_type).is_empty() => {
+                validate_remote(ctx, pulp_type, v).await?
             }
             (other, _) => match super::details::validate(
                 ctx,
@@ -489,4 +494,226 @@ pub async fn change_distribution(
         created_by: ctx.user_href(),
     };
     Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+}
+
+/// The remote types a distribution of `pulp_type` may pull through from (its `remote` field).
+fn pull_through_remotes(ctx: &Ctx, pulp_type: &str) -> Vec<Detail> {
+    let t = types(ctx);
+    t.pull_through_remotes(pulp_type)
+        .into_iter()
+        .filter_map(|r| t.remote(r).copied())
+        .collect()
+}
+
+/// A distribution's `remote`: null, or the href or PRN of an existing remote of a type it
+/// pulls through from.
+async fn validate_remote(
+    ctx: &Ctx,
+    pulp_type: &str,
+    v: &Value,
+) -> Result<Result<Value, String>, ApiError> {
+    let h = match v {
+        Value::Null => return Ok(Ok(Value::Null)),
+        Value::String(h) => h,
+        _ => return Ok(Err("Incorrect type. Expected URL string.".into())),
+    };
+    let allowed = pull_through_remotes(ctx, pulp_type);
+    let Some(id) = listing::id_from_any(&ctx.v3(), &allowed, h) else {
+        return Ok(Err("Invalid hyperlink - No URL match.".into()));
+    };
+    let found = pith_entities::entity::remote::Entity::find_by_id(id.clone())
+        .one(&ctx.state.db.read)
+        .await?;
+    Ok(match found {
+        Some(r) if allowed.iter().any(|t| t.pulp_type == r.pulp_type) => Ok(json!(id)),
+        _ => Err("Invalid hyperlink - Object does not exist.".into()),
+    })
+}
+
+/// Pulp's JSON for a publication.
+pub async fn publication_json(
+    db: &Db,
+    types: &Types,
+    v3: &str,
+    id: &str,
+) -> Result<Option<Value>, DbError> {
+    Ok(publications_json(db, types, v3, &[id.to_owned()])
+        .await?
+        .pop())
+}
+
+/// Pulp's JSON for complete publications, in the order of `ids` (missing ones left out): two
+/// queries for the whole page.
+pub async fn publications_json(
+    db: &Db,
+    types: &Types,
+    v3: &str,
+    ids: &[String],
+) -> Result<Vec<Value>, DbError> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = pith_entities::publications::complete(db, ids).await?;
+    // Each type's own fields (`manifest` of file publications), one query per type.
+    let typed: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|r| (r.id.as_str(), r.pulp_type.as_str()))
+        .collect();
+    let mut details = super::details::fields(db, types, Master::Publication, &typed).await?;
+    let dists = pith_entities::publications::distributions_of(db, ids).await?;
+    let mut by_pub: std::collections::HashMap<String, Vec<String>> = Default::default();
+    for (id, t, p) in dists {
+        if let Some(t) = types.distribution(&t) {
+            by_pub.entry(p).or_default().push(t.href(v3, &id));
+        }
+    }
+    let mut found = std::collections::HashMap::new();
+    for r in rows {
+        let Some(own) = types.publication(&r.pulp_type) else {
+            continue;
+        };
+        let repo_href = types.repository_href(v3, &r.repository_type, &r.repository_id);
+        let mut j = json!({
+            "pulp_href": own.href(v3, &r.id),
+            "prn": own.prn(&r.id),
+            "pulp_created": to_rfc3339(r.created),
+            "pulp_last_updated": to_rfc3339(r.updated),
+            "repository_version": format!("{repo_href}versions/{}/", r.number),
+            "repository": repo_href,
+            "distributions": by_pub.remove(&r.id).unwrap_or_default(),
+            "checkpoint": false,
+        });
+        if let (Some(obj), Some(d)) = (j.as_object_mut(), details.remove(&r.id)) {
+            obj.extend(d);
+        }
+        found.insert(r.id, j);
+    }
+    Ok(ids.iter().filter_map(|i| found.remove(i)).collect())
+}
+
+/// The hrefs of the remotes `rows` pull through from (one query).
+async fn remote_hrefs(
+    db: &Db,
+    types: &Types,
+    v3: &str,
+    rows: &[distribution::Model],
+) -> Result<std::collections::HashMap<String, String>, DbError> {
+    use pith_entities::sea_orm::ColumnTrait;
+    let ids: Vec<String> = rows.iter().filter_map(|d| d.remote_id.clone()).collect();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(pith_entities::entity::remote::Entity::find()
+        .filter(pith_entities::entity::remote::Column::PulpId.is_in(ids))
+        .all(&db.read)
+        .await?
+        .into_iter()
+        .filter_map(|r| {
+            let t = types.remote(&r.pulp_type)?;
+            Some((r.pulp_id.clone(), t.href(v3, &r.pulp_id)))
+        })
+        .collect())
+}
+
+/// Pulp's JSON for a distribution; `content_base` is `CONTENT_ORIGIN` + `CONTENT_PATH_PREFIX`.
+pub async fn distribution_json(
+    db: &Db,
+    types: &Types,
+    v3: &str,
+    content_base: &str,
+    d: &distribution::Model,
+) -> Result<Value, DbError> {
+    let mut v = distributions_json(db, types, v3, content_base, std::slice::from_ref(d)).await?;
+    v.pop()
+        .ok_or_else(|| DbError::Corrupt("no distribution JSON".into()))
+}
+
+/// Pulp's JSON for distributions, with the hrefs of the repositories and versions they name
+/// found in one query each.
+pub async fn distributions_json(
+    db: &Db,
+    types: &Types,
+    v3: &str,
+    content_base: &str,
+    rows: &[distribution::Model],
+) -> Result<Vec<Value>, DbError> {
+    use pith_entities::sea_orm::{ColumnTrait, QueryFilter};
+    let ids: Vec<String> = rows
+        .iter()
+        .filter_map(|d| d.repository_version_id.clone())
+        .collect();
+    let versions = if ids.is_empty() {
+        Vec::new()
+    } else {
+        version::Entity::find()
+            .filter(version::Column::PulpId.is_in(ids))
+            .all(&db.read)
+            .await?
+    };
+    let mut repo_ids: Vec<String> = rows
+        .iter()
+        .filter_map(|d| d.repository_id.clone())
+        .collect();
+    repo_ids.extend(versions.iter().map(|v| v.repository_id.clone()));
+    repo_ids.sort();
+    repo_ids.dedup();
+    let repos = repository_hrefs(db, types, v3, &repo_ids).await?;
+    let remotes = remote_hrefs(db, types, v3, rows).await?;
+    let versions: std::collections::HashMap<String, String> = versions
+        .into_iter()
+        .filter_map(|v| {
+            let repo = repos.get(&v.repository_id)?;
+            Some((v.pulp_id, version_href(repo, v.number)))
+        })
+        .collect();
+    let typed: Vec<(&str, &str)> = rows
+        .iter()
+        .map(|d| (d.pulp_id.as_str(), d.pulp_type.as_str()))
+        .collect();
+    let mut details = super::details::fields(db, types, Master::Distribution, &typed).await?;
+    Ok(rows
+        .iter()
+        .map(|d| {
+            let version = d
+                .repository_version_id
+                .as_ref()
+                .and_then(|id| versions.get(id).cloned());
+            let fixed = d.publication_id.is_some() || d.repository_version_id.is_some();
+            let own = types.distribution(&d.pulp_type).or(types.distributions.first());
+            let publication = d.publication_id.as_ref().map(|p| {
+                match types.publication(&d.pulp_type).or(types.publications.first()) {
+                    Some(t) => t.href(v3, p),
+                    None => format!("{v3}publications/{p}/"),
+                }
+            });
+            let mut j = json!({
+                "pulp_href": own.map(|t| t.href(v3, &d.pulp_id)),
+                "prn": own.map(|t| t.prn(&d.pulp_id)),
+                "pulp_created": to_rfc3339(d.pulp_created),
+                "pulp_last_updated": to_rfc3339(d.pulp_last_updated),
+                "base_path": d.base_path,
+                "base_url": format!("{content_base}{}/", d.base_path),
+                "content_guard": null,
+                "content_guard_prn": null,
+                "no_content_change_since": fixed.then(|| to_rfc3339(d.pulp_last_updated)),
+                "hidden": d.hidden,
+                "pulp_labels": serde_json::from_str::<Value>(&d.pulp_labels).unwrap_or_else(|_| json!({})),
+                "name": d.name,
+                "repository": d.repository_id.as_ref().and_then(|r| repos.get(r)),
+                "repository_version": version,
+                "publication": publication,
+                "checkpoint": false,
+            });
+            if let (Some(obj), Some(own)) = (j.as_object_mut(), details.remove(&d.pulp_id)) {
+                obj.extend(own);
+            }
+            if !types.pull_through_remotes(&d.pulp_type).is_empty()
+                && let Some(obj) = j.as_object_mut()
+            {
+                let href = d.remote_id.as_ref().map(|r| remotes.get(r).cloned());
+                obj.insert("remote".into(), json!(href.flatten()));
+            }
+            j
+        })
+        .collect())
 }

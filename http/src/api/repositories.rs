@@ -3,11 +3,14 @@
 
 use pith_actors::plugin::Detail;
 use pith_actors::plugin::Master;
+use pith_actors::plugin::Types;
 use pith_actors::tasking::TaskSpec;
-use pith_actors::tasks::repository::{repository_hrefs, version_href, version_json};
+use pith_actors::tasks::repository::{repository_hrefs, version_href};
 use pith_actors::tasks::{GENERAL_DELETE, GENERAL_UPDATE};
+use pith_entities::entity::repository_version;
 use pith_entities::entity::{remote, repository, repository_version as version};
 use pith_entities::repositories::set_field;
+use pith_entities::{Db, DbError};
 
 use super::details;
 use pith_entities::sea_orm::sea_query::{Condition, Expr, ExprTrait};
@@ -789,4 +792,56 @@ pub async fn modify(
         ..TaskSpec::default()
     };
     Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+}
+
+/// Pulp's JSON for a repository version of the repository at `repo_href`, with its content
+/// summary per content type (each with the href of that type's list filtered to it).
+pub async fn version_json(
+    db: &Db,
+    types: &Types,
+    v3: &str,
+    repo_href: &str,
+    v: &repository_version::Model,
+) -> Result<Value, DbError> {
+    let counts = versions::summary(db, &v.repository_id, v.number).await?;
+    let vh = version_href(repo_href, v.number);
+    let mut parts = [Map::new(), Map::new(), Map::new()];
+    let filters = [
+        "repository_version_added",
+        "repository_version_removed",
+        "repository_version",
+    ];
+    for (pulp_type, (added, removed, present)) in &counts {
+        let list = types
+            .content(pulp_type)
+            .map(|t| t.detail.list_href(v3))
+            .unwrap_or_else(|| format!("{v3}content/"));
+        for (i, n) in [*added, *removed, *present].into_iter().enumerate() {
+            if n > 0 {
+                parts[i].insert(
+                    pulp_type.clone(),
+                    json!({ "count": n, "href": format!("{list}?{}={vh}", filters[i]) }),
+                );
+            }
+        }
+    }
+    let base = match &v.base_version_id {
+        Some(b) => repository_version::Entity::find_by_id(b.clone())
+            .one(&db.read)
+            .await?
+            .map(|b| version_href(repo_href, b.number)),
+        None => None,
+    };
+    let [added, removed, present] = parts;
+    Ok(json!({
+        "pulp_href": vh,
+        "prn": format!("prn:core.repositoryversion:{}", v.pulp_id),
+        "pulp_created": time::to_rfc3339(v.pulp_created),
+        "pulp_last_updated": time::to_rfc3339(v.pulp_last_updated),
+        "number": v.number,
+        "repository": repo_href,
+        "base_version": base,
+        "content_summary": {"added": added, "removed": removed, "present": present},
+        "vuln_report": format!("{v3}vuln_report/?repo_versions=prn:core.repositoryversion:{}", v.pulp_id),
+    }))
 }

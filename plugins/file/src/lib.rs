@@ -67,6 +67,7 @@ fn types() -> Types {
         publications: vec![models::FILE_PUBLICATION],
         distributions: vec![models::FILE_DISTRIBUTION],
         tables: models::tables(),
+        pull_through: Vec::new(),
     }
 }
 

@@ -150,6 +150,8 @@ pub fn file_repository() -> RepositoryType {
                 ctx, v3, repo, version,
             ))
         }),
+        // pulp_file has no pull-through caching.
+        pull_through_add: false,
     }
 }
 

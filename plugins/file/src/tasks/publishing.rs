@@ -1,7 +1,6 @@
 //! `publish` for file repositories: a pass-through publication of a version, with a
 //! `PULP_MANIFEST` (`relative_path,sha256,size` per unit) stored as a published metadata file.
 
-use pith_actors::tasks::publication::publication_json;
 use pith_actors::tasks::{TaskContext, TaskError, TaskOutput, db_err};
 use pith_entities::entity::{repository, repository_version as version};
 use pith_entities::publications::NewPublication;
@@ -53,7 +52,10 @@ pub async fn publish_version(
         },
     )
     .await?;
-    let json = publication_json(db, &ctx.deps.types, v3, &id)
+    let json = ctx
+        .deps
+        .serializers
+        .publication(&ctx.deps, v3, &id)
         .await
         .map_err(db_err)?
         .ok_or_else(|| TaskError::invalid("The publication vanished."))?;
