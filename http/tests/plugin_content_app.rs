@@ -1,8 +1,9 @@
 #![allow(elided_lifetimes_in_paths)] // sea-orm-migration's trait elides them
-//! Pull-through caching end to end in one process: a plugin declared here (pulp_file has no
-//! pull-through; pulp_python and pulp_container do) with a content type, a remote type whose
-//! hooks name the upstream URL and the content of a path, and a repository type that adds
-//! pulled content. Real SQLite, a real artifact store, the real content app on loopback and a
+//! The content-app slots of the plugin interface end to end in one process, through a plugin
+//! declared here: pull-through caching (pulp_file has none; pulp_python and pulp_container do)
+//! with a content type, a remote type whose hooks name the upstream URL and the content of a
+//! path, and a repository type that adds pulled content; a distribution type's own
+//! `content_handler` and `content_headers`; a top-level prefix (pulp_python's `/pypi/`). Real SQLite, a real artifact store, the real content app on loopback and a
 //! real upstream the test starts, counting the requests it gets.
 
 use std::sync::Arc;
@@ -23,8 +24,11 @@ use pith_entities::sea_orm_migration::prelude::*;
 use pith_entities::versions::RepoKey;
 use pith_entities::{ArtifactStore, Db, Writer};
 use pith_http::config::HttpConfig;
-use pith_http::plugin::{Component, Core, Platform, Plugin};
+use pith_http::plugin::{Component, Core, DistributionHooks, Platform, Plugin, Prefix, Service};
+use pith_http::request::text;
+use pith_http::router::handler;
 use pith_http::{HttpState, Parts};
+use warp::http::StatusCode;
 
 const BLOB: ContentType = ContentType {
     detail: Detail {
@@ -115,8 +119,26 @@ fn plugin() -> Plugin {
         migrations: || vec![Box::new(BlobTable)],
         endpoints: Vec::new(),
         serializers: &[],
-        prefixes: Vec::new(),
-        distribution_hooks: Vec::new(),
+        prefixes: vec![Prefix {
+            path: "/blobindex/",
+            service: Service::Content,
+            open: true,
+            handler: handler(|_, req, _| {
+                let body = format!("index of {}", req.path);
+                Box::pin(async move { Ok(text(StatusCode::OK, "text/plain", body)) })
+            }),
+        }],
+        distribution_hooks: vec![DistributionHooks {
+            pulp_type: DISTRIBUTION.pulp_type,
+            content_handler: Some(|_, _, _, rel| {
+                Box::pin(async move {
+                    Ok((rel == "generated.txt")
+                        .then(|| text(StatusCode::OK, "text/plain", "made by the type".into())))
+                })
+            }),
+            content_headers: Some(|rel| vec![("x-blob-path", rel.to_owned())]),
+            list_directory: None,
+        }],
         settings: &[],
         permissions: &[],
         content_guards: Vec::new(),
@@ -331,6 +353,27 @@ async fn get(url: &str) -> (u16, String) {
     let r = reqwest::get(url).await.unwrap();
     let status = r.status().as_u16();
     (status, r.text().await.unwrap())
+}
+
+#[tokio::test]
+async fn a_types_content_handler_headers_and_prefix_answer() {
+    let (upstream, hits) = upstream().await;
+    let n = node().await;
+    distribution_pulling_from(&n.db, &upstream, "on_demand").await;
+    let (status, body) = get(&format!("{}pt/generated.txt", n.base)).await;
+    assert_eq!((status, body.as_str()), (200, "made by the type"));
+    assert_eq!(hits.load(Ordering::SeqCst), 0, "the handler answered first");
+    let r = reqwest::get(format!("{}pt/blobs/c.bin", n.base))
+        .await
+        .unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    assert_eq!(r.headers()["x-blob-path"], "blobs/c.bin");
+    let root = n.base.trim_end_matches("pulp/content/");
+    let (status, body) = get(&format!("{root}blobindex/simple/")).await;
+    assert_eq!(
+        (status, body.as_str()),
+        (200, "index of /blobindex/simple/")
+    );
 }
 
 async fn count(db: &Db, sql: &str) -> i64 {
