@@ -380,12 +380,13 @@ async fn orphan_cleanup_removes_unreferenced_artifacts(env: Env) {
 
 async fn lists_paginate_filter_and_select(env: Env) {
     let s = env.start(&[]);
+    // One at a time, so that they also start in order (`ordering=-started_at` below): several
+    // workers may start tasks dispatched together in any order.
     let mut hrefs = Vec::new();
     for i in 0..5 {
-        hrefs.push(s.test_task(json!({"result": i})).await);
-    }
-    for h in &hrefs {
-        assert_eq!(s.finished(h).await["state"], "completed");
+        let h = s.test_task(json!({"result": i})).await;
+        assert_eq!(s.finished(&h).await["state"], "completed");
+        hrefs.push(h);
     }
     let r = s
         .get("/pulp/api/v3/tasks/?limit=2&offset=2&fields=pulp_href,state")
