@@ -395,7 +395,9 @@ async fn run_node(
         writer: writer.clone(),
         store: store.clone(),
         test_tasks: settings.pith_test_tasks,
-        serializers: Arc::new(pith_http::api::TaskSerializers),
+        serializers: Arc::new(pith_http::api::TaskSerializers {
+            platform: platform.clone(),
+        }),
     });
     let tasking_node = if workers > 0 {
         let config = TaskingConfig {

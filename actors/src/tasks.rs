@@ -43,6 +43,9 @@ pub const DELETE_VERSION: &str = "pulpcore.app.tasks.repository.delete_version";
 pub const REPAIR_VERSION: &str = "pulpcore.app.tasks.repository.repair_version";
 /// Turns a chunked upload into an artifact.
 pub const UPLOAD_COMMIT: &str = "pulpcore.app.tasks.upload.commit";
+/// Pulp's message when a version to delete is served by a distribution (Pulp's
+/// `PROTECTED_REPO_VERSION_MESSAGE`).
+pub const PROTECTED_VERSION_MESSAGE: &str = "The repository version cannot be deleted because it (or its publications) are currently being used to distribute content. Please update the necessary distributions first.";
 /// Test-only: sleeps, optionally fails or panics (enabled by `PITH_TEST_TASKS`).
 pub const TEST_SLEEP: &str = "pith.app.tasks.test.sleep";
 
@@ -85,6 +88,16 @@ pub trait Serializers: Send + Sync + std::fmt::Debug {
         &self,
         deps: &TaskDeps,
         v3: &str,
+        id: &str,
+    ) -> Result<Option<serde_json::Value>, pith_entities::DbError>;
+    /// The object `ageneral_update` just changed (a row of `table`: `core_remote`,
+    /// `core_repository`, `core_distribution`), as the task's `result` (None once it is gone).
+    async fn updated(
+        &self,
+        deps: &TaskDeps,
+        v3: &str,
+        content_base: &str,
+        table: &str,
         id: &str,
     ) -> Result<Option<serde_json::Value>, pith_entities::DbError>;
     /// A distribution; `content_base` is `CONTENT_ORIGIN` + `CONTENT_PATH_PREFIX`.

@@ -68,6 +68,7 @@ pub async fn store(
             .await
     };
     if let Some(a) = existing().await? {
+        repair(store, temp, &a).await?;
         return Ok((a, false));
     }
     let m = persisted(store, temp, d).await?;
@@ -81,6 +82,26 @@ pub async fn store(
         // The unique sha256 lost a race: the winner's row is the artifact.
         Err(e) => existing().await?.map(|a| (a, false)).ok_or(DbError::Db(e)),
     }
+}
+
+/// Puts verified bytes back where a recorded artifact's file should be when that file is gone
+/// or has the wrong size (a damaged store): a re-upload repairs it, as in Pulp. The rename is
+/// atomic, so a reader sees the old file or the whole new one.
+async fn repair(
+    store: &ArtifactStore,
+    temp: TempArtifact,
+    a: &artifact::Model,
+) -> Result<(), DbError> {
+    let intact = tokio::fs::metadata(store.path_of(&a.file))
+        .await
+        .is_ok_and(|m| m.len() == a.size as u64);
+    if !intact {
+        tracing::warn!(file = %a.file, "re-stored the missing or damaged file of an artifact");
+        temp.persist_as(store, a.file.clone())
+            .await
+            .map_err(|e| DbError::Corrupt(e.to_string()))?;
+    }
+    Ok(())
 }
 
 /// Stores verified bytes fetched on demand and links them to the content artifact that was

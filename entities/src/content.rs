@@ -525,6 +525,8 @@ pub enum Membership {
     Added,
     /// Removed by it.
     Removed,
+    /// Not in the version.
+    Absent,
 }
 
 /// A content list's conditions on `core_content c` (and a detail table joined as `f`), with
@@ -582,10 +584,77 @@ impl ContentQuery {
             Membership::Present => crate::versions::in_version("rc", &n),
             Membership::Added => format!("rc.version_added = {n}"),
             Membership::Removed => format!("rc.version_removed = {n}"),
+            Membership::Absent => crate::versions::in_version("rc", &n),
+        };
+        let op = if m == Membership::Absent {
+            "NOT IN"
+        } else {
+            "IN"
         };
         self.conds.push(format!(
-            "c.pulp_id IN (SELECT rc.content_id FROM core_repositorycontent rc WHERE rc.repository_id = {r} AND {range})"
+            "c.pulp_id {op} (SELECT rc.content_id FROM core_repositorycontent rc WHERE rc.repository_id = {r} AND {range})"
         ));
+    }
+
+    /// A text lookup of Pulp's `NAME_FILTER_OPTIONS` on `column` (of `c`, or of the detail
+    /// table joined as `f`): exact, iexact, in (comma-separated), contains, icontains,
+    /// startswith, istartswith, regex, iregex. `Err` names a lookup that is none of them.
+    pub fn text(
+        &mut self,
+        backend: crate::Backend,
+        column: &str,
+        lookup: &str,
+        value: &str,
+    ) -> Result<(), String> {
+        let like = |s: &str| {
+            s.replace('\\', "\\\\")
+                .replace('%', "\\%")
+                .replace('_', "\\_")
+        };
+        let cond = match lookup {
+            "exact" => format!("{column} = {}", self.param(value.into())),
+            "iexact" => format!("LOWER({column}) = LOWER({})", self.param(value.into())),
+            "in" => {
+                let ps: Vec<String> = value
+                    .split(',')
+                    .map(|v| self.param(v.trim().into()))
+                    .collect();
+                format!("{column} IN ({})", ps.join(","))
+            }
+            "contains" | "icontains" | "startswith" | "istartswith" => {
+                let pattern = if lookup.ends_with("contains") {
+                    format!("%{}%", like(value))
+                } else {
+                    format!("{}%", like(value))
+                };
+                let p = self.param(pattern.into());
+                if lookup.starts_with('i') {
+                    format!("LOWER({column}) LIKE LOWER({p}) ESCAPE '\\'")
+                } else {
+                    format!("{column} LIKE {p} ESCAPE '\\'")
+                }
+            }
+            "regex" | "iregex" => {
+                let insensitive = lookup == "iregex";
+                match backend {
+                    crate::Backend::Postgres => {
+                        let op = if insensitive { "~*" } else { "~" };
+                        format!("{column} {op} {}", self.param(value.into()))
+                    }
+                    crate::Backend::Sqlite => {
+                        let pattern = if insensitive {
+                            format!("(?i){value}")
+                        } else {
+                            value.to_owned()
+                        };
+                        format!("{column} REGEXP {}", self.param(pattern.into()))
+                    }
+                }
+            }
+            other => return Err(format!("Invalid Filter: lookup '{other}'")),
+        };
+        self.conds.push(cond);
+        Ok(())
     }
 
     /// Content in no version, untouched since `cutoff`.

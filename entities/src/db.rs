@@ -171,8 +171,23 @@ async fn sqlite_pool(path: &str, max: u32, read_only: bool) -> Result<DatabaseCo
             // fixed set of statements, always stepped to completion, and keeps them prepared
             // (re-preparing them made the single writer the tasking bottleneck).
             .statement_cache_capacity(if read_only { 0 } else { 100 })
+            // `REGEXP`, which SQLite leaves to the application (PostgreSQL has `~`).
+            .with_regexp()
     });
     Ok(Database::connect(opts).await?)
+}
+
+/// A condition for a list query: `column` names a row of `table` whose type is `pulp_type`
+/// (Pulp's related filters given a type's list href, e.g. `?remote=/pulp/api/v3/remotes/file/file/`).
+pub fn refers_to_type(
+    column: &str,
+    table: &str,
+    pulp_type: &str,
+) -> sea_orm::sea_query::SimpleExpr {
+    sea_orm::sea_query::Expr::cust_with_values(
+        format!("{column} IN (SELECT pulp_id FROM {table} WHERE pulp_type = ?)"),
+        [sea_orm::Value::from(pulp_type.to_owned())],
+    )
 }
 
 /// `$from,$from+1,…` for `n` values: the one placeholder builder for `IN (…)` lists.

@@ -177,6 +177,9 @@ pub struct PublicationQuery {
     pub version: Option<String>,
     /// Only these ids (`pulp_href__in` and the like).
     pub ids: Option<Vec<String>>,
+    /// Conditions on `pulp_created`: an operator (`=`, `<`, `<=`, `>`, `>=`, `IS NULL`,
+    /// `IS NOT NULL`) and a time in µs (ignored by the `IS` ones).
+    pub created: Vec<(&'static str, i64)>,
     /// Order: (column of `core_publication`, descending), validated by the caller; the id
     /// breaks ties; empty: newest first.
     pub ordering: Vec<(String, bool)>,
@@ -184,6 +187,47 @@ pub struct PublicationQuery {
     pub limit: u64,
     /// Page start.
     pub offset: u64,
+}
+
+/// The complete publications that serve any of `content` (Pulp's `with_content`): pass-through
+/// publications of a version holding it, and those publishing one of its artifacts.
+pub async fn with_content(db: &Db, content: &[String]) -> Result<Vec<String>, DbError> {
+    let versions = crate::versions::with_content(db, content).await?;
+    let mut out: Vec<String> = db
+        .select_in(
+            &db.read,
+            "SELECT pulp_id FROM core_publication WHERE complete = $1 AND pass_through = $2 \
+             AND repository_version_id IN ({ids})",
+            &[true.into(), true.into()],
+            &versions,
+            |r| r.try_get("", "pulp_id"),
+        )
+        .await?;
+    out.extend(
+        db.select_in(
+            &db.read,
+            "SELECT DISTINCT pa.publication_id AS pulp_id FROM core_publishedartifact pa \
+             JOIN core_contentartifact ca ON ca.pulp_id = pa.content_artifact_id \
+             WHERE ca.content_id IN ({ids})",
+            &[],
+            content,
+            |r| r.try_get("", "pulp_id"),
+        )
+        .await?,
+    );
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+impl PublicationQuery {
+    /// Narrows the query to `ids` (and those it was narrowed to already).
+    pub fn only(&mut self, ids: Vec<String>) {
+        self.ids = Some(match self.ids.take() {
+            Some(prev) => prev.into_iter().filter(|i| ids.contains(i)).collect(),
+            None => ids,
+        });
+    }
 }
 
 /// The total count and one page of ids.
@@ -220,6 +264,14 @@ pub async fn list(db: &Db, q: &PublicationQuery) -> Result<(u64, Vec<String>), D
         }
         let ph: Vec<String> = ids.iter().map(|i| bind(&mut values, i.clone())).collect();
         conds.push(format!("p.pulp_id IN ({})", ph.join(",")));
+    }
+    for (op, t) in &q.created {
+        if op.starts_with("IS") {
+            conds.push(format!("p.pulp_created {op}"));
+        } else {
+            values.push((*t).into());
+            conds.push(format!("p.pulp_created {op} ${}", values.len()));
+        }
     }
     let from = format!(
         "FROM core_publication p JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id WHERE {}",

@@ -32,10 +32,25 @@ pub fn set_field(am: &mut repository::ActiveModel, key: &str, v: &Value) -> Resu
 pub async fn delete(db: &crate::Db, id: &str) -> Result<u64, crate::DbError> {
     use sea_orm::{ConnectionTrait, TransactionTrait};
     let txn = db.write.begin().await?;
+    // Distributions forget what they served of it (Pulp: `SET NULL`); its publications go
+    // with its versions (Pulp: `CASCADE`).
+    const PUBLICATIONS: &str = "SELECT p.pulp_id FROM core_publication p JOIN core_repositoryversion v \
+         ON v.pulp_id = p.repository_version_id WHERE v.repository_id = $1";
     for sql in [
-        "DELETE FROM core_repositorycontent WHERE repository_id = $1",
-        "DELETE FROM core_repositoryversion WHERE repository_id = $1",
+        format!(
+            "UPDATE core_distribution SET publication_id = NULL WHERE publication_id IN ({PUBLICATIONS})"
+        ),
+        "UPDATE core_distribution SET repository_version_id = NULL WHERE repository_version_id IN \
+         (SELECT pulp_id FROM core_repositoryversion WHERE repository_id = $1)"
+            .into(),
+        "UPDATE core_distribution SET repository_id = NULL WHERE repository_id = $1".into(),
+        format!("DELETE FROM core_publishedmetadata WHERE publication_id IN ({PUBLICATIONS})"),
+        format!("DELETE FROM core_publishedartifact WHERE publication_id IN ({PUBLICATIONS})"),
+        format!("DELETE FROM core_publication WHERE pulp_id IN ({PUBLICATIONS})"),
+        "DELETE FROM core_repositorycontent WHERE repository_id = $1".into(),
+        "DELETE FROM core_repositoryversion WHERE repository_id = $1".into(),
     ] {
+        let sql = sql.as_str();
         txn.execute_raw(db.stmt(sql, vec![id.to_owned().into()]))
             .await?;
     }
@@ -63,4 +78,20 @@ pub async fn types_of(
         |r| Ok((r.try_get("", "pulp_id")?, r.try_get("", "pulp_type")?)),
     )
     .await
+}
+
+/// A condition for the repository list: the repository has unit `content` in some version
+/// (Pulp's `with_content`) or, with `latest`, in its latest one (`latest_with_content`).
+pub fn with_content(content: &str, latest: bool) -> sea_orm::sea_query::SimpleExpr {
+    let latest = if latest {
+        " AND version_removed IS NULL"
+    } else {
+        ""
+    };
+    sea_orm::sea_query::Expr::cust_with_values(
+        format!(
+            "pulp_id IN (SELECT repository_id FROM core_repositorycontent WHERE content_id = ?{latest})"
+        ),
+        [sea_orm::Value::from(content.to_owned())],
+    )
 }

@@ -49,6 +49,43 @@ pub async fn content_ids(
         .collect()
 }
 
+/// A condition on `core_artifact.pulp_id` (for a list query): the artifact belongs to content
+/// in version `number` of `repo` (Pulp's artifact `repository_version` filter).
+pub fn artifacts_in(repo: &str, number: i64) -> sea_orm::sea_query::SimpleExpr {
+    sea_orm::sea_query::Expr::cust_with_values(
+        format!(
+            "pulp_id IN (SELECT ca.artifact_id FROM core_contentartifact ca JOIN core_repositorycontent rc \
+             ON rc.content_id = ca.content_id WHERE ca.artifact_id IS NOT NULL AND rc.repository_id = ? AND {})",
+            in_version("rc", "?")
+        ),
+        // `in_version` names the number twice.
+        [
+            sea_orm::Value::from(repo.to_owned()),
+            number.into(),
+            number.into(),
+        ],
+    )
+}
+
+/// The complete versions that contain any of `content` (Pulp's `with_content`).
+pub async fn with_content(db: &Db, content: &[String]) -> Result<Vec<String>, DbError> {
+    let mut ids: Vec<String> = db.select_in(
+        &db.read,
+        &format!(
+            "SELECT DISTINCT v.pulp_id FROM core_repositoryversion v JOIN core_repositorycontent rc \
+             ON rc.repository_id = v.repository_id WHERE v.complete = $1 AND {} AND rc.content_id IN ({{ids}})",
+            in_version("rc", "v.number")
+        ),
+        &[true.into()],
+        content,
+        |r| r.try_get("", "pulp_id"),
+    )
+    .await?;
+    ids.sort();
+    ids.dedup();
+    Ok(ids)
+}
+
 /// Whether unit `content` is in the latest complete version of repository `repo`.
 pub async fn latest_contains(db: &Db, repo: &str, content: &str) -> Result<bool, DbError> {
     let n = latest_number(db, &db.read, repo).await?;
@@ -171,6 +208,16 @@ pub async fn create_version_zero(
     Ok(id)
 }
 
+/// The version a new version is built from when not the latest (Pulp's `base_version`): any
+/// repository's, so a repository can start from another's content.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Base {
+    /// Its repository.
+    pub repository: String,
+    /// Its number.
+    pub number: i64,
+}
+
 /// Builds the next version from the latest (or from `base`): `remove` first, then `add`;
 /// among content with the same repository key the newly added unit wins. Returns the new
 /// version's `(id, number)`, or `None` (and writes nothing) when the content would not change.
@@ -180,14 +227,16 @@ pub async fn new_version(
     conn: &impl ConnectionTrait,
     repo: &str,
     key: &RepoKey,
-    base: Option<i64>,
+    base: Option<&Base>,
     add: &[String],
     remove: &Remove,
 ) -> Result<Option<(String, i64)>, DbError> {
     let latest = latest_number(db, conn, repo).await?;
     let current = content_ids(db, conn, repo, latest).await?;
     let mut target = match base {
-        Some(b) if b != latest => content_ids(db, conn, repo, b).await?,
+        Some(b) if b.repository != repo || b.number != latest => {
+            content_ids(db, conn, &b.repository, b.number).await?
+        }
         _ => current.clone(),
     };
     match remove {
@@ -225,7 +274,7 @@ pub async fn new_version(
         Some(b) => conn
             .query_all_raw(db.stmt(
                 "SELECT pulp_id FROM core_repositoryversion WHERE repository_id = $1 AND number = $2",
-                vec![repo.to_owned().into(), b.into()],
+                vec![b.repository.clone().into(), b.number.into()],
             ))
             .await?
             .into_iter()
@@ -314,6 +363,23 @@ pub async fn delete_version(
                 params(),
             ))
             .await?;
+            // Removed in `number` and added again by `next`: one unbroken presence, so the
+            // earlier row takes the later one's end and the later row goes.
+            conn.execute_raw(db.stmt(
+                "UPDATE core_repositorycontent SET version_removed = (SELECT r2.version_removed FROM core_repositorycontent r2 \
+                 WHERE r2.repository_id = $1 AND r2.content_id = core_repositorycontent.content_id AND r2.version_added = $3) \
+                 WHERE repository_id = $1 AND version_removed = $2 AND content_id IN \
+                 (SELECT content_id FROM core_repositorycontent WHERE repository_id = $1 AND version_added = $3)",
+                params(),
+            ))
+            .await?;
+            conn.execute_raw(db.stmt(
+                "DELETE FROM core_repositorycontent WHERE repository_id = $1 AND version_added = $3 AND EXISTS \
+                 (SELECT 1 FROM core_repositorycontent r1 WHERE r1.repository_id = $1 AND r1.content_id = core_repositorycontent.content_id \
+                 AND r1.version_added < $2 AND (r1.version_removed IS NULL OR r1.version_removed > $3))",
+                params(),
+            ))
+            .await?;
             conn.execute_raw(db.stmt("UPDATE core_repositorycontent SET version_added = $3 WHERE repository_id = $1 AND version_added = $2", params()))
                 .await?;
             conn.execute_raw(db.stmt("UPDATE core_repositorycontent SET version_removed = $3 WHERE repository_id = $1 AND version_removed = $2", params()))
@@ -358,31 +424,78 @@ pub async fn delete_version(
     Ok(())
 }
 
-/// Applies `retain_repo_versions`: deletes the oldest versions beyond `keep` (never ones a
-/// publication or distribution uses). Run inside the caller's transaction.
+/// The ids of `repo`'s protected versions (Pulp's `protected_versions`): those a distribution
+/// serves, by naming the version, a publication of it, or the repository (then the latest
+/// version that has a complete publication, which is what the content app serves).
+pub async fn protected(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    repo: &str,
+) -> Result<BTreeSet<String>, DbError> {
+    let rows = conn
+        .query_all_raw(db.stmt(
+            "SELECT d.repository_version_id AS id FROM core_distribution d \
+               JOIN core_repositoryversion v ON v.pulp_id = d.repository_version_id WHERE v.repository_id = $1 \
+             UNION SELECT p.repository_version_id AS id FROM core_distribution d \
+               JOIN core_publication p ON p.pulp_id = d.publication_id \
+               JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id WHERE v.repository_id = $1 \
+             UNION SELECT id FROM (SELECT v.pulp_id AS id FROM core_repositoryversion v \
+               WHERE v.repository_id = $1 AND EXISTS (SELECT 1 FROM core_distribution d WHERE d.repository_id = $1) \
+               AND EXISTS (SELECT 1 FROM core_publication p WHERE p.repository_version_id = v.pulp_id AND p.complete = $2) \
+               ORDER BY v.number DESC LIMIT 1) latest",
+            vec![repo.to_owned().into(), true.into()],
+        ))
+        .await?;
+    rows.into_iter()
+        .map(|r| r.try_get::<String>("", "id").map_err(DbError::from))
+        .collect()
+}
+
+/// Whether version `number` of `repo` is protected (see [`protected`]).
+pub async fn is_protected(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    repo: &str,
+    number: i64,
+) -> Result<bool, DbError> {
+    let id = conn
+        .query_one_raw(db.stmt(
+            "SELECT pulp_id FROM core_repositoryversion WHERE repository_id = $1 AND number = $2",
+            vec![repo.to_owned().into(), number.into()],
+        ))
+        .await?
+        .map(|r| r.try_get::<String>("", "pulp_id"))
+        .transpose()?;
+    Ok(match id {
+        Some(id) => protected(db, conn, repo).await?.contains(&id),
+        None => false,
+    })
+}
+
+/// Applies `retain_repo_versions` as Pulp does: of the complete versions that are not
+/// protected, keeps the newest `keep` and deletes (squashes) the rest, oldest first.
 pub async fn retain(
     db: &Db,
     conn: &impl ConnectionTrait,
     repo: &str,
     keep: i64,
 ) -> Result<(), DbError> {
+    let protected = protected(db, conn, repo).await?;
     let rows = conn
         .query_all_raw(db.stmt(
-            "SELECT v.number, \
-             CASE WHEN EXISTS (SELECT 1 FROM core_publication p WHERE p.repository_version_id = v.pulp_id) \
-               OR EXISTS (SELECT 1 FROM core_distribution d WHERE d.repository_version_id = v.pulp_id) THEN 1 ELSE 0 END AS protected \
-             FROM core_repositoryversion v WHERE v.repository_id = $1 ORDER BY v.number DESC",
-            vec![repo.to_owned().into()],
+            "SELECT pulp_id, number FROM core_repositoryversion WHERE repository_id = $1 AND complete = $2 \
+             ORDER BY number DESC",
+            vec![repo.to_owned().into(), true.into()],
         ))
         .await?;
-    let mut old = Vec::new();
-    for (i, r) in rows.into_iter().enumerate() {
-        let n: i64 = r.try_get("", "number")?;
-        let protected: i32 = r.try_get("", "protected")?;
-        if i as i64 >= keep.max(1) && protected == 0 {
-            old.push(n);
+    let mut candidates = Vec::new();
+    for r in rows {
+        let id: String = r.try_get("", "pulp_id")?;
+        if !protected.contains(&id) {
+            candidates.push(r.try_get::<i64>("", "number")?);
         }
     }
+    let mut old: Vec<i64> = candidates.into_iter().skip(keep.max(1) as usize).collect();
     // Oldest first, so each squash folds into a version that still exists.
     old.sort();
     for n in old {
@@ -701,7 +814,10 @@ mod tests {
             &db.write,
             "r",
             &KEY,
-            Some(1),
+            Some(&Base {
+                repository: "r".into(),
+                number: 1,
+            }),
             std::slice::from_ref(&b),
             &Remove::All,
         )
@@ -760,5 +876,67 @@ mod tests {
             0,
             "no trace of version 4"
         );
+    }
+
+    /// Squashing a version whose removals the next version undoes leaves one presence per
+    /// unit: the next version's summary counts only what really changed (Pulp's squash).
+    #[tokio::test]
+    async fn squash_merges_content_removed_then_added_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
+            .await
+            .unwrap();
+        crate::migration::migrate(&db, Vec::new()).await.unwrap();
+        db.write
+            .execute_raw(db.stmt(
+                "CREATE TABLE test_unit (content_id TEXT PRIMARY KEY, relative_path TEXT NOT NULL, digest TEXT NOT NULL)",
+                vec![],
+            ))
+            .await
+            .unwrap();
+        db.write
+            .execute_raw(db.stmt(
+                "INSERT INTO core_repository (pulp_id, pulp_type, name, pulp_labels, next_version, \
+                 pulp_created, pulp_last_updated) VALUES ('r','test.repo','r','{}',1,0,0)",
+                vec![],
+            ))
+            .await
+            .unwrap();
+        create_version_zero(&db, &db.write, "r").await.unwrap();
+        let (a, b, c) = (
+            content(&db, "a", "1").await,
+            content(&db, "b", "2").await,
+            content(&db, "c", "3").await,
+        );
+        let v = |add: Vec<String>, remove: Vec<String>| {
+            let db = db.clone();
+            async move {
+                new_version(&db, &db.write, "r", &KEY, None, &add, &Remove::Ids(remove))
+                    .await
+                    .unwrap()
+                    .unwrap()
+                    .1
+            }
+        };
+        assert_eq!(v(vec![a.clone(), b.clone()], vec![]).await, 1);
+        assert_eq!(v(vec![c.clone()], vec![b.clone()]).await, 2);
+        assert_eq!(v(vec![b.clone()], vec![c.clone()]).await, 3);
+        delete_version(&db, &db.write, "r", 2).await.unwrap();
+        // Version 3 now holds what version 1 held: nothing added, nothing removed.
+        assert_eq!(
+            content_ids(&db, &db.read, "r", 3).await.unwrap(),
+            BTreeSet::from([a.clone(), b.clone()])
+        );
+        let changed = db
+            .read
+            .query_one_raw(db.stmt(
+                "SELECT COUNT(*) AS n FROM core_repositorycontent WHERE repository_id = 'r' \
+                 AND (version_added = 3 OR version_removed = 3)",
+                vec![],
+            ))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(changed.try_get::<i64>("", "n").unwrap(), 0);
     }
 }

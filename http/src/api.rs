@@ -99,8 +99,11 @@ pub fn flag(req: &Req, name: &str) -> bool {
 
 /// Core's serializers for task bodies (see [`pith_actors::tasks::Serializers`]): the same
 /// functions the viewsets answer with, so a task's `result` and a later `GET` agree.
-#[derive(Debug, Default)]
-pub struct TaskSerializers;
+#[derive(Debug)]
+pub struct TaskSerializers {
+    /// The running plugins (viewsets name the hrefs serializers write).
+    pub platform: Arc<crate::plugin::Platform>,
+}
 
 #[async_trait::async_trait]
 impl pith_actors::tasks::Serializers for TaskSerializers {
@@ -121,6 +124,55 @@ impl pith_actors::tasks::Serializers for TaskSerializers {
         id: &str,
     ) -> Result<Option<Value>, pith_entities::DbError> {
         publishing::publication_json(&deps.db, &deps.types, v3, id).await
+    }
+
+    async fn updated(
+        &self,
+        deps: &pith_actors::tasks::TaskDeps,
+        v3: &str,
+        content_base: &str,
+        table: &str,
+        id: &str,
+    ) -> Result<Option<Value>, pith_entities::DbError> {
+        use pith_entities::entity::{distribution, remote, repository};
+        use pith_entities::sea_orm::EntityTrait;
+        let (db, types) = (&deps.db, &deps.types);
+        Ok(match table {
+            "core_distribution" => match distribution::Entity::find_by_id(id.to_owned())
+                .one(&db.read)
+                .await?
+            {
+                Some(d) => {
+                    Some(publishing::distribution_json(db, types, v3, content_base, &d).await?)
+                }
+                None => None,
+            },
+            "core_remote" => match remote::Entity::find_by_id(id.to_owned())
+                .one(&db.read)
+                .await?
+            {
+                Some(r) => {
+                    let rows = [(r.pulp_id.as_str(), r.pulp_type.as_str())];
+                    let mut d =
+                        details::fields(db, types, pith_actors::plugin::Master::Remote, &rows)
+                            .await?;
+                    Some(remotes::serialize(types, v3, &r, d.remove(&r.pulp_id)))
+                }
+                None => None,
+            },
+            "core_repository" => {
+                match repository::Entity::find_by_id(id.to_owned())
+                    .one(&db.read)
+                    .await?
+                {
+                    Some(r) => {
+                        Some(repositories::serialize_detached(&self.platform, db, v3, &r).await?)
+                    }
+                    None => None,
+                }
+            }
+            _ => None,
+        })
     }
 
     async fn distribution(

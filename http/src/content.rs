@@ -16,23 +16,59 @@ use crate::content_index::{Entry, Stored};
 use crate::request::{Response, empty, moved, text};
 use crate::{ApiError, HttpState, Req};
 
-/// Renders Pulp's "Index of" page for `path` with `entries` (names; directories end in `/`).
-pub fn index_page(path: &str, entries: &[String]) -> String {
+/// What a listing shows of one entry besides its name: when it changed (µs) and its size.
+pub type EntryInfo = (Option<i64>, Option<u64>);
+
+/// Renders Pulp's "Index of" page for `path` with `entries` (names; directories end in `/`),
+/// each line as Pulp writes it: the link padded to 100 columns, the date and the size.
+pub fn index_page(path: &str, entries: &[String], info: impl Fn(&str) -> EntryInfo) -> String {
     let mut body = format!(
-        "<html><head><title>Index of {path}</title></head><body><h1>Index of {path}</h1><hr><pre>"
+        "\n<html>\n<head><title>Index of {path}</title></head>\n<body bgcolor=\"white\">\n<h1>Index of {path}</h1>\n<hr><pre>"
     );
     if path != "/" && !path.is_empty() {
-        body.push_str("<a href=\"../\">../</a>\n");
+        body.push_str("<a href=\"../\">../</a>");
     }
+    body.push('\n');
     for e in entries {
         let esc = e
             .replace('&', "&amp;")
             .replace('<', "&lt;")
-            .replace('"', "&quot;");
-        body.push_str(&format!("<a href=\"./{esc}\">{esc}</a>\n"));
+            .replace('>', "&gt;")
+            .replace('"', "&#34;")
+            .replace('\'', "&#39;");
+        let (modified, size) = info(e);
+        let date = modified
+            .and_then(chrono::DateTime::<chrono::Utc>::from_timestamp_micros)
+            .map(|d| d.format("%d-%b-%Y %H:%M").to_string())
+            .unwrap_or_default();
+        let size = size.map(file_size).unwrap_or_default();
+        let pad = " ".repeat(100usize.saturating_sub(esc.chars().count()));
+        body.push_str(&format!(
+            "<a href=\"./{esc}\">{esc}</a>{pad}{date}  {size}\n"
+        ));
     }
-    body.push_str("</pre><hr></body></html>\n");
+    body.push_str("</pre><hr></body>\n</html>");
     body
+}
+
+/// A size as Jinja's `filesizeformat` writes it (what Pulp's listings show): `0 Bytes`,
+/// `1 Byte`, `999 Bytes`, `4.1 kB`, `1.0 MB`, … in powers of 1000.
+fn file_size(n: u64) -> String {
+    const UNITS: [&str; 8] = ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    let b = n as f64;
+    if n == 1 {
+        return "1 Byte".into();
+    }
+    if b < 1000.0 {
+        return format!("{n} Bytes");
+    }
+    for (i, u) in UNITS.iter().enumerate() {
+        let unit = 1000f64.powi(i as i32 + 2);
+        if b < unit || i == UNITS.len() - 1 {
+            return format!("{:.1} {u}", 1000.0 * b / unit);
+        }
+    }
+    unreachable!("the last unit returns")
 }
 
 pub(crate) fn not_found() -> Result<Response, ApiError> {
@@ -43,11 +79,11 @@ pub(crate) fn not_found() -> Result<Response, ApiError> {
     ))
 }
 
-fn html(req: &Req, path: &str, entries: &[String]) -> Response {
+fn html(req: &Req, path: &str, entries: &[String], info: impl Fn(&str) -> EntryInfo) -> Response {
     let mut r = text(
         StatusCode::OK,
         "text/html; charset=utf-8",
-        index_page(path, entries),
+        index_page(path, entries, info),
     );
     if req.method == Method::HEAD {
         *r.body_mut() = bytes::Bytes::new().into();
@@ -79,7 +115,7 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
             .collect();
         heads.sort();
         heads.dedup();
-        return Ok(html(req, prefix, &heads));
+        return Ok(html(req, prefix, &heads, |_| (None, None)));
     }
     let trimmed = path.trim_end_matches('/');
     let Some(d) = g.find(trimmed) else {
@@ -99,7 +135,7 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
         }
         below.sort();
         below.dedup();
-        return Ok(html(req, &req.path, &below));
+        return Ok(html(req, &req.path, &below, |_| (None, None)));
     };
     if path == d.base_path {
         return Ok(moved(&format!("{}/", req.path)));
@@ -156,7 +192,12 @@ async fn serve_path(
         if names.is_empty() && !rel.is_empty() {
             return not_found();
         }
-        return Ok(html(req, &req.path, &names));
+        let info = |name: &str| match served.files.get(&format!("{rel}{name}")) {
+            Some(Entry::Stored(a)) => (Some(a.created), Some(a.size)),
+            Some(Entry::Remote(r)) => (None, r.size),
+            None => (None, None),
+        };
+        return Ok(html(req, &req.path, &names, info));
     }
     match served.files.get(rel) {
         Some(Entry::Stored(a)) => serve_file(state, req, a, rel).await,
@@ -421,5 +462,28 @@ mod tests {
         assert_eq!(percent_decode("bad%zz"), None);
         assert_eq!(content_type("x/PULP_MANIFEST"), "application/octet-stream");
         assert_eq!(content_type("a.TXT"), "text/plain");
+    }
+
+    #[test]
+    fn listings_as_pulp_writes_them() {
+        assert_eq!(file_size(0), "0 Bytes");
+        assert_eq!(file_size(1), "1 Byte");
+        assert_eq!(file_size(999), "999 Bytes");
+        assert_eq!(file_size(4096), "4.1 kB");
+        assert_eq!(file_size(100 * 1024 * 1024), "104.9 MB");
+        let page = index_page("/pulp/content/d/", &["a.txt".into(), "sub/".into()], |n| {
+            if n == "a.txt" {
+                (Some(0), Some(0))
+            } else {
+                (None, None)
+            }
+        });
+        let line = page.lines().find(|l| l.contains("a.txt")).unwrap();
+        assert!(
+            line.starts_with("<a href=\"./a.txt\">a.txt</a>     "),
+            "{line}"
+        );
+        assert!(line.ends_with("01-Jan-1970 00:00  0 Bytes"), "{line}");
+        assert!(page.contains("<a href=\"./sub/\">sub/</a>"));
     }
 }

@@ -222,6 +222,88 @@ pub fn time(
     })
 }
 
+/// A timestamp lookup as operator and time (µs) pairs, for queries written in SQL: exact, lt,
+/// lte, gt, gte, range (two pairs), isnull (`IS NULL` / `IS NOT NULL`).
+pub fn time_bounds(
+    field: &str,
+    lk: &str,
+    value: &str,
+) -> Result<Vec<(&'static str, i64)>, ApiError> {
+    let parse = |s: &str| {
+        pith_entities::time::parse_rfc3339(s.trim())
+            .ok_or_else(|| ApiError::field(field, "Enter a valid date/time."))
+    };
+    Ok(match lk {
+        "exact" => vec![("=", parse(value)?)],
+        "lt" => vec![("<", parse(value)?)],
+        "lte" => vec![("<=", parse(value)?)],
+        "gt" => vec![(">", parse(value)?)],
+        "gte" => vec![(">=", parse(value)?)],
+        "range" => {
+            let (a, b) = value
+                .split_once(',')
+                .ok_or_else(|| ApiError::field(field, "Enter a valid date/time range."))?;
+            vec![(">=", parse(a)?), ("<=", parse(b)?)]
+        }
+        "isnull" => match value {
+            "true" | "True" | "1" => vec![("IS NULL", 0)],
+            _ => vec![("IS NOT NULL", 0)],
+        },
+        other => {
+            return Err(ApiError::BadRequest(
+                json!({ "errors": [format!("Invalid Filter: lookup '{other}'")] }),
+            ));
+        }
+    })
+}
+
+/// Pulp's `HyperlinkRelatedFilter` on the foreign key `column` to a master model (`table`) of
+/// which `types` are the detail types: an object's href or PRN, a type's list href (any object
+/// of that type), or, with `allow_null`, `null` or nothing (no object).
+pub fn related(
+    field: &str,
+    column: &'static str,
+    table: &str,
+    types: &[pith_actors::plugin::Detail],
+    v3: &str,
+    value: &str,
+    allow_null: bool,
+) -> Result<SimpleExpr, ApiError> {
+    let v = value.trim();
+    if allow_null && (v.is_empty() || v == "null") {
+        return Ok(Expr::col(column).is_null());
+    }
+    if v.is_empty() {
+        return Err(ApiError::BadRequest(
+            json!({ "detail": format!("No value supplied for {field} filter.") }),
+        ));
+    }
+    if let Some(t) = types.iter().find(|t| v == t.list_href(v3)) {
+        return Ok(pith_entities::db::refers_to_type(
+            column,
+            table,
+            t.pulp_type,
+        ));
+    }
+    for t in types {
+        let rest = v
+            .strip_prefix(&format!("{v3}{}/", t.collection))
+            .map(|r| r.trim_end_matches('/'))
+            .or_else(|| v.strip_prefix(&format!("prn:{}:", t.prn_type)));
+        if let Some(id) = rest {
+            return match uuid::Uuid::parse_str(id) {
+                Ok(u) => Ok(Expr::col(column).eq(u.to_string())),
+                Err(_) => Err(ApiError::BadRequest(
+                    json!({ "detail": format!("UUID invalid: {id}") }),
+                )),
+            };
+        }
+    }
+    Err(ApiError::BadRequest(
+        json!({ "detail": format!("URI couldn't be resolved: {v}") }),
+    ))
+}
+
 /// Extracts the UUID from an href of the given collection (`/pulp/api/v3/tasks/<uuid>/`) or a
 /// PRN (`prn:core.task:<uuid>`).
 pub fn id_from_ref(v3: &str, collection: &str, prn_type: &str, value: &str) -> Option<String> {
@@ -314,42 +396,67 @@ fn ids_filter(field: &str, value: &str, resolve: impl Fn(&str) -> Option<String>
 /// hold: `key` (has it), `!key` (lacks it), `key=value`, `key!=value` (has it with another
 /// value), `key~text` (value contains text, case-insensitively).
 pub fn labels_match(labels: &Map<String, Value>, select: &str) -> Result<bool, ApiError> {
-    let mut terms = Vec::new();
-    let mut cur = String::new();
-    let mut chars = select.chars().peekable();
-    while let Some(c) = chars.next() {
-        match c {
-            '\\' if chars.peek() == Some(&',') => {
-                cur.push(',');
-                chars.next();
-            }
-            ',' => terms.push(std::mem::take(&mut cur)),
-            c => cur.push(c),
-        }
-    }
-    terms.push(cur);
-    let value_of = |k: &str| {
-        labels
-            .get(k.trim())
-            .map(|v| v.as_str().unwrap_or("").to_owned())
-    };
-    for term in terms.iter().map(|t| t.trim()).filter(|t| !t.is_empty()) {
-        let ok = if let Some((k, v)) = term.split_once("!=") {
-            value_of(k).is_some_and(|x| x != v.trim())
-        } else if let Some((k, v)) = term.split_once('=') {
-            value_of(k).is_some_and(|x| x == v.trim())
-        } else if let Some((k, v)) = term.split_once('~') {
-            value_of(k).is_some_and(|x| x.to_lowercase().contains(&v.trim().to_lowercase()))
-        } else if let Some(k) = term.strip_prefix('!') {
-            value_of(k).is_none()
-        } else {
-            value_of(term).is_some()
+    let value_of = |k: &str| labels.get(k).map(|v| v.as_str().unwrap_or("").to_owned());
+    for (key, op, value) in label_terms(select)? {
+        let ok = match op {
+            "=" => value_of(key).is_some_and(|x| x == value),
+            "!=" => value_of(key).is_some_and(|x| x != value),
+            "~" => value_of(key).is_some_and(|x| x.to_lowercase().contains(&value.to_lowercase())),
+            _ => match key.strip_prefix('!') {
+                Some(k) => value_of(k).is_none(),
+                None => value_of(key).is_some(),
+            },
         };
         if !ok {
             return Ok(false);
         }
     }
     Ok(true)
+}
+
+/// The terms of a `pulp_label_select` as Pulp parses them: split at unescaped commas, each a
+/// key of `[\w .-]` characters (`!` first negates it) and optionally an operator (`=`, `!=`,
+/// `~`) with a value (`\,` is a comma). A term that is not one, or a negated key with an
+/// operator, is a 400 with Pulp's message.
+fn label_terms(select: &str) -> Result<Vec<(&str, &'static str, String)>, ApiError> {
+    let invalid = |m: String| ApiError::BadRequest(json!([m]));
+    let mut terms = Vec::new();
+    let mut start = 0;
+    let bytes = select.as_bytes();
+    for (i, b) in bytes.iter().enumerate() {
+        if *b == b',' && (i == 0 || bytes[i - 1] != b'\\') {
+            terms.push(&select[start..i]);
+            start = i + 1;
+        }
+    }
+    terms.push(&select[start..]);
+    let mut out = Vec::new();
+    for term in terms {
+        let body = term.strip_prefix('!').unwrap_or(term);
+        let key_len = body
+            .char_indices()
+            .find(|(_, c)| !(c.is_alphanumeric() || matches!(c, '_' | ' ' | '.' | '-')))
+            .map_or(body.len(), |(i, _)| i);
+        if key_len == 0 {
+            return Err(invalid(format!("Invalid search term: '{term}'.")));
+        }
+        let key = &term[..term.len() - body.len() + key_len];
+        let rest = &body[key_len..];
+        let (op, value) = if let Some(v) = rest.strip_prefix("!=") {
+            ("!=", v)
+        } else if let Some(v) = rest.strip_prefix('=') {
+            ("=", v)
+        } else if let Some(v) = rest.strip_prefix('~') {
+            ("~", v)
+        } else {
+            ("", "")
+        };
+        if key.starts_with('!') && !op.is_empty() {
+            return Err(invalid(format!("Cannot use an operator with '{key}'.")));
+        }
+        out.push((key, op, value.replace("\\,", ",")));
+    }
+    Ok(out)
 }
 
 /// Validates `pulp_labels`: keys match `^[\w .-]+$`, values are strings without `(` or `)`.
@@ -461,13 +568,19 @@ mod tests {
     #[test]
     fn label_select_terms() {
         let l: Map<String, Value> =
-            serde_json::from_str(r#"{"env": "prod", "team": "Core Infra", "a,b": "x"}"#).unwrap();
+            serde_json::from_str(r#"{"env": "prod", "team": "Core Infra", "list": "x,y"}"#)
+                .unwrap();
         assert!(labels_match(&l, "env").unwrap());
         assert!(labels_match(&l, "env=prod,team~infra").unwrap());
         assert!(!labels_match(&l, "env=dev").unwrap());
         assert!(labels_match(&l, "env!=dev,!missing").unwrap());
         assert!(!labels_match(&l, "!env").unwrap());
-        assert!(labels_match(&l, r"a\,b=x").unwrap());
+        // `\,` is a comma inside a value.
+        assert!(labels_match(&l, r"list=x\,y").unwrap());
+        // Pulp's 400s: an empty term, a negated key with an operator, no key.
+        for bad in ["", "!env=prod", "=bad filter", "env,,team"] {
+            assert!(labels_match(&l, bad).is_err(), "{bad}");
+        }
         assert!(validate_labels(&serde_json::json!({"ok key.1": "v"})).is_ok());
         assert!(validate_labels(&serde_json::json!({"bad/key": "v"})).is_err());
         assert!(validate_labels(&serde_json::json!({"k": "v(1)"})).is_err());

@@ -215,6 +215,9 @@ async fn node() -> Node {
     );
     let db = Db::connect(&url).await.unwrap();
     let platform = Arc::new(Platform::new(Core::new(false), vec![plugin()], false));
+    let serializers = Arc::new(pith_http::api::TaskSerializers {
+        platform: platform.clone(),
+    });
     pith_entities::migration::migrate(&db, platform.migrations.clone())
         .await
         .unwrap();
@@ -226,7 +229,7 @@ async fn node() -> Node {
         writer: Writer::start(db.clone()),
         store: store.clone(),
         test_tasks: false,
-        serializers: Arc::new(pith_http::api::TaskSerializers),
+        serializers,
     });
     let identity = NodeIdentity {
         node: "test@127.0.0.1".into(),

@@ -90,6 +90,10 @@ pub(super) async fn update(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
             if let Some(t) = &table {
                 pith_entities::detail::save(db, &txn, t, &id, &detail).await?;
             }
+            // A new `retain_repo_versions` applies at once, as Pulp's update hook does.
+            if let Some(keep) = fields.get("retain_repo_versions").and_then(|v| v.as_i64()) {
+                pith_entities::versions::retain(db, &txn, &id, keep).await?;
+            }
             txn.commit().await?;
         }
         "core_distribution" => {
@@ -101,7 +105,19 @@ pub(super) async fn update(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
             )));
         }
     }
-    Ok(TaskOutput::default())
+    // Pulp's `ageneral_update` returns the serialized object.
+    let text = |k: &str| ctx.args.get(k).and_then(|v| v.as_str()).unwrap_or("");
+    let (v3, base) = (text("v3"), text("content_base"));
+    let v3 = if v3.is_empty() { "/pulp/api/v3/" } else { v3 };
+    let result = ctx
+        .deps
+        .serializers
+        .updated(&ctx.deps, v3, base, &table, &id)
+        .await?;
+    Ok(TaskOutput {
+        result,
+        created: Vec::new(),
+    })
 }
 
 /// Deletes a row (a repository with its versions and memberships).

@@ -40,6 +40,10 @@ pub(super) async fn delete_version(ctx: TaskContext) -> Result<TaskOutput, TaskE
             "Cannot delete repository version. Repositories must have at least one repository version.",
         ));
     }
+    // A distribution may have started serving it since the request was accepted.
+    if pith_entities::versions::is_protected(db, &txn, &repo, number).await? {
+        return Err(TaskError::invalid(super::PROTECTED_VERSION_MESSAGE));
+    }
     pith_entities::versions::delete_version(db, &txn, &repo, number)
         .await
         .map_err(db_err)?;

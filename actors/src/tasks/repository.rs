@@ -5,7 +5,7 @@
 use crate::tasks::TaskError;
 use pith_entities::entity::{repository, repository_version as version};
 use pith_entities::sea_orm::{ConnectionTrait, DatabaseTransaction, EntityTrait, TransactionTrait};
-use pith_entities::versions::{self, Remove, RepoKey};
+use pith_entities::versions::{self, Base, Remove, RepoKey};
 use pith_entities::{Db, DbError};
 use serde_json::{Value, json};
 
@@ -75,7 +75,7 @@ pub async fn overwritten_key(
     conn: &impl ConnectionTrait,
     key: &RepoKey,
     repo: &str,
-    base: Option<i64>,
+    base: Option<&Base>,
     add: &[String],
     remove: &Remove,
 ) -> Result<Option<String>, TaskError> {
@@ -86,11 +86,14 @@ pub async fn overwritten_key(
     if add.is_empty() {
         return Ok(None);
     }
-    let number = match base {
-        Some(n) => n,
-        None => versions::latest_number(db, conn, repo)
-            .await
-            .map_err(db_err)?,
+    let (repo, number) = match base {
+        Some(b) => (b.repository.as_str(), b.number),
+        None => (
+            repo,
+            versions::latest_number(db, conn, repo)
+                .await
+                .map_err(db_err)?,
+        ),
     };
     let present = versions::content_ids(db, conn, repo, number)
         .await
@@ -182,7 +185,20 @@ pub(super) async fn modify(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     } else {
         Remove::Ids(ids("remove"))
     };
-    let base = ctx.args.get("base_version").and_then(Value::as_i64);
+    // `base_repository` is absent in tasks queued before bases could be other repositories'.
+    let base = ctx
+        .args
+        .get("base_version")
+        .and_then(Value::as_i64)
+        .map(|number| Base {
+            repository: ctx
+                .args
+                .get("base_repository")
+                .and_then(Value::as_str)
+                .unwrap_or(&repo)
+                .to_owned(),
+            number,
+        });
     let overwrite = ctx
         .args
         .get("overwrite")
@@ -191,11 +207,12 @@ pub(super) async fn modify(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     let (r, key) = load_repository(&ctx, &repo).await?;
     let txn = db.write.begin().await.map_err(db_err)?;
     if !overwrite
-        && let Some(p) = overwritten_key(db, &txn, &key, &repo, base, &add, &remove).await?
+        && let Some(p) =
+            overwritten_key(db, &txn, &key, &repo, base.as_ref(), &add, &remove).await?
     {
         return Err(overwrite_refused(&key, &p));
     }
-    let made = new_version(&ctx, &txn, &r, base, &add, &remove).await?;
+    let made = new_version(&ctx, &txn, &r, base.as_ref(), &add, &remove).await?;
     txn.commit().await.map_err(db_err)?;
     finish_new_version(&ctx, &v3, &r, made).await
 }
@@ -208,7 +225,7 @@ pub async fn new_version(
     ctx: &TaskContext,
     txn: &DatabaseTransaction,
     repo: &repository::Model,
-    base: Option<i64>,
+    base: Option<&Base>,
     add: &[String],
     remove: &Remove,
 ) -> Result<Option<(String, i64)>, TaskError> {

@@ -16,7 +16,8 @@ use crate::{ApiError, Req};
 const DIGESTS: [&str; 6] = ["md5", "sha1", "sha224", "sha256", "sha384", "sha512"];
 /// Not in Pulp's default `ALLOWED_CONTENT_CHECKSUMS`.
 const FORBIDDEN: [&str; 2] = ["md5", "sha1"];
-pub const FILTERS: [&str; 10] = [
+pub const FILTERS: [&str; 11] = [
+    "repository_version",
     "md5",
     "sha1",
     "sha224",
@@ -150,6 +151,10 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
                     .find(|x| *x == d)
                     .unwrap_or("sha256");
                 Expr::col(col).eq(value.trim())
+            }
+            "repository_version" => {
+                let (repo, n) = super::repositories::version_or_latest(ctx, name, value).await?;
+                pith_entities::versions::artifacts_in(&repo, n)
             }
             "orphaned_for" => {
                 let minutes: f64 = value

@@ -11,17 +11,19 @@ use pith_entities::sea_orm::Value as DbValue;
 use pith_entities::time;
 use serde_json::{Map, Value, json};
 
-use super::repositories::{parse_version_href, repository_types};
+use super::repositories::version_or_latest;
 use super::{Ctx, ok};
 use crate::listing::{self, ListParams, lookup};
 use crate::request::Response;
 use crate::{ApiError, Req};
 
 /// The filters of the generic `content/` list.
-pub const FILTERS: [&str; 9] = [
+pub const FILTERS: [&str; 11] = [
     "repository_version",
     "repository_version_added",
     "repository_version_removed",
+    "added_between",
+    "removed_between",
     "orphaned_for",
     "pulp_type",
     "pulp_type__in",
@@ -59,10 +61,24 @@ impl ContentQuery {
         self.0.and(cond);
     }
 
+    /// A text lookup of Pulp's `NAME_FILTER_OPTIONS` on a column of `c` or the detail table
+    /// `f` (`f.relative_path`).
+    pub fn text(
+        &mut self,
+        ctx: &Ctx,
+        column: &str,
+        lookup: &str,
+        value: &str,
+    ) -> Result<(), ApiError> {
+        self.0
+            .text(ctx.state.db.backend, column, lookup, value)
+            .map_err(|m| ApiError::BadRequest(json!({ "errors": [m] })))
+    }
+
     /// Adds the condition of a filter every content list has; `Ok(false)` when `name` is not
     /// one (the caller's own filter). `own` are the list's content types (identity filters
     /// resolve hrefs and PRNs of those).
-    pub fn generic_filter(
+    pub async fn generic_filter(
         &mut self,
         ctx: &Ctx,
         name: &str,
@@ -77,14 +93,29 @@ impl ContentQuery {
                 "repository_version" | "repository_version_added" | "repository_version_removed",
                 _,
             ) => {
-                let (repo, n) = parse_version_href(&v3, &repository_types(ctx), value)
-                    .ok_or_else(|| ApiError::field(name, "Invalid repository version href."))?;
+                let (repo, n) = version_or_latest(ctx, name, value).await?;
                 let m = match field {
                     "repository_version" => Membership::Present,
                     "repository_version_added" => Membership::Added,
                     _ => Membership::Removed,
                 };
                 self.0.in_version(repo, n, m);
+            }
+            ("added_between" | "removed_between", _) => {
+                let refs: Vec<&str> = value.split(',').map(str::trim).collect();
+                let [base, target] = refs.as_slice() else {
+                    return Err(ApiError::field(name, "Range query expects two values."));
+                };
+                let base = version_or_latest(ctx, name, base).await?;
+                let target = version_or_latest(ctx, name, target).await?;
+                // Added: in the target, not in the base; removed: the other way round.
+                let (inside, outside) = if field == "added_between" {
+                    (target, base)
+                } else {
+                    (base, target)
+                };
+                self.0.in_version(inside.0, inside.1, Membership::Present);
+                self.0.in_version(outside.0, outside.1, Membership::Absent);
             }
             ("orphaned_for", _) => {
                 let minutes: f64 = value
@@ -193,11 +224,56 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
         .collect();
     let mut q = ContentQuery::of_types(&own);
     for (name, value) in &p.filters {
-        if !q.generic_filter(ctx, name, value, &own)? {
+        if !q.generic_filter(ctx, name, value, &own).await? {
             return Err(ApiError::field(name, "Unknown filter."));
         }
     }
     let (count, ids) = q.page(ctx, &p, None).await?;
     let results = multiple_artifact_json(ctx, &ids).await?;
     Ok(ok(&listing::page(req, &p, count, results)))
+}
+
+/// The ids of the content units `value` names (comma-separated hrefs or PRNs of any content
+/// type), as Pulp's content filters take them: a 400 for one that is not an href or PRN, or
+/// names no stored unit.
+pub async fn content_refs(ctx: &Ctx, field: &str, value: &str) -> Result<Vec<String>, ApiError> {
+    if value.trim().is_empty() {
+        return Err(ApiError::field(
+            field,
+            "No value supplied for content filter",
+        ));
+    }
+    let mut by_id: Vec<(String, String)> = Vec::new();
+    for r in value.split(',').map(str::trim) {
+        let id = if let Some(prn) = r.strip_prefix("prn:") {
+            prn.rsplit(':').next().unwrap_or("").to_owned()
+        } else {
+            r.trim_end_matches('/')
+                .rsplit('/')
+                .next()
+                .unwrap_or("")
+                .to_owned()
+        };
+        let Ok(id) = uuid::Uuid::parse_str(&id) else {
+            return Err(ApiError::field(field, format!("URI not valid: {r}")));
+        };
+        by_id.push((id.to_string(), r.to_owned()));
+    }
+    let ids: Vec<String> = by_id.iter().map(|(i, _)| i.clone()).collect();
+    let found = pith_entities::content::existing(&ctx.state.db, &ids).await?;
+    let missing: Vec<String> = by_id
+        .iter()
+        .filter(|(i, _)| !found.contains(i))
+        .map(|(_, r)| format!("'{r}'"))
+        .collect();
+    if !missing.is_empty() {
+        return Err(ApiError::field(
+            field,
+            format!(
+                "Could not find the following content units: [{}]",
+                missing.join(", ")
+            ),
+        ));
+    }
+    Ok(ids)
 }

@@ -15,7 +15,7 @@ use pith_entities::{Db, DbError};
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
 
-use super::repositories::{parse_version_href, repository_types};
+use super::repositories::repository_types;
 use super::{Ctx, accepted, check_relative_path, ok, parse_id};
 use crate::error::FieldErrors;
 use crate::listing::{self, lookup};
@@ -89,22 +89,33 @@ pub async fn list_publications(
                 q.repository = Some(id);
             }
             "repository_version" => {
-                let (r, n) = parse_version_href(&v3, &repository_types(ctx), v)
-                    .ok_or_else(|| ApiError::field(k, "Invalid hyperlink."))?;
+                let (r, n) = super::repositories::version_or_latest(ctx, k, v).await?;
                 let id = version_id(ctx, &r, n).await?.ok_or_else(|| {
                     ApiError::field(k, "Invalid hyperlink - Object does not exist.")
                 })?;
                 q.version = Some(id);
+            }
+            "content" | "content__in" => {
+                let content = super::content::content_refs(ctx, k, v).await?;
+                let ids = pith_entities::publications::with_content(db, &content).await?;
+                q.only(ids);
+            }
+            "checkpoint" => match v.as_str() {
+                // Pith makes no checkpoint publications.
+                "true" | "True" | "1" => q.only(Vec::new()),
+                "false" | "False" | "0" => {}
+                _ => return Err(ApiError::field(k, "Must be a valid boolean.")),
+            },
+            f if f.starts_with("pulp_created") => {
+                let (_, lk) = lookup(f);
+                q.created.extend(listing::time_bounds(k, lk, v)?);
             }
             _ => {
                 let ids: Vec<String> = v
                     .split(',')
                     .filter_map(|h| listing::id_from_any(&v3, &own, h))
                     .collect();
-                q.ids = Some(match q.ids.take() {
-                    Some(prev) => prev.into_iter().filter(|i| ids.contains(i)).collect(),
-                    None => ids,
-                });
+                q.only(ids);
             }
         }
     }
@@ -179,7 +190,13 @@ async fn validate_distribution(
             ("content_guard", Value::Null) => continue,
             ("content_guard", _) => Err("Content guards are not supported by Pith yet.".into()),
             ("checkpoint", Value::Bool(false) | Value::Null) => continue,
+            // Relational fields take an empty string for null, as DRF's do.
             ("repository" | "repository_version" | "publication", Value::Null) => Ok(Value::Null),
+            ("repository" | "repository_version" | "publication", Value::String(h))
+                if h.is_empty() =>
+            {
+                Ok(Value::Null)
+            }
             ("repository", Value::String(h)) => match repository_id(ctx, h) {
                 Some(id)
                     if repository::Entity::find_by_id(id.clone())
@@ -192,12 +209,9 @@ async fn validate_distribution(
                 _ => Err("Invalid hyperlink - Object does not exist.".into()),
             },
             ("repository_version", Value::String(h)) => {
-                match parse_version_href(&v3, &repository_types(ctx), h) {
-                    Some((r, n)) => version_id(ctx, &r, n)
-                        .await?
-                        .map(|id| json!(id))
-                        .ok_or_else(|| "Invalid hyperlink - Object does not exist.".into()),
-                    None => Err("Invalid hyperlink - No URL match.".into()),
+                match super::repositories::version_by_ref(ctx, &repository_types(ctx), h).await? {
+                    Ok((_, _, id)) => Ok(json!(id)),
+                    Err(bad) => Err(bad.message().into()),
                 }
             }
             ("publication", Value::String(h)) => {
@@ -347,14 +361,33 @@ async fn load_distribution(
 }
 
 /// Filters of the publication lists.
-pub const PUBLICATION_FILTERS: [&str; 3] = ["repository", "repository_version", "pulp_href__in"];
+pub const PUBLICATION_FILTERS: [&str; 15] = [
+    "repository",
+    "repository_version",
+    "content",
+    "content__in",
+    "checkpoint",
+    "pulp_created",
+    "pulp_created__lt",
+    "pulp_created__lte",
+    "pulp_created__gt",
+    "pulp_created__gte",
+    "pulp_created__range",
+    "pulp_created__isnull",
+    "pulp_href__in",
+    "pulp_id__in",
+    "prn__in",
+];
 /// Orderable fields of the publication lists.
 pub const PUBLICATION_ORDERABLE: [&str; 2] = ["pk", "pulp_created"];
 /// Orderable fields of the distribution lists.
 pub const DISTRIBUTION_ORDERABLE: [&str; 5] =
     ["pk", "pulp_id", "pulp_created", "name", "base_path"];
 /// Filters of the distribution lists.
-pub const DISTRIBUTION_FILTERS: [&str; 13] = [
+pub const DISTRIBUTION_FILTERS: [&str; 16] = [
+    "repository__in",
+    "with_content",
+    "pulp_label_select",
     "name",
     "name__contains",
     "name__icontains",
@@ -391,24 +424,69 @@ pub async fn list_distributions(
         let e = match field {
             "name" => listing::text("name", lk, value)?,
             "base_path" => listing::text("base_path", lk, value)?,
-            "repository" => match repository_id(ctx, value) {
-                Some(id) => Expr::col("repository_id").eq(id),
-                None => {
-                    return Err(ApiError::field(
-                        "repository",
-                        "Invalid hyperlink - No URL match.",
-                    ));
+            "repository" if lk == "in" => {
+                let mut ids = Vec::new();
+                for h in value.split(',').map(str::trim) {
+                    ids.push(repository_id(ctx, h).ok_or_else(|| {
+                        ApiError::field(name, format!("URI couldn't be resolved: {h}"))
+                    })?);
                 }
-            },
+                Expr::col("repository_id").is_in(ids)
+            }
+            "repository" => listing::related(
+                name,
+                "repository_id",
+                "core_repository",
+                &repository_types(ctx),
+                &v3,
+                value,
+                false,
+            )?,
+            "with_content" => {
+                let content = super::content::content_refs(ctx, name, value).await?;
+                Expr::col("pulp_id").is_in(serving_content(ctx, &content).await?)
+            }
+            // Applied by `fetch_page_labelled`.
+            "pulp_label_select" => continue,
             f => listing::identity_filter_any(f, value, &v3, &own),
         };
         cond = cond.add(e);
     }
     let (count, rows) =
-        listing::fetch_page::<distribution::Entity>(&ctx.state.db.read, cond, &p).await?;
+        listing::fetch_page_labelled::<distribution::Entity>(&ctx.state.db.read, cond, &p, |d| {
+            &d.pulp_labels
+        })
+        .await?;
     let results =
         distributions_json(&ctx.state.db, types(ctx), &v3, &content_base(ctx), &rows).await?;
     Ok(ok(&listing::page(req, &p, count, results)))
+}
+
+/// The distributions whose served publication's version holds any of `content` (Pulp's
+/// `with_content`).
+async fn serving_content(ctx: &Ctx, content: &[String]) -> Result<Vec<String>, ApiError> {
+    use pith_entities::publications::Served;
+    let db = &ctx.state.db;
+    let versions = pith_entities::versions::with_content(db, content).await?;
+    let mut out = Vec::new();
+    for d in distribution::Entity::find().all(&db.read).await? {
+        let what = match (
+            &d.publication_id,
+            &d.repository_version_id,
+            &d.repository_id,
+        ) {
+            (Some(p), _, _) => Served::Publication(p),
+            (None, Some(v), _) => Served::Version(v),
+            (None, None, Some(r)) => Served::Repository(r),
+            _ => continue,
+        };
+        if let Some((_, version)) = pith_entities::publications::served(db, what).await?
+            && versions.contains(&version)
+        {
+            out.push(d.pulp_id);
+        }
+    }
+    Ok(out)
 }
 
 /// `GET distributions/<plugin>/<type>/<id>/`.
@@ -480,7 +558,7 @@ pub async fn change_distribution(
         }
         (
             GENERAL_UPDATE,
-            json!({ "table": "core_distribution", "id": d.pulp_id, "fields": changed }),
+            json!({ "table": "core_distribution", "id": d.pulp_id, "fields": changed, "v3": ctx.v3(), "content_base": content_base(ctx) }),
         )
     };
     let spec = TaskSpec {
@@ -514,6 +592,7 @@ async fn validate_remote(
 ) -> Result<Result<Value, String>, ApiError> {
     let h = match v {
         Value::Null => return Ok(Ok(Value::Null)),
+        Value::String(h) if h.is_empty() => return Ok(Ok(Value::Null)),
         Value::String(h) => h,
         _ => return Ok(Err("Incorrect type. Expected URL string.".into())),
     };

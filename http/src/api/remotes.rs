@@ -542,7 +542,7 @@ pub async fn update(
     let domain = super::domain_id(&ctx.state).await?;
     let spec = TaskSpec {
         name: GENERAL_UPDATE.into(),
-        args: json!({ "table": "core_remote", "id": r.pulp_id, "fields": changed }),
+        args: json!({ "table": "core_remote", "id": r.pulp_id, "fields": changed, "v3": ctx.v3() }),
         exclusive: vec![vs.detail.prn(&r.pulp_id)],
         shared: vec![format!("prn:core.domain:{domain}")],
         immediate: true,

@@ -26,7 +26,9 @@ use crate::plugin::RepositoryViewSet;
 use crate::request::{Response, json as json_resp};
 use crate::{ApiError, Req};
 
-pub const FILTERS: [&str; 14] = [
+pub const FILTERS: [&str; 16] = [
+    "with_content",
+    "latest_with_content",
     "name",
     "name__iexact",
     "name__in",
@@ -50,7 +52,7 @@ pub const ORDERABLE: [&str; 6] = [
     "name",
     "description",
 ];
-pub const VERSION_FILTERS: [&str; 12] = [
+pub const VERSION_FILTERS: [&str; 17] = [
     "number",
     "number__lt",
     "number__lte",
@@ -62,7 +64,12 @@ pub const VERSION_FILTERS: [&str; 12] = [
     "pulp_created__lte",
     "pulp_created__gt",
     "pulp_created__gte",
+    "pulp_created__range",
+    "pulp_created__isnull",
+    "content",
+    "content__in",
     "pulp_href__in",
+    "prn__in",
 ];
 pub const VERSION_ORDERABLE: [&str; 5] = [
     "pk",
@@ -90,21 +97,45 @@ pub fn href(ctx: &Ctx, r: &repository::Model) -> String {
 }
 
 async fn serialize(ctx: &Ctx, r: &repository::Model) -> Result<Value, ApiError> {
-    let latest = versions::latest_number(&ctx.state.db, &ctx.state.db.read, &r.pulp_id).await?;
-    let mut details = details::load(ctx, Master::Repository, &[(&r.pulp_id, &r.pulp_type)]).await?;
-    Ok(serialize_with(ctx, r, latest, details.remove(&r.pulp_id)))
+    Ok(serialize_detached(&ctx.state.platform, &ctx.state.db, &ctx.v3(), r).await?)
+}
+
+/// A repository's JSON outside a request (a task's `result`).
+pub async fn serialize_detached(
+    platform: &crate::plugin::Platform,
+    db: &Db,
+    v3: &str,
+    r: &repository::Model,
+) -> Result<Value, DbError> {
+    let latest = versions::latest_number(db, &db.read, &r.pulp_id).await?;
+    let rows = [(r.pulp_id.as_str(), r.pulp_type.as_str())];
+    let mut details = details::fields(db, &platform.types, Master::Repository, &rows).await?;
+    Ok(serialize_with(
+        platform,
+        v3,
+        r,
+        latest,
+        details.remove(&r.pulp_id),
+    ))
 }
 
 /// Serializes a repository whose latest version number and detail fields are known.
 fn serialize_with(
-    ctx: &Ctx,
+    platform: &crate::plugin::Platform,
+    v3: &str,
     r: &repository::Model,
     latest: i64,
     details: Option<Map<String, Value>>,
 ) -> Value {
-    let v3 = ctx.v3();
-    let h = href(ctx, r);
-    let vs = viewset_of(ctx, &r.pulp_type);
+    let v3 = v3.to_owned();
+    let h = platform
+        .types
+        .repository_href(&v3, &r.pulp_type, &r.pulp_id);
+    let vs = platform
+        .repositories
+        .iter()
+        .find(|v| v.repositories.detail.pulp_type == r.pulp_type)
+        .or(platform.repositories.first());
     let remote_href = |id: &str| match vs.and_then(|v| v.remote_types.first()) {
         Some(t) => t.href(&v3, id),
         None => format!("{v3}remotes/{id}/"),
@@ -178,7 +209,9 @@ async fn validate(
             },
             "pulp_labels" => listing::validate_labels(v).map(|_| v.clone()),
             "remote" => match v {
+                // An empty string is null, as for every DRF relational field.
                 Value::Null => Ok(Value::Null),
+                Value::String(s) if s.is_empty() => Ok(Value::Null),
                 Value::String(s) => match listing::id_from_any(&v3, vs.remote_types, s) {
                     Some(id) => match remote::Entity::find_by_id(id.clone())
                         .one(&ctx.state.db.read)
@@ -316,16 +349,22 @@ pub async fn list(
         let e = match field {
             "name" => listing::text("name", lk, value)?,
             "pulp_label_select" => continue,
-            "remote" if value.is_empty() || value == "null" => Expr::col("remote_id").is_null(),
-            "remote" => match listing::id_from_any(&v3, &remote_types, value) {
-                Some(id) => Expr::col("remote_id").eq(id),
-                None => {
-                    return Err(ApiError::field(
-                        "remote",
-                        "Invalid hyperlink - No URL match.",
-                    ));
-                }
-            },
+            "remote" => listing::related(
+                name,
+                "remote_id",
+                "core_remote",
+                &remote_types,
+                &v3,
+                value,
+                true,
+            )?,
+            "with_content" | "latest_with_content" => {
+                let ids = super::content::content_refs(ctx, name, value).await?;
+                let [id] = ids.as_slice() else {
+                    return Err(ApiError::field(name, "Enter one content unit."));
+                };
+                pith_entities::repositories::with_content(id, field == "latest_with_content")
+            }
             "retain_repo_versions" => Expr::col("retain_repo_versions").eq(value
                 .parse::<i64>()
                 .map_err(|_| ApiError::field(name, "Enter a number."))?),
@@ -348,7 +387,8 @@ pub async fn list(
     let mut results = Vec::with_capacity(rows.len());
     for r in &rows {
         results.push(serialize_with(
-            ctx,
+            &ctx.state.platform,
+            &ctx.v3(),
             r,
             latest.get(&r.pulp_id).copied().unwrap_or(0),
             details.remove(&r.pulp_id),
@@ -427,7 +467,7 @@ pub async fn update(
     }
     let spec = TaskSpec {
         name: GENERAL_UPDATE.into(),
-        args: json!({ "table": "core_repository", "id": r.pulp_id, "fields": changed }),
+        args: json!({ "table": "core_repository", "id": r.pulp_id, "fields": changed, "v3": ctx.v3() }),
         exclusive: vec![vs.repositories.detail.prn(&r.pulp_id)],
         shared: domain_shared(ctx).await?,
         immediate: true,
@@ -506,6 +546,19 @@ pub async fn list_versions(
                     .and(Expr::col("number").lte(num(b)?))
             }
             ("pulp_created", _) => listing::time(name, "pulp_created", lk, value)?,
+            ("content", _) => {
+                let content = super::content::content_refs(ctx, name, value).await?;
+                let ids = versions::with_content(&ctx.state.db, &content).await?;
+                Expr::col("pulp_id").is_in(ids)
+            }
+            ("prn", _) => {
+                let ids: Vec<String> = value
+                    .split(',')
+                    .filter_map(|p| p.trim().strip_prefix("prn:core.repositoryversion:"))
+                    .map(str::to_owned)
+                    .collect();
+                Expr::col("pulp_id").is_in(ids)
+            }
             _ => {
                 let v3 = ctx.v3();
                 let mut ids = Vec::new();
@@ -602,6 +655,15 @@ pub async fn delete_version(
     vs: RepositoryViewSet,
 ) -> Result<Response, ApiError> {
     let (_, v) = load_version(ctx, repo, number, &vs).await?;
+    let db = &ctx.state.db;
+    if versions::protected(db, &db.read, &v.repository_id)
+        .await?
+        .contains(&v.pulp_id)
+    {
+        return Err(ApiError::BadRequest(json!([
+            pith_actors::tasks::PROTECTED_VERSION_MESSAGE
+        ])));
+    }
     let spec = TaskSpec {
         name: pith_actors::tasks::DELETE_VERSION.into(),
         args: json!({ "repository": v.repository_id, "number": v.number }),
@@ -667,6 +729,100 @@ pub fn parse_version_href(v3: &str, types: &[Detail], href: &str) -> Option<(Str
             n.parse().ok()?,
         ))
     })
+}
+
+/// Why a reference to a repository version does not name one (Pulp's related-field messages).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BadRef {
+    /// Not an href or PRN of a repository version.
+    NoMatch,
+    /// Well formed, but no such version.
+    Missing,
+}
+
+impl BadRef {
+    /// Pulp's message.
+    pub fn message(self) -> &'static str {
+        match self {
+            BadRef::NoMatch => "Invalid hyperlink - No URL match.",
+            BadRef::Missing => "Invalid hyperlink - Object does not exist.",
+        }
+    }
+}
+
+/// A repository version named by its href (of one of `types`) or its PRN
+/// (`prn:core.repositoryversion:<id>`), as Pulp's related fields take it: its repository,
+/// number and id.
+pub async fn version_by_ref(
+    ctx: &Ctx,
+    types: &[Detail],
+    value: &str,
+) -> Result<Result<(String, i64, String), BadRef>, ApiError> {
+    let v3 = ctx.v3();
+    let found = if let Some(id) = value.trim().strip_prefix("prn:core.repositoryversion:") {
+        let Ok(id) = uuid::Uuid::parse_str(id) else {
+            return Ok(Err(BadRef::NoMatch));
+        };
+        repository_version::Entity::find_by_id(id.to_string())
+            .one(&ctx.state.db.read)
+            .await?
+    } else {
+        let Some((repo, n)) = parse_version_href(&v3, types, value) else {
+            return Ok(Err(BadRef::NoMatch));
+        };
+        repository_version::Entity::find()
+            .filter(Expr::col("repository_id").eq(repo))
+            .filter(Expr::col("number").eq(n))
+            .one(&ctx.state.db.read)
+            .await?
+    };
+    Ok(found
+        .filter(|v| v.complete)
+        .map(|v| (v.repository_id, v.number, v.pulp_id))
+        .ok_or(BadRef::Missing))
+}
+
+/// What Pulp's repository-version filters take (`repository_version`, `added_between`, …): a
+/// version's href or PRN, or a repository's, which stands for its latest version. Returns its
+/// repository and number; a 400 naming `field` otherwise.
+pub async fn version_or_latest(
+    ctx: &Ctx,
+    field: &str,
+    value: &str,
+) -> Result<(String, i64), ApiError> {
+    let types = repository_types(ctx);
+    match version_by_ref(ctx, &types, value).await? {
+        Ok((repo, n, _)) => return Ok((repo, n)),
+        Err(BadRef::Missing) => {
+            return Err(ApiError::field(
+                field,
+                format!("URI {value} not found for repositoryversion."),
+            ));
+        }
+        Err(BadRef::NoMatch) => {}
+    }
+    let repo = listing::id_from_any(&ctx.v3(), &types, value);
+    let exists = match &repo {
+        Some(id) => repository::Entity::find_by_id(id.clone())
+            .one(&ctx.state.db.read)
+            .await?
+            .is_some(),
+        None => false,
+    };
+    match repo {
+        Some(id) if exists => {
+            let n = versions::latest_number(&ctx.state.db, &ctx.state.db.read, &id).await?;
+            Ok((id, n))
+        }
+        Some(_) => Err(ApiError::field(
+            field,
+            format!("URI {value} not found for repository."),
+        )),
+        None => Err(ApiError::field(
+            field,
+            format!("URI {value} not found for repositoryversion."),
+        )),
+    }
 }
 
 /// Every repository type's detail.
@@ -763,27 +919,22 @@ pub async fn modify(
                 Some(b) => overwrite = b,
                 None => errs.add(k, "Must be a valid boolean."),
             },
-            "base_version" => match v
-                .as_str()
-                .and_then(|h| parse_version_href(&v3, &[vs.repositories.detail], h))
-            {
-                Some((r, n)) if r == repo.pulp_id => base = Some(n),
-                _ => errs.add(k, "Invalid hyperlink - Object does not exist."),
+            // Any repository's version, as in Pulp: a repository may start from another's.
+            "base_version" => match v.as_str() {
+                Some(h) => match version_by_ref(ctx, &repository_types(ctx), h).await? {
+                    Ok((r, n, _)) => base = Some((r, n)),
+                    Err(bad) => errs.add(k, bad.message()),
+                },
+                None => errs.add(k, "Incorrect type. Expected URL string."),
             },
             _ => errs.add(k, "Unexpected field"),
         }
     }
     errs.into_result()?;
-    if let Some(n) = base {
-        load_version(ctx, &repo.pulp_id, &n.to_string(), &vs)
-            .await
-            .map_err(|_| {
-                ApiError::field("base_version", "Invalid hyperlink - Object does not exist.")
-            })?;
-    }
+    let (base_repository, base) = base.unzip();
     let spec = TaskSpec {
         name: pith_actors::tasks::ADD_AND_REMOVE.into(),
-        args: json!({ "v3": v3, "repository": repo.pulp_id, "add": add, "remove": remove, "base_version": base, "overwrite": overwrite }),
+        args: json!({ "v3": v3, "repository": repo.pulp_id, "add": add, "remove": remove, "base_version": base, "base_repository": base_repository, "overwrite": overwrite }),
         exclusive: vec![vs.repositories.detail.prn(&repo.pulp_id)],
         shared: domain_shared(ctx).await?,
         deferred: true,
@@ -825,11 +976,21 @@ pub async fn version_json(
             }
         }
     }
+    // The base may be another repository's version.
     let base = match &v.base_version_id {
-        Some(b) => repository_version::Entity::find_by_id(b.clone())
+        Some(b) => match repository_version::Entity::find_by_id(b.clone())
             .one(&db.read)
             .await?
-            .map(|b| version_href(repo_href, b.number)),
+        {
+            Some(b) if b.repository_id == v.repository_id => {
+                Some(version_href(repo_href, b.number))
+            }
+            Some(b) => repository_hrefs(db, types, v3, std::slice::from_ref(&b.repository_id))
+                .await?
+                .get(&b.repository_id)
+                .map(|h| version_href(h, b.number)),
+            None => None,
+        },
         None => None,
     };
     let [added, removed, present] = parts;

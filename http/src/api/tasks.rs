@@ -153,6 +153,12 @@ fn condition(ctx: &Ctx, p: &ListParams) -> Result<Condition, ApiError> {
                 None => return Err(ApiError::field(name, "Invalid href or PRN.")),
             },
             "created_resources" => {
+                if !names_a_resource(&v3, value.trim()) {
+                    return Err(ApiError::field(
+                        name,
+                        format!("URI not valid: {}", value.trim()),
+                    ));
+                }
                 let q = Query::select()
                     .column("task_id")
                     .from("core_createdresource")
@@ -386,4 +392,21 @@ pub async fn purge(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
     };
     let id = ctx.state.tasking.dispatch(spec).await?;
     Ok(accepted(&ctx.v3(), id))
+}
+
+/// Whether `value` can name an object, as Pulp resolves a created resource: a PRN
+/// (`prn:<type>:<id>`), or an href below `v3` ending in an id or a version number.
+fn names_a_resource(v3: &str, value: &str) -> bool {
+    if let Some(rest) = value.strip_prefix("prn:") {
+        return rest.split(':').count() == 2;
+    }
+    let Some(path) = value.strip_prefix(v3) else {
+        return false;
+    };
+    let mut parts = path.trim_end_matches('/').rsplit('/');
+    match (parts.next(), parts.next()) {
+        (Some(n), Some("versions")) => n.parse::<u64>().is_ok(),
+        (Some(id), _) => uuid::Uuid::parse_str(id).is_ok(),
+        _ => false,
+    }
 }

@@ -61,7 +61,7 @@ pub fn filter_param(name: &str) -> Value {
             | "last_heartbeat"
     );
     let schema = match (field, lookup) {
-        (_, "in") => {
+        (_, "in") | ("added_between" | "removed_between", _) => {
             return json!({"name": name, "in": "query", "required": false, "style": "form",
                           "explode": false, "schema": {"type": "array", "items": {"type": "string"}}});
         }

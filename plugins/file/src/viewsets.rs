@@ -10,7 +10,7 @@ use pith_actors::tasks::upload;
 use pith_entities::entity::artifact;
 use pith_entities::sea_orm::EntityTrait;
 use pith_http::api::content::ContentQuery;
-use pith_http::api::repositories::parse_version_href;
+use pith_http::api::repositories::version_by_ref;
 use pith_http::api::{Ctx, accepted, check_relative_path, ok, parse_id};
 use pith_http::error::FieldErrors;
 use pith_http::listing::{self, id_from_ref, lookup};
@@ -73,16 +73,23 @@ pub const CONTENT: ViewSet = ViewSet {
     href_param: "file_file_content_href",
 };
 
-pub const FILTERS: [&str; 13] = [
+pub const FILTERS: [&str; 20] = [
     "relative_path",
+    "relative_path__iexact",
     "relative_path__in",
     "relative_path__contains",
+    "relative_path__icontains",
     "relative_path__startswith",
+    "relative_path__istartswith",
+    "relative_path__regex",
+    "relative_path__iregex",
     "sha256",
     "digest",
     "repository_version",
     "repository_version_added",
     "repository_version_removed",
+    "added_between",
+    "removed_between",
     "pulp_id__in",
     "pulp_href__in",
     "prn__in",
@@ -333,35 +340,17 @@ pub async fn list_content(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
     let v3 = ctx.v3();
     let mut q = ContentQuery::of_types(&[CONTENT.detail]);
     for (name, value) in &p.filters {
-        if q.generic_filter(ctx, name, value, &[CONTENT.detail])? {
+        if q.generic_filter(ctx, name, value, &[CONTENT.detail])
+            .await?
+        {
             continue;
         }
         let (field, lk) = lookup(name);
-        let cond = match (field, lk) {
-            ("relative_path", "exact") => {
-                format!("f.relative_path = {}", q.param(value.clone().into()))
-            }
-            ("relative_path", "contains") => format!(
-                "f.relative_path LIKE {}",
-                q.param(format!("%{value}%").into())
-            ),
-            ("relative_path", "startswith") => format!(
-                "f.relative_path LIKE {}",
-                q.param(format!("{value}%").into())
-            ),
-            ("relative_path", "in") => {
-                let ps: Vec<String> = value
-                    .split(',')
-                    .map(|s| q.param(s.trim().to_owned().into()))
-                    .collect();
-                format!("f.relative_path IN ({})", ps.join(","))
-            }
-            ("sha256" | "digest", _) => {
-                format!("f.digest = {}", q.param(value.trim().to_owned().into()))
-            }
+        match field {
+            "relative_path" => q.text(ctx, "f.relative_path", lk, value)?,
+            "sha256" | "digest" => q.text(ctx, "f.digest", "exact", value.trim())?,
             _ => return Err(ApiError::field(name, "Unknown filter.")),
-        };
-        q.and(cond);
+        }
     }
     let db = &ctx.state.db;
     let (count, ids) = q.page(ctx, &p, Some(FILE_CONTENT.table.name)).await?;
@@ -477,13 +466,9 @@ pub async fn create_publication(ctx: &Ctx, req: &mut Req) -> Result<Response, Ap
                 }
             }
             ("repository_version", Value::String(h)) => {
-                match parse_version_href(&v3, &[FILE_REPOSITORY], h) {
-                    Some((r, n)) => match pith_http::api::publishing::version_id(ctx, &r, n).await?
-                    {
-                        Some(id) => ver = Some((r, id)),
-                        None => errs.add(k, "Invalid hyperlink - Object does not exist."),
-                    },
-                    None => errs.add(k, "Invalid hyperlink - No URL match."),
+                match version_by_ref(ctx, &[FILE_REPOSITORY], h).await? {
+                    Ok((r, _, id)) => ver = Some((r, id)),
+                    Err(bad) => errs.add(k, bad.message()),
                 }
             }
             ("repository" | "repository_version", Value::Null) => {}
@@ -592,6 +577,7 @@ mod tests {
 
     #[test]
     fn canonical_paths_and_version_hrefs() {
+        use pith_http::api::repositories::parse_version_href;
         for good in ["a", "a/b.txt", "dir/sub/file,with,commas"] {
             assert!(check_relative_path(good).is_ok(), "{good}");
         }

@@ -169,12 +169,41 @@ pub async fn synchronize(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
         &fields,
     )
     .await?;
-    finish_new_version(&ctx, &v3, &repo, made).await
+    let new_version = made.as_ref().map(|(id, _)| id.clone());
+    let mut out = finish_new_version(&ctx, &v3, &repo, made).await?;
+    // Mirror mode publishes the new version with the upstream's manifest name, as pulp_file
+    // does (the publication is the task's second created resource).
+    if mirror && let Some(vid) = new_version {
+        let name = manifest_name(&r.url);
+        let (id, _) =
+            crate::tasks::publishing::publish_version(&ctx, &v3, &vid, Some(name)).await?;
+        out.created.push((
+            crate::models::FILE_PUBLICATION.href(&v3, &id),
+            crate::models::FILE_PUBLICATION.prn(&id),
+        ));
+    }
+    Ok(out)
+}
+
+/// The file name of the manifest at `url` (`PULP_MANIFEST` for `…/PULP_MANIFEST?x=y`).
+fn manifest_name(url: &str) -> &str {
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    match path.rsplit('/').next() {
+        Some(n) if !n.is_empty() => n,
+        _ => "PULP_MANIFEST",
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn manifest_names() {
+        assert_eq!(manifest_name("http://h/a/PULP_MANIFEST"), "PULP_MANIFEST");
+        assert_eq!(manifest_name("http://h/a/files.csv?token=1"), "files.csv");
+        assert_eq!(manifest_name("http://h/a/"), "PULP_MANIFEST");
+    }
 
     #[test]
     fn manifest_parsing_and_urls() {
