@@ -344,6 +344,19 @@ async fn run_node(
         .or(port);
     let identity: NodeIdentity = new_identity(kind, port);
     let ttl = Duration::from_secs_f64(settings.worker_ttl);
+    // Partial downloads live in this process's own working directory; an earlier incarnation
+    // of this node (killed mid-download) leaves its directory, which goes now.
+    let store = store
+        .with_working_dir(&identity.node, &identity.incarnation)
+        .context("creating the working directory")?;
+    if db.backend == pith_entities::Backend::Sqlite {
+        // SQLite runs one process per data directory (the lock above): every other working
+        // directory is a dead process's.
+        let swept = store.clear_other_working_dirs();
+        if swept > 0 {
+            tracing::info!(swept, "removed the working files of an earlier run");
+        }
+    }
 
     let mut apps = Vec::new();
     let api_name = format!("api-{}@{}", identity.pid, identity.hostname);
@@ -365,6 +378,34 @@ async fn run_node(
         pith_cluster::secret::check(&db, &c.secret, &identity.incarnation).await?;
     }
     let liveness = Liveness::new(ttl);
+    // Other processes' working directories go once those processes are known dead.
+    {
+        let (db, store) = (db.clone(), store.clone());
+        tokio::spawn(async move {
+            loop {
+                match pith_entities::nodes::live_incarnations(&db).await {
+                    Ok(live) => {
+                        let store = store.clone();
+                        let swept = tokio::task::spawn_blocking(move || {
+                            store.sweep_working_dirs(&live, ttl)
+                        })
+                        .await
+                        .unwrap_or(0);
+                        if swept > 0 {
+                            tracing::info!(
+                                swept,
+                                "removed the working files of processes that are gone"
+                            );
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "could not list live processes for the working-directory sweep")
+                    }
+                }
+                tokio::time::sleep(ttl).await;
+            }
+        });
+    }
     let registration = Registration::register(
         &db,
         &writer,
@@ -459,6 +500,10 @@ async fn run_node(
                     settings.remote_content_fetch_failure_cooldown.max(0.0),
                 ),
             };
+            if parts.content {
+                // Other nodes' changes to what is served reach this content app at once.
+                tokio::spawn(pith_entities::content_generation::listen(db.clone()));
+            }
             let fetchers = if parts.content {
                 Some(
                     pith_actors::fetch::Fetchers::start(

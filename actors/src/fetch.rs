@@ -511,7 +511,7 @@ async fn stream(
             )
             .await
             {
-                Ok(_) => pith_entities::content_generation::bump(),
+                Ok(_) => pith_entities::content_generation::changed(&shared.db).await,
                 // The client still gets its verified bytes; the next request fetches again.
                 Err(e) => {
                     tracing::error!(error = %e, url = %src.url, "could not store an on-demand artifact")

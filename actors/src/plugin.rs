@@ -387,13 +387,14 @@ impl TaskBodies {
             let msg = format!("Pith has no task named {name:?}.");
             return Box::pin(async move { Err(TaskError::Invalid(msg)) });
         };
+        let db = ctx.deps.db.clone();
         let fut = (b.run)(ctx);
         if !b.changes_served_content {
             return fut;
         }
         Box::pin(async move {
             let out: Result<TaskOutput, TaskError> = fut.await;
-            pith_entities::content_generation::bump();
+            pith_entities::content_generation::changed(&db).await;
             out
         })
     }

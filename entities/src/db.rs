@@ -177,16 +177,44 @@ async fn sqlite_pool(path: &str, max: u32, read_only: bool) -> Result<DatabaseCo
     Ok(Database::connect(opts).await?)
 }
 
+/// A custom condition for a sea-query list query, written with `?` for each value in order:
+/// sea-query binds `?` on SQLite but wants numbered `$n` on PostgreSQL.
+pub fn condition(
+    backend: Backend,
+    template: &str,
+    values: Vec<sea_orm::Value>,
+) -> sea_orm::sea_query::SimpleExpr {
+    let sql = match backend {
+        Backend::Sqlite => template.to_owned(),
+        Backend::Postgres => {
+            let mut out = String::with_capacity(template.len() + 8);
+            let mut n = 0;
+            for c in template.chars() {
+                if c == '?' {
+                    n += 1;
+                    out.push_str(&format!("${n}"));
+                } else {
+                    out.push(c);
+                }
+            }
+            out
+        }
+    };
+    sea_orm::sea_query::Expr::cust_with_values(sql, values)
+}
+
 /// A condition for a list query: `column` names a row of `table` whose type is `pulp_type`
 /// (Pulp's related filters given a type's list href, e.g. `?remote=/pulp/api/v3/remotes/file/file/`).
 pub fn refers_to_type(
+    backend: Backend,
     column: &str,
     table: &str,
     pulp_type: &str,
 ) -> sea_orm::sea_query::SimpleExpr {
-    sea_orm::sea_query::Expr::cust_with_values(
-        format!("{column} IN (SELECT pulp_id FROM {table} WHERE pulp_type = ?)"),
-        [sea_orm::Value::from(pulp_type.to_owned())],
+    condition(
+        backend,
+        &format!("{column} IN (SELECT pulp_id FROM {table} WHERE pulp_type = ?)"),
+        vec![pulp_type.to_owned().into()],
     )
 }
 

@@ -45,6 +45,24 @@ pub async fn live_members(db: &Db) -> Result<i64, DbError> {
         .unwrap_or(0))
 }
 
+/// The incarnations of every process with a fresh heartbeat (whose working directories are
+/// in use).
+pub async fn live_incarnations(db: &Db) -> Result<std::collections::HashSet<String>, DbError> {
+    let sql = format!(
+        "SELECT DISTINCT incarnation FROM core_appstatus WHERE last_heartbeat + ttl * 1000000 > {}",
+        db.now_sql()
+    );
+    db.read
+        .query_all_raw(db.stmt(&sql, vec![]))
+        .await?
+        .into_iter()
+        .map(|r| {
+            r.try_get::<String>("", "incarnation")
+                .map_err(DbError::from)
+        })
+        .collect()
+}
+
 /// The default domain's id (Pulp's `core_domain` row named `default`), if migrated.
 pub async fn default_domain(db: &Db) -> Result<Option<String>, DbError> {
     db.read

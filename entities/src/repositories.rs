@@ -82,16 +82,21 @@ pub async fn types_of(
 
 /// A condition for the repository list: the repository has unit `content` in some version
 /// (Pulp's `with_content`) or, with `latest`, in its latest one (`latest_with_content`).
-pub fn with_content(content: &str, latest: bool) -> sea_orm::sea_query::SimpleExpr {
+pub fn with_content(
+    backend: crate::Backend,
+    content: &str,
+    latest: bool,
+) -> sea_orm::sea_query::SimpleExpr {
     let latest = if latest {
         " AND version_removed IS NULL"
     } else {
         ""
     };
-    sea_orm::sea_query::Expr::cust_with_values(
-        format!(
+    crate::db::condition(
+        backend,
+        &format!(
             "pulp_id IN (SELECT repository_id FROM core_repositorycontent WHERE content_id = ?{latest})"
         ),
-        [sea_orm::Value::from(content.to_owned())],
+        vec![content.to_owned().into()],
     )
 }

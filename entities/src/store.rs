@@ -6,6 +6,7 @@
 //! (same filesystem, so the rename is atomic). A dropped [`TempArtifact`] deletes its file.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use sha2::{Digest, Sha224, Sha256, Sha384, Sha512};
 use tokio::io::AsyncWriteExt;
@@ -34,18 +35,115 @@ pub struct Digests {
 }
 
 /// The store rooted at `MEDIA_ROOT`.
+///
+/// Bytes in flight (downloads, uploads being hashed) are written in a working directory of the
+/// process, `tmp/<node>/<incarnation>/` (on the store's filesystem, so placing a verified file
+/// is a rename), never shared with another process: a process killed mid-download leaves its
+/// partial files there, and they go when its node starts again or, for another node's, once
+/// that process is known dead ([`ArtifactStore::sweep_working_dirs`]), as Pulp wipes a dead
+/// worker's working directory.
 #[derive(Clone, Debug)]
 pub struct ArtifactStore {
     root: PathBuf,
+    working: PathBuf,
 }
 
+/// How old a file directly under `tmp/` (where partial downloads went before working
+/// directories) must be before a sweep removes it.
+const LEGACY_TMP_AGE: Duration = Duration::from_secs(24 * 3600);
+
 impl ArtifactStore {
-    /// Opens (and creates) the store's directories.
+    /// Opens (and creates) the store's directories; temporary files go directly in `tmp/`
+    /// until [`ArtifactStore::with_working_dir`] names the process.
     pub fn open(root: impl Into<PathBuf>) -> Result<ArtifactStore, StoreError> {
         let root = root.into();
         std::fs::create_dir_all(root.join("artifact"))?;
         std::fs::create_dir_all(root.join("tmp"))?;
-        Ok(ArtifactStore { root })
+        let working = root.join("tmp");
+        Ok(ArtifactStore { root, working })
+    }
+
+    /// The store with this process's own working directory `tmp/<node>/<incarnation>/`
+    /// (created); the directories of the node's earlier incarnations (the same node restarted,
+    /// after a crash maybe) are removed with whatever they held.
+    pub fn with_working_dir(
+        &self,
+        node: &str,
+        incarnation: &str,
+    ) -> Result<ArtifactStore, StoreError> {
+        let node_dir = self.root.join("tmp").join(safe_name(node));
+        if let Ok(entries) = std::fs::read_dir(&node_dir) {
+            for e in entries.flatten() {
+                if e.file_name() != std::ffi::OsStr::new(&safe_name(incarnation)) {
+                    remove_all(&e.path());
+                }
+            }
+        }
+        let working = node_dir.join(safe_name(incarnation));
+        std::fs::create_dir_all(&working)?;
+        Ok(ArtifactStore {
+            root: self.root.clone(),
+            working,
+        })
+    }
+
+    /// Removes the working directories of processes that are gone: an incarnation not in
+    /// `live` whose directory has not changed for `quiet` (a process that just started may not
+    /// have registered yet), and files directly under `tmp/` older than a day (written before
+    /// working directories existed). Returns how many entries went.
+    pub fn sweep_working_dirs(
+        &self,
+        live: &std::collections::HashSet<String>,
+        quiet: std::time::Duration,
+    ) -> usize {
+        self.sweep(live, quiet, LEGACY_TMP_AGE)
+    }
+
+    /// Removes every working file but this process's, for a process that alone uses the media
+    /// root (`pith serve` on SQLite): whatever else is there was left by a dead process.
+    pub fn clear_other_working_dirs(&self) -> usize {
+        self.sweep(&Default::default(), Duration::ZERO, Duration::ZERO)
+    }
+
+    fn sweep(
+        &self,
+        live: &std::collections::HashSet<String>,
+        quiet: Duration,
+        legacy_age: Duration,
+    ) -> usize {
+        let old = |p: &Path, age: Duration| {
+            std::fs::metadata(p)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.elapsed().ok())
+                .is_some_and(|e| e >= age)
+        };
+        let mut removed = 0;
+        let Ok(nodes) = std::fs::read_dir(self.root.join("tmp")) else {
+            return 0;
+        };
+        for n in nodes.flatten() {
+            let path = n.path();
+            if !path.is_dir() {
+                if old(&path, legacy_age) && std::fs::remove_file(&path).is_ok() {
+                    removed += 1;
+                }
+                continue;
+            }
+            let Ok(incarnations) = std::fs::read_dir(&path) else {
+                continue;
+            };
+            for i in incarnations.flatten() {
+                let name = i.file_name().to_string_lossy().into_owned();
+                if i.path() != self.working && !live.contains(&name) && old(&i.path(), quiet) {
+                    remove_all(&i.path());
+                    removed += 1;
+                }
+            }
+            // An empty node directory goes too (fails harmlessly when not empty).
+            let _ = std::fs::remove_dir(&path);
+        }
+        removed
     }
 
     /// The media root.
@@ -78,10 +176,7 @@ impl ArtifactStore {
 
     /// Starts a temporary file to stream bytes into.
     pub async fn temp(&self) -> Result<TempArtifact, StoreError> {
-        let path = self
-            .root
-            .join("tmp")
-            .join(uuid::Uuid::new_v4().simple().to_string());
+        let path = self.working.join(uuid::Uuid::new_v4().simple().to_string());
         let file = tokio::fs::File::create(&path).await?;
         Ok(TempArtifact {
             path: Some(path),
@@ -207,9 +302,79 @@ impl Drop for TempArtifact {
     }
 }
 
+/// A node or incarnation name as one path component (`/` and NUL cannot appear in one).
+fn safe_name(s: &str) -> String {
+    s.replace(['/', '\0'], "_")
+}
+
+fn remove_all(p: &Path) {
+    let gone = if p.is_dir() {
+        std::fs::remove_dir_all(p)
+    } else {
+        std::fs::remove_file(p)
+    };
+    if let Err(e) = gone {
+        tracing::warn!(path = %p.display(), error = %e, "could not remove a stale working directory");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Working directories: a restarted node drops its earlier incarnation's files, a sweep
+    /// drops those of processes not alive (never the sweeper's own), and a process that alone
+    /// uses the media root drops everything else.
+    #[tokio::test]
+    async fn working_dirs_of_dead_processes_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = ArtifactStore::open(dir.path()).unwrap();
+        let files = |p: &Path| walk(p);
+        let old = base.with_working_dir("serve@h:1", "inc-old").unwrap();
+        let mut t = old.temp().await.unwrap();
+        t.write(b"partial").await.unwrap();
+        t.flush().await.unwrap();
+        std::mem::forget(t); // as a killed process leaves it
+        let other = base.with_working_dir("worker@h:2", "inc-other").unwrap();
+        let mut o = other.temp().await.unwrap();
+        o.write(b"in flight").await.unwrap();
+        o.flush().await.unwrap();
+        std::mem::forget(o);
+        std::fs::write(dir.path().join("tmp/legacy"), b"x").unwrap();
+        assert_eq!(files(&dir.path().join("tmp")), 3);
+
+        // The same node restarted: its earlier incarnation's directory goes at once.
+        let new = base.with_working_dir("serve@h:1", "inc-new").unwrap();
+        assert_eq!(files(&dir.path().join("tmp")), 2);
+        // A sweep keeps live processes' files (and recent legacy ones).
+        let live = std::collections::HashSet::from(["inc-other".to_owned()]);
+        assert_eq!(new.sweep_working_dirs(&live, Duration::ZERO), 0);
+        assert_eq!(files(&dir.path().join("tmp")), 2);
+        // Once the other process is gone, its files go; then, alone, everything but ours.
+        assert_eq!(
+            new.sweep_working_dirs(&Default::default(), Duration::ZERO),
+            1
+        );
+        assert_eq!(new.clear_other_working_dirs(), 1);
+        assert_eq!(files(&dir.path().join("tmp")), 0);
+        assert!(new.working.is_dir());
+    }
+
+    fn walk(p: &Path) -> usize {
+        std::fs::read_dir(p)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            walk(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
 
     #[tokio::test]
     async fn stores_by_sha256_and_cleans_up_unpersisted() {

@@ -51,19 +51,20 @@ pub async fn content_ids(
 
 /// A condition on `core_artifact.pulp_id` (for a list query): the artifact belongs to content
 /// in version `number` of `repo` (Pulp's artifact `repository_version` filter).
-pub fn artifacts_in(repo: &str, number: i64) -> sea_orm::sea_query::SimpleExpr {
-    sea_orm::sea_query::Expr::cust_with_values(
-        format!(
+pub fn artifacts_in(
+    backend: crate::Backend,
+    repo: &str,
+    number: i64,
+) -> sea_orm::sea_query::SimpleExpr {
+    crate::db::condition(
+        backend,
+        &format!(
             "pulp_id IN (SELECT ca.artifact_id FROM core_contentartifact ca JOIN core_repositorycontent rc \
              ON rc.content_id = ca.content_id WHERE ca.artifact_id IS NOT NULL AND rc.repository_id = ? AND {})",
             in_version("rc", "?")
         ),
         // `in_version` names the number twice.
-        [
-            sea_orm::Value::from(repo.to_owned()),
-            number.into(),
-            number.into(),
-        ],
+        vec![repo.to_owned().into(), number.into(), number.into()],
     )
 }
 

@@ -106,6 +106,27 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
     }
     let index = &state.content_index;
     let g = index.generation(&state.db).await?;
+    let resp = answer(state, req, &path, &g).await?;
+    if resp.status() != StatusCode::NOT_FOUND {
+        return Ok(resp);
+    }
+    // The index may be up to a check interval behind changes made on other nodes: confirm a
+    // miss against the database before answering it.
+    let fresh = index.confirmed(&state.db).await?;
+    if std::sync::Arc::ptr_eq(&fresh, &g) {
+        return Ok(resp);
+    }
+    answer(state, req, &path, &fresh).await
+}
+
+/// Answers `path` (decoded, below the prefix) from generation `g` of the index.
+async fn answer(
+    state: &HttpState,
+    req: &Req,
+    path: &str,
+    g: &crate::content_index::Generation,
+) -> Result<Response, ApiError> {
+    let prefix = &state.config.content_path_prefix;
     if path.is_empty() {
         let mut heads: Vec<String> = g
             .dists
@@ -147,7 +168,7 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
     {
         return Ok(resp);
     }
-    let mut resp = serve_path(state, req, &g, d, rel, hooks).await?;
+    let mut resp = serve_path(state, req, g, d, rel, hooks).await?;
     if let Some(headers) = hooks.and_then(|h| h.content_headers)
         && resp.status().is_success()
     {

@@ -188,9 +188,20 @@ impl ContentIndex {
         if let Some(g) = self.peek().filter(|g| self.fresh(g)) {
             return Ok(g);
         }
+        self.checked_generation(db, false).await
+    }
+
+    /// The current generation, checked against the database now (what another process
+    /// changed less than [`CHECK_INTERVAL`] ago included): a miss is confirmed with it before
+    /// it is answered, so a distribution created on another node is served at once.
+    pub async fn confirmed(&self, db: &Db) -> Result<Arc<Generation>, ApiError> {
+        self.checked_generation(db, true).await
+    }
+
+    async fn checked_generation(&self, db: &Db, force: bool) -> Result<Arc<Generation>, ApiError> {
         let _one = self.refresh.lock().await;
         let old = self.peek();
-        if let Some(g) = old.as_ref().filter(|g| self.fresh(g)) {
+        if !force && let Some(g) = old.as_ref().filter(|g| self.fresh(g)) {
             return Ok(g.clone());
         }
         // Read the local counter before the tables: a change committed in between makes the

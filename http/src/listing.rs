@@ -260,7 +260,9 @@ pub fn time_bounds(
 /// Pulp's `HyperlinkRelatedFilter` on the foreign key `column` to a master model (`table`) of
 /// which `types` are the detail types: an object's href or PRN, a type's list href (any object
 /// of that type), or, with `allow_null`, `null` or nothing (no object).
+#[allow(clippy::too_many_arguments)]
 pub fn related(
+    backend: pith_entities::Backend,
     field: &str,
     column: &'static str,
     table: &str,
@@ -280,6 +282,7 @@ pub fn related(
     }
     if let Some(t) = types.iter().find(|t| v == t.list_href(v3)) {
         return Ok(pith_entities::db::refers_to_type(
+            backend,
             column,
             table,
             t.pulp_type,
@@ -520,6 +523,8 @@ where
     else {
         return fetch_page::<E>(db, cond, p).await;
     };
+    // A bad expression is a 400 even when no row would be tested against it.
+    label_terms(&select)?;
     let all = ListParams {
         limit: i64::MAX as u64,
         offset: 0,

@@ -137,7 +137,7 @@ impl Pulled {
     async fn keep(self, temp: TempArtifact, d: Digests) {
         match self.save(temp, &d).await {
             Ok(Some(content)) => {
-                pith_entities::content_generation::bump();
+                pith_entities::content_generation::changed(&self.db).await;
                 let types = &self.platform.types;
                 add_to_repository(&self.tasking, types, &self.v3, &self.dist, &content).await;
             }

@@ -233,10 +233,24 @@ async fn artifacts_verify_before_storing(env: Env) {
     let r = upload(&s, &data, &[("md5", "abc".into())]).await;
     assert_eq!(r.status(), 400);
     assert_eq!(stored_files(&env), 0);
+    // Below the process's working directory (`tmp/<node>/<incarnation>/`).
+    fn files(dir: &std::path::Path) -> usize {
+        std::fs::read_dir(dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| {
+                        if e.path().is_dir() {
+                            files(&e.path())
+                        } else {
+                            1
+                        }
+                    })
+                    .sum()
+            })
+            .unwrap_or(0)
+    }
     assert_eq!(
-        std::fs::read_dir(env.dir.path().join("tmp"))
-            .unwrap()
-            .count(),
+        files(&env.dir.path().join("tmp")),
         0,
         "temporary files are removed"
     );

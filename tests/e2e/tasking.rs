@@ -14,6 +14,7 @@ both_backends!(
     immediate_tasks_run_inline_when_free,
     purge_deletes_finished_tasks,
     kill_9_fails_running_task_and_later_tasks_run,
+    kill_9_mid_download_leaves_no_working_files,
     sigterm_drains_and_sigint_aborts,
 );
 
@@ -427,5 +428,110 @@ async fn separate_processes_share_work_through_postgres() {
             .status(),
         404,
         "the API process serves no content"
+    );
+}
+
+/// An upstream whose `PULP_MANIFEST` lists one 8 MiB file that it starts sending and never
+/// finishes: a sync is mid-download for as long as the test likes.
+async fn stalling_upstream() -> String {
+    use warp::Filter;
+    let manifest = warp::path!("repo" / "PULP_MANIFEST")
+        .map(|| format!("big.bin,{},{}\n", "ab".repeat(32), 8 << 20));
+    let big = warp::path!("repo" / "big.bin").map(|| {
+        let first = futures_util::stream::iter([Ok::<_, std::io::Error>(bytes::Bytes::from(
+            vec![7u8; 256 * 1024],
+        ))]);
+        warp::reply::stream(futures_util::StreamExt::chain(
+            first,
+            futures_util::stream::pending(),
+        ))
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let base = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(warp::serve(manifest.or(big)).incoming(listener).run());
+    base
+}
+
+/// Files anywhere below `dir`.
+fn files_below(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    if let Ok(d) = std::fs::read_dir(dir) {
+        for e in d.flatten() {
+            if e.path().is_dir() {
+                out.extend(files_below(&e.path()));
+            } else {
+                out.push(e.path());
+            }
+        }
+    }
+    out
+}
+
+/// kill -9 in the middle of a download leaves the partial file in the process's working
+/// directory; it goes when the node starts again (SQLite: alone on its media root) or, on
+/// PostgreSQL, once the dead process's heartbeat has expired (any node's sweep).
+async fn kill_9_mid_download_leaves_no_working_files(env: Env) {
+    let upstream = stalling_upstream().await;
+    let mut s = env.start(&[]);
+    let (code, remote) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/remotes/file/file/",
+            json!({"name": "stall", "url": format!("{upstream}/repo/PULP_MANIFEST"), "max_retries": 0}),
+        )
+        .await;
+    assert_eq!(code, 201, "{remote}");
+    let (_, repo) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/repositories/file/file/",
+            json!({"name": "stall", "remote": remote["pulp_href"]}),
+        )
+        .await;
+    let repo = repo["pulp_href"].as_str().expect("repo").to_owned();
+    let (_, t) = s
+        .send(reqwest::Method::POST, &format!("{repo}sync/"), json!({}))
+        .await;
+    s.wait_task(t["task"].as_str().expect("task"), |t| {
+        t["state"] == "running"
+    })
+    .await;
+    let tmp = env.dir.path().join("tmp");
+    let mut partial = Vec::new();
+    for _ in 0..300 {
+        partial = files_below(&tmp)
+            .into_iter()
+            .filter(|f| std::fs::metadata(f).is_ok_and(|m| m.len() > 0))
+            .collect();
+        if !partial.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        !partial.is_empty(),
+        "no partial download under {}",
+        tmp.display()
+    );
+    s.signal_and_wait(Signal::KILL);
+    assert!(
+        partial.iter().all(|f| f.exists()),
+        "kill -9 leaves the partial file"
+    );
+
+    let _s = env.start(&[]);
+    let mut left = partial.clone();
+    for _ in 0..300 {
+        left.retain(|f| f.exists());
+        if left.is_empty() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert!(
+        left.is_empty(),
+        "working files of the killed process remain: {left:?}"
     );
 }

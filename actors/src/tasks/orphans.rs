@@ -1,6 +1,7 @@
 //! `orphan_cleanup`: deletes content that belongs to no repository version (and that no other
 //! unit refers to) and artifacts that belong to no content, when older than the protection
-//! time; then removes their files.
+//! time; then removes their files. Given `content_pks`, only those units (if orphans) and
+//! their artifacts (if then orphans) go.
 
 use crate::tasks::TaskError;
 use pith_entities::sea_orm::TransactionTrait;
@@ -27,6 +28,18 @@ pub(super) async fn cleanup(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     let refs = ctx.deps.types.references();
 
     let content = pith_entities::content::orphans(db, cutoff, only.as_deref(), &refs).await?;
+    // Given units, only their artifacts are candidates (Pulp's `content_pks`): captured before
+    // the units, and so their links, go.
+    let their_artifacts: Option<std::collections::HashSet<String>> = match &only {
+        Some(_) => Some(
+            pith_entities::content::content_artifacts(db, &content)
+                .await?
+                .into_iter()
+                .filter_map(|(_, _, a)| a)
+                .collect(),
+        ),
+        None => None,
+    };
     let total = content.len() as i64;
     ctx.progress(
         0,
@@ -63,7 +76,10 @@ pub(super) async fn cleanup(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     )
     .await;
 
-    let artifacts = pith_entities::artifacts::orphans(db, cutoff).await?;
+    let mut artifacts = pith_entities::artifacts::orphans(db, cutoff).await?;
+    if let Some(keep) = &their_artifacts {
+        artifacts.retain(|(id, _)| keep.contains(id));
+    }
     let total = artifacts.len() as i64;
     ctx.progress(
         1,

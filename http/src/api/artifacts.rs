@@ -154,7 +154,7 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
             }
             "repository_version" => {
                 let (repo, n) = super::repositories::version_or_latest(ctx, name, value).await?;
-                pith_entities::versions::artifacts_in(&repo, n)
+                pith_entities::versions::artifacts_in(ctx.state.db.backend, &repo, n)
             }
             "orphaned_for" => {
                 let minutes: f64 = value

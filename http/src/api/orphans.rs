@@ -27,6 +27,7 @@ pub async fn cleanup(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
                 None => errs.add(k, "A valid integer is required."),
             },
             ("content_hrefs", Value::Null) => {}
+            ("content_hrefs", Value::Array(a)) if a.is_empty() => errs.add(k, "Must not be []."),
             ("content_hrefs", Value::Array(a)) => {
                 let mut ids = Vec::new();
                 for h in a {

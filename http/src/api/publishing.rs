@@ -161,7 +161,7 @@ pub async fn delete_publication(ctx: &Ctx, id: &str, vs: ViewSet) -> Result<Resp
     load_publication(ctx, id, &vs).await?;
     let id = parse_id(id, vs.detail.model)?.to_string();
     pith_entities::publications::delete(&ctx.state.db, &id).await?;
-    pith_entities::content_generation::bump();
+    pith_entities::content_generation::changed(&ctx.state.db).await;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
@@ -434,6 +434,7 @@ pub async fn list_distributions(
                 Expr::col("repository_id").is_in(ids)
             }
             "repository" => listing::related(
+                ctx.state.db.backend,
                 name,
                 "repository_id",
                 "core_repository",

@@ -350,6 +350,7 @@ pub async fn list(
             "name" => listing::text("name", lk, value)?,
             "pulp_label_select" => continue,
             "remote" => listing::related(
+                ctx.state.db.backend,
                 name,
                 "remote_id",
                 "core_remote",
@@ -363,7 +364,11 @@ pub async fn list(
                 let [id] = ids.as_slice() else {
                     return Err(ApiError::field(name, "Enter one content unit."));
                 };
-                pith_entities::repositories::with_content(id, field == "latest_with_content")
+                pith_entities::repositories::with_content(
+                    ctx.state.db.backend,
+                    id,
+                    field == "latest_with_content",
+                )
             }
             "retain_repo_versions" => Expr::col("retain_repo_versions").eq(value
                 .parse::<i64>()
