@@ -499,6 +499,9 @@ async fn run_node(
                 fetch_failure_cooldown: Duration::from_secs_f64(
                     settings.remote_content_fetch_failure_cooldown.max(0.0),
                 ),
+                distributed_publication_retention: Duration::from_secs_f64(
+                    settings.distributed_publication_retention_period.max(0.0),
+                ),
             };
             if parts.content {
                 // Other nodes' changes to what is served reach this content app at once.

@@ -35,6 +35,8 @@ pub struct Settings {
     pub pith_task_scan_interval: f64,
     /// Seconds a remote artifact that served bytes not matching its checksum is skipped.
     pub remote_content_fetch_failure_cooldown: f64,
+    /// Seconds a publication a distribution stopped serving is still served from (0: none).
+    pub distributed_publication_retention_period: f64,
     /// Upstream downloads the content app runs at once (on-demand content). Pith-specific.
     pub pith_content_fetch_concurrency: u32,
     /// Export traces and metrics over OTLP (`OTEL_EXPORTER_OTLP_*` configure where).
@@ -68,6 +70,8 @@ impl Default for Settings {
             pith_test_tasks: false,
             pith_task_scan_interval: 2.0,
             remote_content_fetch_failure_cooldown: 300.0,
+            // Pulp's default: three days.
+            distributed_publication_retention_period: 3.0 * 24.0 * 3600.0,
             pith_content_fetch_concurrency: 32,
             otel_enabled: false,
             metrics_enabled: true,
@@ -82,7 +86,7 @@ impl Default for Settings {
     }
 }
 
-const KNOWN: [&str; 19] = [
+const KNOWN: [&str; 20] = [
     "database_url",
     "media_root",
     "content_origin",
@@ -94,6 +98,7 @@ const KNOWN: [&str; 19] = [
     "pith_test_tasks",
     "pith_task_scan_interval",
     "remote_content_fetch_failure_cooldown",
+    "distributed_publication_retention_period",
     "pith_content_fetch_concurrency",
     "otel_enabled",
     "metrics_enabled",

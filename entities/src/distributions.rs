@@ -61,11 +61,22 @@ pub struct ServingRow {
 
 /// Every distribution, as the content app serves them.
 pub async fn serving(db: &Db) -> Result<Vec<ServingRow>, DbError> {
+    serving_rows(db, None).await
+}
+
+/// Distributions as the content app serves them: all, or the one with id `only`.
+async fn serving_rows(db: &Db, only: Option<&str>) -> Result<Vec<ServingRow>, DbError> {
+    let (filter, values) = match only {
+        Some(id) => (" WHERE pulp_id = $1", vec![id.to_owned().into()]),
+        None => ("", vec![]),
+    };
     db.read
         .query_all_raw(db.stmt(
-            "SELECT pulp_id, pulp_type, base_path, hidden, publication_id, repository_version_id, repository_id, \
-             remote_id FROM core_distribution",
-            vec![],
+            &format!(
+                "SELECT pulp_id, pulp_type, base_path, hidden, publication_id, repository_version_id, repository_id, \
+                 remote_id FROM core_distribution{filter}"
+            ),
+            values,
         ))
         .await?
         .into_iter()
@@ -82,4 +93,127 @@ pub async fn serving(db: &Db) -> Result<Vec<ServingRow>, DbError> {
             })
         })
         .collect()
+}
+
+/// Records the publication distribution `id` serves now (Pulp's `set_distributed_publication`):
+/// the one it names, or the latest of the version or repository it names. When that changed,
+/// the one served before is marked superseded now (it keeps serving for the retention period);
+/// a distribution that serves nothing forgets its history. Call after the change's commit.
+pub async fn record_served(db: &Db, id: &str) -> Result<(), DbError> {
+    use crate::publications::{Served, served};
+    use sea_orm::TransactionTrait;
+    let Some(d) = serving_rows(db, Some(id)).await?.into_iter().next() else {
+        return Ok(());
+    };
+    let what = match (
+        &d.publication_id,
+        &d.repository_version_id,
+        &d.repository_id,
+    ) {
+        (Some(p), _, _) => Some(Served::Publication(p)),
+        (None, Some(v), _) => Some(Served::Version(v)),
+        (None, None, Some(r)) => Some(Served::Repository(r)),
+        _ => None,
+    };
+    let current = match what {
+        Some(w) => served(db, w).await?.map(|(p, _)| p),
+        None => None,
+    };
+    let txn = db.write.begin().await?;
+    let Some(publication) = current else {
+        txn.execute_raw(db.stmt(
+            "DELETE FROM core_distributedpublication WHERE distribution_id = $1",
+            vec![id.to_owned().into()],
+        ))
+        .await?;
+        txn.commit().await?;
+        return Ok(());
+    };
+    let now = crate::time::now_micros();
+    txn.execute_raw(db.stmt(
+        "UPDATE core_distributedpublication SET superseded_at = $1 \
+         WHERE distribution_id = $2 AND superseded_at IS NULL AND publication_id <> $3",
+        vec![now.into(), id.to_owned().into(), publication.clone().into()],
+    ))
+    .await?;
+    txn.execute_raw(db.stmt(
+        "INSERT INTO core_distributedpublication (pulp_id, distribution_id, publication_id, pulp_created, superseded_at) \
+         VALUES ($1,$2,$3,$4,NULL) ON CONFLICT (distribution_id, publication_id) \
+         DO UPDATE SET superseded_at = NULL, pulp_created = excluded.pulp_created",
+        vec![
+            uuid::Uuid::now_v7().to_string().into(),
+            id.to_owned().into(),
+            publication.into(),
+            now.into(),
+        ],
+    ))
+    .await?;
+    txn.commit().await?;
+    Ok(())
+}
+
+/// [`record_served`] for every distribution that may serve a new publication of version
+/// `version`: those naming the version or its repository.
+pub async fn record_served_for_version(db: &Db, version: &str) -> Result<(), DbError> {
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(
+            "SELECT d.pulp_id FROM core_distribution d WHERE d.repository_version_id = $1 \
+             OR d.repository_id = (SELECT repository_id FROM core_repositoryversion WHERE pulp_id = $1)",
+            vec![version.to_owned().into()],
+        ))
+        .await?;
+    for r in rows {
+        let id: String = r.try_get("", "pulp_id")?;
+        record_served(db, &id).await?;
+    }
+    Ok(())
+}
+
+/// The stored file at `relative_path` in a publication distribution `id` served until it was
+/// superseded at or after `since` (µs), newest first (Pulp's `get_fallback_ca`): file, size,
+/// sha256 and creation time.
+pub async fn superseded_file(
+    db: &Db,
+    id: &str,
+    since: i64,
+    relative_path: &str,
+) -> Result<Option<(String, i64, String, i64)>, DbError> {
+    let sql = format!(
+        "SELECT a.file, a.size, a.sha256, a.pulp_created, dp.pulp_created AS at FROM core_distributedpublication dp \
+         JOIN core_publication p ON p.pulp_id = dp.publication_id \
+         JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id \
+         JOIN core_repositorycontent rc ON rc.repository_id = v.repository_id AND {} \
+         JOIN core_contentartifact ca ON ca.content_id = rc.content_id AND ca.relative_path = $3 \
+         JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
+         WHERE dp.distribution_id = $1 AND dp.superseded_at >= $2 AND p.pass_through = $4 \
+         UNION ALL \
+         SELECT a.file, a.size, a.sha256, a.pulp_created, dp.pulp_created AS at FROM core_distributedpublication dp \
+         JOIN core_publishedartifact pa ON pa.publication_id = dp.publication_id AND pa.relative_path = $3 \
+         JOIN core_contentartifact ca ON ca.pulp_id = pa.content_artifact_id \
+         JOIN core_artifact a ON a.pulp_id = ca.artifact_id \
+         WHERE dp.distribution_id = $1 AND dp.superseded_at >= $2 \
+         ORDER BY at DESC LIMIT 1",
+        crate::versions::in_version("rc", "v.number")
+    );
+    db.read
+        .query_one_raw(db.stmt(
+            &sql,
+            vec![
+                id.to_owned().into(),
+                since.into(),
+                relative_path.to_owned().into(),
+                true.into(),
+            ],
+        ))
+        .await?
+        .map(|r| {
+            Ok((
+                r.try_get("", "file")?,
+                r.try_get("", "size")?,
+                r.try_get("", "sha256")?,
+                r.try_get("", "pulp_created")?,
+            ))
+        })
+        .transpose()
 }

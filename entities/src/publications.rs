@@ -148,6 +148,9 @@ pub async fn create(db: &Db, p: &NewPublication) -> Result<String, DbError> {
         crate::detail::save(db, &txn, table, &id, values).await?;
     }
     txn.commit().await?;
+    // Distributions that serve their repository's or this version's latest publication serve
+    // this one now (Pulp refreshes their distributed publications here, for autopublish).
+    crate::distributions::record_served_for_version(db, &p.version_id).await?;
     Ok(id)
 }
 

@@ -23,6 +23,9 @@ pub struct HttpConfig {
     /// `REMOTE_CONTENT_FETCH_FAILURE_COOLDOWN`: how long a remote artifact that served wrong
     /// bytes is skipped.
     pub fetch_failure_cooldown: Duration,
+    /// `DISTRIBUTED_PUBLICATION_RETENTION_PERIOD`: how long a publication a distribution no
+    /// longer serves still answers for paths the new one lacks (zero: not at all).
+    pub distributed_publication_retention: Duration,
 }
 
 impl HttpConfig {

@@ -228,11 +228,39 @@ async fn serve_path(
             None => crate::on_demand::serve(state, req, r, content_type(rel)).await,
         },
         None if served.is_dir(rel) => Ok(moved(&format!("{}/", req.path))),
+        None if let Some(a) = superseded(state, d, rel).await? => {
+            serve_file(state, req, &a, rel).await
+        }
         None => match crate::pull_through::serve(state, req, d, rel, content_type(rel)).await? {
             Some(r) => Ok(r),
             None => not_found(),
         },
     }
+}
+
+/// A file at `rel` in a publication `d` stopped serving less than
+/// `DISTRIBUTED_PUBLICATION_RETENTION_PERIOD` ago (Pulp's fallback for clients still fetching
+/// what the old metadata named).
+async fn superseded(
+    state: &HttpState,
+    d: &crate::content_index::Dist,
+    rel: &str,
+) -> Result<Option<Stored>, ApiError> {
+    let keep = state.config.distributed_publication_retention;
+    if keep.is_zero() {
+        return Ok(None);
+    }
+    let since = pith_entities::time::now_micros() - keep.as_micros() as i64;
+    Ok(
+        pith_entities::distributions::superseded_file(&state.db, &d.id, since, rel)
+            .await?
+            .map(|(file, size, sha256, created)| Stored {
+                file,
+                size: size as u64,
+                sha256,
+                created,
+            }),
+    )
 }
 
 fn percent_decode(s: &str) -> Option<String> {

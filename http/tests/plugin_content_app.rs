@@ -249,6 +249,7 @@ async fn node() -> Node {
             test_tasks: false,
             max_json_body: 1 << 20,
             fetch_failure_cooldown: Duration::from_secs(300),
+            distributed_publication_retention: Duration::ZERO,
         },
         platform,
         db: db.clone(),

@@ -106,6 +106,7 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
         pith_entities::detail::save(db, &txn, t, &d.pulp_id, &detail).await?;
     }
     txn.commit().await?;
+    pith_entities::distributions::record_served(db, &d.pulp_id).await?;
     let json = ctx
         .deps
         .serializers
@@ -143,5 +144,6 @@ pub(super) async fn update(
         pith_entities::detail::save(db, &txn, t, id, &detail).await?;
     }
     txn.commit().await?;
+    pith_entities::distributions::record_served(db, id).await?;
     Ok(())
 }
