@@ -344,8 +344,8 @@ async fn run_node(
         .or(port);
     let identity: NodeIdentity = new_identity(kind, port);
     let ttl = Duration::from_secs_f64(settings.worker_ttl);
-    // Partial downloads live in this process's own working directory; an earlier incarnation
-    // of this node (killed mid-download) leaves its directory, which goes now.
+    // Partial downloads live in this process's own working directory; a process killed
+    // mid-download leaves its directory, which goes once the process is known dead.
     let store = store
         .with_working_dir(&identity.node, &identity.incarnation)
         .context("creating the working directory")?;

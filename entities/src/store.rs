@@ -39,9 +39,10 @@ pub struct Digests {
 /// Bytes in flight (downloads, uploads being hashed) are written in a working directory of the
 /// process, `tmp/<node>/<incarnation>/` (on the store's filesystem, so placing a verified file
 /// is a rename), never shared with another process: a process killed mid-download leaves its
-/// partial files there, and they go when its node starts again or, for another node's, once
-/// that process is known dead ([`ArtifactStore::sweep_working_dirs`]), as Pulp wipes a dead
-/// worker's working directory.
+/// partial files there, and they go once that process is known dead
+/// ([`ArtifactStore::sweep_working_dirs`]; at once when the next process is alone on the media
+/// root, [`ArtifactStore::clear_other_working_dirs`]), as Pulp wipes a dead worker's working
+/// directory.
 #[derive(Clone, Debug)]
 pub struct ArtifactStore {
     root: PathBuf,
@@ -64,22 +65,19 @@ impl ArtifactStore {
     }
 
     /// The store with this process's own working directory `tmp/<node>/<incarnation>/`
-    /// (created); the directories of the node's earlier incarnations (the same node restarted,
-    /// after a crash maybe) are removed with whatever they held.
+    /// (created). Node names need not be unique (two `pith worker` on one host share one), so
+    /// nothing of the node's other incarnations is touched here: the sweeps remove them once
+    /// they are known dead.
     pub fn with_working_dir(
         &self,
         node: &str,
         incarnation: &str,
     ) -> Result<ArtifactStore, StoreError> {
-        let node_dir = self.root.join("tmp").join(safe_name(node));
-        if let Ok(entries) = std::fs::read_dir(&node_dir) {
-            for e in entries.flatten() {
-                if e.file_name() != std::ffi::OsStr::new(&safe_name(incarnation)) {
-                    remove_all(&e.path());
-                }
-            }
-        }
-        let working = node_dir.join(safe_name(incarnation));
+        let working = self
+            .root
+            .join("tmp")
+            .join(safe_name(node))
+            .join(safe_name(incarnation));
         std::fs::create_dir_all(&working)?;
         Ok(ArtifactStore {
             root: self.root.clone(),
@@ -322,9 +320,8 @@ fn remove_all(p: &Path) {
 mod tests {
     use super::*;
 
-    /// Working directories: a restarted node drops its earlier incarnation's files, a sweep
-    /// drops those of processes not alive (never the sweeper's own), and a process that alone
-    /// uses the media root drops everything else.
+    /// Working directories: a sweep drops those of processes not alive and quiet (never the
+    /// sweeper's own), and a process that alone uses the media root drops everything else.
     #[tokio::test]
     async fn working_dirs_of_dead_processes_go() {
         let dir = tempfile::tempdir().unwrap();
@@ -343,19 +340,21 @@ mod tests {
         std::fs::write(dir.path().join("tmp/legacy"), b"x").unwrap();
         assert_eq!(files(&dir.path().join("tmp")), 3);
 
-        // The same node restarted: its earlier incarnation's directory goes at once.
+        // The same node name again (a restart, or a second worker on the host): nothing of
+        // the other incarnation is touched yet.
         let new = base.with_working_dir("serve@h:1", "inc-new").unwrap();
+        assert_eq!(files(&dir.path().join("tmp")), 3);
+        // A sweep keeps live processes' files, recent legacy ones, and quiet-period ones.
+        let both = std::collections::HashSet::from(["inc-other".to_owned(), "inc-old".to_owned()]);
+        assert_eq!(new.sweep_working_dirs(&both, Duration::ZERO), 0);
+        let hour = Duration::from_secs(3600);
+        assert_eq!(new.sweep_working_dirs(&Default::default(), hour), 0);
+        assert_eq!(files(&dir.path().join("tmp")), 3);
+        // Once the old incarnation is gone, its files go; then, alone, everything but ours.
+        let other = std::collections::HashSet::from(["inc-other".to_owned()]);
+        assert_eq!(new.sweep_working_dirs(&other, Duration::ZERO), 1);
         assert_eq!(files(&dir.path().join("tmp")), 2);
-        // A sweep keeps live processes' files (and recent legacy ones).
-        let live = std::collections::HashSet::from(["inc-other".to_owned()]);
-        assert_eq!(new.sweep_working_dirs(&live, Duration::ZERO), 0);
-        assert_eq!(files(&dir.path().join("tmp")), 2);
-        // Once the other process is gone, its files go; then, alone, everything but ours.
-        assert_eq!(
-            new.sweep_working_dirs(&Default::default(), Duration::ZERO),
-            1
-        );
-        assert_eq!(new.clear_other_working_dirs(), 1);
+        assert_eq!(new.clear_other_working_dirs(), 2);
         assert_eq!(files(&dir.path().join("tmp")), 0);
         assert!(new.working.is_dir());
     }
