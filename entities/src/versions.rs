@@ -718,8 +718,8 @@ mod tests {
         id
     }
 
-    #[tokio::test]
-    async fn versions_add_remove_replace_and_skip_no_change() {
+    /// A migrated database with a detail table `test_unit` and repository `r` at version 0.
+    async fn repository_r() -> (tempfile::TempDir, Db) {
         let dir = tempfile::tempdir().unwrap();
         let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
             .await
@@ -741,6 +741,12 @@ mod tests {
             .await
             .unwrap();
         create_version_zero(&db, &db.write, "r").await.unwrap();
+        (dir, db)
+    }
+
+    #[tokio::test]
+    async fn versions_add_remove_replace_and_skip_no_change() {
+        let (_dir, db) = repository_r().await;
         let (a, b, a2) = (
             content(&db, "a", "1").await,
             content(&db, "b", "2").await,
@@ -883,27 +889,7 @@ mod tests {
     /// unit: the next version's summary counts only what really changed (Pulp's squash).
     #[tokio::test]
     async fn squash_merges_content_removed_then_added_again() {
-        let dir = tempfile::tempdir().unwrap();
-        let db = Db::connect(&format!("sqlite://{}/t.db", dir.path().display()))
-            .await
-            .unwrap();
-        crate::migration::migrate(&db, Vec::new()).await.unwrap();
-        db.write
-            .execute_raw(db.stmt(
-                "CREATE TABLE test_unit (content_id TEXT PRIMARY KEY, relative_path TEXT NOT NULL, digest TEXT NOT NULL)",
-                vec![],
-            ))
-            .await
-            .unwrap();
-        db.write
-            .execute_raw(db.stmt(
-                "INSERT INTO core_repository (pulp_id, pulp_type, name, pulp_labels, next_version, \
-                 pulp_created, pulp_last_updated) VALUES ('r','test.repo','r','{}',1,0,0)",
-                vec![],
-            ))
-            .await
-            .unwrap();
-        create_version_zero(&db, &db.write, "r").await.unwrap();
+        let (_dir, db) = repository_r().await;
         let (a, b, c) = (
             content(&db, "a", "1").await,
             content(&db, "b", "2").await,
