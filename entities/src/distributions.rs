@@ -105,16 +105,11 @@ pub async fn record_served(db: &Db, id: &str) -> Result<(), DbError> {
     let Some(d) = serving_rows(db, Some(id)).await?.into_iter().next() else {
         return Ok(());
     };
-    let what = match (
-        &d.publication_id,
-        &d.repository_version_id,
-        &d.repository_id,
-    ) {
-        (Some(p), _, _) => Some(Served::Publication(p)),
-        (None, Some(v), _) => Some(Served::Version(v)),
-        (None, None, Some(r)) => Some(Served::Repository(r)),
-        _ => None,
-    };
+    let what = Served::of(
+        d.publication_id.as_deref(),
+        d.repository_version_id.as_deref(),
+        d.repository_id.as_deref(),
+    );
     let current = match what {
         Some(w) => served(db, w).await?.map(|(p, _)| p),
         None => None,

@@ -323,6 +323,21 @@ pub enum Served<'a> {
     Repository(&'a str),
 }
 
+impl<'a> Served<'a> {
+    /// What a distribution naming these serves: the publication first, then the version,
+    /// then the repository (`None`: it names nothing).
+    pub fn of(
+        publication: Option<&'a str>,
+        version: Option<&'a str>,
+        repository: Option<&'a str>,
+    ) -> Option<Served<'a>> {
+        publication
+            .map(Served::Publication)
+            .or(version.map(Served::Version))
+            .or(repository.map(Served::Repository))
+    }
+}
+
 /// The publication a distribution serves, with its version's id.
 pub async fn served(db: &Db, what: Served<'_>) -> Result<Option<(String, String)>, DbError> {
     let (sql, arg) = match what {

@@ -151,13 +151,7 @@ impl pith_actors::tasks::Serializers for TaskSerializers {
                 .one(&db.read)
                 .await?
             {
-                Some(r) => {
-                    let rows = [(r.pulp_id.as_str(), r.pulp_type.as_str())];
-                    let mut d =
-                        details::fields(db, types, pith_actors::plugin::Master::Remote, &rows)
-                            .await?;
-                    Some(remotes::serialize(types, v3, &r, d.remove(&r.pulp_id)))
-                }
+                Some(r) => Some(remotes::serialize_detached(db, types, v3, &r).await?),
                 None => None,
             },
             "core_repository" => {

@@ -254,12 +254,7 @@ async fn superseded(
     Ok(
         pith_entities::distributions::superseded_file(&state.db, &d.id, since, rel)
             .await?
-            .map(|(file, size, sha256, created)| Stored {
-                file,
-                size: size as u64,
-                sha256,
-                created,
-            }),
+            .map(Stored::from_row),
     )
 }
 

@@ -66,6 +66,18 @@ pub struct Stored {
     pub created: i64,
 }
 
+impl Stored {
+    /// From the `(file, size, sha256, created)` the entities' artifact queries return.
+    pub fn from_row((file, size, sha256, created): (String, i64, String, i64)) -> Stored {
+        Stored {
+            file,
+            size: size as u64,
+            sha256,
+            created,
+        }
+    }
+}
+
 /// Content whose bytes are not stored yet (synced `on_demand` or `streamed`).
 #[derive(Debug)]
 pub struct Remote {
@@ -199,9 +211,15 @@ impl ContentIndex {
     }
 
     async fn checked_generation(&self, db: &Db, force: bool) -> Result<Arc<Generation>, ApiError> {
+        let asked = self.now();
         let _one = self.refresh.lock().await;
         let old = self.peek();
-        if !force && let Some(g) = old.as_ref().filter(|g| self.fresh(g)) {
+        // Concurrent misses share one check: one made after this request asked will do.
+        let done = |g: &Arc<Generation>| {
+            g.local == content_generation::current()
+                && (!force || g.checked.load(Ordering::Relaxed) >= asked)
+        };
+        if let Some(g) = old.as_ref().filter(|g| done(g) && (force || self.fresh(g))) {
             return Ok(g.clone());
         }
         // Read the local counter before the tables: a change committed in between makes the
@@ -274,14 +292,12 @@ async fn load_dists(db: &Db) -> Result<HashMap<String, Dist>, ApiError> {
 /// The publication a distribution serves, with its version id: the one named, else the latest
 /// complete one of the version, else of the repository's latest published version.
 async fn publication_of(db: &Db, d: &Dist) -> Result<Option<(String, String)>, ApiError> {
-    use pith_entities::publications::Served as What;
-    let what = if let Some(p) = &d.publication_id {
-        What::Publication(p)
-    } else if let Some(v) = &d.repository_version_id {
-        What::Version(v)
-    } else if let Some(r) = &d.repository_id {
-        What::Repository(r)
-    } else {
+    use pith_entities::publications::Served;
+    let Some(what) = Served::of(
+        d.publication_id.as_deref(),
+        d.repository_version_id.as_deref(),
+        d.repository_id.as_deref(),
+    ) else {
         return Ok(None);
     };
     Ok(pith_entities::publications::served(db, what).await?)
@@ -294,12 +310,7 @@ async fn load_files(db: &Db, publication: &str, version: &str) -> Result<Served,
     let mut files = HashMap::with_capacity(rows.len());
     for r in rows {
         let entry = match (r.stored, r.content_artifact) {
-            (Some((file, size, sha256, created)), _) => Entry::Stored(Arc::new(Stored {
-                file,
-                size: size as u64,
-                sha256,
-                created,
-            })),
+            (Some(row), _) => Entry::Stored(Arc::new(Stored::from_row(row))),
             (None, Some(content_artifact)) => Entry::Remote(Arc::new(Remote {
                 content_artifact,
                 sha256: r.remote.0.unwrap_or_default(),

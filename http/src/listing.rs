@@ -186,40 +186,28 @@ pub fn text(column: &'static str, lk: &str, value: &str) -> Result<SimpleExpr, A
     })
 }
 
-/// A timestamp lookup on a microseconds column: exact, lt, lte, gt, gte, range, isnull.
+/// A timestamp lookup on a microseconds column: exact, lt, lte, gt, gte, range, isnull (the
+/// conditions of [`time_bounds`], as a sea-query expression).
 pub fn time(
     field: &str,
     column: &'static str,
     lk: &str,
     value: &str,
 ) -> Result<SimpleExpr, ApiError> {
-    let parse = |s: &str| {
-        pith_entities::time::parse_rfc3339(s.trim())
-            .ok_or_else(|| ApiError::field(field, "Enter a valid date/time."))
-    };
     let col = || Expr::col(column);
-    Ok(match lk {
-        "exact" => col().eq(parse(value)?),
-        "lt" => col().lt(parse(value)?),
-        "lte" => col().lte(parse(value)?),
-        "gt" => col().gt(parse(value)?),
-        "gte" => col().gte(parse(value)?),
-        "range" => {
-            let (a, b) = value
-                .split_once(',')
-                .ok_or_else(|| ApiError::field(field, "Enter a valid date/time range."))?;
-            col().gte(parse(a)?).and(col().lte(parse(b)?))
-        }
-        "isnull" => match value {
-            "true" | "True" | "1" => col().is_null(),
+    let mut all = Condition::all();
+    for (op, t) in time_bounds(field, lk, value)? {
+        all = all.add(match op {
+            "=" => col().eq(t),
+            "<" => col().lt(t),
+            "<=" => col().lte(t),
+            ">" => col().gt(t),
+            ">=" => col().gte(t),
+            "IS NULL" => col().is_null(),
             _ => col().is_not_null(),
-        },
-        other => {
-            return Err(ApiError::BadRequest(
-                json!({ "errors": [format!("Invalid Filter: lookup '{other}'")] }),
-            ));
-        }
-    })
+        });
+    }
+    Ok(all.into())
 }
 
 /// A timestamp lookup as operator and time (µs) pairs, for queries written in SQL: exact, lt,

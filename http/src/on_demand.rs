@@ -21,12 +21,7 @@ pub async fn stored_now(state: &HttpState, r: &Remote) -> Result<Option<Stored>,
     Ok(
         pith_entities::content::stored_artifact(&state.db, &r.content_artifact)
             .await?
-            .map(|(file, size, sha256, created)| Stored {
-                file,
-                size: size as u64,
-                sha256,
-                created,
-            }),
+            .map(Stored::from_row),
     )
 }
 

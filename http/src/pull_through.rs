@@ -61,12 +61,7 @@ pub async fn serve(
         .await;
         let stored = pith_entities::content::stored_artifact(&state.db, &known.content_artifact)
             .await?
-            .map(|(file, size, sha256, created)| Stored {
-                file,
-                size: size as u64,
-                sha256,
-                created,
-            });
+            .map(Stored::from_row);
         if let Some(a) = stored {
             return Ok(Some(crate::content::serve_file(state, req, &a, rel).await?));
         }

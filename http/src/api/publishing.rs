@@ -471,15 +471,12 @@ async fn serving_content(ctx: &Ctx, content: &[String]) -> Result<Vec<String>, A
     let versions = pith_entities::versions::with_content(db, content).await?;
     let mut out = Vec::new();
     for d in distribution::Entity::find().all(&db.read).await? {
-        let what = match (
-            &d.publication_id,
-            &d.repository_version_id,
-            &d.repository_id,
-        ) {
-            (Some(p), _, _) => Served::Publication(p),
-            (None, Some(v), _) => Served::Version(v),
-            (None, None, Some(r)) => Served::Repository(r),
-            _ => continue,
+        let Some(what) = Served::of(
+            d.publication_id.as_deref(),
+            d.repository_version_id.as_deref(),
+            d.repository_id.as_deref(),
+        ) else {
+            continue;
         };
         if let Some((_, version)) = pith_entities::publications::served(db, what).await?
             && versions.contains(&version)

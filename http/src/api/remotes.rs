@@ -144,13 +144,20 @@ pub fn serialize(
 
 /// Serializes one remote with its type's detail fields.
 async fn serialize_one(ctx: &Ctx, r: &remote::Model) -> Result<Value, ApiError> {
-    let mut d = details::load(ctx, Master::Remote, &[(&r.pulp_id, &r.pulp_type)]).await?;
-    Ok(serialize(
-        &ctx.state.platform.types,
-        &ctx.v3(),
-        r,
-        d.remove(&r.pulp_id),
-    ))
+    let types = &ctx.state.platform.types;
+    Ok(serialize_detached(&ctx.state.db, types, &ctx.v3(), r).await?)
+}
+
+/// A remote's JSON with its detail fields, outside a request too (a task's `result`).
+pub async fn serialize_detached(
+    db: &pith_entities::Db,
+    types: &pith_actors::plugin::Types,
+    v3: &str,
+    r: &remote::Model,
+) -> Result<Value, pith_entities::DbError> {
+    let rows = [(r.pulp_id.as_str(), r.pulp_type.as_str())];
+    let mut d = details::fields(db, types, Master::Remote, &rows).await?;
+    Ok(serialize(types, v3, r, d.remove(&r.pulp_id)))
 }
 
 /// Keeps just the certificate blocks of a PEM text, as Pulp does.
