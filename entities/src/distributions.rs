@@ -57,6 +57,8 @@ pub struct ServingRow {
     pub repository_id: Option<String>,
     /// The remote it pulls content through from, if named.
     pub remote_id: Option<String>,
+    /// Serves its repository's checkpoints, each under its timestamp.
+    pub checkpoint: bool,
 }
 
 /// Every distribution, as the content app serves them.
@@ -74,7 +76,7 @@ async fn serving_rows(db: &Db, only: Option<&str>) -> Result<Vec<ServingRow>, Db
         .query_all_raw(db.stmt(
             &format!(
                 "SELECT pulp_id, pulp_type, base_path, hidden, publication_id, repository_version_id, repository_id, \
-                 remote_id FROM core_distribution{filter}"
+                 remote_id, checkpoint FROM core_distribution{filter}"
             ),
             values,
         ))
@@ -90,6 +92,7 @@ async fn serving_rows(db: &Db, only: Option<&str>) -> Result<Vec<ServingRow>, Db
                 repository_version_id: r.try_get("", "repository_version_id")?,
                 repository_id: r.try_get("", "repository_id")?,
                 remote_id: r.try_get("", "remote_id")?,
+                checkpoint: r.try_get("", "checkpoint")?,
             })
         })
         .collect()
@@ -105,11 +108,13 @@ pub async fn record_served(db: &Db, id: &str) -> Result<(), DbError> {
     let Some(d) = serving_rows(db, Some(id)).await?.into_iter().next() else {
         return Ok(());
     };
+    // A checkpoint distribution serves dated snapshots that never change under a client.
     let what = Served::of(
         d.publication_id.as_deref(),
         d.repository_version_id.as_deref(),
         d.repository_id.as_deref(),
-    );
+    )
+    .filter(|_| !d.checkpoint);
     let current = match what {
         Some(w) => served(db, w).await?.map(|(p, _)| p),
         None => None,

@@ -23,14 +23,16 @@ pub struct PublicationRow {
     pub repository_type: String,
     /// The published version's number.
     pub number: i64,
+    /// One of its repository's checkpoints.
+    pub checkpoint: bool,
 }
 
 /// The complete publications among `ids` (any order).
 pub async fn complete(db: &Db, ids: &[String]) -> Result<Vec<PublicationRow>, DbError> {
     db.select_in(
         &db.read,
-        "SELECT p.pulp_id, p.pulp_type, p.pulp_created, p.pulp_last_updated, v.repository_id, v.number, \
-         r.pulp_type AS repository_type \
+        "SELECT p.pulp_id, p.pulp_type, p.pulp_created, p.pulp_last_updated, p.checkpoint, v.repository_id, \
+         v.number, r.pulp_type AS repository_type \
          FROM core_publication p JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id \
          JOIN core_repository r ON r.pulp_id = v.repository_id \
          WHERE p.complete = $1 AND p.pulp_id IN ({ids})",
@@ -45,6 +47,7 @@ pub async fn complete(db: &Db, ids: &[String]) -> Result<Vec<PublicationRow>, Db
                 repository_id: r.try_get("", "repository_id")?,
                 repository_type: r.try_get("", "repository_type")?,
                 number: r.try_get("", "number")?,
+                checkpoint: r.try_get("", "checkpoint")?,
             })
         },
     )
@@ -88,6 +91,8 @@ pub struct NewPublication {
     /// Serve the version's content artifacts at their relative paths (else only
     /// `published_artifacts` and `metadata`).
     pub pass_through: bool,
+    /// A checkpoint of its repository (its `retain_checkpoints` applies once it is made).
+    pub checkpoint: bool,
     /// Published metadata files: relative path and artifact id.
     pub metadata: Vec<(String, String)>,
     /// Content artifacts served at a path of the plugin's choosing (Pulp's
@@ -101,14 +106,15 @@ pub async fn create(db: &Db, p: &NewPublication) -> Result<String, DbError> {
     let now = now_micros();
     let txn = db.write.begin().await?;
     txn.execute_raw(db.stmt(
-        "INSERT INTO core_publication (pulp_id, pulp_type, repository_version_id, complete, pass_through, pulp_created, pulp_last_updated) \
-         VALUES ($1,$2,$3,$4,$5,$6,$6)",
+        "INSERT INTO core_publication (pulp_id, pulp_type, repository_version_id, complete, pass_through, checkpoint, \
+         pulp_created, pulp_last_updated) VALUES ($1,$2,$3,$4,$5,$6,$7,$7)",
         vec![
             id.clone().into(),
             p.pulp_type.clone().into(),
             p.version_id.clone().into(),
             true.into(),
             p.pass_through.into(),
+            p.checkpoint.into(),
             now.into(),
         ],
     ))
@@ -151,7 +157,65 @@ pub async fn create(db: &Db, p: &NewPublication) -> Result<String, DbError> {
     // Distributions that serve their repository's or this version's latest publication serve
     // this one now (Pulp refreshes their distributed publications here, for autopublish).
     crate::distributions::record_served_for_version(db, &p.version_id).await?;
+    if p.checkpoint {
+        let repo = db
+            .write
+            .query_one_raw(db.stmt(
+                "SELECT repository_id FROM core_repositoryversion WHERE pulp_id = $1",
+                vec![p.version_id.clone().into()],
+            ))
+            .await?
+            .map(|r| r.try_get::<String>("", "repository_id"))
+            .transpose()?;
+        if let Some(repo) = repo {
+            retain_checkpoints(db, &db.write, &repo).await?;
+        }
+    }
     Ok(id)
+}
+
+/// Applies the repository's `retain_checkpoints` as Pulp does: its newest that many
+/// checkpoint publications stay checkpoints, older ones become plain publications (they are
+/// kept, but no checkpoint distribution serves them and they protect no version). Returns how
+/// many were unmarked.
+pub async fn retain_checkpoints(
+    db: &Db,
+    conn: &impl ConnectionTrait,
+    repo: &str,
+) -> Result<u64, DbError> {
+    let keep = conn
+        .query_one_raw(db.stmt(
+            "SELECT retain_checkpoints FROM core_repository WHERE pulp_id = $1",
+            vec![repo.to_owned().into()],
+        ))
+        .await?
+        .map(|r| r.try_get::<Option<i64>>("", "retain_checkpoints"))
+        .transpose()?
+        .flatten();
+    let Some(keep) = keep.filter(|k| *k > 0) else {
+        return Ok(0);
+    };
+    let expired: Vec<String> = conn
+        .query_all_raw(db.stmt(
+            "SELECT p.pulp_id FROM core_publication p JOIN core_repositoryversion v \
+             ON v.pulp_id = p.repository_version_id \
+             WHERE v.repository_id = $1 AND p.checkpoint = $2 AND p.complete = $2 \
+             ORDER BY p.pulp_created DESC",
+            vec![repo.to_owned().into(), true.into()],
+        ))
+        .await?
+        .into_iter()
+        .skip(keep as usize)
+        .map(|r| r.try_get::<String>("", "pulp_id"))
+        .collect::<Result<_, _>>()?;
+    for id in &expired {
+        conn.execute_raw(db.stmt(
+            "UPDATE core_publication SET checkpoint = $1, pulp_last_updated = $2 WHERE pulp_id = $3",
+            vec![false.into(), now_micros().into(), id.clone().into()],
+        ))
+        .await?;
+    }
+    Ok(expired.len() as u64)
 }
 
 /// Deletes publication `id` with its metadata; distributions serving it serve nothing.
@@ -180,6 +244,8 @@ pub struct PublicationQuery {
     pub version: Option<String>,
     /// Only these ids (`pulp_href__in` and the like).
     pub ids: Option<Vec<String>>,
+    /// Only checkpoints (`true`) or only other publications (`false`).
+    pub checkpoint: Option<bool>,
     /// Conditions on `pulp_created`: an operator (`=`, `<`, `<=`, `>`, `>=`, `IS NULL`,
     /// `IS NOT NULL`) and a time in µs (ignored by the `IS` ones).
     pub created: Vec<(&'static str, i64)>,
@@ -261,6 +327,10 @@ pub async fn list(db: &Db, q: &PublicationQuery) -> Result<(u64, Vec<String>), D
             bind(&mut values, v.clone())
         ));
     }
+    if let Some(c) = q.checkpoint {
+        values.push(c.into());
+        conds.push(format!("p.checkpoint = ${}", values.len()));
+    }
     if let Some(ids) = &q.ids {
         if ids.is_empty() {
             return Ok((0, Vec::new()));
@@ -310,6 +380,29 @@ pub async fn list(db: &Db, q: &PublicationQuery) -> Result<(u64, Vec<String>), D
         .map(|r| r.try_get::<String>("", "pulp_id"))
         .collect::<Result<_, _>>()?;
     Ok((count, ids))
+}
+
+/// A repository's checkpoint publications, oldest first: `(publication id, version id,
+/// pulp_created µs)`. A checkpoint distribution serves each under its timestamp.
+pub async fn checkpoints(db: &Db, repo: &str) -> Result<Vec<(String, String, i64)>, DbError> {
+    db.read
+        .query_all_raw(db.stmt(
+            "SELECT p.pulp_id, p.repository_version_id, p.pulp_created FROM core_publication p \
+             JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id \
+             WHERE v.repository_id = $1 AND p.checkpoint = $2 AND p.complete = $2 \
+             ORDER BY p.pulp_created, p.pulp_id",
+            vec![repo.to_owned().into(), true.into()],
+        ))
+        .await?
+        .into_iter()
+        .map(|r| {
+            Ok((
+                r.try_get("", "pulp_id")?,
+                r.try_get("", "repository_version_id")?,
+                r.try_get("", "pulp_created")?,
+            ))
+        })
+        .collect()
 }
 
 /// What a distribution names to serve.
@@ -511,6 +604,7 @@ mod tests {
             version_id: vid.clone(),
             details: None,
             pass_through,
+            checkpoint: false,
             metadata: Vec::new(),
             published_artifacts: published,
         };

@@ -45,9 +45,51 @@ pub fn parse_rfc3339(s: &str) -> Option<Micros> {
         .map(|t| t.and_utc().timestamp_micros())
 }
 
+/// Pulp's checkpoint timestamp (`CHECKPOINT_TS_FORMAT`): `20261125T051004Z`, in UTC, whole
+/// seconds. It names a checkpoint under a checkpoint distribution's base path.
+pub fn to_checkpoint(us: Micros) -> String {
+    DateTime::<Utc>::from_timestamp_micros(us)
+        .unwrap_or_default()
+        .format("%Y%m%dT%H%M%SZ")
+        .to_string()
+}
+
+/// Parses a [`to_checkpoint`] timestamp exactly (eight digits, `T`, six digits, `Z`): the start
+/// of that second.
+pub fn parse_checkpoint(s: &str) -> Option<Micros> {
+    let b = s.as_bytes();
+    let shaped = b.len() == 16
+        && b[8] == b'T'
+        && b[15] == b'Z'
+        && b[..8].iter().chain(&b[9..15]).all(u8::is_ascii_digit);
+    if !shaped {
+        return None;
+    }
+    chrono::NaiveDateTime::parse_from_str(s, "%Y%m%dT%H%M%SZ")
+        .ok()
+        .map(|t| t.and_utc().timestamp_micros())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn checkpoint_timestamps() {
+        let us = 1_795_000_000_123_456;
+        let s = to_checkpoint(us);
+        assert_eq!(s.len(), 16);
+        assert_eq!(parse_checkpoint(&s), Some(us - 123_456));
+        for bad in [
+            "2026112T051004Z",
+            "20261125T051004",
+            "20261325T051004Z",
+            "2026-1125T051004Z",
+            "+0261125T051004Z",
+        ] {
+            assert_eq!(parse_checkpoint(bad), None, "{bad}");
+        }
+    }
 
     #[test]
     fn round_trips_pulp_format() {

@@ -427,7 +427,8 @@ pub async fn delete_version(
 
 /// The ids of `repo`'s protected versions (Pulp's `protected_versions`): those a distribution
 /// serves, by naming the version, a publication of it, or the repository (then the latest
-/// version that has a complete publication, which is what the content app serves).
+/// version that has a complete publication, which is what the content app serves), and, while
+/// a checkpoint distribution serves the repository, every version a checkpoint publishes.
 pub async fn protected(
     db: &Db,
     conn: &impl ConnectionTrait,
@@ -440,11 +441,16 @@ pub async fn protected(
              UNION SELECT p.repository_version_id AS id FROM core_distribution d \
                JOIN core_publication p ON p.pulp_id = d.publication_id \
                JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id WHERE v.repository_id = $1 \
+             UNION SELECT p.repository_version_id AS id FROM core_publication p \
+               JOIN core_repositoryversion v ON v.pulp_id = p.repository_version_id \
+               WHERE v.repository_id = $1 AND p.checkpoint = $2 \
+               AND EXISTS (SELECT 1 FROM core_distribution d WHERE d.repository_id = $1 AND d.checkpoint = $2) \
              UNION SELECT id FROM (SELECT v.pulp_id AS id FROM core_repositoryversion v \
-               WHERE v.repository_id = $1 AND EXISTS (SELECT 1 FROM core_distribution d WHERE d.repository_id = $1) \
+               WHERE v.repository_id = $1 \
+               AND EXISTS (SELECT 1 FROM core_distribution d WHERE d.repository_id = $1 AND d.checkpoint = $3) \
                AND EXISTS (SELECT 1 FROM core_publication p WHERE p.repository_version_id = v.pulp_id AND p.complete = $2) \
                ORDER BY v.number DESC LIMIT 1) latest",
-            vec![repo.to_owned().into(), true.into()],
+            vec![repo.to_owned().into(), true.into(), false.into()],
         ))
         .await?;
     rows.into_iter()

@@ -168,7 +168,12 @@ async fn answer(
     {
         return Ok(resp);
     }
-    let mut resp = serve_path(state, req, g, d, rel, hooks).await?;
+    let mut resp = if d.checkpoint {
+        serve_checkpoint(state, req, g, d, rel, hooks).await?
+    } else {
+        let served = state.content_index.served(&state.db, g, d).await?;
+        serve_path(state, req, d, rel, hooks, served, true).await?
+    };
     if let Some(headers) = hooks.and_then(|h| h.content_headers)
         && resp.status().is_success()
     {
@@ -181,9 +186,10 @@ async fn answer(
     Ok(resp)
 }
 
-/// Serves `rel` of distribution `d` from the index: a listing, a stored file, on-demand
-/// content, a redirect to the directory, or a 404.
-async fn serve_path(
+/// Serves `rel` below a checkpoint distribution's base path ([`crate::checkpoint`]): the
+/// listing of checkpoints, a redirect to the checkpoint a timestamp falls in, or `rel` from
+/// the checkpoint it names.
+async fn serve_checkpoint(
     state: &HttpState,
     req: &Req,
     g: &crate::content_index::Generation,
@@ -191,8 +197,54 @@ async fn serve_path(
     rel: &str,
     hooks: Option<&crate::plugin::DistributionHooks>,
 ) -> Result<Response, ApiError> {
+    use crate::checkpoint::{Pick, pick};
+    // A checkpoint's own directory is a directory: `<base_path>/<timestamp>` gets its slash.
+    if !rel.is_empty() && !rel.contains('/') && !req.path.ends_with('/') {
+        return Ok(moved(&format!("{}/", req.path)));
+    }
     let index = &state.content_index;
-    let Some(served) = index.served(&state.db, g, d).await? else {
+    let list = match &d.repository_id {
+        Some(repo) => index.checkpoints(&state.db, g, repo).await?,
+        None => Default::default(),
+    };
+    match pick(&list, rel, pith_entities::time::now_micros()) {
+        Pick::Listing => {
+            let names: Vec<String> = list.iter().map(|c| format!("{}/", c.timestamp())).collect();
+            let created = |name: &str| {
+                list.iter()
+                    .find(|c| format!("{}/", c.timestamp()) == name)
+                    .map(|c| c.created)
+            };
+            Ok(html(req, &req.path, &names, |n| (created(n), None)))
+        }
+        Pick::NotFound => not_found(),
+        Pick::Redirect(c, rest) => Ok(moved(&format!(
+            "{}{}/{}/{}",
+            state.config.content_path_prefix,
+            d.base_path,
+            c.timestamp(),
+            rest
+        ))),
+        Pick::Serve(c, rest) => {
+            let served = index.served_checkpoint(&state.db, g, c).await?;
+            serve_path(state, req, d, rest, hooks, Some(served), false).await
+        }
+    }
+}
+
+/// Serves `rel` of distribution `d` from what it serves (`served`, from the index): a listing,
+/// a stored file, on-demand content, a redirect to the directory, or a 404. A `live` view
+/// (not a checkpoint's fixed one) also falls back to superseded publications and pull-through.
+async fn serve_path(
+    state: &HttpState,
+    req: &Req,
+    d: &crate::content_index::Dist,
+    rel: &str,
+    hooks: Option<&crate::plugin::DistributionHooks>,
+    served: Option<std::sync::Arc<crate::content_index::Served>>,
+    live: bool,
+) -> Result<Response, ApiError> {
+    let Some(served) = served else {
         // Nothing published: only a remote can have content here.
         if !rel.is_empty()
             && !rel.ends_with('/')
@@ -228,6 +280,7 @@ async fn serve_path(
             None => crate::on_demand::serve(state, req, r, content_type(rel)).await,
         },
         None if served.is_dir(rel) => Ok(moved(&format!("{}/", req.path))),
+        None if !live => not_found(),
         None if let Some(a) = superseded(state, d, rel).await? => {
             serve_file(state, req, &a, rel).await
         }

@@ -24,6 +24,7 @@ use dashmap::DashMap;
 use pith_entities::{Db, content_generation};
 
 use crate::ApiError;
+use crate::checkpoint::Checkpoint;
 
 /// How stale the index may be about changes made by other processes.
 pub const CHECK_INTERVAL: Duration = Duration::from_secs(1);
@@ -51,6 +52,8 @@ pub struct Dist {
     pub repository_id: Option<String>,
     /// The remote it pulls content through from, if named.
     pub remote_id: Option<String>,
+    /// Serves its repository's checkpoints under their timestamps ([`crate::checkpoint`]).
+    pub checkpoint: bool,
 }
 
 /// An artifact ready to be served.
@@ -143,6 +146,10 @@ pub struct Generation {
     /// Distributions by base path.
     pub dists: HashMap<String, Dist>,
     served: DashMap<String, Option<Arc<Served>>>,
+    /// What each checkpoint publication serves, by publication id.
+    by_publication: DashMap<String, Arc<Served>>,
+    /// Each repository's checkpoints, oldest first, by repository id.
+    checkpoints: DashMap<String, Arc<Vec<Checkpoint>>>,
 }
 
 impl Generation {
@@ -236,6 +243,8 @@ impl ContentIndex {
             checked: AtomicU64::new(self.now()),
             dists: load_dists(db).await?,
             served: DashMap::new(),
+            by_publication: DashMap::new(),
+            checkpoints: DashMap::new(),
         });
         if let Ok(mut cur) = self.current.write() {
             *cur = Some(g.clone());
@@ -262,6 +271,45 @@ impl ContentIndex {
         g.served.insert(d.id.clone(), s.clone());
         Ok(s)
     }
+
+    /// What checkpoint `c` serves in generation `g`.
+    pub async fn served_checkpoint(
+        &self,
+        db: &Db,
+        g: &Generation,
+        c: &Checkpoint,
+    ) -> Result<Arc<Served>, ApiError> {
+        if let Some(s) = g.by_publication.get(&c.publication) {
+            return Ok(s.clone());
+        }
+        let s = Arc::new(load_files(db, &c.publication, &c.version).await?);
+        g.by_publication.insert(c.publication.clone(), s.clone());
+        Ok(s)
+    }
+
+    /// Repository `repo`'s checkpoints in generation `g`, oldest first.
+    pub async fn checkpoints(
+        &self,
+        db: &Db,
+        g: &Generation,
+        repo: &str,
+    ) -> Result<Arc<Vec<Checkpoint>>, ApiError> {
+        if let Some(s) = g.checkpoints.get(repo) {
+            return Ok(s.clone());
+        }
+        let list: Vec<Checkpoint> = pith_entities::publications::checkpoints(db, repo)
+            .await?
+            .into_iter()
+            .map(|(publication, version, created)| Checkpoint {
+                publication,
+                version,
+                created,
+            })
+            .collect();
+        let list = Arc::new(list);
+        g.checkpoints.insert(repo.to_owned(), list.clone());
+        Ok(list)
+    }
 }
 
 /// Counts and latest change times of distributions and publications: any create, update or
@@ -283,6 +331,7 @@ async fn load_dists(db: &Db) -> Result<HashMap<String, Dist>, ApiError> {
             repository_version_id: r.repository_version_id,
             repository_id: r.repository_id,
             remote_id: r.remote_id,
+            checkpoint: r.checkpoint,
         };
         out.insert(d.base_path.clone(), d);
     }
@@ -400,6 +449,7 @@ mod tests {
             repository_version_id: None,
             repository_id: None,
             remote_id: None,
+            checkpoint: false,
         };
         let g = Generation {
             local: 0,
@@ -410,6 +460,8 @@ mod tests {
                 .map(|d| (d.base_path.clone(), d))
                 .collect(),
             served: DashMap::new(),
+            by_publication: DashMap::new(),
+            checkpoints: DashMap::new(),
         };
         assert_eq!(g.find("x/y/f/g").map(|d| d.id.as_str()), Some("x/y"));
         assert_eq!(g.find("x/y").map(|d| d.id.as_str()), Some("x/y"));

@@ -10,6 +10,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod checkpoint;
 pub mod config;
 pub mod content;
 pub mod content_index;
@@ -89,12 +90,23 @@ impl std::fmt::Debug for HttpState {
     }
 }
 
-/// Serves `state` on `listener` until `shutdown` resolves.
+/// Serves `state` on `listener` until `shutdown` resolves, then lets open requests finish.
+///
+/// This is warp's own accept loop with one HTTP/1 option warp does not expose: header case.
+/// HTTP header names are case-insensitive and hyper writes them in lower case, but the
+/// generated bindings hand response headers to callers as a plain dict, so a client reading the
+/// `Correlation-ID` it sent finds nothing under `correlation-id`. With hyper's
+/// `preserve_header_case`, a response that echoes a request header (only [`CORRELATION_ID`])
+/// carries the request's recorded spelling and hyper writes that header the way the client
+/// wrote it; every other header stays lower case.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: Arc<HttpState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) {
+    use hyper_util::rt::{TokioExecutor, TokioIo};
+    use tower_service::Service;
+
     let filter = warp::method()
         .and(warp::path::full())
         .and(warp::query::raw().or(warp::any().map(String::new)).unify())
@@ -109,9 +121,66 @@ pub async fn serve(
                 }
             },
         );
-    warp::serve(filter)
-        .incoming(listener)
-        .graceful(shutdown)
-        .run()
-        .await;
+    let routes = warp::service(filter);
+    let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let stream = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    accept_failed(e).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let routes = routes.clone();
+        let watcher = graceful.watcher();
+        tokio::spawn(async move {
+            let svc =
+                hyper::service::service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
+                    // The request's extensions hold hyper's record of its header spelling.
+                    let echo = req
+                        .headers()
+                        .contains_key(CORRELATION_ID)
+                        .then(|| req.extensions().clone());
+                    let mut routes = routes.clone();
+                    async move {
+                        let mut resp = routes.call(req).await?;
+                        if let Some(mut ext) = echo {
+                            ext.remove::<hyper::upgrade::OnUpgrade>();
+                            resp.extensions_mut().extend(ext);
+                        }
+                        Ok::<_, Infallible>(resp)
+                    }
+                });
+            let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+            builder.http1().preserve_header_case(true);
+            let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
+            if let Err(e) = watcher.watch(conn).await {
+                tracing::debug!(error = %e, "connection ended with an error");
+            }
+        });
+    }
+    drop(listener);
+    graceful.shutdown().await;
+}
+
+/// The header Pulp reads a request's correlation id from and echoes it in.
+pub const CORRELATION_ID: &str = "correlation-id";
+
+/// An `accept` error: a connection reset before it was accepted is nothing; anything else
+/// (out of file descriptors) is logged, and the loop waits a second before accepting again,
+/// as warp's and hyper's servers do, so that it does not spin while nothing can succeed.
+async fn accept_failed(e: std::io::Error) {
+    use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
+    if matches!(
+        e.kind(),
+        ConnectionAborted | ConnectionRefused | ConnectionReset
+    ) {
+        return;
+    }
+    tracing::error!(error = %e, "accept failed");
+    tokio::time::sleep(std::time::Duration::from_secs(1)).await;
 }

@@ -158,6 +158,15 @@ pub fn lookup(name: &str) -> (&str, &str) {
     }
 }
 
+/// A boolean filter's value, as django-filter's `BooleanFilter` reads it.
+pub fn boolean(name: &str, value: &str) -> Result<bool, ApiError> {
+    match value {
+        "true" | "True" | "1" => Ok(true),
+        "false" | "False" | "0" => Ok(false),
+        _ => Err(ApiError::field(name, "Must be a valid boolean.")),
+    }
+}
+
 fn like_escape(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('%', "\\%")

@@ -14,7 +14,7 @@ use crate::{ApiError, HttpState, Req, content};
 pub async fn handle(state: Arc<HttpState>, mut req: Req) -> Response {
     // pulp-glue adopts the first id it sees and insists on it afterwards: echo it unchanged.
     let cid = req
-        .header("correlation-id")
+        .header(crate::CORRELATION_ID)
         .filter(|v| !v.is_empty())
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string());
@@ -68,7 +68,7 @@ pub async fn handle(state: Arc<HttpState>, mut req: Req) -> Response {
     };
     let h = resp.headers_mut();
     if let Ok(v) = HeaderValue::from_str(&cid) {
-        h.insert("correlation-id", v);
+        h.insert(crate::CORRELATION_ID, v);
     }
     h.insert(
         "access-control-expose-headers",

@@ -343,6 +343,7 @@ async fn distribution_pulling_from(db: &Db, url: &str, policy: &str) -> String {
         repository_version_id: None,
         publication_id: None,
         remote_id: Some(remote_id),
+        checkpoint: false,
         pulp_created: now,
         pulp_last_updated: now,
     }

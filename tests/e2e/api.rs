@@ -105,6 +105,11 @@ async fn status_auth_and_conventions(env: Env) {
     assert_eq!(r.headers()["correlation-id"], "my-own-id");
     let r = s.get("/pulp/api/v3/tasks/").send().await.unwrap();
     assert_eq!(r.headers()["correlation-id"].len(), 32);
+    // On the wire, in the spelling the client used (the bindings read it case-sensitively).
+    for name in ["Correlation-ID", "correlation-id"] {
+        let head = raw_head(&s, &format!("{name}: wire-id")).await;
+        assert!(head.contains(&format!("\r\n{name}: wire-id\r\n")), "{head}");
+    }
 
     // Trailing slashes, unknown paths, unknown ids.
     let r = reqwest::Client::builder()
@@ -494,4 +499,19 @@ async fn lists_paginate_filter_and_select(env: Env) {
             .1["results"][0]["pulp_href"],
         hrefs[4].as_str()
     );
+}
+
+/// The status line and headers of `GET status/` with `extra` header lines, read off the socket.
+async fn raw_head(s: &crate::support::Server, extra: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let addr = s.base.trim_start_matches("http://").trim_end_matches('/');
+    let mut conn = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let req = format!(
+        "GET /pulp/api/v3/status/ HTTP/1.1\r\nHost: {addr}\r\n{extra}\r\nConnection: close\r\n\r\n"
+    );
+    conn.write_all(req.as_bytes()).await.unwrap();
+    let mut out = Vec::new();
+    conn.read_to_end(&mut out).await.unwrap();
+    let text = String::from_utf8_lossy(&out).into_owned();
+    text.split("\r\n\r\n").next().unwrap_or_default().to_owned() + "\r\n"
 }

@@ -474,3 +474,196 @@ async fn autopublish_retention_and_serialized_sync_publish(env: Env) {
         .collect();
     assert!(numbers.contains(&4) && numbers.contains(&3), "{numbers:?}");
 }
+
+both_backends!(checkpoints_serve_dated_views_and_protect_their_versions);
+
+/// Checkpoint publications and a checkpoint distribution, as Pulp serves them: the base path
+/// lists the checkpoints, each serves its own version's files under its timestamp, a version a
+/// distributed checkpoint publishes survives `retain_repo_versions`, and `retain_checkpoints`
+/// demotes the oldest.
+async fn checkpoints_serve_dated_views_and_protect_their_versions(env: Env) {
+    let s = env.start(&[]);
+    let fx = Fixture::start().await;
+    fx.publish(&[("a.txt", b"one".to_vec())]);
+    let (_, remote) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/remotes/file/file/",
+            json!({"name": "fx", "url": fx.manifest_url()}),
+        )
+        .await;
+    let (_, repo) = s
+        .send(
+            reqwest::Method::POST,
+            "/pulp/api/v3/repositories/file/file/",
+            json!({"name": "cp", "remote": remote["pulp_href"], "retain_repo_versions": 1}),
+        )
+        .await;
+    let repo_href = repo["pulp_href"].as_str().unwrap().to_owned();
+    let publications = "/pulp/api/v3/publications/file/file/";
+    let distributions = "/pulp/api/v3/distributions/file/file/";
+
+    // `checkpoint` goes with `repository` only, on publications and distributions alike.
+    let (code, e) = s
+        .send(
+            reqwest::Method::POST,
+            publications,
+            json!({"repository_version": format!("{repo_href}versions/0/"), "checkpoint": true}),
+        )
+        .await;
+    assert_eq!(code, 400, "{e}");
+    assert_eq!(
+        e["non_field_errors"][0],
+        "'checkpoint' may only be used with 'repository'"
+    );
+    let (code, e) = s
+        .send(
+            reqwest::Method::POST,
+            distributions,
+            json!({"name": "cp", "base_path": "cp", "checkpoint": true}),
+        )
+        .await;
+    assert_eq!(code, 400, "{e}");
+
+    task(&s, &format!("{repo_href}sync/"), json!({})).await;
+    let first = task(
+        &s,
+        publications,
+        json!({"repository": repo_href, "checkpoint": true}),
+    )
+    .await["result"]
+        .clone();
+    assert_eq!(first["checkpoint"], true);
+    let dist = task(
+        &s,
+        distributions,
+        json!({"name": "cp", "base_path": "cp", "repository": repo_href, "checkpoint": true}),
+    )
+    .await["result"]
+        .clone();
+    assert_eq!(dist["checkpoint"], true);
+    fx.publish(&[("a.txt", b"one".to_vec()), ("b.txt", b"two".to_vec())]);
+    task(&s, &format!("{repo_href}sync/"), json!({})).await;
+    let second = task(
+        &s,
+        publications,
+        json!({"repository": repo_href, "checkpoint": true}),
+    )
+    .await["result"]
+        .clone();
+    fx.publish(&[("c.txt", b"three".to_vec())]);
+    task(&s, &format!("{repo_href}sync/"), json!({})).await;
+
+    // Both checkpointed versions survive retain_repo_versions = 1; so does the latest.
+    let (_, versions) = s.json(&format!("{repo_href}versions/")).await;
+    let numbers: Vec<i64> = versions["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v["number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(numbers, [3, 2, 1], "{versions}");
+    let (_, listed) = s.json(&format!("{publications}?checkpoint=true")).await;
+    assert_eq!(listed["count"], 2, "{listed}");
+    let (_, listed) = s.json(&format!("{distributions}?checkpoint=false")).await;
+    assert_eq!(listed["count"], 0, "{listed}");
+
+    // The base path lists the checkpoints; each serves its own version.
+    let plain = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let stamp = |p: &Value| {
+        let t = pith_entities::time::parse_rfc3339(p["pulp_created"].as_str().unwrap()).unwrap();
+        pith_entities::time::to_checkpoint(t)
+    };
+    let (t1, t2) = (stamp(&first), stamp(&second));
+    let listing = s
+        .client
+        .get(s.url("/pulp/content/cp/"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listing.status(), 200);
+    let listing = listing.text().await.unwrap();
+    assert!(
+        listing.contains(&format!("href=\"./{t1}/\"")) && listing.contains(&format!("./{t2}/")),
+        "{listing}"
+    );
+    let r = plain
+        .get(s.url(&format!("/pulp/content/cp/{t2}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 301);
+    let got = |path: String| {
+        let c = s.client.clone();
+        let url = s.url(&path);
+        async move {
+            let r = c.get(url).send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    assert_eq!(
+        got(format!("/pulp/content/cp/{t2}/b.txt")).await,
+        (200, "two".into())
+    );
+    // c.txt was never checkpointed; nothing before the first checkpoint, in the future, or
+    // that is not a timestamp exists.
+    assert_eq!(got(format!("/pulp/content/cp/{t2}/c.txt")).await.0, 404);
+    assert_eq!(
+        got("/pulp/content/cp/20000101T000000Z/a.txt".into())
+            .await
+            .0,
+        404
+    );
+    assert_eq!(
+        got("/pulp/content/cp/29991231T000000Z/a.txt".into())
+            .await
+            .0,
+        404
+    );
+    assert_eq!(got("/pulp/content/cp/latest/a.txt".into()).await.0, 404);
+    if t1 != t2 {
+        assert_eq!(got(format!("/pulp/content/cp/{t1}/b.txt")).await.0, 404);
+        assert_eq!(
+            got(format!("/pulp/content/cp/{t1}/a.txt")).await,
+            (200, "one".into())
+        );
+    }
+    // A time after the newest checkpoint redirects to it (or is it, within its second).
+    let now = pith_entities::time::to_checkpoint(pith_entities::time::now_micros());
+    let r = plain
+        .get(s.url(&format!("/pulp/content/cp/{now}/b.txt")))
+        .send()
+        .await
+        .unwrap();
+    if now == t2 {
+        assert_eq!(r.status(), 200);
+    } else {
+        assert_eq!(r.status(), 301);
+        assert_eq!(
+            r.headers()["location"].to_str().unwrap(),
+            format!("/pulp/content/cp/{t2}/b.txt")
+        );
+    }
+
+    // retain_checkpoints = 1 keeps the newest checkpoint only.
+    let (code, t) = s
+        .send(
+            reqwest::Method::PATCH,
+            &repo_href,
+            json!({"retain_checkpoints": 1}),
+        )
+        .await;
+    assert_eq!(code, 202, "{t}");
+    s.finished(t["task"].as_str().unwrap()).await;
+    assert_eq!(
+        s.json(first["pulp_href"].as_str().unwrap()).await.1["checkpoint"],
+        false
+    );
+    assert_eq!(
+        s.json(second["pulp_href"].as_str().unwrap()).await.1["checkpoint"],
+        true
+    );
+}

@@ -34,6 +34,7 @@ pub fn set_field(
         "repository_version" => am.repository_version_id = Set(text(v)),
         "publication" => am.publication_id = Set(text(v)),
         "remote" => am.remote_id = Set(text(v)),
+        "checkpoint" => am.checkpoint = Set(v.as_bool().unwrap_or(false)),
         other => {
             return Err(TaskError::Invalid(format!(
                 "unknown distribution field {other:?}"
@@ -84,6 +85,7 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
         repository_version_id: Set(None),
         publication_id: Set(None),
         remote_id: Set(None),
+        checkpoint: Set(false),
         pulp_created: Set(now),
         pulp_last_updated: Set(now),
         ..Default::default()

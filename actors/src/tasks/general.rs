@@ -94,6 +94,10 @@ pub(super) async fn update(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
             if let Some(keep) = fields.get("retain_repo_versions").and_then(|v| v.as_i64()) {
                 pith_entities::versions::retain(db, &txn, &id, keep).await?;
             }
+            // So does a new `retain_checkpoints`.
+            if fields.contains_key("retain_checkpoints") {
+                pith_entities::publications::retain_checkpoints(db, &txn, &id).await?;
+            }
             txn.commit().await?;
         }
         "core_distribution" => {

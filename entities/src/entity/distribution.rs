@@ -17,6 +17,8 @@ pub struct Model {
     pub publication_id: Option<String>,
     /// The remote of pull-through caching (Pulp's `Distribution.remote`).
     pub remote_id: Option<String>,
+    /// Serves the repository's checkpoint publications, each under its timestamp.
+    pub checkpoint: bool,
     pub pulp_created: i64,
     pub pulp_last_updated: i64,
 }

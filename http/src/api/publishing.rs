@@ -100,12 +100,7 @@ pub async fn list_publications(
                 let ids = pith_entities::publications::with_content(db, &content).await?;
                 q.only(ids);
             }
-            "checkpoint" => match v.as_str() {
-                // Pith makes no checkpoint publications.
-                "true" | "True" | "1" => q.only(Vec::new()),
-                "false" | "False" | "0" => {}
-                _ => return Err(ApiError::field(k, "Must be a valid boolean.")),
-            },
+            "checkpoint" => q.checkpoint = Some(listing::boolean(k, v)?),
             f if f.starts_with("pulp_created") => {
                 let (_, lk) = lookup(f);
                 q.created.extend(listing::time_bounds(k, lk, v)?);
@@ -189,7 +184,9 @@ async fn validate_distribution(
             ("pulp_labels", _) => listing::validate_labels(v).map(|_| v.clone()),
             ("content_guard", Value::Null) => continue,
             ("content_guard", _) => Err("Content guards are not supported by Pith yet.".into()),
-            ("checkpoint", Value::Bool(false) | Value::Null) => continue,
+            ("checkpoint", Value::Bool(_)) => Ok(v.clone()),
+            ("checkpoint", Value::Null) => Ok(json!(false)),
+            ("checkpoint", _) => Err("Must be a valid boolean.".into()),
             // Relational fields take an empty string for null, as DRF's do.
             ("repository" | "repository_version" | "publication", Value::Null) => Ok(Value::Null),
             ("repository" | "repository_version" | "publication", Value::String(h))
@@ -323,6 +320,16 @@ async fn validate_distribution(
             ),
         ));
     }
+    let checkpoint = match out.get("checkpoint") {
+        Some(v) => v.as_bool() == Some(true),
+        None => existing.is_some_and(|e| e.checkpoint),
+    };
+    if checkpoint && set != ["repository"] {
+        return Err(ApiError::field(
+            "non_field_errors",
+            "The 'checkpoint' attribute may only be used with the 'repository' attribute.",
+        ));
+    }
     Ok(out)
 }
 
@@ -384,8 +391,9 @@ pub const PUBLICATION_ORDERABLE: [&str; 2] = ["pk", "pulp_created"];
 pub const DISTRIBUTION_ORDERABLE: [&str; 5] =
     ["pk", "pulp_id", "pulp_created", "name", "base_path"];
 /// Filters of the distribution lists.
-pub const DISTRIBUTION_FILTERS: [&str; 16] = [
+pub const DISTRIBUTION_FILTERS: [&str; 17] = [
     "repository__in",
+    "checkpoint",
     "with_content",
     "pulp_label_select",
     "name",
@@ -447,6 +455,7 @@ pub async fn list_distributions(
                 let content = super::content::content_refs(ctx, name, value).await?;
                 Expr::col("pulp_id").is_in(serving_content(ctx, &content).await?)
             }
+            "checkpoint" => Expr::col("checkpoint").eq(listing::boolean(name, value)?),
             // Applied by `fetch_page_labelled`.
             "pulp_label_select" => continue,
             f => listing::identity_filter_any(f, value, &v3, &own),
@@ -658,7 +667,7 @@ pub async fn publications_json(
             "repository_version": format!("{repo_href}versions/{}/", r.number),
             "repository": repo_href,
             "distributions": by_pub.remove(&r.id).unwrap_or_default(),
-            "checkpoint": false,
+            "checkpoint": r.checkpoint,
         });
         if let (Some(obj), Some(d)) = (j.as_object_mut(), details.remove(&r.id)) {
             obj.extend(d);
@@ -779,7 +788,7 @@ pub async fn distributions_json(
                 "repository": d.repository_id.as_ref().and_then(|r| repos.get(r)),
                 "repository_version": version,
                 "publication": publication,
-                "checkpoint": false,
+                "checkpoint": d.checkpoint,
             });
             if let (Some(obj), Some(own)) = (j.as_object_mut(), details.remove(&d.pulp_id)) {
                 obj.extend(own);

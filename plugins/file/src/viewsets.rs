@@ -449,6 +449,7 @@ pub async fn create_publication(ctx: &Ctx, req: &mut Req) -> Result<Response, Ap
     let mut errs = FieldErrors::default();
     let mut manifest = Some("PULP_MANIFEST".to_owned());
     let (mut repo, mut ver) = (None, None);
+    let mut checkpoint = false;
     for (k, v) in &body {
         match (k.as_str(), v) {
             ("manifest", Value::Null) => manifest = None,
@@ -472,7 +473,9 @@ pub async fn create_publication(ctx: &Ctx, req: &mut Req) -> Result<Response, Ap
                 }
             }
             ("repository" | "repository_version", Value::Null) => {}
-            ("checkpoint", Value::Bool(false)) => {}
+            ("checkpoint", Value::Bool(b)) => checkpoint = *b,
+            ("checkpoint", Value::Null) => {}
+            ("checkpoint", _) => errs.add(k, "Must be a valid boolean."),
             ("manifest" | "repository" | "repository_version", _) => {
                 errs.add(k, "Not a valid string.")
             }
@@ -501,11 +504,17 @@ pub async fn create_publication(ctx: &Ctx, req: &mut Req) -> Result<Response, Ap
                 .ok_or_else(|| ApiError::field("repository", "The repository has no version."))?;
             (r, id)
         }
+        (None, Some(_)) if checkpoint => {
+            return Err(ApiError::field(
+                "non_field_errors",
+                "'checkpoint' may only be used with 'repository'",
+            ));
+        }
         (None, Some((r, id))) => (r, id),
     };
     let spec = TaskSpec {
         name: crate::task_names::PUBLISH.into(),
-        args: json!({ "v3": v3, "repository_version": vid, "manifest": manifest }),
+        args: json!({ "v3": v3, "repository_version": vid, "manifest": manifest, "checkpoint": checkpoint }),
         shared: vec![
             FILE_REPOSITORY.prn(&repo_id),
             pith_http::api::publishing::domain_shared(ctx).await?,

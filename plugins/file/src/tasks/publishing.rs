@@ -9,12 +9,14 @@ use serde_json::Value;
 
 use crate::models::FILE_PUBLICATION;
 
-/// Publishes version `version` (an id) with manifest file name `manifest` (or none).
+/// Publishes version `version` (an id) with manifest file name `manifest` (or none), as one
+/// of the repository's checkpoints if `checkpoint`.
 pub async fn publish_version(
     ctx: &TaskContext,
     v3: &str,
     version_id: &str,
     manifest: Option<&str>,
+    checkpoint: bool,
 ) -> Result<(String, Value), TaskError> {
     let db = &ctx.deps.db;
     let v = version::Entity::find_by_id(version_id.to_owned())
@@ -47,6 +49,7 @@ pub async fn publish_version(
                     .collect(),
             )),
             pass_through: true,
+            checkpoint,
             metadata: manifest_artifact.into_iter().collect(),
             published_artifacts: Vec::new(),
         },
@@ -62,7 +65,7 @@ pub async fn publish_version(
     Ok((id, json))
 }
 
-/// The task body: `{v3, repository_version (id), manifest}`.
+/// The task body: `{v3, repository_version (id), manifest, checkpoint}`.
 pub async fn publish(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     let v3 = ctx
         .args
@@ -81,7 +84,8 @@ pub async fn publish(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
         .get("manifest")
         .and_then(Value::as_str)
         .map(str::to_owned);
-    let (id, json) = publish_version(&ctx, &v3, &vid, manifest.as_deref()).await?;
+    let checkpoint = ctx.args.get("checkpoint").and_then(Value::as_bool) == Some(true);
+    let (id, json) = publish_version(&ctx, &v3, &vid, manifest.as_deref(), checkpoint).await?;
     Ok(TaskOutput {
         result: Some(json),
         created: vec![(FILE_PUBLICATION.href(&v3, &id), FILE_PUBLICATION.prn(&id))],
@@ -99,7 +103,7 @@ pub async fn autopublish(
     let fields = crate::models::repository_fields(&ctx.deps.db, &repo.pulp_id).await?;
     if fields.get("autopublish").and_then(Value::as_bool) == Some(true) {
         let manifest = fields.get("manifest").and_then(Value::as_str);
-        publish_version(ctx, v3, version_id, manifest).await?;
+        publish_version(ctx, v3, version_id, manifest, false).await?;
     }
     Ok(())
 }

@@ -176,7 +176,7 @@ pub async fn synchronize(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     if mirror && let Some(vid) = new_version {
         let name = manifest_name(&r.url);
         let (id, _) =
-            crate::tasks::publishing::publish_version(&ctx, &v3, &vid, Some(name)).await?;
+            crate::tasks::publishing::publish_version(&ctx, &v3, &vid, Some(name), false).await?;
         out.created.push((
             crate::models::FILE_PUBLICATION.href(&v3, &id),
             crate::models::FILE_PUBLICATION.prn(&id),
