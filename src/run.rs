@@ -502,6 +502,9 @@ async fn run_node(
                 distributed_publication_retention: Duration::from_secs_f64(
                     settings.distributed_publication_retention_period.max(0.0),
                 ),
+                envvar_header_allowed_vars: settings
+                    .envvar_header_content_guard_allowed_vars
+                    .clone(),
             };
             if parts.content {
                 // Other nodes' changes to what is served reach this content app at once.

@@ -37,6 +37,9 @@ pub struct Settings {
     pub remote_content_fetch_failure_cooldown: f64,
     /// Seconds a publication a distribution stopped serving is still served from (0: none).
     pub distributed_publication_retention_period: f64,
+    /// Environment variables an `envvar_header` content guard may name (Pulp's
+    /// `ENVVAR_HEADER_CONTENT_GUARD_ALLOWED_VARS`; a list, e.g. `'["CDN_SECRET"]'`).
+    pub envvar_header_content_guard_allowed_vars: Vec<String>,
     /// Upstream downloads the content app runs at once (on-demand content). Pith-specific.
     pub pith_content_fetch_concurrency: u32,
     /// Export traces and metrics over OTLP (`OTEL_EXPORTER_OTLP_*` configure where).
@@ -72,6 +75,7 @@ impl Default for Settings {
             remote_content_fetch_failure_cooldown: 300.0,
             // Pulp's default: three days.
             distributed_publication_retention_period: 3.0 * 24.0 * 3600.0,
+            envvar_header_content_guard_allowed_vars: Vec::new(),
             pith_content_fetch_concurrency: 32,
             otel_enabled: false,
             metrics_enabled: true,
@@ -86,7 +90,7 @@ impl Default for Settings {
     }
 }
 
-const KNOWN: [&str; 20] = [
+const KNOWN: [&str; 21] = [
     "database_url",
     "media_root",
     "content_origin",
@@ -99,6 +103,7 @@ const KNOWN: [&str; 20] = [
     "pith_task_scan_interval",
     "remote_content_fetch_failure_cooldown",
     "distributed_publication_retention_period",
+    "envvar_header_content_guard_allowed_vars",
     "pith_content_fetch_concurrency",
     "otel_enabled",
     "metrics_enabled",

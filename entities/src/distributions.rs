@@ -16,16 +16,18 @@ pub async fn delete(db: &Db, id: &str) -> Result<u64, DbError> {
         .rows_affected())
 }
 
-/// Counts and latest change times of distributions and publications: any create, update or
-/// delete of either changes at least one of them (the content app's index rebuilds on it).
-pub async fn fingerprint(db: &Db) -> Result<[i64; 4], DbError> {
+/// Counts and latest change times of distributions, publications and content guards: any
+/// create, update or delete of one changes at least one of them (the content app's index rebuilds on it).
+pub async fn fingerprint(db: &Db) -> Result<[i64; 6], DbError> {
     let row = db
         .read
         .query_one_raw(db.stmt(
             "SELECT (SELECT COUNT(*) FROM core_distribution) AS a, \
              (SELECT COALESCE(MAX(pulp_last_updated), 0) FROM core_distribution) AS b, \
              (SELECT COUNT(*) FROM core_publication) AS c, \
-             (SELECT COALESCE(MAX(pulp_last_updated), 0) FROM core_publication) AS d",
+             (SELECT COALESCE(MAX(pulp_last_updated), 0) FROM core_publication) AS d, \
+             (SELECT COUNT(*) FROM core_contentguard) AS e, \
+             (SELECT COALESCE(MAX(pulp_last_updated), 0) FROM core_contentguard) AS f",
             vec![],
         ))
         .await?
@@ -35,6 +37,8 @@ pub async fn fingerprint(db: &Db) -> Result<[i64; 4], DbError> {
         row.try_get("", "b")?,
         row.try_get("", "c")?,
         row.try_get("", "d")?,
+        row.try_get("", "e")?,
+        row.try_get("", "f")?,
     ])
 }
 
@@ -59,6 +63,8 @@ pub struct ServingRow {
     pub remote_id: Option<String>,
     /// Serves its repository's checkpoints, each under its timestamp.
     pub checkpoint: bool,
+    /// The content guard asked before serving, if any.
+    pub content_guard_id: Option<String>,
 }
 
 /// Every distribution, as the content app serves them.
@@ -76,7 +82,7 @@ async fn serving_rows(db: &Db, only: Option<&str>) -> Result<Vec<ServingRow>, Db
         .query_all_raw(db.stmt(
             &format!(
                 "SELECT pulp_id, pulp_type, base_path, hidden, publication_id, repository_version_id, repository_id, \
-                 remote_id, checkpoint FROM core_distribution{filter}"
+                 remote_id, checkpoint, content_guard_id FROM core_distribution{filter}"
             ),
             values,
         ))
@@ -93,6 +99,7 @@ async fn serving_rows(db: &Db, only: Option<&str>) -> Result<Vec<ServingRow>, Db
                 repository_id: r.try_get("", "repository_id")?,
                 remote_id: r.try_get("", "remote_id")?,
                 checkpoint: r.try_get("", "checkpoint")?,
+                content_guard_id: r.try_get("", "content_guard_id")?,
             })
         })
         .collect()

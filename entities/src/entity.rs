@@ -2,6 +2,7 @@
 
 pub mod app_status;
 pub mod artifact;
+pub mod content_guard;
 pub mod created_resource;
 pub mod distribution;
 pub mod progress_report;

@@ -11,6 +11,7 @@ pub mod analytics;
 pub mod artifacts;
 pub mod content;
 pub mod content_generation;
+pub mod content_guards;
 pub mod db;
 pub mod detail;
 pub mod distributions;

@@ -2,6 +2,7 @@
 
 pub mod artifacts;
 pub mod content;
+pub mod content_guards;
 pub mod details;
 pub mod orphans;
 pub mod publishing;
@@ -142,9 +143,9 @@ impl pith_actors::tasks::Serializers for TaskSerializers {
                 .one(&db.read)
                 .await?
             {
-                Some(d) => {
-                    Some(publishing::distribution_json(db, types, v3, content_base, &d).await?)
-                }
+                Some(d) => Some(
+                    publishing::distribution_json(db, &self.platform, v3, content_base, &d).await?,
+                ),
                 None => None,
             },
             "core_remote" => match remote::Entity::find_by_id(id.to_owned())
@@ -176,6 +177,6 @@ impl pith_actors::tasks::Serializers for TaskSerializers {
         content_base: &str,
         d: &pith_entities::entity::distribution::Model,
     ) -> Result<Value, pith_entities::DbError> {
-        publishing::distribution_json(&deps.db, &deps.types, v3, content_base, d).await
+        publishing::distribution_json(&deps.db, &self.platform, v3, content_base, d).await
     }
 }

@@ -26,6 +26,9 @@ pub struct HttpConfig {
     /// `DISTRIBUTED_PUBLICATION_RETENTION_PERIOD`: how long a publication a distribution no
     /// longer serves still answers for paths the new one lacks (zero: not at all).
     pub distributed_publication_retention: Duration,
+    /// `ENVVAR_HEADER_CONTENT_GUARD_ALLOWED_VARS`: the environment variables an
+    /// `envvar_header` content guard may compare a header with.
+    pub envvar_header_allowed_vars: Vec<String>,
 }
 
 impl HttpConfig {

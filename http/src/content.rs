@@ -158,6 +158,19 @@ async fn answer(
         below.dedup();
         return Ok(html(req, &req.path, &below, |_| (None, None)));
     };
+    // The guard first, as Pulp asks it: nothing of a guarded distribution (not a redirect,
+    // listing, `HEAD` or on-demand fetch) answers before it permits.
+    if let Some(id) = &d.content_guard_id
+        && let Some(guard) = crate::content_guard::cached(state, &g.guards, id).await?
+        && let Err(reason) = crate::content_guard::permit(state, req, &guard).await?
+    {
+        tracing::debug!(path = %req.path, %reason, "not permitted by the content guard");
+        return Ok(text(
+            StatusCode::FORBIDDEN,
+            "text/plain; charset=utf-8",
+            format!("403: {reason}"),
+        ));
+    }
     if path == d.base_path {
         return Ok(moved(&format!("{}/", req.path)));
     }

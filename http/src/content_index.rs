@@ -10,7 +10,7 @@
 //!
 //! A generation ends when this process changes distributions or publications
 //! ([`pith_entities::content_generation`], checked on every request at the cost of an atomic
-//! load) or when a cheap fingerprint of the distribution and publication tables (counts and
+//! load) or when a cheap fingerprint of the distribution, publication and content guard tables (counts and
 //! latest timestamps, re-read at most once per [`CHECK_INTERVAL`]) shows that another process
 //! did.
 
@@ -54,6 +54,8 @@ pub struct Dist {
     pub remote_id: Option<String>,
     /// Serves its repository's checkpoints under their timestamps ([`crate::checkpoint`]).
     pub checkpoint: bool,
+    /// The content guard asked before anything of it is served.
+    pub content_guard_id: Option<String>,
 }
 
 /// An artifact ready to be served.
@@ -134,7 +136,7 @@ impl Served {
     }
 }
 
-type Fingerprint = [i64; 4];
+type Fingerprint = [i64; 6];
 
 /// One consistent view of the distributions.
 #[derive(Debug)]
@@ -150,6 +152,8 @@ pub struct Generation {
     by_publication: DashMap<String, Arc<Served>>,
     /// Each repository's checkpoints, oldest first, by repository id.
     checkpoints: DashMap<String, Arc<Vec<Checkpoint>>>,
+    /// The content guards distributions name, by id.
+    pub guards: crate::content_guard::GuardCache,
 }
 
 impl Generation {
@@ -245,6 +249,7 @@ impl ContentIndex {
             served: DashMap::new(),
             by_publication: DashMap::new(),
             checkpoints: DashMap::new(),
+            guards: DashMap::new(),
         });
         if let Ok(mut cur) = self.current.write() {
             *cur = Some(g.clone());
@@ -332,6 +337,7 @@ async fn load_dists(db: &Db) -> Result<HashMap<String, Dist>, ApiError> {
             repository_id: r.repository_id,
             remote_id: r.remote_id,
             checkpoint: r.checkpoint,
+            content_guard_id: r.content_guard_id,
         };
         out.insert(d.base_path.clone(), d);
     }
@@ -450,10 +456,11 @@ mod tests {
             repository_id: None,
             remote_id: None,
             checkpoint: false,
+            content_guard_id: None,
         };
         let g = Generation {
             local: 0,
-            fingerprint: [0; 4],
+            fingerprint: [0; 6],
             checked: AtomicU64::new(0),
             dists: [d("x/y"), d("z")]
                 .into_iter()
@@ -462,6 +469,7 @@ mod tests {
             served: DashMap::new(),
             by_publication: DashMap::new(),
             checkpoints: DashMap::new(),
+            guards: DashMap::new(),
         };
         assert_eq!(g.find("x/y/f/g").map(|d| d.id.as_str()), Some("x/y"));
         assert_eq!(g.find("x/y").map(|d| d.id.as_str()), Some("x/y"));

@@ -173,6 +173,36 @@ fn like_escape(s: &str) -> String {
         .replace('_', "\\_")
 }
 
+/// [`text`] with the regular-expression lookups (`regex`, `iregex`), which each backend spells
+/// its own way.
+pub fn text_on(
+    backend: pith_entities::Backend,
+    column: &'static str,
+    lk: &str,
+    value: &str,
+) -> Result<SimpleExpr, ApiError> {
+    match (lk, backend) {
+        ("regex" | "iregex", pith_entities::Backend::Postgres) => Ok(pith_entities::db::condition(
+            backend,
+            &format!("{column} {} ?", if lk == "iregex" { "~*" } else { "~" }),
+            vec![value.into()],
+        )),
+        ("regex" | "iregex", pith_entities::Backend::Sqlite) => {
+            let pattern = if lk == "iregex" {
+                format!("(?i){value}")
+            } else {
+                value.to_owned()
+            };
+            Ok(pith_entities::db::condition(
+                backend,
+                &format!("{column} REGEXP ?"),
+                vec![pattern.into()],
+            ))
+        }
+        _ => text(column, lk, value),
+    }
+}
+
 /// A text lookup on `column`: exact, iexact, contains, icontains, startswith, istartswith,
 /// in (comma list), ne.
 pub fn text(column: &'static str, lk: &str, value: &str) -> Result<SimpleExpr, ApiError> {
@@ -182,9 +212,23 @@ pub fn text(column: &'static str, lk: &str, value: &str) -> Result<SimpleExpr, A
         "exact" => col().eq(value),
         "iexact" => lower().eq(value.to_lowercase()),
         "ne" => col().ne(value),
-        "contains" => col().like(format!("%{}%", like_escape(value))),
+        // Case-sensitive on both backends (SQLite's LIKE ignores ASCII case): `REPLACE` and
+        // `SUBSTR` compare exactly everywhere.
+        "contains" if value.is_empty() => Expr::value(true).eq(true),
+        "contains" => SimpleExpr::from(Func::cust("REPLACE").args([
+            col(),
+            Expr::value(value),
+            Expr::value(""),
+        ]))
+        .ne(col()),
         "icontains" => lower().like(format!("%{}%", like_escape(&value.to_lowercase()))),
-        "startswith" => col().like(format!("{}%", like_escape(value))),
+        "startswith" => SimpleExpr::from(Func::cust("SUBSTR").args([
+            col(),
+            // `integer`, not `bigint`: PostgreSQL has no `substr(text, bigint, bigint)`.
+            Expr::value(1i32),
+            Expr::value(i32::try_from(value.chars().count()).unwrap_or(i32::MAX)),
+        ]))
+        .eq(value),
         "istartswith" => lower().like(format!("{}%", like_escape(&value.to_lowercase()))),
         "in" => col().is_in(split_list(value).collect::<Vec<_>>()),
         other => {
@@ -331,7 +375,7 @@ pub fn identity_filter_any(
     value: &str,
     v3: &str,
     types: &[pith_actors::plugin::Detail],
-) -> SimpleExpr {
+) -> Result<SimpleExpr, ApiError> {
     ids_filter(field, value, |h| id_from_any(v3, types, h))
 }
 
@@ -378,18 +422,63 @@ pub fn identity_filter(
     v3: &str,
     collection: &str,
     prn_type: &str,
-) -> SimpleExpr {
+) -> Result<SimpleExpr, ApiError> {
     ids_filter(field, value, |h| id_from_ref(v3, collection, prn_type, h))
 }
 
-/// `pulp_id__in` takes ids; the others hrefs or PRNs, which `resolve` turns into ids.
-fn ids_filter(field: &str, value: &str, resolve: impl Fn(&str) -> Option<String>) -> SimpleExpr {
+/// `pulp_id__in` takes ids; the others hrefs or PRNs, which `resolve` turns into ids (those of
+/// another type match nothing). A malformed one is refused as Pulp refuses it: every value of
+/// `pulp_id__in` must be a UUID, every href must end in one, every PRN have three parts.
+fn ids_filter(
+    field: &str,
+    value: &str,
+    resolve: impl Fn(&str) -> Option<String>,
+) -> Result<SimpleExpr, ApiError> {
     let ids: Vec<String> = if field == "pulp_id" {
-        split_list(value).collect()
+        let mut ids = Vec::new();
+        for v in split_list(value) {
+            match uuid::Uuid::parse_str(&v) {
+                Ok(u) => ids.push(u.to_string()),
+                Err(_) => return Err(ApiError::field("pulp_id__in", "Enter a valid UUID.")),
+            }
+        }
+        ids
     } else {
-        value.split(',').filter_map(resolve).collect()
+        let only_prn = field == "prn";
+        let mut ids = Vec::new();
+        for v in split_list(value) {
+            check_pk_ref(&v, only_prn).map_err(|m| ApiError::BadRequest(json!([m])))?;
+            ids.extend(resolve(&v));
+        }
+        ids
     };
-    Expr::col("pulp_id").is_in(ids)
+    Ok(Expr::col("pulp_id").is_in(ids))
+}
+
+/// Pulp's `extract_pk` checks: a PRN has three `:`-separated parts, an href's last path
+/// segment is a UUID; `only_prn` refuses hrefs.
+fn check_pk_ref(v: &str, only_prn: bool) -> Result<(), String> {
+    if v.starts_with("prn:") {
+        let parts: Vec<&str> = v.split(':').collect();
+        if parts.len() != 3 {
+            let repr: Vec<String> = parts.iter().map(|p| format!("'{p}'")).collect();
+            return Err(format!("PRN not valid: [{}]", repr.join(", ")));
+        }
+        return Ok(());
+    }
+    if only_prn {
+        return Err(format!("Not a valid PRN: {v}, must start with 'prn:'"));
+    }
+    let path = v.split(['?', '#']).next().unwrap_or("");
+    let path = match path.split_once("://") {
+        Some((_, rest)) => rest.find('/').map_or("", |i| &rest[i..]),
+        None => path,
+    };
+    let last = path.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    match uuid::Uuid::parse_str(last) {
+        Ok(_) => Ok(()),
+        Err(_) => Err(format!("URI not valid: {v}")),
+    }
 }
 
 /// Pulp's `pulp_label_select`: comma-separated terms (`\,` escapes a comma), all of which must

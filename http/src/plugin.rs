@@ -151,6 +151,40 @@ pub type ContentHandler = for<'a> fn(
     >,
 >;
 
+/// A content-guard type (Pulp's `ContentGuard` subclass, its serializer and viewset): core
+/// builds its endpoints, lists it in `contentguards/`, and asks its [`Permit`] before the
+/// content app serves anything of a distribution it guards.
+#[derive(Clone, Copy, Debug)]
+pub struct ContentGuardType {
+    /// Its viewset (`contentguards/<app>/<type>/`).
+    pub viewset: ViewSet,
+    /// Its own fields, in its detail table (none: only `name` and `description`).
+    pub table: Option<pith_entities::detail::DetailTable>,
+    /// The fields of `table` a create must give.
+    pub required: &'static [&'static str],
+    /// It asks other guards, named in its `guards` field (Pulp's composite guard).
+    pub members: bool,
+    /// Its objects get a random secret when created (Pulp's redirect guard signs URLs with it).
+    pub secret: bool,
+    /// Checks a field value beyond its type (Pulp's `validate_<field>`): field, value → the
+    /// message of a refusal.
+    pub validate: Option<ValidateField>,
+    /// Whether a request may have what the guarded distribution serves.
+    pub permit: Permit,
+}
+
+/// A type's check of one field value: field name, value → the message refusing it.
+pub type ValidateField = fn(&crate::HttpState, &str, &Value) -> Result<(), String>;
+
+/// A guard type's decision on one request: `Ok(Err(reason))` refuses it (a 403).
+pub type Permit = for<'a> fn(
+    &'a crate::HttpState,
+    &'a crate::Req,
+    &'a crate::content_guard::Guard,
+) -> std::pin::Pin<
+    Box<dyn std::future::Future<Output = Result<Result<(), String>, crate::ApiError>> + Send + 'a>,
+>;
+
 /// A setting a plugin reads, under Pulp's name (`PYTHON_GROUP_UPLOADS`), set as the
 /// environment variable `PULP_<NAME>` as Pulp's dynaconf reads it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -204,8 +238,8 @@ pub struct Plugin {
     pub settings: &'static [Setting],
     /// Its model permissions (the RBAC layer builds roles and access policies on them).
     pub permissions: &'static [Permission],
-    /// Its content-guard types' viewsets (Pulp's certguard is such a plugin).
-    pub content_guards: Vec<ViewSet>,
+    /// Its content-guard types (Pulp's certguard is such a plugin).
+    pub content_guards: Vec<ContentGuardType>,
 }
 
 impl std::fmt::Debug for Plugin {
@@ -227,6 +261,8 @@ pub struct Core {
     pub serializers: &'static [Serializer],
     /// Core's task bodies.
     pub bodies: TaskBodies,
+    /// Core's content-guard types.
+    pub content_guards: Vec<ContentGuardType>,
 }
 
 impl Core {
@@ -244,6 +280,7 @@ impl Core {
             endpoints: urls::core_endpoints(),
             serializers: crate::openapi::components::SERIALIZERS,
             bodies: pith_actors::tasks::core_bodies(test_tasks),
+            content_guards: crate::content_guard::core_types(),
         }
     }
 }
@@ -275,8 +312,8 @@ pub struct Platform {
     pub settings: std::collections::BTreeMap<&'static str, String>,
     /// Every model permission.
     pub permissions: Vec<Permission>,
-    /// Every content-guard type's viewset.
-    pub content_guards: Vec<ViewSet>,
+    /// Every content-guard type, core's first.
+    pub content_guards: Vec<ContentGuardType>,
 }
 
 impl Platform {
@@ -289,8 +326,9 @@ impl Platform {
         let mut extra = Vec::new();
         let mut bodies = core.bodies;
         let mut migrations = Vec::new();
-        let (mut prefixes, mut distribution_hooks, mut settings, mut permissions, mut guards) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut prefixes, mut distribution_hooks, mut settings, mut permissions) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut guards = core.content_guards;
         let (mut remotes, mut repositories, mut publications, mut distributions) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for p in plugins {
@@ -317,6 +355,12 @@ impl Platform {
             &publications,
             &distributions,
         ));
+        endpoints.extend(urls::content_guard_list());
+        endpoints.extend(
+            guards
+                .iter()
+                .flat_map(|g| urls::content_guard_endpoints(*g)),
+        );
         endpoints.extend(remotes.iter().flat_map(|v| urls::remote_endpoints(*v)));
         endpoints.extend(
             repositories
@@ -379,6 +423,13 @@ impl Platform {
         self.prefixes
             .iter()
             .find(|p| p.service == service && path.starts_with(p.path))
+    }
+
+    /// The content-guard type stored as `pulp_type`.
+    pub fn content_guard(&self, pulp_type: &str) -> Option<&ContentGuardType> {
+        self.content_guards
+            .iter()
+            .find(|g| g.viewset.detail.pulp_type == pulp_type)
     }
 
     /// The content-app hooks of distribution type `pulp_type`, if it declares any.

@@ -7,11 +7,11 @@ use serde_json::json;
 use warp::http::Method as M;
 
 use crate::api::{
-    artifacts, content, orphans, publishing, remotes, repositories as repos, status, tasks,
-    testing, uploads, workers,
+    artifacts, content, content_guards, orphans, publishing, remotes, repositories as repos,
+    status, tasks, testing, uploads, workers,
 };
 use crate::openapi::{Body, filter_param, label, list, op, read, updates};
-use crate::plugin::{RepositoryViewSet, ViewSet};
+use crate::plugin::{ContentGuardType, RepositoryViewSet, ViewSet};
 use crate::router::{Endpoint, handler, template};
 
 const ONE: &[&str] = &["pulp_id"];
@@ -493,6 +493,70 @@ pub fn distribution_endpoints(vs: ViewSet) -> Vec<Endpoint> {
             .on(
                 op(M::DELETE, &format!("{prefix}_delete"), tag).task(),
                 change(M::DELETE),
+            ),
+    ]
+}
+
+/// `contentguards/`: every guard of every type, as the base serializer shows them.
+pub fn content_guard_list() -> Vec<Endpoint> {
+    vec![Endpoint::new("contentguards/").on(
+        list(
+            "contentguards",
+            "Contentguards",
+            "ContentGuardResponse",
+            &content_guards::GENERIC_FILTERS,
+            &content_guards::ORDERABLE,
+        ),
+        handler(|c, r, _| Box::pin(content_guards::list(c, r, None))),
+    )]
+}
+
+/// A content-guard type's endpoints: list, create, show, update, delete (all synchronous).
+pub fn content_guard_endpoints(ty: ContentGuardType) -> Vec<Endpoint> {
+    let vs = ty.viewset;
+    let (prefix, tag, resp) = (vs.prefix(), vs.tag, vs.response());
+    let patched = format!("Patched{}", vs.serializer);
+    let put = op(M::PUT, &format!("{prefix}_update"), tag)
+        .body(vs.serializer, Body::Any)
+        .answers(200, Some(&resp));
+    let patch = op(M::PATCH, &format!("{prefix}_partial_update"), tag)
+        .body(&patched, Body::Any)
+        .answers(200, Some(&resp));
+    vec![
+        Endpoint::new(template(collection(&vs)))
+            .on(
+                list(
+                    &prefix,
+                    tag,
+                    &resp,
+                    &content_guards::FILTERS,
+                    &content_guards::ORDERABLE,
+                ),
+                handler(move |c, r, _| Box::pin(content_guards::list(c, r, Some(ty)))),
+            )
+            .on(
+                op(M::POST, &format!("{prefix}_create"), tag)
+                    .body(vs.serializer, Body::Any)
+                    .answers(201, Some(&resp)),
+                handler(move |c, r, _| Box::pin(content_guards::create(c, r, ty))),
+            ),
+        Endpoint::new(detail(&vs, ""))
+            .href(vs.href_param, ONE)
+            .on(
+                read(&prefix, tag, &resp),
+                handler(move |c, r, i| Box::pin(content_guards::read(c, r, id(i, 0), ty))),
+            )
+            .on(
+                put,
+                handler(move |c, r, i| Box::pin(content_guards::update(c, r, id(i, 0), false, ty))),
+            )
+            .on(
+                patch,
+                handler(move |c, r, i| Box::pin(content_guards::update(c, r, id(i, 0), true, ty))),
+            )
+            .on(
+                op(M::DELETE, &format!("{prefix}_delete"), tag).answers(204, None),
+                handler(move |c, _, i| Box::pin(content_guards::delete(c, id(i, 0), ty))),
             ),
     ]
 }

@@ -250,6 +250,7 @@ async fn node() -> Node {
             max_json_body: 1 << 20,
             fetch_failure_cooldown: Duration::from_secs(300),
             distributed_publication_retention: Duration::ZERO,
+            envvar_header_allowed_vars: Vec::new(),
         },
         platform,
         db: db.clone(),
@@ -344,6 +345,7 @@ async fn distribution_pulling_from(db: &Db, url: &str, policy: &str) -> String {
         publication_id: None,
         remote_id: Some(remote_id),
         checkpoint: false,
+        content_guard_id: None,
         pulp_created: now,
         pulp_last_updated: now,
     }

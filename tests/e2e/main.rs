@@ -5,6 +5,7 @@ mod cli;
 mod clients;
 mod cluster;
 mod content;
+mod content_guards;
 mod distribution;
 mod faults;
 mod fixture;

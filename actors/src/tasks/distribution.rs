@@ -35,6 +35,7 @@ pub fn set_field(
         "publication" => am.publication_id = Set(text(v)),
         "remote" => am.remote_id = Set(text(v)),
         "checkpoint" => am.checkpoint = Set(v.as_bool().unwrap_or(false)),
+        "content_guard" => am.content_guard_id = Set(text(v)),
         other => {
             return Err(TaskError::Invalid(format!(
                 "unknown distribution field {other:?}"
@@ -86,6 +87,7 @@ pub(super) async fn create(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
         publication_id: Set(None),
         remote_id: Set(None),
         checkpoint: Set(false),
+        content_guard_id: Set(None),
         pulp_created: Set(now),
         pulp_last_updated: Set(now),
         ..Default::default()

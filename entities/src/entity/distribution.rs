@@ -19,6 +19,8 @@ pub struct Model {
     pub remote_id: Option<String>,
     /// Serves the repository's checkpoint publications, each under its timestamp.
     pub checkpoint: bool,
+    /// The content guard the content app asks before serving (Pulp's `content_guard`).
+    pub content_guard_id: Option<String>,
     pub pulp_created: i64,
     pub pulp_last_updated: i64,
 }

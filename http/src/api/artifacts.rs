@@ -171,7 +171,7 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
                     .not_in_subquery(used)
                     .and(Expr::col("timestamp_of_interest").lt(cutoff))
             }
-            f => listing::identity_filter(f, value, &v3, "artifacts", "core.artifact"),
+            f => listing::identity_filter(f, value, &v3, "artifacts", "core.artifact")?,
         };
         cond = cond.add(e);
     }

@@ -182,8 +182,7 @@ async fn validate_distribution(
             ("hidden", Value::Bool(_)) => Ok(v.clone()),
             ("hidden", _) => Err("Must be a valid boolean.".into()),
             ("pulp_labels", _) => listing::validate_labels(v).map(|_| v.clone()),
-            ("content_guard", Value::Null) => continue,
-            ("content_guard", _) => Err("Content guards are not supported by Pith yet.".into()),
+            ("content_guard", _) => super::content_guards::reference(ctx, v).await?,
             ("checkpoint", Value::Bool(_)) => Ok(v.clone()),
             ("checkpoint", Value::Null) => Ok(json!(false)),
             ("checkpoint", _) => Err("Must be a valid boolean.".into()),
@@ -458,7 +457,7 @@ pub async fn list_distributions(
             "checkpoint" => Expr::col("checkpoint").eq(listing::boolean(name, value)?),
             // Applied by `fetch_page_labelled`.
             "pulp_label_select" => continue,
-            f => listing::identity_filter_any(f, value, &v3, &own),
+            f => listing::identity_filter_any(f, value, &v3, &own)?,
         };
         cond = cond.add(e);
     }
@@ -467,8 +466,14 @@ pub async fn list_distributions(
             &d.pulp_labels
         })
         .await?;
-    let results =
-        distributions_json(&ctx.state.db, types(ctx), &v3, &content_base(ctx), &rows).await?;
+    let results = distributions_json(
+        &ctx.state.db,
+        &ctx.state.platform,
+        &v3,
+        &content_base(ctx),
+        &rows,
+    )
+    .await?;
     Ok(ok(&listing::page(req, &p, count, results)))
 }
 
@@ -504,7 +509,14 @@ pub async fn read_distribution(
     vs: ViewSet,
 ) -> Result<Response, ApiError> {
     let d = load_distribution(ctx, id, &vs).await?;
-    let j = distribution_json(&ctx.state.db, types(ctx), &ctx.v3(), &content_base(ctx), &d).await?;
+    let j = distribution_json(
+        &ctx.state.db,
+        &ctx.state.platform,
+        &ctx.v3(),
+        &content_base(ctx),
+        &d,
+    )
+    .await?;
     Ok(ok(&listing::select_from_query(j, req)))
 }
 
@@ -556,7 +568,7 @@ pub async fn change_distribution(
         if changed.is_empty() {
             return Ok(ok(&distribution_json(
                 &ctx.state.db,
-                types(ctx),
+                &ctx.state.platform,
                 &ctx.v3(),
                 &content_base(ctx),
                 &d,
@@ -701,15 +713,42 @@ async fn remote_hrefs(
         .collect())
 }
 
+/// The href and PRN of each guard `rows` name (one query).
+async fn guard_refs(
+    db: &Db,
+    platform: &crate::plugin::Platform,
+    v3: &str,
+    rows: &[distribution::Model],
+) -> Result<std::collections::HashMap<String, (String, String)>, DbError> {
+    let ids: Vec<String> = rows
+        .iter()
+        .filter_map(|d| d.content_guard_id.clone())
+        .collect();
+    if ids.is_empty() {
+        return Ok(Default::default());
+    }
+    Ok(pith_entities::content_guards::rows(db, &ids)
+        .await?
+        .into_iter()
+        .filter_map(|g| {
+            let t = platform.content_guard(&g.pulp_type)?.viewset.detail;
+            Some((
+                g.pulp_id.clone(),
+                (t.href(v3, &g.pulp_id), t.prn(&g.pulp_id)),
+            ))
+        })
+        .collect())
+}
+
 /// Pulp's JSON for a distribution; `content_base` is `CONTENT_ORIGIN` + `CONTENT_PATH_PREFIX`.
 pub async fn distribution_json(
     db: &Db,
-    types: &Types,
+    platform: &crate::plugin::Platform,
     v3: &str,
     content_base: &str,
     d: &distribution::Model,
 ) -> Result<Value, DbError> {
-    let mut v = distributions_json(db, types, v3, content_base, std::slice::from_ref(d)).await?;
+    let mut v = distributions_json(db, platform, v3, content_base, std::slice::from_ref(d)).await?;
     v.pop()
         .ok_or_else(|| DbError::Corrupt("no distribution JSON".into()))
 }
@@ -718,12 +757,14 @@ pub async fn distribution_json(
 /// found in one query each.
 pub async fn distributions_json(
     db: &Db,
-    types: &Types,
+    platform: &crate::plugin::Platform,
     v3: &str,
     content_base: &str,
     rows: &[distribution::Model],
 ) -> Result<Vec<Value>, DbError> {
     use pith_entities::sea_orm::{ColumnTrait, QueryFilter};
+    let types = &platform.types;
+    let guards = guard_refs(db, platform, v3, rows).await?;
     let ids: Vec<String> = rows
         .iter()
         .filter_map(|d| d.repository_version_id.clone())
@@ -765,6 +806,7 @@ pub async fn distributions_json(
                 .as_ref()
                 .and_then(|id| versions.get(id).cloned());
             let fixed = d.publication_id.is_some() || d.repository_version_id.is_some();
+            let guard = d.content_guard_id.as_ref().and_then(|g| guards.get(g));
             let own = types.distribution(&d.pulp_type).or(types.distributions.first());
             let publication = d.publication_id.as_ref().map(|p| {
                 match types.publication(&d.pulp_type).or(types.publications.first()) {
@@ -779,8 +821,8 @@ pub async fn distributions_json(
                 "pulp_last_updated": to_rfc3339(d.pulp_last_updated),
                 "base_path": d.base_path,
                 "base_url": format!("{content_base}{}/", d.base_path),
-                "content_guard": null,
-                "content_guard_prn": null,
+                "content_guard": guard.map(|(h, _)| h),
+                "content_guard_prn": guard.map(|(_, p)| p),
                 "no_content_change_since": fixed.then(|| to_rfc3339(d.pulp_last_updated)),
                 "hidden": d.hidden,
                 "pulp_labels": serde_json::from_str::<Value>(&d.pulp_labels).unwrap_or_else(|_| json!({})),

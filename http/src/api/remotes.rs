@@ -464,7 +464,7 @@ fn condition(ctx: &Ctx, p: &listing::ListParams, types: &[Detail]) -> Result<Con
             "name" => listing::text("name", lk, value)?,
             "pulp_last_updated" => listing::time(name, "pulp_last_updated", lk, value)?,
             "pulp_label_select" => continue,
-            f => listing::identity_filter_any(f, value, &v3, types),
+            f => listing::identity_filter_any(f, value, &v3, types)?,
         };
         cond = cond.add(e);
     }

@@ -373,7 +373,7 @@ pub async fn list(
             "retain_repo_versions" => Expr::col("retain_repo_versions").eq(value
                 .parse::<i64>()
                 .map_err(|_| ApiError::field(name, "Enter a number."))?),
-            f => listing::identity_filter_any(f, value, &v3, &types),
+            f => listing::identity_filter_any(f, value, &v3, &types)?,
         };
         cond = cond.add(e);
     }

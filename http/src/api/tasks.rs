@@ -176,7 +176,7 @@ fn condition(ctx: &Ctx, p: &ListParams) -> Result<Condition, ApiError> {
             "exclusive_resources" => res_sub(value, Some(true)),
             "shared_resources" => res_sub(value, Some(false)),
             "pulp_id" | "pulp_href" | "prn" => {
-                listing::identity_filter(field, value, &v3, "tasks", "core.task")
+                listing::identity_filter(field, value, &v3, "tasks", "core.task")?
             }
             _ => {
                 return Err(ApiError::BadRequest(

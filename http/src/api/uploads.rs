@@ -122,7 +122,7 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
                 _ => c.eq(n),
             }
         } else {
-            listing::identity_filter(field, value, &v3, "uploads", "core.upload")
+            listing::identity_filter(field, value, &v3, "uploads", "core.upload")?
         };
         cond = cond.add(e);
     }

@@ -117,7 +117,7 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
                     online()
                 }
             }
-            f => listing::identity_filter(f, value, &v3, "workers", "core.appstatus"),
+            f => listing::identity_filter(f, value, &v3, "workers", "core.appstatus")?,
         };
         cond = cond.add(e);
     }

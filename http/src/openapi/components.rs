@@ -212,6 +212,56 @@ const TASK_STATES: &[&str] = &[
 /// Every serializer the API uses.
 pub const SERIALIZERS: &[Serializer] = &[
     Serializer {
+        name: "ContentGuardResponse",
+        shape: Shape::Response,
+        fields: base![("name", T::Str, REQ), ("description", T::Str, NULL)],
+    },
+    Serializer {
+        name: "RBACContentGuard",
+        shape: Shape::Both,
+        fields: base![
+            ("name", T::Str, REQ),
+            ("description", T::Str, NULL),
+            ("users", T::ObjList, RO),
+            ("groups", T::ObjList, RO),
+        ],
+    },
+    Serializer {
+        name: "ContentRedirectContentGuard",
+        shape: Shape::Both,
+        fields: base![("name", T::Str, REQ), ("description", T::Str, NULL)],
+    },
+    Serializer {
+        name: "HeaderContentGuard",
+        shape: Shape::Both,
+        fields: base![
+            ("name", T::Str, REQ),
+            ("description", T::Str, NULL),
+            ("header_name", T::Str, REQ),
+            ("header_value", T::Str, REQ),
+            ("jq_filter", T::Str, NULL),
+        ],
+    },
+    Serializer {
+        name: "EnvVarHeaderContentGuard",
+        shape: Shape::Both,
+        fields: base![
+            ("name", T::Str, REQ),
+            ("description", T::Str, NULL),
+            ("header_name", T::Str, REQ),
+            ("env_var", T::Str, REQ),
+        ],
+    },
+    Serializer {
+        name: "CompositeContentGuard",
+        shape: Shape::Both,
+        fields: base![
+            ("name", T::Str, REQ),
+            ("description", T::Str, NULL),
+            ("guards", T::UriList, NULL),
+        ],
+    },
+    Serializer {
         name: "AsyncOperationResponse",
         shape: Shape::Response,
         fields: &[("task", T::Uri, REQ)],
