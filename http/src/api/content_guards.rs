@@ -35,23 +35,17 @@ pub const FILTERS: [&str; 13] = [
 ];
 
 /// Filters of the generic `contentguards/` list: those and the type.
-pub const GENERIC_FILTERS: [&str; 15] = [
-    "name",
-    "name__contains",
-    "name__icontains",
-    "name__iexact",
-    "name__in",
-    "name__iregex",
-    "name__istartswith",
-    "name__regex",
-    "name__startswith",
-    "q",
-    "pulp_href__in",
-    "pulp_id__in",
-    "prn__in",
-    "pulp_type",
-    "pulp_type__in",
-];
+pub const GENERIC_FILTERS: [&str; 15] = {
+    let mut all = [""; 15];
+    let mut i = 0;
+    while i < FILTERS.len() {
+        all[i] = FILTERS[i];
+        i += 1;
+    }
+    all[13] = "pulp_type";
+    all[14] = "pulp_type__in";
+    all
+};
 
 /// Orderable fields.
 pub const ORDERABLE: [&str; 7] = [
