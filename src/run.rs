@@ -307,6 +307,13 @@ async fn run_node(
     migration::migrate(&db, platform.migrations.clone())
         .await
         .context("migrating the database")?;
+    if parts.api {
+        // Core's and the plugins' locked roles, exactly as declared (Pulp does it after
+        // migrating).
+        pith_http::api::roles::sync_locked(&db, &platform)
+            .await
+            .map_err(|e| anyhow::anyhow!("creating the locked roles: {e}"))?;
+    }
     let store =
         ArtifactStore::open(settings.media_root(data_dir)).context("opening the artifact store")?;
     if parts.api {

@@ -21,6 +21,7 @@ pub mod lease;
 pub mod migration;
 pub mod nodes;
 pub mod publications;
+pub mod rbac;
 pub mod remotes;
 pub mod repositories;
 pub mod store;

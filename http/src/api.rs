@@ -8,10 +8,12 @@ pub mod orphans;
 pub mod publishing;
 pub mod remotes;
 pub mod repositories;
+pub mod roles;
 pub mod status;
 pub mod tasks;
 pub mod testing;
 pub mod uploads;
+pub mod users;
 pub mod workers;
 
 use std::sync::Arc;

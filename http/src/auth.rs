@@ -92,8 +92,10 @@ impl Auth {
     /// Re-reads users and their hashes.
     pub async fn refresh(&self) -> Result<(), DbError> {
         let rows = user::Entity::find().all(&self.db.read).await?;
+        // Inactive users cannot log in (Django's `ModelBackend`): they are simply not here.
         let map = rows
             .into_iter()
+            .filter(|u| u.is_active)
             .map(|u| {
                 let user = User {
                     id: u.id,

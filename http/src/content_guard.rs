@@ -243,18 +243,28 @@ pub fn core_types() -> Vec<ContentGuardType> {
 
 const DENIED: &str = "Access denied.";
 
-/// `core.rbac`: the request carries the API's credentials of a user who may download what
-/// the guard protects (today: a superuser; roles extend it).
+/// The permission an RBAC guard asks for (model-wide or on the guard).
+pub const DOWNLOAD: &str = "core.download_rbaccontentguard";
+
+/// `core.rbac`: the request carries the API's credentials of a superuser or of a user holding
+/// [`DOWNLOAD`] (through a role of theirs or of a group of theirs, model-wide or on the guard).
 async fn permit_rbac(
     state: &HttpState,
     req: &Req,
-    _guard: &Guard,
+    guard: &Guard,
 ) -> Result<Result<(), String>, ApiError> {
     match state.auth.authenticate(req.header("authorization")).await {
         Ok(u) if u.is_superuser => Ok(Ok(())),
-        Ok(_) => Ok(Err(
-            "You do not have permission to perform this action.".into()
-        )),
+        Ok(u) => {
+            let object = (RBAC.detail.prn_type, guard.id.as_str());
+            let may = pith_entities::rbac::has_permission(&state.db, u.id, DOWNLOAD, Some(object))
+                .await?;
+            Ok(if may {
+                Ok(())
+            } else {
+                Err("You do not have permission to perform this action.".into())
+            })
+        }
         Err(ApiError::Unauthenticated(m)) => Ok(Err(m.into())),
         Err(e) => Err(e),
     }

@@ -205,6 +205,16 @@ pub struct Permission {
     pub description: &'static str,
 }
 
+/// A role core or a plugin declares (Pulp's viewsets' `LOCKED_ROLES`): created at start with
+/// exactly these permissions and not changeable through the API.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct LockedRole {
+    /// `<app>.<name>` (`file.filerepository_owner`).
+    pub name: &'static str,
+    /// Its permissions.
+    pub permissions: &'static [&'static str],
+}
+
 /// Everything one plugin declares.
 pub struct Plugin {
     /// Its `status/` component.
@@ -240,6 +250,8 @@ pub struct Plugin {
     pub permissions: &'static [Permission],
     /// Its content-guard types (Pulp's certguard is such a plugin).
     pub content_guards: Vec<ContentGuardType>,
+    /// Its locked roles.
+    pub roles: &'static [LockedRole],
 }
 
 impl std::fmt::Debug for Plugin {
@@ -263,6 +275,8 @@ pub struct Core {
     pub bodies: TaskBodies,
     /// Core's content-guard types.
     pub content_guards: Vec<ContentGuardType>,
+    /// Core's locked roles.
+    pub roles: &'static [LockedRole],
 }
 
 impl Core {
@@ -281,6 +295,7 @@ impl Core {
             serializers: crate::openapi::components::SERIALIZERS,
             bodies: pith_actors::tasks::core_bodies(test_tasks),
             content_guards: crate::content_guard::core_types(),
+            roles: crate::api::roles::CORE_ROLES,
         }
     }
 }
@@ -314,6 +329,8 @@ pub struct Platform {
     pub permissions: Vec<Permission>,
     /// Every content-guard type, core's first.
     pub content_guards: Vec<ContentGuardType>,
+    /// Every locked role, core's first.
+    pub roles: Vec<LockedRole>,
 }
 
 impl Platform {
@@ -329,6 +346,7 @@ impl Platform {
         let (mut prefixes, mut distribution_hooks, mut settings, mut permissions) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut guards = core.content_guards;
+        let mut roles: Vec<LockedRole> = core.roles.to_vec();
         let (mut remotes, mut repositories, mut publications, mut distributions) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for p in plugins {
@@ -348,6 +366,7 @@ impl Platform {
             settings.extend(p.settings.iter().copied());
             permissions.extend(p.permissions.iter().copied());
             guards.extend(p.content_guards);
+            roles.extend(p.roles.iter().copied());
         }
         endpoints.extend(urls::generic_lists(
             &remotes,
@@ -399,6 +418,7 @@ impl Platform {
                 .collect(),
             permissions,
             content_guards: guards,
+            roles,
         }
     }
 
@@ -516,6 +536,7 @@ mod tests {
                 description: "Can view idx repository",
             }],
             content_guards: Vec::new(),
+            roles: &[],
         }
     }
 

@@ -7,8 +7,8 @@ use serde_json::json;
 use warp::http::Method as M;
 
 use crate::api::{
-    artifacts, content, content_guards, orphans, publishing, remotes, repositories as repos,
-    status, tasks, testing, uploads, workers,
+    artifacts, content, content_guards, orphans, publishing, remotes, repositories as repos, roles,
+    status, tasks, testing, uploads, users, workers,
 };
 use crate::openapi::{Body, filter_param, label, list, op, read, updates};
 use crate::plugin::{ContentGuardType, RepositoryViewSet, ViewSet};
@@ -204,6 +204,218 @@ pub fn core_endpoints() -> Vec<Endpoint> {
         ),
         test,
     ]
+    .into_iter()
+    .chain(rbac_endpoints())
+    .collect()
+}
+
+/// Synchronous list/create and read/update/delete endpoints of one collection (users, groups,
+/// roles): `prefix` names the operations, `detail_param` the href parameter.
+#[allow(clippy::too_many_arguments)]
+fn crud(
+    path: &'static str,
+    prefix: &str,
+    tag: &'static str,
+    serializer: &'static str,
+    detail_param: &'static str,
+    filters: &[&str],
+    orderable: &[&str],
+    h: [crate::router::Handler; 6],
+) -> [Endpoint; 2] {
+    let resp = format!("{serializer}Response");
+    let [list_h, create_h, read_h, put_h, patch_h, delete_h] = h;
+    [
+        Endpoint::new(path)
+            .on(list(prefix, tag, &resp, filters, orderable), list_h)
+            .on(
+                op(M::POST, &format!("{prefix}_create"), tag)
+                    .body(serializer, Body::Any)
+                    .answers(201, Some(&resp)),
+                create_h,
+            ),
+        Endpoint::new(template(format!("{path}{{}}/")))
+            .href(detail_param, ONE)
+            .on(read(prefix, tag, &resp), read_h)
+            .on(
+                op(M::PUT, &format!("{prefix}_update"), tag)
+                    .body(serializer, Body::Any)
+                    .answers(200, Some(&resp)),
+                put_h,
+            )
+            .on(
+                op(M::PATCH, &format!("{prefix}_partial_update"), tag)
+                    .body(&format!("Patched{serializer}"), Body::Any)
+                    .answers(200, Some(&resp)),
+                patch_h,
+            )
+            .on(
+                op(M::DELETE, &format!("{prefix}_delete"), tag).answers(204, None),
+                delete_h,
+            ),
+    ]
+}
+
+/// Role assignments of users or groups: `<collection>/<id>/roles/` and `…/roles/<id>/`.
+fn assignment_endpoints(
+    whose: roles::Whose,
+    prefix: &str,
+    tag: &'static str,
+    param: &'static str,
+    serializer: &'static str,
+) -> [Endpoint; 2] {
+    let resp = format!("{serializer}Response");
+    let collection = if whose == roles::Whose::User {
+        "users"
+    } else {
+        "groups"
+    };
+    let two: &'static [&'static str] = &["id", "pulp_id"];
+    [
+        Endpoint::new(template(format!("{collection}/{{}}/roles/")))
+            .href(param, ONE)
+            .on(
+                list(
+                    prefix,
+                    tag,
+                    &resp,
+                    &[
+                        "role",
+                        "role__in",
+                        "role__contains",
+                        "role__icontains",
+                        "role__startswith",
+                        "content_object",
+                    ],
+                    &["role", "pulp_created", "pk"],
+                ),
+                handler(move |c, r, i| Box::pin(roles::list_assigned(c, r, whose, id(i, 0)))),
+            )
+            .on(
+                op(M::POST, &format!("{prefix}_create"), tag)
+                    .body(serializer, Body::Any)
+                    .answers(201, Some(&resp)),
+                handler(move |c, r, i| Box::pin(roles::assign(c, r, whose, id(i, 0)))),
+            ),
+        Endpoint::new(template(format!("{collection}/{{}}/roles/{{}}/")))
+            .href(
+                if whose == roles::Whose::User {
+                    "auth_users_user_role_href"
+                } else {
+                    "groups_group_role_href"
+                },
+                two,
+            )
+            .on(
+                read(prefix, tag, &resp),
+                handler(move |c, r, i| {
+                    Box::pin(roles::read_assigned(c, r, whose, id(i, 0), id(i, 1)))
+                }),
+            )
+            .on(
+                op(M::DELETE, &format!("{prefix}_delete"), tag).answers(204, None),
+                handler(move |c, _, i| Box::pin(roles::unassign(c, whose, id(i, 0), id(i, 1)))),
+            ),
+    ]
+}
+
+/// Users, groups, their members and roles, and roles.
+fn rbac_endpoints() -> Vec<Endpoint> {
+    let mut out: Vec<Endpoint> = Vec::new();
+    out.extend(crud(
+        "users/",
+        "users",
+        "Users",
+        "User",
+        "auth_user_href",
+        &users::USER_FILTERS,
+        &["username", "id", "pk", "date_joined"],
+        [
+            handler(|c, r, _| Box::pin(users::list(c, r))),
+            handler(|c, r, _| Box::pin(users::create(c, r))),
+            handler(|c, r, i| Box::pin(users::read(c, r, id(i, 0)))),
+            handler(|c, r, i| Box::pin(users::update(c, r, id(i, 0), false))),
+            handler(|c, r, i| Box::pin(users::update(c, r, id(i, 0), true))),
+            handler(|c, _, i| Box::pin(users::delete(c, id(i, 0)))),
+        ],
+    ));
+    out.extend(crud(
+        "groups/",
+        "groups",
+        "Groups",
+        "Group",
+        "group_href",
+        &users::GROUP_FILTERS,
+        &["name", "id", "pk"],
+        [
+            handler(|c, r, _| Box::pin(users::list_groups(c, r))),
+            handler(|c, r, _| Box::pin(users::create_group(c, r))),
+            handler(|c, r, i| Box::pin(users::read_group(c, r, id(i, 0)))),
+            handler(|c, r, i| Box::pin(users::update_group(c, r, id(i, 0), false))),
+            handler(|c, r, i| Box::pin(users::update_group(c, r, id(i, 0), true))),
+            handler(|c, _, i| Box::pin(users::delete_group(c, id(i, 0)))),
+        ],
+    ));
+    out.extend(crud(
+        "roles/",
+        "roles",
+        "Roles",
+        "Role",
+        "role_href",
+        &roles::ROLE_FILTERS,
+        &["name", "pulp_created", "pk"],
+        [
+            handler(|c, r, _| Box::pin(roles::list(c, r))),
+            handler(|c, r, _| Box::pin(roles::create(c, r))),
+            handler(|c, r, i| Box::pin(roles::read(c, r, id(i, 0)))),
+            handler(|c, r, i| Box::pin(roles::update(c, r, id(i, 0), false))),
+            handler(|c, r, i| Box::pin(roles::update(c, r, id(i, 0), true))),
+            handler(|c, _, i| Box::pin(roles::delete(c, id(i, 0)))),
+        ],
+    ));
+    let two: &'static [&'static str] = &["id", "user_id"];
+    out.push(
+        Endpoint::new("groups/{}/users/")
+            .href("group_href", ONE)
+            .on(
+                list(
+                    "groups_users",
+                    "Groups: Users",
+                    "GroupUserResponse",
+                    &[],
+                    &[],
+                ),
+                handler(|c, r, i| Box::pin(users::list_members(c, r, id(i, 0)))),
+            )
+            .on(
+                op(M::POST, "groups_users_create", "Groups: Users")
+                    .body("GroupUser", Body::Any)
+                    .answers(201, Some("GroupUserResponse")),
+                handler(|c, r, i| Box::pin(users::add_member(c, r, id(i, 0)))),
+            ),
+    );
+    out.push(
+        Endpoint::new("groups/{}/users/{}/")
+            .href("groups_user_href", two)
+            .on(
+                op(M::DELETE, "groups_users_delete", "Groups: Users").answers(204, None),
+                handler(|c, _, i| Box::pin(users::remove_member(c, id(i, 0), id(i, 1)))),
+            ),
+    );
+    out.extend(assignment_endpoints(
+        roles::Whose::User,
+        "users_roles",
+        "Users: Roles",
+        "auth_user_href",
+        "UserRole",
+    ));
+    out.extend(assignment_endpoints(
+        roles::Whose::Group,
+        "groups_roles",
+        "Groups: Roles",
+        "group_href",
+        "GroupRole",
+    ));
+    out
 }
 
 /// The generic lists over every type of a master model (`remotes/`, `repositories/`,

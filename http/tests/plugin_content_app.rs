@@ -142,6 +142,7 @@ fn plugin() -> Plugin {
         settings: &[],
         permissions: &[],
         content_guards: Vec::new(),
+        roles: &[],
     }
 }
 

@@ -10,6 +10,11 @@ pub struct Model {
     pub username: String,
     pub password: String,
     pub is_superuser: bool,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+    pub is_staff: bool,
+    pub is_active: bool,
     pub pulp_created: i64,
     pub pulp_last_updated: i64,
 }

@@ -19,6 +19,7 @@ mod m20261202_000003_distribution_remote;
 mod m20261202_000004_distributed_publications;
 mod m20261203_000001_checkpoints;
 mod m20261203_000002_content_guards;
+mod m20261203_000003_users_roles;
 
 /// Core's migrations and those of the running plugins, in one timeline: sorted by name, which
 /// starts with the date (`m20261126_000003_…`), so a plugin's migration runs after every core
@@ -53,6 +54,7 @@ fn core_migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261202_000004_distributed_publications::Migration),
         Box::new(m20261203_000001_checkpoints::Migration),
         Box::new(m20261203_000002_content_guards::Migration),
+        Box::new(m20261203_000003_users_roles::Migration),
     ]
 }
 

@@ -174,6 +174,34 @@ async fn serialize(
             }
         }
     }
+    // Who may download through each RBAC guard: users and groups with a role on it that
+    // grants the download (superusers are not listed, as in Pulp).
+    let mut downloaders: std::collections::HashMap<String, (Value, Value)> = Default::default();
+    let rbac = crate::content_guard::RBAC.detail;
+    for r in rows
+        .iter()
+        .filter(|r| !generic && r.pulp_type == rbac.pulp_type)
+    {
+        let (users, groups) = pith_entities::rbac::holders_on(
+            db,
+            crate::content_guard::DOWNLOAD,
+            (rbac.prn_type, &r.pulp_id),
+        )
+        .await?;
+        let mut u = Vec::new();
+        for id in users {
+            if let Some(row) = super::users::user_row(ctx, id).await? {
+                u.push(json!({"username": row.username, "pulp_href": format!("{v3}users/{id}/"), "prn": format!("prn:auth.user:{id}")}));
+            }
+        }
+        let mut g = Vec::new();
+        for id in groups {
+            if let Some(row) = pith_entities::rbac::group(db, id).await? {
+                g.push(json!({"name": row.name, "pulp_href": format!("{v3}groups/{id}/"), "prn": format!("prn:core.group:{id}")}));
+            }
+        }
+        downloaders.insert(r.pulp_id.clone(), (json!(u), json!(g)));
+    }
     let member_rows = {
         let all: Vec<String> = members.values().flatten().cloned().collect();
         pith_entities::content_guards::rows(db, &all).await?
@@ -211,11 +239,9 @@ async fn serialize(
                         .collect();
                     obj.insert("guards".into(), json!(hrefs));
                 }
-                // Who may download through an RBAC guard comes from roles (none yet besides
-                // superusers, whom Pulp does not list).
-                if t.viewset.detail.pulp_type == crate::content_guard::RBAC.detail.pulp_type {
-                    obj.insert("users".into(), json!([]));
-                    obj.insert("groups".into(), json!([]));
+                if let Some((users, groups)) = downloaders.remove(&r.pulp_id) {
+                    obj.insert("users".into(), users);
+                    obj.insert("groups".into(), groups);
                 }
             }
             j

@@ -212,6 +212,78 @@ const TASK_STATES: &[&str] = &[
 /// Every serializer the API uses.
 pub const SERIALIZERS: &[Serializer] = &[
     Serializer {
+        name: "User",
+        shape: Shape::Both,
+        fields: &[
+            ("pulp_href", T::Uri, RO),
+            ("prn", T::Str, RO),
+            ("id", T::Int, RO),
+            ("username", T::Str, REQ),
+            ("password", T::Str, WO | NULL),
+            ("first_name", T::Str, 0),
+            ("last_name", T::Str, 0),
+            ("email", T::Str, 0),
+            ("is_staff", T::Bool, 0),
+            ("is_active", T::Bool, 0),
+            ("date_joined", T::Time, RO),
+            ("groups", T::ObjList, RO),
+            ("hidden_fields", T::ObjList, RO),
+        ],
+    },
+    Serializer {
+        name: "Group",
+        shape: Shape::Both,
+        fields: &[
+            ("pulp_href", T::Uri, RO),
+            ("prn", T::Str, RO),
+            ("id", T::Int, RO),
+            ("name", T::Str, REQ),
+        ],
+    },
+    Serializer {
+        name: "GroupUser",
+        shape: Shape::Both,
+        fields: &[
+            ("username", T::Str, REQ),
+            ("pulp_href", T::Uri, RO),
+            ("prn", T::Str, RO),
+        ],
+    },
+    Serializer {
+        name: "Role",
+        shape: Shape::Both,
+        fields: base![
+            ("name", T::Str, REQ),
+            ("description", T::Str, NULL),
+            ("permissions", T::StrList, REQ),
+            ("locked", T::Bool, RO),
+        ],
+    },
+    Serializer {
+        name: "UserRole",
+        shape: Shape::Both,
+        fields: base![
+            ("role", T::Str, REQ),
+            ("content_object", T::Str, REQ | NULL),
+            ("content_object_prn", T::Str, RO | NULL),
+            ("description", T::Str, RO | NULL),
+            ("permissions", T::StrList, RO),
+            ("domain", T::Uri, NULL),
+        ],
+    },
+    Serializer {
+        name: "GroupRole",
+        shape: Shape::Both,
+        fields: base![
+            ("role", T::Str, REQ),
+            ("content_object", T::Str, REQ | NULL),
+            ("content_object_prn", T::Str, RO | NULL),
+            ("description", T::Str, RO | NULL),
+            ("permissions", T::StrList, RO),
+            ("domain", T::Uri, NULL),
+        ],
+    },
+    Serializer {
         name: "ContentGuardResponse",
         shape: Shape::Response,
         fields: base![("name", T::Str, REQ), ("description", T::Str, NULL)],

@@ -44,6 +44,7 @@ pub fn plugin() -> Plugin {
         settings: &[],
         permissions: models::PERMISSIONS,
         content_guards: Vec::new(),
+        roles: models::ROLES,
     }
 }
 

@@ -401,3 +401,84 @@ pub const PERMISSIONS: &[Permission] = &[
         "Can manage roles on file distributions",
     ),
 ];
+
+/// pulp_file's locked roles (its viewsets' `LOCKED_ROLES`).
+pub const ROLES: &[pith_http::plugin::LockedRole] = {
+    use pith_http::plugin::LockedRole as R;
+    &[
+        R {
+            name: "file.filerepository_creator",
+            permissions: &["file.add_filerepository"],
+        },
+        R {
+            name: "file.filerepository_owner",
+            permissions: &[
+                "file.view_filerepository",
+                "file.change_filerepository",
+                "file.delete_filerepository",
+                "file.modify_filerepository",
+                "file.sync_filerepository",
+                "file.manage_roles_filerepository",
+                "file.repair_filerepository",
+            ],
+        },
+        R {
+            name: "file.filerepository_viewer",
+            permissions: &["file.view_filerepository"],
+        },
+        R {
+            name: "file.fileremote_creator",
+            permissions: &["file.add_fileremote"],
+        },
+        R {
+            name: "file.fileremote_owner",
+            permissions: &[
+                "file.view_fileremote",
+                "file.change_fileremote",
+                "file.delete_fileremote",
+                "file.manage_roles_fileremote",
+            ],
+        },
+        R {
+            name: "file.fileremote_viewer",
+            permissions: &["file.view_fileremote"],
+        },
+        R {
+            name: "file.filepublication_creator",
+            permissions: &["file.add_filepublication"],
+        },
+        R {
+            name: "file.filepublication_owner",
+            permissions: &[
+                "file.view_filepublication",
+                "file.delete_filepublication",
+                "file.manage_roles_filepublication",
+            ],
+        },
+        R {
+            name: "file.filepublication_viewer",
+            permissions: &["file.view_filepublication"],
+        },
+        R {
+            name: "file.filedistribution_creator",
+            permissions: &["file.add_filedistribution"],
+        },
+        R {
+            name: "file.filedistribution_owner",
+            permissions: &[
+                "file.view_filedistribution",
+                "file.change_filedistribution",
+                "file.delete_filedistribution",
+                "file.manage_roles_filedistribution",
+            ],
+        },
+        R {
+            name: "file.filedistribution_viewer",
+            permissions: &["file.view_filedistribution"],
+        },
+        R {
+            name: "file.file_uploader",
+            permissions: &["file.upload_files"],
+        },
+    ]
+};

@@ -1,0 +1,649 @@
+//! `roles/` and the roles given to users and groups (`users/<id>/roles/`,
+//! `groups/<id>/roles/`), Pulp's `RoleViewSet`, `UserRoleViewSet` and `GroupRoleViewSet`.
+//! Locked roles are declared by core and the plugins ([`crate::plugin::LockedRole`]) and
+//! made exactly so at start ([`sync_locked`]).
+
+use pith_actors::plugin::Detail;
+use pith_entities::rbac::{self, Holder, Role};
+use pith_entities::time::to_rfc3339;
+use serde_json::{Map, Value, json};
+use warp::http::StatusCode;
+
+use super::{Ctx, ok};
+use crate::error::FieldErrors;
+use crate::listing;
+use crate::plugin::{LockedRole, Platform};
+use crate::request::{Response, empty, json as json_resp};
+use crate::{ApiError, Req};
+
+/// Core's locked roles (pulpcore's viewsets' `LOCKED_ROLES`, for the models Pith has).
+pub const CORE_ROLES: &[LockedRole] = &[
+    LockedRole {
+        name: "core.task_owner",
+        permissions: &[
+            "core.view_task",
+            "core.view_task_profile_artifacts",
+            "core.change_task",
+            "core.delete_task",
+            "core.manage_roles_task",
+        ],
+    },
+    LockedRole {
+        name: "core.task_viewer",
+        permissions: &["core.view_task"],
+    },
+    LockedRole {
+        name: "core.task_user_dispatcher",
+        permissions: &["core.add_task"],
+    },
+    LockedRole {
+        name: "core.content_labeler",
+        permissions: &["core.manage_content_labels"],
+    },
+    LockedRole {
+        name: "core.upload_creator",
+        permissions: &["core.add_upload"],
+    },
+    LockedRole {
+        name: "core.upload_owner",
+        permissions: &[
+            "core.view_upload",
+            "core.change_upload",
+            "core.delete_upload",
+            "core.manage_roles_upload",
+        ],
+    },
+    LockedRole {
+        name: "core.upload_viewer",
+        permissions: &["core.view_upload"],
+    },
+    LockedRole {
+        name: "core.group_creator",
+        permissions: &["core.add_group"],
+    },
+    LockedRole {
+        name: "core.group_owner",
+        permissions: &[
+            "core.view_group",
+            "core.change_group",
+            "core.delete_group",
+            "core.manage_roles_group",
+        ],
+    },
+    LockedRole {
+        name: "core.group_viewer",
+        permissions: &["core.view_group"],
+    },
+    LockedRole {
+        name: "core.rbaccontentguard_creator",
+        permissions: &["core.add_rbaccontentguard"],
+    },
+    LockedRole {
+        name: "core.rbaccontentguard_owner",
+        permissions: &[
+            "core.view_rbaccontentguard",
+            "core.change_rbaccontentguard",
+            "core.delete_rbaccontentguard",
+            "core.manage_roles_rbaccontentguard",
+        ],
+    },
+    LockedRole {
+        name: "core.rbaccontentguard_viewer",
+        permissions: &["core.view_rbaccontentguard"],
+    },
+    LockedRole {
+        name: "core.rbaccontentguard_downloader",
+        permissions: &["core.download_rbaccontentguard"],
+    },
+    LockedRole {
+        name: "core.contentredirectcontentguard_creator",
+        permissions: &["core.add_contentredirectcontentguard"],
+    },
+    LockedRole {
+        name: "core.contentredirectcontentguard_owner",
+        permissions: &[
+            "core.view_contentredirectcontentguard",
+            "core.change_contentredirectcontentguard",
+            "core.delete_contentredirectcontentguard",
+            "core.manage_roles_contentredirectcontentguard",
+        ],
+    },
+    LockedRole {
+        name: "core.contentredirectcontentguard_viewer",
+        permissions: &["core.view_contentredirectcontentguard"],
+    },
+    LockedRole {
+        name: "core.headercontentguard_creator",
+        permissions: &["core.add_headercontentguard"],
+    },
+    LockedRole {
+        name: "core.headercontentguard_owner",
+        permissions: &[
+            "core.view_headercontentguard",
+            "core.change_headercontentguard",
+            "core.delete_headercontentguard",
+            "core.manage_roles_headercontentguard",
+        ],
+    },
+    LockedRole {
+        name: "core.headercontentguard_viewer",
+        permissions: &["core.view_headercontentguard"],
+    },
+    LockedRole {
+        name: "core.envvarheadercontentguard_creator",
+        permissions: &["core.add_envvarheadercontentguard"],
+    },
+    LockedRole {
+        name: "core.envvarheadercontentguard_owner",
+        permissions: &[
+            "core.view_envvarheadercontentguard",
+            "core.change_envvarheadercontentguard",
+            "core.delete_envvarheadercontentguard",
+            "core.manage_roles_envvarheadercontentguard",
+        ],
+    },
+    LockedRole {
+        name: "core.envvarheadercontentguard_viewer",
+        permissions: &["core.view_envvarheadercontentguard"],
+    },
+    LockedRole {
+        name: "core.compositecontentguard_creator",
+        permissions: &["core.add_compositecontentguard"],
+    },
+    LockedRole {
+        name: "core.compositecontentguard_owner",
+        permissions: &[
+            "core.view_compositecontentguard",
+            "core.change_compositecontentguard",
+            "core.delete_compositecontentguard",
+            "core.manage_roles_compositecontentguard",
+        ],
+    },
+    LockedRole {
+        name: "core.compositecontentguard_viewer",
+        permissions: &["core.view_compositecontentguard"],
+    },
+];
+
+/// Makes every declared locked role exactly what it declares (run at start, after migrating).
+pub async fn sync_locked(db: &pith_entities::Db, platform: &Platform) -> Result<(), ApiError> {
+    let declared: Vec<(&str, Option<&str>, Vec<String>)> = platform
+        .roles
+        .iter()
+        .map(|r| {
+            (
+                r.name,
+                None,
+                r.permissions.iter().map(|p| (*p).to_owned()).collect(),
+            )
+        })
+        .collect();
+    Ok(rbac::sync_locked(db, &declared).await?)
+}
+
+/// The models objects of which roles may be given on: every declared type and core's own.
+fn object_types(ctx: &Ctx) -> Vec<Detail> {
+    let p = &ctx.state.platform;
+    let t = &p.types;
+    let mut all: Vec<Detail> = t.remotes.clone();
+    all.extend(t.repositories.iter().map(|r| r.detail));
+    all.extend(t.publications.iter().copied());
+    all.extend(t.distributions.iter().copied());
+    all.extend(p.content_guards.iter().map(|g| g.viewset.detail));
+    all.extend([
+        Detail {
+            pulp_type: "core.task",
+            collection: "tasks",
+            prn_type: "core.task",
+            model: "Task",
+        },
+        Detail {
+            pulp_type: "core.upload",
+            collection: "uploads",
+            prn_type: "core.upload",
+            model: "Upload",
+        },
+    ]);
+    all
+}
+
+/// The object an href or PRN names: its PRN type and id.
+fn object_of(ctx: &Ctx, value: &str) -> Option<(String, String)> {
+    let v3 = ctx.v3();
+    object_types(ctx).into_iter().find_map(|t| {
+        listing::id_from_ref(&v3, t.collection, t.prn_type, value)
+            .map(|id| (t.prn_type.to_owned(), id))
+    })
+}
+
+fn object_href(ctx: &Ctx, prn_type: &str, id: &str) -> Option<String> {
+    object_types(ctx)
+        .into_iter()
+        .find(|t| t.prn_type == prn_type)
+        .map(|t| t.href(&ctx.v3(), id))
+}
+
+fn role_json(ctx: &Ctx, r: &Role) -> Value {
+    json!({
+        "pulp_href": format!("{}roles/{}/", ctx.v3(), r.id),
+        "prn": format!("prn:core.role:{}", r.id),
+        "pulp_created": to_rfc3339(r.created),
+        "pulp_last_updated": to_rfc3339(r.updated),
+        "name": r.name,
+        "description": r.description,
+        "permissions": r.permissions,
+        "locked": r.locked,
+    })
+}
+
+/// Filters of `roles/`.
+pub const ROLE_FILTERS: [&str; 8] = [
+    "name",
+    "name__contains",
+    "name__icontains",
+    "name__in",
+    "name__startswith",
+    "locked",
+    "contains_permission",
+    "for_object_type",
+];
+
+/// `GET roles/`.
+pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
+    let p = listing::parse(req, &ROLE_FILTERS, &["name", "pulp_created", "pk"])?;
+    let mut all = rbac::roles(&ctx.state.db, None).await?;
+    for (k, v) in &p.filters {
+        let keep: Box<dyn Fn(&Role) -> bool> = match k.as_str() {
+            "name" => Box::new(move |r| r.name == *v),
+            "name__contains" => Box::new(move |r| r.name.contains(v.as_str())),
+            "name__icontains" => {
+                let v = v.to_lowercase();
+                Box::new(move |r| r.name.to_lowercase().contains(&v))
+            }
+            "name__startswith" => Box::new(move |r| r.name.starts_with(v.as_str())),
+            "name__in" => Box::new(move |r| v.split(',').any(|n| n.trim() == r.name)),
+            "locked" => {
+                let b = listing::boolean(k, v)?;
+                Box::new(move |r| r.locked == b)
+            }
+            "contains_permission" => Box::new(move |r| {
+                v.split(',')
+                    .any(|p| r.permissions.iter().any(|q| q == p.trim()))
+            }),
+            _ => {
+                // `for_object_type`: roles with a permission on that model (`file.filerepository`).
+                let model = v
+                    .trim_end_matches('/')
+                    .rsplit('/')
+                    .next()
+                    .unwrap_or("")
+                    .to_owned();
+                Box::new(move |r| {
+                    r.permissions
+                        .iter()
+                        .any(|q| q.ends_with(&format!("_{model}")))
+                })
+            }
+        };
+        all.retain(|r| keep(r));
+    }
+    if p.ordering.iter().any(|(f, d)| f == "name" && *d) {
+        all.reverse();
+    }
+    let count = all.len() as u64;
+    let page: Vec<Value> = all
+        .iter()
+        .skip(p.offset as usize)
+        .take(p.limit as usize)
+        .map(|r| role_json(ctx, r))
+        .collect();
+    Ok(ok(&listing::page(req, &p, count, page)))
+}
+
+async fn load(ctx: &Ctx, id: &str) -> Result<Role, ApiError> {
+    let id = super::parse_id(id, "Role")?.to_string();
+    rbac::roles(&ctx.state.db, None)
+        .await?
+        .into_iter()
+        .find(|r| r.id == id)
+        .ok_or_else(|| ApiError::not_found("Role"))
+}
+
+/// `GET roles/<id>/`.
+pub async fn read(ctx: &Ctx, req: &Req, id: &str) -> Result<Response, ApiError> {
+    let r = load(ctx, id).await?;
+    Ok(ok(&listing::select_from_query(role_json(ctx, &r), req)))
+}
+
+/// The permissions every plugin and core declare, plus those of the locked roles.
+fn known_permissions(ctx: &Ctx) -> Vec<&'static str> {
+    let p = &ctx.state.platform;
+    let mut all: Vec<&'static str> = p.permissions.iter().map(|x| x.name).collect();
+    all.extend(p.roles.iter().flat_map(|r| r.permissions.iter().copied()));
+    all
+}
+
+async fn validate_role(
+    ctx: &Ctx,
+    body: &Map<String, Value>,
+    existing: Option<&Role>,
+    partial: bool,
+) -> Result<(String, Option<String>, Vec<String>), ApiError> {
+    let mut errs = FieldErrors::default();
+    let mut name = existing.map(|r| r.name.clone());
+    let mut description = existing.and_then(|r| r.description.clone());
+    let mut perms = existing.map(|r| r.permissions.clone()).unwrap_or_default();
+    let known = known_permissions(ctx);
+    for (k, v) in body {
+        match (k.as_str(), v) {
+            ("name", Value::String(s)) if !s.trim().is_empty() => name = Some(s.trim().to_owned()),
+            ("name", _) => errs.add(k, "This field may not be blank."),
+            ("description", Value::String(s)) => description = Some(s.clone()),
+            ("description", Value::Null) => description = None,
+            ("permissions", Value::Array(a)) => {
+                perms = Vec::new();
+                for p in a {
+                    match p.as_str() {
+                        Some(p) if known.contains(&p) => perms.push(p.to_owned()),
+                        Some(p) => errs.add(k, format!("Permission {p} does not exist.")),
+                        None => errs.add(k, "Not a valid string."),
+                    }
+                }
+            }
+            ("permissions", _) => errs.add(k, "Expected a list of items."),
+            _ => errs.add(k, "Unexpected field"),
+        }
+    }
+    if !partial {
+        for f in ["name", "permissions"] {
+            if !body.contains_key(f) {
+                errs.add(f, "This field is required.");
+            }
+        }
+    }
+    if let Some(n) = &name {
+        let taken = rbac::roles(&ctx.state.db, Some(std::slice::from_ref(n)))
+            .await?
+            .into_iter()
+            .any(|r| Some(&r.id) != existing.map(|e| &e.id));
+        if taken {
+            errs.add("name", "This field must be unique.");
+        }
+    }
+    errs.into_result()?;
+    perms.sort();
+    perms.dedup();
+    Ok((name.unwrap_or_default(), description, perms))
+}
+
+/// `POST roles/`: a custom role (201).
+pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let (name, description, perms) = validate_role(ctx, &body, None, false).await?;
+    let id = rbac::save_role(
+        &ctx.state.db,
+        None,
+        &name,
+        description.as_deref(),
+        false,
+        &perms,
+    )
+    .await?;
+    Ok(json_resp(
+        StatusCode::CREATED,
+        &role_json(ctx, &load(ctx, &id).await?),
+    ))
+}
+
+/// `PUT`/`PATCH roles/<id>/` (a locked role is refused).
+pub async fn update(
+    ctx: &Ctx,
+    req: &mut Req,
+    id: &str,
+    partial: bool,
+) -> Result<Response, ApiError> {
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let r = load(ctx, id).await?;
+    if r.locked {
+        return Err(ApiError::Forbidden);
+    }
+    let (name, description, perms) = validate_role(ctx, &body, Some(&r), partial).await?;
+    rbac::save_role(
+        &ctx.state.db,
+        Some(&r.id),
+        &name,
+        description.as_deref(),
+        false,
+        &perms,
+    )
+    .await?;
+    Ok(ok(&role_json(ctx, &load(ctx, id).await?)))
+}
+
+/// `DELETE roles/<id>/` (a locked role is refused).
+pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
+    let r = load(ctx, id).await?;
+    if r.locked {
+        return Err(ApiError::Forbidden);
+    }
+    rbac::delete_role(&ctx.state.db, &r.id).await?;
+    Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// Whose roles a path names: `users/<id>/roles/` or `groups/<id>/roles/`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Whose {
+    /// A user's.
+    User,
+    /// A group's.
+    Group,
+}
+
+impl Whose {
+    fn collection(self) -> &'static str {
+        match self {
+            Whose::User => "users",
+            Whose::Group => "groups",
+        }
+    }
+}
+
+async fn holder(ctx: &Ctx, whose: Whose, id: &str) -> Result<Holder, ApiError> {
+    let (model, n) = match whose {
+        Whose::User => ("User", id.parse::<i64>().ok()),
+        Whose::Group => ("Group", id.parse::<i64>().ok()),
+    };
+    let n = n.ok_or_else(|| ApiError::not_found(model))?;
+    let exists = match whose {
+        Whose::User => super::users::user_row(ctx, n).await?.is_some(),
+        Whose::Group => rbac::group(&ctx.state.db, n).await?.is_some(),
+    };
+    if !exists {
+        return Err(ApiError::not_found(model));
+    }
+    Ok(match whose {
+        Whose::User => Holder::User(n),
+        Whose::Group => Holder::Group(n),
+    })
+}
+
+fn assignment_json(
+    ctx: &Ctx,
+    whose: Whose,
+    who: &str,
+    a: &rbac::Assignment,
+    roles: &[Role],
+) -> Value {
+    let role = roles.iter().find(|r| r.name == a.role);
+    let (href, prn) = match &a.object {
+        Some((t, id)) => (object_href(ctx, t, id), Some(format!("prn:{t}:{id}"))),
+        None => (None, None),
+    };
+    json!({
+        "pulp_href": format!("{}{}/{who}/roles/{}/", ctx.v3(), whose.collection(), a.id),
+        "prn": format!("prn:core.{}role:{}", if whose == Whose::User { "user" } else { "group" }, a.id),
+        "pulp_created": to_rfc3339(a.created),
+        "pulp_last_updated": to_rfc3339(a.created),
+        "role": a.role,
+        "content_object": href,
+        "content_object_prn": prn,
+        "description": role.and_then(|r| r.description.clone()),
+        "permissions": role.map(|r| r.permissions.clone()).unwrap_or_default(),
+        "domain": null,
+    })
+}
+
+/// `GET users/<id>/roles/`, `GET groups/<id>/roles/`.
+pub async fn list_assigned(
+    ctx: &Ctx,
+    req: &Req,
+    whose: Whose,
+    who: &str,
+) -> Result<Response, ApiError> {
+    let p = listing::parse(
+        req,
+        &[
+            "role",
+            "role__in",
+            "role__contains",
+            "role__icontains",
+            "role__startswith",
+            "content_object",
+        ],
+        &["role", "pulp_created", "pk"],
+    )?;
+    let h = holder(ctx, whose, who).await?;
+    let mut all = rbac::assignments(&ctx.state.db, h).await?;
+    for (k, v) in &p.filters {
+        match k.as_str() {
+            "role" => all.retain(|a| a.role == *v),
+            "role__in" => all.retain(|a| v.split(',').any(|r| r.trim() == a.role)),
+            "role__contains" => all.retain(|a| a.role.contains(v.as_str())),
+            "role__icontains" => all.retain(|a| a.role.to_lowercase().contains(&v.to_lowercase())),
+            "role__startswith" => all.retain(|a| a.role.starts_with(v.as_str())),
+            _ if v == "null" => all.retain(|a| a.object.is_none()),
+            _ => {
+                let o = object_of(ctx, v);
+                all.retain(|a| a.object == o);
+            }
+        }
+    }
+    let roles = rbac::roles(&ctx.state.db, None).await?;
+    let count = all.len() as u64;
+    let page = all
+        .iter()
+        .skip(p.offset as usize)
+        .take(p.limit as usize)
+        .map(|a| assignment_json(ctx, whose, who, a, &roles))
+        .collect();
+    Ok(ok(&listing::page(req, &p, count, page)))
+}
+
+/// `POST users/<id>/roles/ {"role", "content_object", "domain"}` (201).
+pub async fn assign(
+    ctx: &Ctx,
+    req: &mut Req,
+    whose: Whose,
+    who: &str,
+) -> Result<Response, ApiError> {
+    let h = holder(ctx, whose, who).await?;
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let mut errs = FieldErrors::default();
+    let mut role = None;
+    let mut object = None;
+    for (k, v) in &body {
+        match (k.as_str(), v) {
+            ("role", Value::String(name)) => {
+                match rbac::roles(&ctx.state.db, Some(std::slice::from_ref(name)))
+                    .await?
+                    .pop()
+                {
+                    Some(r) => role = Some(r),
+                    None => errs.add(k, format!("Object with name={name} does not exist.")),
+                }
+            }
+            ("role", _) => errs.add(k, "Not a valid string."),
+            ("content_object", Value::Null) => {}
+            ("content_object", Value::String(h)) => match object_of(ctx, h) {
+                Some(o) => object = Some(o),
+                None => errs.add(k, "Invalid value for content_object."),
+            },
+            ("content_object", _) => errs.add(k, "Not a valid string."),
+            ("domain", Value::Null) => {}
+            ("domain", _) => errs.add(k, "Domains are not enabled."),
+            _ => errs.add(k, "Unexpected field"),
+        }
+    }
+    if !body.contains_key("role") {
+        errs.add("role", "This field is required.");
+    }
+    if !body.contains_key("content_object") {
+        errs.add("content_object", "This field is required.");
+    }
+    errs.into_result()?;
+    let Some(role) = role else {
+        return Err(ApiError::field("role", "This field is required."));
+    };
+    let target = object.as_ref().map(|(t, i)| (t.as_str(), i.as_str()));
+    let Some(id) = rbac::assign(&ctx.state.db, h, &role.id, target).await? else {
+        return Err(ApiError::field(
+            "non_field_errors",
+            "The role is already assigned to this user.".replace(
+                "user",
+                if whose == Whose::User {
+                    "user"
+                } else {
+                    "group"
+                },
+            ),
+        ));
+    };
+    let a = rbac::assignments(&ctx.state.db, h)
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| ApiError::Internal("assignment vanished".into()))?;
+    Ok(json_resp(
+        StatusCode::CREATED,
+        &assignment_json(ctx, whose, who, &a, std::slice::from_ref(&role)),
+    ))
+}
+
+/// `GET users/<id>/roles/<role_id>/`.
+pub async fn read_assigned(
+    ctx: &Ctx,
+    req: &Req,
+    whose: Whose,
+    who: &str,
+    id: &str,
+) -> Result<Response, ApiError> {
+    let h = holder(ctx, whose, who).await?;
+    let model = if whose == Whose::User {
+        "UserRole"
+    } else {
+        "GroupRole"
+    };
+    let a = rbac::assignments(&ctx.state.db, h)
+        .await?
+        .into_iter()
+        .find(|a| a.id == id)
+        .ok_or_else(|| ApiError::not_found(model))?;
+    let roles = rbac::roles(&ctx.state.db, Some(std::slice::from_ref(&a.role))).await?;
+    Ok(ok(&listing::select_from_query(
+        assignment_json(ctx, whose, who, &a, &roles),
+        req,
+    )))
+}
+
+/// `DELETE users/<id>/roles/<role_id>/` (204).
+pub async fn unassign(ctx: &Ctx, whose: Whose, who: &str, id: &str) -> Result<Response, ApiError> {
+    let h = holder(ctx, whose, who).await?;
+    if !rbac::unassign(&ctx.state.db, h, id).await? {
+        return Err(ApiError::not_found(if whose == Whose::User {
+            "UserRole"
+        } else {
+            "GroupRole"
+        }));
+    }
+    Ok(empty(StatusCode::NO_CONTENT))
+}
