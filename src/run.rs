@@ -539,6 +539,7 @@ async fn run_node(
                 tasking,
                 store: store.clone(),
                 auth,
+                policies: Default::default(),
                 parts,
                 content_index: Default::default(),
                 fetchers,
@@ -551,6 +552,12 @@ async fn run_node(
                     .filter(|t| t.tracing)
                     .map(|_| Arc::new(crate::telemetry::link_trace) as pith_http::TraceParent),
             });
+            if parts.api {
+                // The viewsets' default access policies (customized ones stay as they are).
+                pith_http::api::access_policies::seed(&state)
+                    .await
+                    .map_err(|e| anyhow::anyhow!("storing the access policies: {e}"))?;
+            }
             let refresher = state.clone();
             tokio::spawn(async move {
                 loop {

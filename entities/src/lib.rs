@@ -7,6 +7,7 @@
 //!   and sorts the same way on SQLite (which has no timestamp type) and PostgreSQL;
 //! - nothing uses arrays or hstore: a task's resources live in `core_taskresource`.
 
+pub mod access_policies;
 pub mod analytics;
 pub mod artifacts;
 pub mod content;

@@ -1,5 +1,6 @@
 //! REST API handlers, one module per resource.
 
+pub mod access_policies;
 pub mod artifacts;
 pub mod content;
 pub mod content_guards;
@@ -34,6 +35,28 @@ pub struct Ctx {
     pub user: Option<User>,
     /// The request's correlation id (stored as tasks' `logging_cid`).
     pub cid: String,
+    /// What lists and reads of the viewset may show this user (its policy's scoping).
+    pub scope: Scope,
+}
+
+/// The objects of a scoped viewset a user may see (Pulp's `scope_queryset`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// All of them (a superuser, a holder of the model-wide view permission, or a viewset
+    /// without scoping).
+    All,
+    /// Only these ids (those the user holds the view permission on).
+    Only(Vec<String>),
+}
+
+impl Scope {
+    /// Whether object `id` is visible.
+    pub fn sees(&self, id: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Only(ids) => ids.iter().any(|i| i == id),
+        }
+    }
 }
 
 impl Ctx {

@@ -37,6 +37,8 @@ pub struct User {
     pub username: String,
     /// Superusers pass every permission check.
     pub is_superuser: bool,
+    /// Staff (the `staff` principal of access policies).
+    pub is_staff: bool,
 }
 
 #[derive(Clone, Debug)]
@@ -101,6 +103,7 @@ impl Auth {
                     id: u.id,
                     username: u.username.clone(),
                     is_superuser: u.is_superuser,
+                    is_staff: u.is_staff,
                 };
                 (
                     u.username,

@@ -8,6 +8,7 @@
 //! times down.
 //! Domain errors become Pulp's JSON shapes in one place, [`error`].
 
+pub mod access_policy;
 pub mod api;
 pub mod auth;
 pub mod checkpoint;
@@ -66,6 +67,8 @@ pub struct HttpState {
     pub store: ArtifactStore,
     /// Basic auth with its cache.
     pub auth: Auth,
+    /// The viewsets' access policies, as stored.
+    pub policies: access_policy::Policies,
     /// What this process serves.
     pub parts: Parts,
     /// The content app's in-memory index.

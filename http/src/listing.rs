@@ -158,6 +158,14 @@ pub fn lookup(name: &str) -> (&str, &str) {
     }
 }
 
+/// `cond` narrowed to what the user may see (the viewset policy's queryset scoping).
+pub fn scoped(cond: Condition, scope: &crate::api::Scope) -> Condition {
+    match scope {
+        crate::api::Scope::All => cond,
+        crate::api::Scope::Only(ids) => cond.add(Expr::col("pulp_id").is_in(ids.clone())),
+    }
+}
+
 /// A boolean filter's value, as django-filter's `BooleanFilter` reads it.
 pub fn boolean(name: &str, value: &str) -> Result<bool, ApiError> {
     match value {

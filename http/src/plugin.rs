@@ -252,6 +252,8 @@ pub struct Plugin {
     pub content_guards: Vec<ContentGuardType>,
     /// Its locked roles.
     pub roles: &'static [LockedRole],
+    /// Its viewsets' default access policies.
+    pub access_policies: &'static [crate::access_policy::ViewSetPolicy],
 }
 
 impl std::fmt::Debug for Plugin {
@@ -277,6 +279,8 @@ pub struct Core {
     pub content_guards: Vec<ContentGuardType>,
     /// Core's locked roles.
     pub roles: &'static [LockedRole],
+    /// Core's viewsets' default access policies.
+    pub access_policies: &'static [crate::access_policy::ViewSetPolicy],
 }
 
 impl Core {
@@ -296,6 +300,7 @@ impl Core {
             bodies: pith_actors::tasks::core_bodies(test_tasks),
             content_guards: crate::content_guard::core_types(),
             roles: crate::api::roles::CORE_ROLES,
+            access_policies: crate::api::access_policies::CORE_POLICIES,
         }
     }
 }
@@ -331,6 +336,8 @@ pub struct Platform {
     pub content_guards: Vec<ContentGuardType>,
     /// Every locked role, core's first.
     pub roles: Vec<LockedRole>,
+    /// Every viewset's default access policy.
+    pub access_policies: Vec<crate::access_policy::ViewSetPolicy>,
 }
 
 impl Platform {
@@ -347,6 +354,7 @@ impl Platform {
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut guards = core.content_guards;
         let mut roles: Vec<LockedRole> = core.roles.to_vec();
+        let mut policies = core.access_policies.to_vec();
         let (mut remotes, mut repositories, mut publications, mut distributions) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         for p in plugins {
@@ -367,6 +375,7 @@ impl Platform {
             permissions.extend(p.permissions.iter().copied());
             guards.extend(p.content_guards);
             roles.extend(p.roles.iter().copied());
+            policies.extend(p.access_policies.iter().copied());
         }
         endpoints.extend(urls::generic_lists(
             &remotes,
@@ -419,6 +428,7 @@ impl Platform {
             permissions,
             content_guards: guards,
             roles,
+            access_policies: policies,
         }
     }
 
@@ -537,6 +547,7 @@ mod tests {
             }],
             content_guards: Vec::new(),
             roles: &[],
+            access_policies: &[],
         }
     }
 

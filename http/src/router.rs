@@ -124,6 +124,7 @@ async fn route(
             state: state.clone(),
             user,
             cid: cid.to_owned(),
+            scope: crate::api::Scope::All,
         };
         admin_only(&ctx)?;
         let rest = req.path[p.path.len()..].to_owned();
@@ -162,10 +163,11 @@ async fn route(
     } else {
         Some(state.auth.authenticate(req.header("authorization")).await?)
     };
-    let ctx = Ctx {
+    let mut ctx = Ctx {
         state: state.clone(),
         user,
         cid: cid.to_owned(),
+        scope: crate::api::Scope::All,
     };
     let want = if req.method == Method::HEAD {
         Method::GET
@@ -175,13 +177,23 @@ async fn route(
     let Some(operation) = endpoint.operations.iter().find(|o| o.op.method == want) else {
         return Err(ApiError::MethodNotAllowed(req.method.to_string()));
     };
-    admin_only(&ctx)?;
+    match endpoint.policy {
+        Some(viewset) if !endpoint.open => {
+            crate::api::access_policies::authorize(
+                &mut ctx,
+                req.method.as_str(),
+                viewset,
+                &operation.op.id,
+                &ids,
+            )
+            .await?
+        }
+        _ => admin_only(&ctx)?,
+    }
     (operation.handler)(&ctx, req, &ids).await
 }
 
-/// Pulp's answer for a view without an access policy: only superusers pass. No viewset has a
-/// policy of its own yet, so this holds for every authenticated endpoint: a user other than a
-/// superuser is refused everything but downloads their roles allow (RBAC content guards).
+/// Pulp's answer for a view without an access policy: only superusers pass.
 fn admin_only(ctx: &Ctx) -> Result<(), ApiError> {
     match &ctx.user {
         Some(u) if !u.is_superuser => Err(ApiError::Forbidden),
@@ -238,6 +250,8 @@ pub struct Endpoint {
     pub test_only: bool,
     /// Its methods (HEAD goes with GET).
     pub operations: Vec<Operation>,
+    /// The viewset whose access policy decides its requests (`None`: superusers only).
+    pub policy: Option<&'static str>,
 }
 
 impl Endpoint {
@@ -249,7 +263,14 @@ impl Endpoint {
             href: None,
             test_only: false,
             operations: Vec::new(),
+            policy: None,
         }
+    }
+
+    /// Decided by viewset `name`'s access policy.
+    pub fn policy(mut self, name: &'static str) -> Endpoint {
+        self.policy = Some(name);
+        self
     }
 
     /// With the href parameter of a path with ids.

@@ -104,6 +104,7 @@ pub fn core_endpoints() -> Vec<Endpoint> {
             handler(|c, r, i| Box::pin(workers::read(c, r, id(i, 0)))),
         ),
         Endpoint::new("artifacts/")
+            .policy("artifacts")
             .on(
                 list(
                     "artifacts",
@@ -121,6 +122,7 @@ pub fn core_endpoints() -> Vec<Endpoint> {
                 handler(|c, r, _| Box::pin(artifacts::create(c, r))),
             ),
         Endpoint::new("artifacts/{}/")
+            .policy("artifacts")
             .href("artifact_href", ONE)
             .on(
                 read("artifacts", "Artifacts", "ArtifactResponse"),
@@ -161,6 +163,7 @@ pub fn core_endpoints() -> Vec<Endpoint> {
             handler(|c, r, _| Box::pin(repos::list_versions(c, r, None))),
         ),
         Endpoint::new("uploads/")
+            .policy("uploads")
             .on(
                 list(
                     "uploads",
@@ -178,6 +181,7 @@ pub fn core_endpoints() -> Vec<Endpoint> {
                 handler(|c, r, _| Box::pin(uploads::create(c, r))),
             ),
         Endpoint::new("uploads/{}/")
+            .policy("uploads")
             .href("upload_href", ONE)
             .on(
                 read("uploads", "Uploads", "UploadDetailResponse"),
@@ -196,7 +200,17 @@ pub fn core_endpoints() -> Vec<Endpoint> {
                 op(M::DELETE, "uploads_delete", "Uploads").answers(204, None),
                 handler(|c, _, i| Box::pin(uploads::delete(c, id(i, 0)))),
             ),
-        Endpoint::new("uploads/{}/commit/").href("upload_href", ONE).on(
+        Endpoint::new("uploads/{}/my_permissions/")
+            .href("upload_href", ONE)
+            .policy("uploads")
+            .on(
+                op(M::GET, "uploads_my_permissions", "Uploads")
+                    .answers(200, Some("MyPermissionsResponse")),
+                handler(|c, _, i| {
+                    Box::pin(crate::api::access_policies::my_permissions(c, "uploads", id(i, 0)))
+                }),
+            ),
+        Endpoint::new("uploads/{}/commit/").href("upload_href", ONE).policy("uploads").on(
             op(M::POST, "uploads_commit", "Uploads")
                 .body("UploadCommit", Body::Any)
                 .task(),
@@ -399,6 +413,53 @@ fn rbac_endpoints() -> Vec<Endpoint> {
             .on(
                 op(M::DELETE, "groups_users_delete", "Groups: Users").answers(204, None),
                 handler(|c, _, i| Box::pin(users::remove_member(c, id(i, 0), id(i, 1)))),
+            ),
+    );
+    out.push(Endpoint::new("access_policies/").on(
+        list(
+            "access_policies",
+            "Access_Policies",
+            "AccessPolicyResponse",
+            &crate::api::access_policies::FILTERS,
+            &["viewset_name", "pulp_created", "pk"],
+        ),
+        handler(|c, r, _| Box::pin(crate::api::access_policies::list(c, r))),
+    ));
+    out.push(
+        Endpoint::new("access_policies/{}/")
+            .href("access_policy_href", ONE)
+            .on(
+                read("access_policies", "Access_Policies", "AccessPolicyResponse"),
+                handler(|c, r, i| Box::pin(crate::api::access_policies::read(c, r, id(i, 0)))),
+            )
+            .on(
+                op(M::PUT, "access_policies_update", "Access_Policies")
+                    .body("AccessPolicy", Body::Any)
+                    .answers(200, Some("AccessPolicyResponse")),
+                handler(|c, r, i| {
+                    Box::pin(crate::api::access_policies::update(c, r, id(i, 0), false))
+                }),
+            )
+            .on(
+                op(
+                    M::PATCH,
+                    "access_policies_partial_update",
+                    "Access_Policies",
+                )
+                .body("PatchedAccessPolicy", Body::Any)
+                .answers(200, Some("AccessPolicyResponse")),
+                handler(|c, r, i| {
+                    Box::pin(crate::api::access_policies::update(c, r, id(i, 0), true))
+                }),
+            ),
+    );
+    out.push(
+        Endpoint::new("access_policies/{}/reset/")
+            .href("access_policy_href", ONE)
+            .on(
+                op(M::POST, "access_policies_reset", "Access_Policies")
+                    .answers(200, Some("AccessPolicyResponse")),
+                handler(|c, _, i| Box::pin(crate::api::access_policies::reset(c, id(i, 0)))),
             ),
     );
     out.extend(assignment_endpoints(

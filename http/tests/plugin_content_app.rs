@@ -143,6 +143,7 @@ fn plugin() -> Plugin {
         permissions: &[],
         content_guards: Vec::new(),
         roles: &[],
+        access_policies: &[],
     }
 }
 
@@ -258,6 +259,7 @@ async fn node() -> Node {
         tasking: Tasking::new(deps, identity, "api-test".into()),
         store,
         auth: pith_http::auth::Auth::new(db.clone()),
+        policies: Default::default(),
         parts: Parts {
             api: true,
             content: true,

@@ -11,6 +11,7 @@ mod faults;
 mod fixture;
 mod on_demand;
 mod pg;
+mod rbac;
 mod remotes;
 mod repositories;
 mod support;

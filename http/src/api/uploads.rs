@@ -93,6 +93,7 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
     };
     let db = &ctx.state.db;
     pith_entities::uploads::create(db, &u.pulp_id, size, now).await?;
+    super::access_policies::created(ctx, "uploads", &u.pulp_id).await?;
     let v3 = ctx.v3();
     let mut resp = json_resp(StatusCode::CREATED, &serialize(&v3, &u, None));
     if let Ok(h) = HeaderValue::from_str(&href(&v3, &u.pulp_id)) {
@@ -126,6 +127,7 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
         };
         cond = cond.add(e);
     }
+    let cond = listing::scoped(cond, &ctx.scope);
     let (count, rows) = listing::fetch_page::<upload::Entity>(&ctx.state.db.read, cond, &p).await?;
     let results = rows.iter().map(|u| serialize(&v3, u, None)).collect();
     Ok(ok(&listing::page(req, &p, count, results)))

@@ -212,6 +212,23 @@ const TASK_STATES: &[&str] = &[
 /// Every serializer the API uses.
 pub const SERIALIZERS: &[Serializer] = &[
     Serializer {
+        name: "AccessPolicy",
+        shape: Shape::Both,
+        fields: base![
+            ("permissions_assignment", T::ObjList, 0),
+            ("creation_hooks", T::ObjList, 0),
+            ("statements", T::ObjList, REQ),
+            ("viewset_name", T::Str, RO),
+            ("customized", T::Bool, RO),
+            ("queryset_scoping", T::Obj, NULL),
+        ],
+    },
+    Serializer {
+        name: "MyPermissionsResponse",
+        shape: Shape::Response,
+        fields: &[("permissions", T::StrList, REQ)],
+    },
+    Serializer {
         name: "User",
         shape: Shape::Both,
         fields: &[

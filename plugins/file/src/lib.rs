@@ -45,6 +45,7 @@ pub fn plugin() -> Plugin {
         permissions: models::PERMISSIONS,
         content_guards: Vec::new(),
         roles: models::ROLES,
+        access_policies: &[],
     }
 }
 

@@ -1,0 +1,372 @@
+//! Users, groups, roles and access policies end to end: what a user other than a superuser
+//! may do, decided by roles and the viewsets' policies, on the next request after a change.
+
+use reqwest::Method;
+use serde_json::{Value, json};
+
+use crate::both_backends;
+use crate::content_guards::{created, task};
+use crate::fixture::Fixture;
+use crate::support::{Env, PASSWORD};
+
+both_backends!(users_roles_and_rbac_downloads);
+
+/// Users, groups and roles through the API: a new user may do nothing an access policy does
+/// not allow (no viewset has one of its own yet: only superusers pass), downloads through an
+/// RBAC guard once a role on it (theirs or their group's) allows, and every change applies to
+/// the next request.
+async fn users_roles_and_rbac_downloads(env: Env) {
+    let s = env.start(&[]);
+    let fx = Fixture::start().await;
+    fx.publish(&[("a.txt", b"for downloaders".to_vec())]);
+    let (_, remote) = s
+        .send(
+            Method::POST,
+            "/pulp/api/v3/remotes/file/file/",
+            json!({"name": "u", "url": fx.manifest_url()}),
+        )
+        .await;
+    let (_, repo) = s
+        .send(
+            Method::POST,
+            "/pulp/api/v3/repositories/file/file/",
+            json!({"name": "u", "remote": remote["pulp_href"], "autopublish": true}),
+        )
+        .await;
+    let repo_href = repo["pulp_href"].as_str().unwrap().to_owned();
+    task(&s, Method::POST, &format!("{repo_href}sync/"), json!({})).await;
+    let guard = created(&s, "rbac", json!({"name": "dl"})).await;
+    task(
+        &s,
+        Method::POST,
+        "/pulp/api/v3/distributions/file/file/",
+        json!({"name": "u", "base_path": "u", "repository": repo_href, "content_guard": guard["pulp_href"]}),
+    )
+    .await;
+
+    // Users: validation, hidden password, no superuser powers.
+    let (code, e) = s
+        .send(
+            Method::POST,
+            "/pulp/api/v3/users/",
+            json!({"username": "bad name!", "password": "123"}),
+        )
+        .await;
+    assert_eq!(code, 400, "{e}");
+    assert!(
+        e["username"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("Enter a valid username")
+    );
+    assert_eq!(e["password"].as_array().unwrap().len(), 2, "{e}");
+    let (code, user) = s
+        .send(
+            Method::POST,
+            "/pulp/api/v3/users/",
+            json!({"username": "alice", "password": "alice-pass-1"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{user}");
+    assert!(user.get("password").is_none());
+    assert_eq!(
+        user["hidden_fields"],
+        json!([{"name": "password", "is_set": true}])
+    );
+    let user_href = user["pulp_href"].as_str().unwrap().to_owned();
+    let (code, _) = s
+        .send(
+            Method::POST,
+            "/pulp/api/v3/users/",
+            json!({"username": "alice"}),
+        )
+        .await;
+    assert_eq!(code, 400);
+
+    let c = reqwest::Client::new();
+    let as_alice = |pw: &'static str| {
+        let c = c.clone();
+        let url = s.url("/pulp/api/v3/repositories/");
+        async move {
+            c.get(url)
+                .basic_auth("alice", Some(pw))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    let file = s.url("/pulp/content/u/a.txt");
+    let download = |pw: &'static str| {
+        let (c, file) = (c.clone(), file.clone());
+        async move {
+            c.get(file)
+                .basic_auth("alice", Some(pw))
+                .send()
+                .await
+                .unwrap()
+                .status()
+                .as_u16()
+        }
+    };
+    assert_eq!(as_alice("alice-pass-1").await, 403);
+    assert_eq!(as_alice("wrong").await, 401);
+    assert_eq!(download("alice-pass-1").await, 403);
+
+    // Locked roles exist; one on the guard lets alice download, and only through that guard.
+    let (_, roles) = s
+        .json("/pulp/api/v3/roles/?name=core.rbaccontentguard_downloader")
+        .await;
+    assert_eq!(roles["results"][0]["locked"], true, "{roles}");
+    assert_eq!(
+        roles["results"][0]["permissions"],
+        json!(["core.download_rbaccontentguard"])
+    );
+    let (code, a) = s
+        .send(
+            Method::POST,
+            &format!("{user_href}roles/"),
+            json!({"role": "core.rbaccontentguard_downloader", "content_object": guard["pulp_href"]}),
+        )
+        .await;
+    assert_eq!(code, 201, "{a}");
+    assert_eq!(a["content_object"], guard["pulp_href"]);
+    assert_eq!(download("alice-pass-1").await, 200);
+    let (_, g) = s.json(guard["pulp_href"].as_str().unwrap()).await;
+    assert_eq!(g["users"][0]["username"], "alice", "{g}");
+    let r = s
+        .client
+        .delete(s.url(a["pulp_href"].as_str().unwrap()))
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(download("alice-pass-1").await, 403);
+
+    // Through a group, model-wide.
+    let (_, group) = s
+        .send(
+            Method::POST,
+            "/pulp/api/v3/groups/",
+            json!({"name": "readers"}),
+        )
+        .await;
+    let group_href = group["pulp_href"].as_str().unwrap().to_owned();
+    let (code, _) = s
+        .send(
+            Method::POST,
+            &format!("{group_href}users/"),
+            json!({"username": "alice"}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    let (code, _) = s
+        .send(
+            Method::POST,
+            &format!("{group_href}roles/"),
+            json!({"role": "core.rbaccontentguard_downloader", "content_object": null}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    assert_eq!(download("alice-pass-1").await, 200);
+    assert_eq!(s.json(&user_href).await.1["groups"][0]["name"], "readers");
+
+    // A custom role; a locked one cannot change.
+    let (code, custom) = s
+        .send(
+            Method::POST,
+            "/pulp/api/v3/roles/",
+            json!({"name": "my.downloader", "permissions": ["core.download_rbaccontentguard"]}),
+        )
+        .await;
+    assert_eq!((code, &custom["locked"]), (201, &json!(false)), "{custom}");
+    let (code, _) = s
+        .send(
+            Method::PATCH,
+            roles["results"][0]["pulp_href"].as_str().unwrap(),
+            json!({"permissions": []}),
+        )
+        .await;
+    assert_eq!(code, 403);
+    let (code, e) = s
+        .send(
+            Method::POST,
+            "/pulp/api/v3/roles/",
+            json!({"name": "x", "permissions": ["no.such_perm"]}),
+        )
+        .await;
+    assert_eq!(code, 400, "{e}");
+
+    // Password changes and deactivation apply to the next request.
+    let (code, _) = s
+        .send(
+            Method::PATCH,
+            &user_href,
+            json!({"password": "alice-pass-2"}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(download("alice-pass-1").await, 403);
+    assert_eq!(download("alice-pass-2").await, 200);
+    let (code, _) = s
+        .send(Method::PATCH, &user_href, json!({"is_active": false}))
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(as_alice("alice-pass-2").await, 401);
+    assert_eq!(download("alice-pass-2").await, 403);
+    let r = s
+        .client
+        .delete(s.url(&user_href))
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(s.json(&user_href).await.0, 404);
+}
+
+both_backends!(access_policies_decide_and_scope);
+
+/// Uploads under Pulp's default policy: creating needs `core.add_upload`, the creator owns
+/// what they create, lists and reads show only what the user may view (404 otherwise);
+/// artifacts cannot be deleted through the API, even by a superuser; a customized policy
+/// applies at once and `reset/` restores the default.
+async fn access_policies_decide_and_scope(env: Env) {
+    let s = env.start(&[]);
+    for (name, pw) in [("ann", "ann-pass-1234"), ("bob", "bob-pass-1234")] {
+        let (code, u) = s
+            .send(
+                Method::POST,
+                "/pulp/api/v3/users/",
+                json!({"username": name, "password": pw}),
+            )
+            .await;
+        assert_eq!(code, 201, "{u}");
+        if name == "ann" {
+            let (code, a) = s
+                .send(
+                    Method::POST,
+                    &format!("{}roles/", u["pulp_href"].as_str().unwrap()),
+                    json!({"role": "core.upload_creator", "content_object": null}),
+                )
+                .await;
+            assert_eq!(code, 201, "{a}");
+        }
+    }
+    let c = reqwest::Client::new();
+    let call = |user: &'static str, pw: &'static str, m: Method, path: String, body: Value| {
+        let (c, url) = (c.clone(), s.url(&path));
+        async move {
+            let r = c
+                .request(m, url)
+                .basic_auth(user, Some(pw))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let code = r.status().as_u16();
+            (code, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let ann = |m, p: &str, b| call("ann", "ann-pass-1234", m, p.to_owned(), b);
+    let bob = |m, p: &str, b| call("bob", "bob-pass-1234", m, p.to_owned(), b);
+
+    let (code, up) = ann(Method::POST, "/pulp/api/v3/uploads/", json!({"size": 10})).await;
+    assert_eq!(code, 201, "{up}");
+    let href = up["pulp_href"].as_str().unwrap().to_owned();
+    assert_eq!(
+        bob(Method::POST, "/pulp/api/v3/uploads/", json!({"size": 10}))
+            .await
+            .0,
+        403
+    );
+    assert_eq!(ann(Method::GET, &href, Value::Null).await.0, 200);
+    assert_eq!(bob(Method::GET, &href, Value::Null).await.0, 404);
+    assert_eq!(bob(Method::DELETE, &href, Value::Null).await.0, 404);
+    assert_eq!(
+        ann(Method::GET, "/pulp/api/v3/uploads/", Value::Null)
+            .await
+            .1["count"],
+        1
+    );
+    assert_eq!(
+        bob(Method::GET, "/pulp/api/v3/uploads/", Value::Null)
+            .await
+            .1["count"],
+        0
+    );
+    let (_, mine) = ann(Method::GET, &format!("{href}my_permissions/"), Value::Null).await;
+    assert_eq!(
+        mine["permissions"],
+        json!([
+            "core.change_upload",
+            "core.delete_upload",
+            "core.manage_roles_upload",
+            "core.view_upload"
+        ])
+    );
+    // The admin sees everything, and still may not delete an artifact.
+    assert_eq!(s.json("/pulp/api/v3/uploads/").await.1["count"], 1);
+    let r = s
+        .client
+        .delete(s.url(&format!("/pulp/api/v3/artifacts/{}/", uuid::Uuid::nil())))
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 403);
+    let (_, policies) = s
+        .json("/pulp/api/v3/access_policies/?viewset_name=uploads")
+        .await;
+    let policy = policies["results"][0].clone();
+    assert_eq!(policy["customized"], false, "{policies}");
+
+    // Customized: nobody but superusers lists uploads; reset brings the default back.
+    let policy_href = policy["pulp_href"].as_str().unwrap().to_owned();
+    let (code, p) = s
+        .send(
+            Method::PATCH,
+            &policy_href,
+            json!({"statements": [{"action": ["list"], "principal": "admin", "effect": "allow"}]}),
+        )
+        .await;
+    assert_eq!((code, &p["customized"]), (200, &json!(true)), "{p}");
+    assert_eq!(
+        ann(Method::GET, "/pulp/api/v3/uploads/", Value::Null)
+            .await
+            .0,
+        403
+    );
+    let (code, p) = s
+        .send(Method::POST, &format!("{policy_href}reset/"), json!({}))
+        .await;
+    assert_eq!((code, &p["customized"]), (200, &json!(false)), "{p}");
+    assert_eq!(ann(Method::DELETE, &href, Value::Null).await.0, 204);
+    // Deny wins over allow.
+    let (code, _) = s
+        .send(
+            Method::PATCH,
+            &policy_href,
+            json!({"statements": [
+                {"action": ["list"], "principal": "authenticated", "effect": "allow"},
+                {"action": ["list"], "principal": "id:0", "effect": "deny"},
+                {"action": ["list"], "principal": "authenticated", "effect": "deny",
+                 "condition": "has_model_perms:core.add_upload"}]}),
+        )
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!(
+        ann(Method::GET, "/pulp/api/v3/uploads/", Value::Null)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        bob(Method::GET, "/pulp/api/v3/uploads/", Value::Null)
+            .await
+            .0,
+        200
+    );
+}
