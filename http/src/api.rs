@@ -60,6 +60,17 @@ impl Scope {
 }
 
 impl Ctx {
+    /// Dispatches a task as this request's user: the `tasks` policy's creation hooks give
+    /// them its owner role, so they can follow it.
+    pub async fn dispatch(
+        &self,
+        spec: pith_actors::tasking::TaskSpec,
+    ) -> Result<uuid::Uuid, crate::ApiError> {
+        let id = self.state.tasking.dispatch(spec).await?;
+        access_policies::created(self, "tasks", &id.to_string()).await?;
+        Ok(id)
+    }
+
     /// `API_ROOT` + `api/v3/`.
     pub fn v3(&self) -> String {
         self.state.config.v3()

@@ -183,7 +183,7 @@ async fn route(
                 &mut ctx,
                 req.method.as_str(),
                 viewset,
-                &operation.op.id,
+                &operation.op,
                 &ids,
             )
             .await?

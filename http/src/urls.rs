@@ -65,21 +65,35 @@ pub fn core_endpoints() -> Vec<Endpoint> {
             op(M::GET, "docs_api_yaml_read", "Docs").answers(200, None),
             handler(|c, r, _| Box::pin(async move { crate::openapi::serve(c, r, true) })),
         ),
-        Endpoint::new("tasks/").on(task_list, handler(|c, r, _| Box::pin(tasks::list(c, r)))),
-        Endpoint::new("tasks/purge/").on(
+        Endpoint::new("tasks/")
+            .policy("tasks")
+            .on(task_list, handler(|c, r, _| Box::pin(tasks::list(c, r)))),
+        Endpoint::new("tasks/purge/").policy("tasks").on(
             op(M::POST, "tasks_purge", "Tasks")
                 .body("Purge", Body::Any)
                 .task(),
             handler(|c, r, _| Box::pin(tasks::purge(c, r))),
         ),
+        Endpoint::new("tasks/{}/my_permissions/")
+            .href("task_href", ONE)
+            .policy("tasks")
+            .on(
+                op(M::GET, "tasks_my_permissions", "Tasks")
+                    .answers(200, Some("MyPermissionsResponse")),
+                handler(|c, _, i| {
+                    Box::pin(crate::api::access_policies::my_permissions(c, "tasks", id(i, 0)))
+                }),
+            ),
         Endpoint::new("tasks/{}/")
             .href("task_href", ONE)
+            .policy("tasks")
             .on(
                 read("tasks", "Tasks", "TaskResponse"),
                 handler(|c, r, i| Box::pin(tasks::read(c, r, id(i, 0)))),
             )
             .on(
                 op(M::PATCH, "tasks_cancel", "Tasks")
+                    .action("partial_update")
                     .body("PatchedTaskCancel", Body::Any)
                     .answers(200, Some("TaskResponse"))
                     .answers(409, Some("TaskResponse")),

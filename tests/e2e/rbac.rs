@@ -307,6 +307,49 @@ async fn access_policies_decide_and_scope(env: Env) {
             "core.view_upload"
         ])
     );
+    // Ann's commit is Ann's task: she follows it, Bob does not see it.
+    let form = reqwest::multipart::Form::new().part(
+        "file",
+        reqwest::multipart::Part::bytes(b"0123456789".to_vec()).file_name("chunk"),
+    );
+    let r = c
+        .put(s.url(&href))
+        .basic_auth("ann", Some("ann-pass-1234"))
+        .header("Content-Range", "bytes 0-9/10")
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(b"0123456789"));
+    let (code, t) = ann(
+        Method::POST,
+        &format!("{href}commit/"),
+        json!({"sha256": digest}),
+    )
+    .await;
+    assert_eq!(code, 202, "{t}");
+    let task_href = t["task"].as_str().unwrap().to_owned();
+    let done = s.finished(&task_href).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(ann(Method::GET, &task_href, Value::Null).await.0, 200);
+    assert_eq!(bob(Method::GET, &task_href, Value::Null).await.0, 404);
+    let mine = ann(Method::GET, "/pulp/api/v3/tasks/", Value::Null).await.1;
+    assert_eq!(mine["count"], 1, "{mine}");
+    assert_eq!(
+        bob(Method::GET, "/pulp/api/v3/tasks/", Value::Null).await.1["count"],
+        0
+    );
+    assert_eq!(
+        bob(Method::POST, "/pulp/api/v3/tasks/purge/", json!({}))
+            .await
+            .0,
+        403
+    );
+    let (code, up) = ann(Method::POST, "/pulp/api/v3/uploads/", json!({"size": 10})).await;
+    assert_eq!(code, 201, "{up}");
+    let href = up["pulp_href"].as_str().unwrap().to_owned();
+
     // The admin sees everything, and still may not delete an artifact.
     assert_eq!(s.json("/pulp/api/v3/uploads/").await.1["count"], 1);
     let r = s

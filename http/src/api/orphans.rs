@@ -65,6 +65,6 @@ pub async fn cleanup(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
         deferred: true,
         ..TaskSpec::default()
     };
-    let id = ctx.state.tasking.dispatch(spec).await?;
+    let id = ctx.dispatch(spec).await?;
     Ok(accepted(&ctx.v3(), id))
 }

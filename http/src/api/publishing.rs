@@ -349,7 +349,7 @@ pub async fn create_distribution(
         created_by: ctx.user_href(),
         ..TaskSpec::default()
     };
-    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+    Ok(accepted(&ctx.v3(), ctx.dispatch(spec).await?))
 }
 
 async fn load_distribution(
@@ -590,7 +590,7 @@ pub async fn change_distribution(
         logging_cid: ctx.cid.clone(),
         created_by: ctx.user_href(),
     };
-    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+    Ok(accepted(&ctx.v3(), ctx.dispatch(spec).await?))
 }
 
 /// The remote types a distribution of `pulp_type` may pull through from (its `remote` field).

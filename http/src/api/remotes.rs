@@ -557,7 +557,7 @@ pub async fn update(
         logging_cid: ctx.cid.clone(),
         created_by: ctx.user_href(),
     };
-    let task = ctx.state.tasking.dispatch(spec).await?;
+    let task = ctx.dispatch(spec).await?;
     Ok(accepted(&ctx.v3(), task))
 }
 
@@ -575,7 +575,7 @@ pub async fn delete(ctx: &Ctx, id: &str, vs: ViewSet) -> Result<Response, ApiErr
         created_by: ctx.user_href(),
         ..TaskSpec::default()
     };
-    let task = ctx.state.tasking.dispatch(spec).await?;
+    let task = ctx.dispatch(spec).await?;
     Ok(accepted(&ctx.v3(), task))
 }
 

@@ -480,7 +480,7 @@ pub async fn update(
         logging_cid: ctx.cid.clone(),
         created_by: ctx.user_href(),
     };
-    Ok(accepted(&v3, ctx.state.tasking.dispatch(spec).await?))
+    Ok(accepted(&v3, ctx.dispatch(spec).await?))
 }
 
 /// `DELETE`: 202 with a deferred delete task.
@@ -496,7 +496,7 @@ pub async fn delete(ctx: &Ctx, id: &str, vs: RepositoryViewSet) -> Result<Respon
         created_by: ctx.user_href(),
         ..TaskSpec::default()
     };
-    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+    Ok(accepted(&ctx.v3(), ctx.dispatch(spec).await?))
 }
 
 /// `POST …/set_label/`, `…/unset_label/`.
@@ -678,7 +678,7 @@ pub async fn delete_version(
         created_by: ctx.user_href(),
         ..TaskSpec::default()
     };
-    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+    Ok(accepted(&ctx.v3(), ctx.dispatch(spec).await?))
 }
 
 /// `POST …/versions/<n>/repair/ {"verify_checksums"?: bool}` → 202.
@@ -717,7 +717,7 @@ pub async fn repair_version(
         created_by: ctx.user_href(),
         ..TaskSpec::default()
     };
-    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+    Ok(accepted(&ctx.v3(), ctx.dispatch(spec).await?))
 }
 
 /// Splits a repository version href (`<repository collection>/<id>/versions/<n>/`) of any of
@@ -947,7 +947,7 @@ pub async fn modify(
         created_by: ctx.user_href(),
         ..TaskSpec::default()
     };
-    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+    Ok(accepted(&ctx.v3(), ctx.dispatch(spec).await?))
 }
 
 /// Pulp's JSON for a repository version of the repository at `repo_href`, with its content

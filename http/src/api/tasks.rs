@@ -286,7 +286,7 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
     let names = filter_names();
     let names: Vec<&str> = names.iter().map(String::as_str).collect();
     let p = listing::parse(req, &names, &ORDERABLE)?;
-    let cond = condition(ctx, &p)?;
+    let cond = listing::scoped(condition(ctx, &p)?, &ctx.scope);
     let (count, rows) = listing::fetch_page::<task::Entity>(&ctx.state.db.read, cond, &p).await?;
     let results = serialize(ctx, rows, p.minimal).await?;
     Ok(ok(&listing::page(req, &p, count, results)))
@@ -353,6 +353,11 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
 
 /// `POST tasks/purge/ {"finished_before"?: datetime, "states"?: [final states]}`.
 pub async fn purge(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+    // Pulp purges only the tasks a user may delete; Pith's purge task knows no user yet, so
+    // only superusers purge (rather than anyone purging everyone's tasks).
+    if ctx.user.as_ref().is_some_and(|u| !u.is_superuser) {
+        return Err(ApiError::Forbidden);
+    }
     let body = req.object(ctx.state.config.max_json_body).await?;
     let mut errs = FieldErrors::default();
     let mut finished_before = time::now_micros() - 30 * 86_400_000_000;
@@ -390,7 +395,7 @@ pub async fn purge(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
         deferred: true,
         ..TaskSpec::default()
     };
-    let id = ctx.state.tasking.dispatch(spec).await?;
+    let id = ctx.dispatch(spec).await?;
     Ok(accepted(&ctx.v3(), id))
 }
 

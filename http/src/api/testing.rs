@@ -65,6 +65,6 @@ pub async fn dispatch(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
     }
     errs.into_result()?;
     spec.args = Value::Object(args);
-    let id = ctx.state.tasking.dispatch(spec).await?;
+    let id = ctx.dispatch(spec).await?;
     Ok(accepted(&ctx.v3(), id))
 }

@@ -263,7 +263,7 @@ pub async fn commit(ctx: &Ctx, req: &mut Req, id: &str) -> Result<Response, ApiE
         created_by: ctx.user_href(),
         ..TaskSpec::default()
     };
-    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+    Ok(accepted(&ctx.v3(), ctx.dispatch(spec).await?))
 }
 
 #[cfg(test)]

@@ -32,6 +32,9 @@ pub struct Op {
     pub body: Option<(String, Body)>,
     /// Status → response schema (`None`: no body).
     pub responses: Vec<(u16, Option<String>)>,
+    /// The access-policy action it performs, when its operationId does not say
+    /// (`tasks_cancel` is Pulp's `partial_update`).
+    pub action: Option<&'static str>,
 }
 
 /// How a request body may be sent.
@@ -118,10 +121,17 @@ pub fn op(method: Method, id: &str, tag: &'static str) -> Op {
         params: Vec::new(),
         body: None,
         responses: Vec::new(),
+        action: None,
     }
 }
 
 impl Op {
+    /// Performing access-policy action `a`.
+    pub fn action(mut self, a: &'static str) -> Op {
+        self.action = Some(a);
+        self
+    }
+
     /// With these query (and header) parameters.
     pub fn params(mut self, p: Vec<Value>) -> Op {
         self.params = p;

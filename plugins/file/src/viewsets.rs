@@ -291,7 +291,7 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
         created_by: ctx.user_href(),
         ..TaskSpec::default()
     };
-    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+    Ok(accepted(&ctx.v3(), ctx.dispatch(spec).await?))
 }
 
 /// `POST content/file/files/upload/` → 201 with the content, synchronously.
@@ -438,7 +438,7 @@ pub async fn sync(ctx: &Ctx, req: &mut Req, id: &str) -> Result<Response, ApiErr
         created_by: ctx.user_href(),
         ..TaskSpec::default()
     };
-    Ok(accepted(&ctx.v3(), ctx.state.tasking.dispatch(spec).await?))
+    Ok(accepted(&ctx.v3(), ctx.dispatch(spec).await?))
 }
 
 /// `POST publications/file/file/ {"repository" | "repository_version", "manifest"?}`: a
@@ -524,7 +524,7 @@ pub async fn create_publication(ctx: &Ctx, req: &mut Req) -> Result<Response, Ap
         created_by: ctx.user_href(),
         ..TaskSpec::default()
     };
-    Ok(accepted(&v3, ctx.state.tasking.dispatch(spec).await?))
+    Ok(accepted(&v3, ctx.dispatch(spec).await?))
 }
 
 /// The endpoints only file has (core builds the standard ones from the viewsets above).
