@@ -158,6 +158,18 @@ pub fn lookup(name: &str) -> (&str, &str) {
     }
 }
 
+/// One page of rows filtered in memory (small tables: users, groups, roles, policies),
+/// each serialized by `json`: Pulp's paginated answer.
+pub fn page_of<T>(req: &Req, p: &ListParams, all: &[T], json: impl Fn(&T) -> Value) -> Value {
+    let results = all
+        .iter()
+        .skip(p.offset as usize)
+        .take(p.limit as usize)
+        .map(json)
+        .collect();
+    page(req, p, all.len() as u64, results)
+}
+
 /// `cond` narrowed to what the user may see (the viewset policy's queryset scoping).
 pub fn scoped(cond: Condition, scope: &crate::api::Scope) -> Condition {
     match scope {

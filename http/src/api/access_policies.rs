@@ -323,14 +323,9 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
             }
         }
     }
-    let count = all.len() as u64;
-    let page = all
-        .iter()
-        .skip(p.offset as usize)
-        .take(p.limit as usize)
-        .map(|r| policy_json(ctx, r))
-        .collect();
-    Ok(ok(&listing::page(req, &p, count, page)))
+    Ok(ok(&listing::page_of(req, &p, &all, |r| {
+        policy_json(ctx, r)
+    })))
 }
 
 async fn load(ctx: &Ctx, id: &str) -> Result<PolicyRow, ApiError> {

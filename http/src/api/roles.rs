@@ -290,14 +290,7 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
     if p.ordering.iter().any(|(f, d)| f == "name" && *d) {
         all.reverse();
     }
-    let count = all.len() as u64;
-    let page: Vec<Value> = all
-        .iter()
-        .skip(p.offset as usize)
-        .take(p.limit as usize)
-        .map(|r| role_json(ctx, r))
-        .collect();
-    Ok(ok(&listing::page(req, &p, count, page)))
+    Ok(ok(&listing::page_of(req, &p, &all, |r| role_json(ctx, r))))
 }
 
 async fn load(ctx: &Ctx, id: &str) -> Result<Role, ApiError> {
@@ -529,14 +522,9 @@ pub async fn list_assigned(
         }
     }
     let roles = rbac::roles(&ctx.state.db, None).await?;
-    let count = all.len() as u64;
-    let page = all
-        .iter()
-        .skip(p.offset as usize)
-        .take(p.limit as usize)
-        .map(|a| assignment_json(ctx, whose, who, a, &roles))
-        .collect();
-    Ok(ok(&listing::page(req, &p, count, page)))
+    Ok(ok(&listing::page_of(req, &p, &all, |a| {
+        assignment_json(ctx, whose, who, a, &roles)
+    })))
 }
 
 /// `POST users/<id>/roles/ {"role", "content_object", "domain"}` (201).

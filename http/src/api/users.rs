@@ -303,14 +303,7 @@ pub async fn list_groups(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
     if p.ordering.iter().any(|(_, d)| *d) {
         all.reverse();
     }
-    let count = all.len() as u64;
-    let page = all
-        .iter()
-        .skip(p.offset as usize)
-        .take(p.limit as usize)
-        .map(|g| group_json(ctx, g))
-        .collect();
-    Ok(ok(&listing::page(req, &p, count, page)))
+    Ok(ok(&listing::page_of(req, &p, &all, |g| group_json(ctx, g))))
 }
 
 async fn load_group(ctx: &Ctx, id: &str) -> Result<rbac::Group, ApiError> {
