@@ -603,3 +603,57 @@ pub async fn permissions_on(
     out.sort();
     Ok(out)
 }
+
+/// The roles given on `object` (PRN type, id): `(role name, username or group name, is a
+/// user)`, users first.
+pub async fn on_object(
+    db: &Db,
+    object: (&str, &str),
+) -> Result<Vec<(String, String, bool)>, DbError> {
+    let sql = "SELECT r.name AS role, u.username AS who, 1 AS is_user FROM core_userrole a \
+               JOIN core_role r ON r.pulp_id = a.role_id JOIN auth_user u ON u.id = a.user_id \
+               WHERE a.content_type = $1 AND a.object_id = $2 \
+             UNION ALL SELECT r.name AS role, g.name AS who, 0 AS is_user FROM core_grouprole a \
+               JOIN core_role r ON r.pulp_id = a.role_id JOIN auth_group g ON g.id = a.group_id \
+               WHERE a.content_type = $1 AND a.object_id = $2 \
+             ORDER BY is_user DESC, role, who";
+    db.read
+        .query_all_raw(db.stmt(
+            sql,
+            vec![object.0.to_owned().into(), object.1.to_owned().into()],
+        ))
+        .await?
+        .iter()
+        .map(|r| {
+            Ok((
+                r.try_get("", "role")?,
+                r.try_get("", "who")?,
+                r.try_get::<i32>("", "is_user")? == 1,
+            ))
+        })
+        .collect()
+}
+
+/// Removes `who`'s role `role` (an id) given on `object`.
+pub async fn unassign_on(
+    db: &Db,
+    who: Holder,
+    role: &str,
+    object: (&str, &str),
+) -> Result<(), DbError> {
+    let (table, col, holder) = who.table();
+    db.write
+        .execute_raw(db.stmt(
+            &format!(
+                "DELETE FROM {table} WHERE {col} = $1 AND role_id = $2 AND content_type = $3 AND object_id = $4"
+            ),
+            vec![
+                holder.into(),
+                role.to_owned().into(),
+                object.0.to_owned().into(),
+                object.1.to_owned().into(),
+            ],
+        ))
+        .await?;
+    Ok(())
+}

@@ -234,6 +234,22 @@ pub fn core_endpoints() -> Vec<Endpoint> {
     ]
     .into_iter()
     .chain(rbac_endpoints())
+    .chain(object_role_endpoints(
+        "uploads/{}/",
+        "uploads",
+        "Uploads",
+        "upload_href",
+        "core.upload",
+        Some("uploads"),
+    ))
+    .chain(object_role_endpoints(
+        "tasks/{}/",
+        "tasks",
+        "Tasks",
+        "task_href",
+        "core.task",
+        Some("tasks"),
+    ))
     .collect()
 }
 
@@ -801,6 +817,21 @@ pub fn content_guard_list() -> Vec<Endpoint> {
 /// A content-guard type's endpoints: list, create, show, update, delete (all synchronous).
 pub fn content_guard_endpoints(ty: ContentGuardType) -> Vec<Endpoint> {
     let vs = ty.viewset;
+    let mut out = object_role_endpoints(
+        detail(&vs, ""),
+        &vs.prefix(),
+        vs.tag,
+        vs.href_param,
+        vs.detail.prn_type,
+        None,
+    );
+    out.extend(content_guard_crud(ty));
+    out
+}
+
+/// A content-guard type's list, create, show, update and delete.
+fn content_guard_crud(ty: ContentGuardType) -> Vec<Endpoint> {
+    let vs = ty.viewset;
     let (prefix, tag, resp) = (vs.prefix(), vs.tag, vs.response());
     let patched = format!("Patched{}", vs.serializer);
     let put = op(M::PUT, &format!("{prefix}_update"), tag)
@@ -845,5 +876,68 @@ pub fn content_guard_endpoints(ty: ContentGuardType) -> Vec<Endpoint> {
                 op(M::DELETE, &format!("{prefix}_delete"), tag).answers(204, None),
                 handler(move |c, _, i| Box::pin(content_guards::delete(c, id(i, 0), ty))),
             ),
+    ]
+}
+
+/// Pulp's role mixin on one object type: `list_roles/`, `add_role/`, `remove_role/` below its
+/// detail path (`detail` ends in `{}/`), decided by `policy` (`None`: superusers only).
+pub fn object_role_endpoints(
+    detail: &str,
+    prefix: &str,
+    tag: &'static str,
+    href_param: &'static str,
+    prn_type: &'static str,
+    policy: Option<&'static str>,
+) -> Vec<Endpoint> {
+    let with = |e: Endpoint| match policy {
+        Some(p) => e.policy(p),
+        None => e,
+    };
+    vec![
+        with(Endpoint::new(template(format!("{detail}list_roles/"))).href(href_param, ONE)).on(
+            op(M::GET, &format!("{prefix}_list_roles"), tag)
+                .answers(200, Some("ObjectRolesResponse")),
+            handler(move |c, _, i| {
+                Box::pin(roles::list_object_roles(
+                    c,
+                    roles::Object {
+                        prn_type,
+                        id: id(i, 0),
+                    },
+                ))
+            }),
+        ),
+        with(Endpoint::new(template(format!("{detail}add_role/"))).href(href_param, ONE)).on(
+            op(M::POST, &format!("{prefix}_add_role"), tag)
+                .body("NestedRole", Body::Any)
+                .answers(201, Some("NestedRoleResponse")),
+            handler(move |c, r, i| {
+                Box::pin(roles::change_object_role(
+                    c,
+                    r,
+                    roles::Object {
+                        prn_type,
+                        id: id(i, 0),
+                    },
+                    true,
+                ))
+            }),
+        ),
+        with(Endpoint::new(template(format!("{detail}remove_role/"))).href(href_param, ONE)).on(
+            op(M::POST, &format!("{prefix}_remove_role"), tag)
+                .body("NestedRole", Body::Any)
+                .answers(201, Some("NestedRoleResponse")),
+            handler(move |c, r, i| {
+                Box::pin(roles::change_object_role(
+                    c,
+                    r,
+                    roles::Object {
+                        prn_type,
+                        id: id(i, 0),
+                    },
+                    false,
+                ))
+            }),
+        ),
     ]
 }

@@ -145,6 +145,41 @@ async fn users_roles_and_rbac_downloads(env: Env) {
     assert_eq!(r.status(), 204);
     assert_eq!(download("alice-pass-1").await, 403);
 
+    // The same through the guard's own role endpoints (Pulp's role mixin).
+    let g_href = guard["pulp_href"].as_str().unwrap().to_owned();
+    let body = json!({"role": "core.rbaccontentguard_downloader", "users": ["alice"]});
+    let (code, added) = s
+        .send(Method::POST, &format!("{g_href}add_role/"), body.clone())
+        .await;
+    assert_eq!(code, 201, "{added}");
+    assert_eq!(
+        s.send(Method::POST, &format!("{g_href}add_role/"), body.clone())
+            .await
+            .0,
+        400
+    );
+    let (code, e) = s
+        .send(
+            Method::POST,
+            &format!("{g_href}add_role/"),
+            json!({"role": "core.task_viewer", "users": ["alice"]}),
+        )
+        .await;
+    assert_eq!(code, 400, "{e}");
+    assert_eq!(download("alice-pass-1").await, 200);
+    let (_, listed) = s.json(&format!("{g_href}list_roles/")).await;
+    assert_eq!(
+        listed,
+        json!({"roles": [{"role": "core.rbaccontentguard_downloader", "users": ["alice"], "groups": []}]})
+    );
+    assert_eq!(
+        s.send(Method::POST, &format!("{g_href}remove_role/"), body)
+            .await
+            .0,
+        201
+    );
+    assert_eq!(download("alice-pass-1").await, 403);
+
     // Through a group, model-wide.
     let (_, group) = s
         .send(

@@ -5,6 +5,7 @@
 
 use pith_actors::plugin::Detail;
 use pith_entities::rbac::{self, Holder, Role};
+use pith_entities::sea_orm::EntityTrait;
 use pith_entities::time::to_rfc3339;
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
@@ -634,4 +635,147 @@ pub async fn unassign(ctx: &Ctx, whose: Whose, who: &str, id: &str) -> Result<Re
         }));
     }
     Ok(empty(StatusCode::NO_CONTENT))
+}
+
+/// Pulp's role mixin on one object (`<object>/list_roles/`, `add_role/`, `remove_role/`):
+/// which object, by PRN type and id.
+#[derive(Clone, Copy, Debug)]
+pub struct Object<'a> {
+    /// The object's PRN type (`core.upload`).
+    pub prn_type: &'a str,
+    /// Its id.
+    pub id: &'a str,
+}
+
+/// `GET <object>/list_roles/`: `{"roles": [{"role", "users", "groups"}]}`.
+pub async fn list_object_roles(ctx: &Ctx, o: Object<'_>) -> Result<Response, ApiError> {
+    let db = &ctx.state.db;
+    let mut out: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
+    for (role, who, is_user) in rbac::on_object(db, (o.prn_type, o.id)).await? {
+        let i = match out.iter().position(|r| r.0 == role) {
+            Some(i) => i,
+            None => {
+                out.push((role, Vec::new(), Vec::new()));
+                out.len() - 1
+            }
+        };
+        if is_user {
+            out[i].1.push(who);
+        } else {
+            out[i].2.push(who);
+        }
+    }
+    let roles: Vec<Value> = out
+        .into_iter()
+        .map(|(role, users, groups)| json!({"role": role, "users": users, "groups": groups}))
+        .collect();
+    Ok(ok(&json!({ "roles": roles })))
+}
+
+/// `POST <object>/add_role/` (`assign`) or `remove_role/ {"role", "users", "groups"}`: 201
+/// with the body, as Pulp answers.
+pub async fn change_object_role(
+    ctx: &Ctx,
+    req: &mut Req,
+    o: Object<'_>,
+    assign: bool,
+) -> Result<Response, ApiError> {
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let db = &ctx.state.db;
+    let mut errs = FieldErrors::default();
+    let role = match body.get("role") {
+        Some(Value::String(name)) => {
+            match rbac::roles(db, Some(std::slice::from_ref(name)))
+                .await?
+                .pop()
+            {
+                Some(r) => Some(r),
+                None => {
+                    errs.add("role", format!("Object with name={name} does not exist."));
+                    None
+                }
+            }
+        }
+        Some(_) => {
+            errs.add("role", "Not a valid string.");
+            None
+        }
+        None => {
+            errs.add("role", "This field is required.");
+            None
+        }
+    };
+    let names = |k: &str| -> Vec<String> {
+        body.get(k)
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (usernames, groupnames) = (names("users"), names("groups"));
+    let mut holders = Vec::new();
+    let users = pith_entities::entity::user::Entity::find()
+        .all(&db.read)
+        .await?;
+    for u in &usernames {
+        match users.iter().find(|x| &x.username == u) {
+            Some(x) => holders.push((Holder::User(x.id), u.clone(), true)),
+            None => errs.add("users", format!("Object with username={u} does not exist.")),
+        }
+    }
+    let groups = rbac::groups(db).await?;
+    for g in &groupnames {
+        match groups.iter().find(|x| &x.name == g) {
+            Some(x) => holders.push((Holder::Group(x.id), g.clone(), false)),
+            None => errs.add("groups", format!("Object with name={g} does not exist.")),
+        }
+    }
+    errs.into_result()?;
+    let Some(role) = role else {
+        return Err(ApiError::field("role", "This field is required."));
+    };
+    let model = o.prn_type.rsplit('.').next().unwrap_or("");
+    if !role
+        .permissions
+        .iter()
+        .any(|p| p.ends_with(&format!("_{model}")))
+    {
+        return Err(ApiError::field(
+            "non_field_errors",
+            "The role does not contain any permission for that object.",
+        ));
+    }
+    let held = rbac::on_object(db, (o.prn_type, o.id)).await?;
+    for (_, name, is_user) in &holders {
+        let has = held
+            .iter()
+            .any(|(r, w, u)| *r == role.name && w == name && u == is_user);
+        let kind = if *is_user { "user" } else { "group" };
+        if assign && has {
+            return Err(ApiError::field(
+                "non_field_errors",
+                format!("The role is already assigned to {kind} '{name}'."),
+            ));
+        }
+        if !assign && !has {
+            return Err(ApiError::field(
+                "non_field_errors",
+                format!("The role is not assigned to {kind} '{name}'."),
+            ));
+        }
+    }
+    for (h, _, _) in &holders {
+        if assign {
+            rbac::assign(db, *h, &role.id, Some((o.prn_type, o.id))).await?;
+        } else {
+            rbac::unassign_on(db, *h, &role.id, (o.prn_type, o.id)).await?;
+        }
+    }
+    Ok(json_resp(
+        StatusCode::CREATED,
+        &json!({"role": role.name, "users": usernames, "groups": groupnames}),
+    ))
 }

@@ -212,6 +212,20 @@ const TASK_STATES: &[&str] = &[
 /// Every serializer the API uses.
 pub const SERIALIZERS: &[Serializer] = &[
     Serializer {
+        name: "NestedRole",
+        shape: Shape::Both,
+        fields: &[
+            ("users", T::StrList, 0),
+            ("groups", T::StrList, 0),
+            ("role", T::Str, REQ),
+        ],
+    },
+    Serializer {
+        name: "ObjectRolesResponse",
+        shape: Shape::Response,
+        fields: &[("roles", T::RefList("NestedRoleResponse"), REQ)],
+    },
+    Serializer {
         name: "AccessPolicy",
         shape: Shape::Both,
         fields: base![
