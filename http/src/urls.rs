@@ -254,7 +254,7 @@ pub fn core_endpoints() -> Vec<Endpoint> {
 }
 
 /// Synchronous list/create and read/update/delete endpoints of one collection (users, groups,
-/// roles): `prefix` names the operations, `detail_param` the href parameter.
+/// roles, content guards): `prefix` names the operations, `detail_param` the href parameter.
 #[allow(clippy::too_many_arguments)]
 fn crud(
     path: &'static str,
@@ -832,51 +832,24 @@ pub fn content_guard_endpoints(ty: ContentGuardType) -> Vec<Endpoint> {
 /// A content-guard type's list, create, show, update and delete.
 fn content_guard_crud(ty: ContentGuardType) -> Vec<Endpoint> {
     let vs = ty.viewset;
-    let (prefix, tag, resp) = (vs.prefix(), vs.tag, vs.response());
-    let patched = format!("Patched{}", vs.serializer);
-    let put = op(M::PUT, &format!("{prefix}_update"), tag)
-        .body(vs.serializer, Body::Any)
-        .answers(200, Some(&resp));
-    let patch = op(M::PATCH, &format!("{prefix}_partial_update"), tag)
-        .body(&patched, Body::Any)
-        .answers(200, Some(&resp));
-    vec![
-        Endpoint::new(template(collection(&vs)))
-            .on(
-                list(
-                    &prefix,
-                    tag,
-                    &resp,
-                    &content_guards::FILTERS,
-                    &content_guards::ORDERABLE,
-                ),
-                handler(move |c, r, _| Box::pin(content_guards::list(c, r, Some(ty)))),
-            )
-            .on(
-                op(M::POST, &format!("{prefix}_create"), tag)
-                    .body(vs.serializer, Body::Any)
-                    .answers(201, Some(&resp)),
-                handler(move |c, r, _| Box::pin(content_guards::create(c, r, ty))),
-            ),
-        Endpoint::new(detail(&vs, ""))
-            .href(vs.href_param, ONE)
-            .on(
-                read(&prefix, tag, &resp),
-                handler(move |c, r, i| Box::pin(content_guards::read(c, r, id(i, 0), ty))),
-            )
-            .on(
-                put,
-                handler(move |c, r, i| Box::pin(content_guards::update(c, r, id(i, 0), false, ty))),
-            )
-            .on(
-                patch,
-                handler(move |c, r, i| Box::pin(content_guards::update(c, r, id(i, 0), true, ty))),
-            )
-            .on(
-                op(M::DELETE, &format!("{prefix}_delete"), tag).answers(204, None),
-                handler(move |c, _, i| Box::pin(content_guards::delete(c, id(i, 0), ty))),
-            ),
-    ]
+    crud(
+        template(collection(&vs)),
+        &vs.prefix(),
+        vs.tag,
+        vs.serializer,
+        vs.href_param,
+        &content_guards::FILTERS,
+        &content_guards::ORDERABLE,
+        [
+            handler(move |c, r, _| Box::pin(content_guards::list(c, r, Some(ty)))),
+            handler(move |c, r, _| Box::pin(content_guards::create(c, r, ty))),
+            handler(move |c, r, i| Box::pin(content_guards::read(c, r, id(i, 0), ty))),
+            handler(move |c, r, i| Box::pin(content_guards::update(c, r, id(i, 0), false, ty))),
+            handler(move |c, r, i| Box::pin(content_guards::update(c, r, id(i, 0), true, ty))),
+            handler(move |c, _, i| Box::pin(content_guards::delete(c, id(i, 0), ty))),
+        ],
+    )
+    .into()
 }
 
 /// Pulp's role mixin on one object type: `list_roles/`, `add_role/`, `remove_role/` below its

@@ -5,7 +5,6 @@
 
 use pith_actors::plugin::Detail;
 use pith_entities::rbac::{self, Holder, Role};
-use pith_entities::sea_orm::EntityTrait;
 use pith_entities::time::to_rfc3339;
 use serde_json::{Map, Value, json};
 use warp::http::StatusCode;
@@ -717,11 +716,8 @@ pub async fn change_object_role(
     };
     let (usernames, groupnames) = (names("users"), names("groups"));
     let mut holders = Vec::new();
-    let users = pith_entities::entity::user::Entity::find()
-        .all(&db.read)
-        .await?;
     for u in &usernames {
-        match users.iter().find(|x| &x.username == u) {
+        match super::users::user_named(ctx, u).await? {
             Some(x) => holders.push((Holder::User(x.id), u.clone(), true)),
             None => errs.add("users", format!("Object with username={u} does not exist.")),
         }

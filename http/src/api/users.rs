@@ -35,6 +35,15 @@ pub const USER_FILTERS: [&str; 12] = [
     "id__in",
 ];
 
+/// The user called `username`.
+pub async fn user_named(ctx: &Ctx, username: &str) -> Result<Option<user::Model>, ApiError> {
+    use pith_entities::sea_orm::{ColumnTrait, QueryFilter};
+    Ok(user::Entity::find()
+        .filter(user::Column::Username.eq(username))
+        .one(&ctx.state.db.read)
+        .await?)
+}
+
 /// User `id`.
 pub async fn user_row(ctx: &Ctx, id: i64) -> Result<Option<user::Model>, ApiError> {
     Ok(user::Entity::find_by_id(id).one(&ctx.state.db.read).await?)
@@ -164,11 +173,9 @@ async fn apply(
                 } else if !ok_chars {
                     errs.add(k, "Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.");
                 } else {
-                    let taken = user::Entity::find()
-                        .all(&ctx.state.db.read)
+                    let taken = user_named(ctx, s)
                         .await?
-                        .into_iter()
-                        .any(|u| u.username == *s && Some(u.id) != existing.map(|e| e.id));
+                        .is_some_and(|u| Some(u.id) != existing.map(|e| e.id));
                     if taken {
                         errs.add(k, "This field must be unique.");
                     }
@@ -401,11 +408,8 @@ pub async fn add_member(ctx: &Ctx, req: &mut Req, id: &str) -> Result<Response, 
     let Some(Value::String(name)) = body.get("username") else {
         return Err(ApiError::field("username", "This field is required."));
     };
-    let u = user::Entity::find()
-        .all(&ctx.state.db.read)
+    let u = user_named(ctx, name)
         .await?
-        .into_iter()
-        .find(|u| u.username == *name)
         .ok_or_else(|| ApiError::NotFound(format!("User matching query does not exist: {name}")))?;
     rbac::set_member(&ctx.state.db, g.id, u.id, true).await?;
     let v3 = ctx.v3();
