@@ -389,7 +389,13 @@ impl Platform {
                 .iter()
                 .flat_map(|g| urls::content_guard_endpoints(*g)),
         );
-        endpoints.extend(remotes.iter().flat_map(|v| urls::remote_endpoints(*v)));
+        endpoints.extend(remotes.iter().flat_map(|v| {
+            let policy = policies
+                .iter()
+                .find(|p| p.viewset_name == v.detail.collection)
+                .map(|p| p.viewset_name);
+            urls::remote_endpoints(*v, policy)
+        }));
         endpoints.extend(
             repositories
                 .iter()

@@ -583,8 +583,34 @@ fn detail(vs: &ViewSet, rest: &str) -> &'static str {
     template(format!("{}/{{}}/{rest}", vs.detail.collection))
 }
 
-/// A remote type's endpoints: list, create, show, update, delete, labels.
-pub fn remote_endpoints(vs: ViewSet) -> Vec<Endpoint> {
+/// `<object>/my_permissions/` of a viewset decided by policy `viewset`.
+fn my_permissions_endpoint(
+    detail: &str,
+    prefix: &str,
+    tag: &'static str,
+    href_param: &'static str,
+    viewset: &'static str,
+) -> Endpoint {
+    Endpoint::new(template(format!("{detail}my_permissions/")))
+        .href(href_param, ONE)
+        .policy(viewset)
+        .on(
+            op(M::GET, &format!("{prefix}_my_permissions"), tag)
+                .answers(200, Some("MyPermissionsResponse")),
+            handler(move |c, _, i| {
+                Box::pin(crate::api::access_policies::my_permissions(
+                    c,
+                    viewset,
+                    id(i, 0),
+                ))
+            }),
+        )
+}
+
+/// A remote type's endpoints: list, create, show, update, delete, labels; with a declared
+/// access `policy` (named as its collection), also the role mixin and `my_permissions/`, and
+/// every endpoint is decided by it (without one, superusers only).
+pub fn remote_endpoints(vs: ViewSet, policy: Option<&'static str>) -> Vec<Endpoint> {
     let (prefix, tag, resp) = (vs.prefix(), vs.tag, vs.response());
     let patched = format!("Patched{}", vs.serializer);
     let mut one = Endpoint::new(detail(&vs, "")).href(vs.href_param, ONE).on(
@@ -605,7 +631,7 @@ pub fn remote_endpoints(vs: ViewSet) -> Vec<Endpoint> {
             op(M::DELETE, &format!("{prefix}_delete"), tag).task(),
             handler(move |c, _, i| Box::pin(remotes::delete(c, id(i, 0), vs))),
         );
-    vec![
+    let out = vec![
         Endpoint::new(template(collection(&vs)))
             .on(
                 list(&prefix, tag, &resp, &remotes::FILTERS, &remotes::ORDERABLE),
@@ -630,7 +656,38 @@ pub fn remote_endpoints(vs: ViewSet) -> Vec<Endpoint> {
                 label(&prefix, tag, false),
                 handler(move |c, r, i| Box::pin(remotes::label(c, r, id(i, 0), false, vs))),
             ),
-    ]
+    ];
+    under_policy(out, &vs, policy)
+}
+
+/// Puts `endpoints` of viewset `vs` under `policy`, with the role mixin and `my_permissions/`
+/// that every viewset with a policy has in Pulp.
+fn under_policy(
+    mut endpoints: Vec<Endpoint>,
+    vs: &ViewSet,
+    policy: Option<&'static str>,
+) -> Vec<Endpoint> {
+    let Some(p) = policy else {
+        return endpoints;
+    };
+    let prefix = vs.prefix();
+    let one = detail(vs, "");
+    endpoints.extend(object_role_endpoints(
+        one,
+        &prefix,
+        vs.tag,
+        vs.href_param,
+        vs.detail.prn_type,
+        policy,
+    ));
+    endpoints.push(my_permissions_endpoint(
+        one,
+        &prefix,
+        vs.tag,
+        vs.href_param,
+        p,
+    ));
+    endpoints.into_iter().map(|e| e.policy(p)).collect()
 }
 
 /// A repository type's endpoints: list, create, show, update, delete, labels, `modify/`, and

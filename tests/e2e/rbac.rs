@@ -448,3 +448,166 @@ async fn access_policies_decide_and_scope(env: Env) {
         200
     );
 }
+
+both_backends!(remote_roles_decide);
+
+/// A plugin viewset under its default policy (file remotes): creating needs the creator
+/// role and makes the creator owner; a user sees only remotes they hold a role on (404
+/// otherwise), a viewer may read but not change (403), an owner may hand out roles on the
+/// object, and a superuser sees everything.
+async fn remote_roles_decide(env: Env) {
+    let s = env.start(&[]);
+    let mut hrefs = Vec::new();
+    for name in ["ann", "bob"] {
+        let (code, u) = s
+            .send(
+                Method::POST,
+                "/pulp/api/v3/users/",
+                json!({"username": name, "password": format!("{name}-pass-1234")}),
+            )
+            .await;
+        assert_eq!(code, 201, "{u}");
+        hrefs.push(u["pulp_href"].as_str().unwrap().to_owned());
+    }
+    let (code, a) = s
+        .send(
+            Method::POST,
+            &format!("{}roles/", hrefs[0]),
+            json!({"role": "file.fileremote_creator", "content_object": null}),
+        )
+        .await;
+    assert_eq!(code, 201, "{a}");
+    let c = reqwest::Client::new();
+    let call = |user: &'static str, m: Method, path: String, body: Value| {
+        let (c, url) = (c.clone(), s.url(&path));
+        async move {
+            let r = c
+                .request(m, url)
+                .basic_auth(user, Some(format!("{user}-pass-1234")))
+                .json(&body)
+                .send()
+                .await
+                .unwrap();
+            let code = r.status().as_u16();
+            (code, r.json::<Value>().await.unwrap_or(Value::Null))
+        }
+    };
+    let list = "/pulp/api/v3/remotes/file/file/".to_owned();
+    let new = json!({"name": "r", "url": "http://127.0.0.1:9/PULP_MANIFEST"});
+    assert_eq!(
+        call("bob", Method::POST, list.clone(), new.clone()).await.0,
+        403
+    );
+    let (code, remote) = call("ann", Method::POST, list.clone(), new).await;
+    assert_eq!(code, 201, "{remote}");
+    let href = remote["pulp_href"].as_str().unwrap().to_owned();
+    let (code, admins) = s
+        .send(
+            Method::POST,
+            &list,
+            json!({"name": "admins", "url": "http://127.0.0.1:9/PULP_MANIFEST"}),
+        )
+        .await;
+    assert_eq!(code, 201, "{admins}");
+
+    assert_eq!(
+        call("ann", Method::GET, list.clone(), Value::Null).await.1["count"],
+        1
+    );
+    assert_eq!(
+        call("bob", Method::GET, list.clone(), Value::Null).await.1["count"],
+        0
+    );
+    assert_eq!(s.json(&list).await.1["count"], 2);
+    assert_eq!(
+        call("bob", Method::GET, href.clone(), Value::Null).await.0,
+        404
+    );
+    let patch = json!({"download_concurrency": 3});
+    assert_eq!(
+        call("bob", Method::PATCH, href.clone(), patch.clone())
+            .await
+            .0,
+        404
+    );
+    let (_, mine) = call(
+        "ann",
+        Method::GET,
+        format!("{href}my_permissions/"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        mine["permissions"],
+        json!([
+            "file.change_fileremote",
+            "file.delete_fileremote",
+            "file.manage_roles_fileremote",
+            "file.view_fileremote"
+        ])
+    );
+
+    // Ann hands Bob a viewer role on her remote: he reads it and may not change it.
+    let (code, r) = call(
+        "ann",
+        Method::POST,
+        format!("{href}add_role/"),
+        json!({"role": "file.fileremote_viewer", "users": ["bob"]}),
+    )
+    .await;
+    assert_eq!(code, 201, "{r}");
+    assert_eq!(
+        call("bob", Method::GET, href.clone(), Value::Null).await.0,
+        200
+    );
+    assert_eq!(
+        call("bob", Method::GET, list.clone(), Value::Null).await.1["count"],
+        1
+    );
+    assert_eq!(
+        call("bob", Method::PATCH, href.clone(), patch.clone())
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        call(
+            "bob",
+            Method::POST,
+            format!("{href}add_role/"),
+            json!({"role": "file.fileremote_owner", "users": ["bob"]})
+        )
+        .await
+        .0,
+        403
+    );
+    let (code, _) = call("ann", Method::PATCH, href.clone(), patch).await;
+    assert!(code == 200 || code == 202, "{code}");
+    let (_, roles) = call(
+        "ann",
+        Method::GET,
+        format!("{href}list_roles/"),
+        Value::Null,
+    )
+    .await;
+    let names: Vec<&str> = roles["roles"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["role"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        names,
+        ["file.fileremote_owner", "file.fileremote_viewer"],
+        "{roles}"
+    );
+
+    // Neither may touch the admin's remote; Ann deletes her own.
+    let other = admins["pulp_href"].as_str().unwrap().to_owned();
+    assert_eq!(call("ann", Method::DELETE, other, Value::Null).await.0, 404);
+    let (code, t) = call("ann", Method::DELETE, href.clone(), Value::Null).await;
+    assert_eq!(code, 202, "{t}");
+    let done = s.finished(t["task"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    assert_eq!(s.json(&list).await.1["count"], 1);
+}

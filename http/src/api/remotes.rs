@@ -449,6 +449,7 @@ pub async fn create(ctx: &Ctx, req: &mut Req, vs: ViewSet) -> Result<Response, A
         pith_entities::detail::save(db, &txn, t, &saved.pulp_id, &detail_values).await?;
     }
     txn.commit().await?;
+    super::access_policies::created(ctx, vs.detail.collection, &saved.pulp_id).await?;
     created(ctx, &vs, &saved).await
 }
 
@@ -474,7 +475,7 @@ fn condition(ctx: &Ctx, p: &listing::ListParams, types: &[Detail]) -> Result<Con
 /// `GET remotes/<plugin>/<type>/` and `GET remotes/` (`vs` `None`: every type).
 pub async fn list(ctx: &Ctx, req: &Req, vs: Option<ViewSet>) -> Result<Response, ApiError> {
     let p = listing::parse(req, &FILTERS, &ORDERABLE)?;
-    let cond = condition(ctx, &p, &types_of(ctx, vs.as_ref()))?;
+    let cond = listing::scoped(condition(ctx, &p, &types_of(ctx, vs.as_ref()))?, &ctx.scope);
     let v3 = ctx.v3();
     let (count, rows) =
         listing::fetch_page_labelled::<remote::Entity>(&ctx.state.db.read, cond, &p, |r| {

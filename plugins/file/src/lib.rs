@@ -45,7 +45,7 @@ pub fn plugin() -> Plugin {
         permissions: models::PERMISSIONS,
         content_guards: Vec::new(),
         roles: models::ROLES,
-        access_policies: &[],
+        access_policies: viewsets::ACCESS_POLICIES,
     }
 }
 

@@ -9,6 +9,7 @@ use pith_actors::tasks::GENERAL_CREATE;
 use pith_actors::tasks::upload;
 use pith_entities::entity::artifact;
 use pith_entities::sea_orm::EntityTrait;
+use pith_http::access_policy::ViewSetPolicy;
 use pith_http::api::content::ContentQuery;
 use pith_http::api::repositories::version_by_ref;
 use pith_http::api::{Ctx, accepted, check_relative_path, ok, parse_id};
@@ -579,6 +580,31 @@ pub fn endpoints() -> Vec<Endpoint> {
 }
 
 const ONE: &[&str] = &["pulp_id"];
+
+/// pulp_file's viewsets' default access policies (`DEFAULT_ACCESS_POLICY`), named as their
+/// collections; core puts a viewset's endpoints under the policy declared for it.
+pub const ACCESS_POLICIES: &[ViewSetPolicy] = &[ViewSetPolicy {
+    viewset_name: "remotes/file/file",
+    prn_type: "file.fileremote",
+    model: "FileRemote",
+    view_permission: "file.view_fileremote",
+    default: r#"{"statements": [
+        {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
+        {"action": ["create"], "principal": "authenticated", "effect": "allow",
+         "condition": "has_model_or_domain_perms:file.add_fileremote"},
+        {"action": ["update", "partial_update", "set_label", "unset_label"], "principal": "authenticated",
+         "effect": "allow",
+         "condition": ["has_model_or_domain_or_obj_perms:file.change_fileremote",
+                       "has_model_or_domain_or_obj_perms:file.view_fileremote"]},
+        {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
+         "condition": ["has_model_or_domain_or_obj_perms:file.delete_fileremote",
+                       "has_model_or_domain_or_obj_perms:file.view_fileremote"]},
+        {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
+         "condition": ["has_model_or_domain_or_obj_perms:file.manage_roles_fileremote"]}],
+      "creation_hooks": [{"function": "add_roles_for_object_creator",
+                          "parameters": {"roles": "file.fileremote_owner"}}],
+      "queryset_scoping": {"function": "scope_queryset"}}"#,
+}];
 
 #[cfg(test)]
 mod tests {
