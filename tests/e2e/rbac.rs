@@ -7,7 +7,41 @@ use serde_json::{Value, json};
 use crate::both_backends;
 use crate::content_guards::{created, task};
 use crate::fixture::Fixture;
-use crate::support::{Env, PASSWORD};
+use crate::support::{Env, PASSWORD, Server};
+
+/// Creates a user whose password is `<name>-pass-1234` (what [`as_user`] sends); its href.
+async fn new_user(s: &Server, name: &str) -> String {
+    let (code, u) = s
+        .send(
+            Method::POST,
+            "/pulp/api/v3/users/",
+            json!({"username": name, "password": format!("{name}-pass-1234")}),
+        )
+        .await;
+    assert_eq!(code, 201, "{u}");
+    u["pulp_href"].as_str().unwrap().to_owned()
+}
+
+/// One request as a user made by [`new_user`]: the status and the JSON body (null if none).
+/// The future borrows nothing, so closures can hand it out for any path.
+fn as_user(
+    s: &Server,
+    user: &str,
+    m: Method,
+    path: &str,
+    body: Value,
+) -> impl Future<Output = (u16, Value)> + use<> {
+    let request = s
+        .client
+        .request(m, s.url(path))
+        .basic_auth(user, Some(format!("{user}-pass-1234")))
+        .json(&body);
+    async move {
+        let r = request.send().await.unwrap();
+        let code = r.status().as_u16();
+        (code, r.json::<Value>().await.unwrap_or(Value::Null))
+    }
+}
 
 both_backends!(users_roles_and_rbac_downloads);
 
@@ -270,43 +304,19 @@ both_backends!(access_policies_decide_and_scope);
 /// applies at once and `reset/` restores the default.
 async fn access_policies_decide_and_scope(env: Env) {
     let s = env.start(&[]);
-    for (name, pw) in [("ann", "ann-pass-1234"), ("bob", "bob-pass-1234")] {
-        let (code, u) = s
-            .send(
-                Method::POST,
-                "/pulp/api/v3/users/",
-                json!({"username": name, "password": pw}),
-            )
-            .await;
-        assert_eq!(code, 201, "{u}");
-        if name == "ann" {
-            let (code, a) = s
-                .send(
-                    Method::POST,
-                    &format!("{}roles/", u["pulp_href"].as_str().unwrap()),
-                    json!({"role": "core.upload_creator", "content_object": null}),
-                )
-                .await;
-            assert_eq!(code, 201, "{a}");
-        }
-    }
-    let c = reqwest::Client::new();
-    let call = |user: &'static str, pw: &'static str, m: Method, path: String, body: Value| {
-        let (c, url) = (c.clone(), s.url(&path));
-        async move {
-            let r = c
-                .request(m, url)
-                .basic_auth(user, Some(pw))
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let code = r.status().as_u16();
-            (code, r.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
-    let ann = |m, p: &str, b| call("ann", "ann-pass-1234", m, p.to_owned(), b);
-    let bob = |m, p: &str, b| call("bob", "bob-pass-1234", m, p.to_owned(), b);
+    let ann_href = new_user(&s, "ann").await;
+    new_user(&s, "bob").await;
+    let (code, a) = s
+        .send(
+            Method::POST,
+            &format!("{ann_href}roles/"),
+            json!({"role": "core.upload_creator", "content_object": null}),
+        )
+        .await;
+    assert_eq!(code, 201, "{a}");
+    let ann = |m, p: &str, b| as_user(&s, "ann", m, p, b);
+    let bob = |m, p: &str, b| as_user(&s, "bob", m, p, b);
+    let c = &s.client;
 
     let (code, up) = ann(Method::POST, "/pulp/api/v3/uploads/", json!({"size": 10})).await;
     assert_eq!(code, 201, "{up}");
@@ -457,41 +467,17 @@ both_backends!(remote_roles_decide);
 /// object, and a superuser sees everything.
 async fn remote_roles_decide(env: Env) {
     let s = env.start(&[]);
-    let mut hrefs = Vec::new();
-    for name in ["ann", "bob"] {
-        let (code, u) = s
-            .send(
-                Method::POST,
-                "/pulp/api/v3/users/",
-                json!({"username": name, "password": format!("{name}-pass-1234")}),
-            )
-            .await;
-        assert_eq!(code, 201, "{u}");
-        hrefs.push(u["pulp_href"].as_str().unwrap().to_owned());
-    }
+    let ann_href = new_user(&s, "ann").await;
+    new_user(&s, "bob").await;
     let (code, a) = s
         .send(
             Method::POST,
-            &format!("{}roles/", hrefs[0]),
+            &format!("{ann_href}roles/"),
             json!({"role": "file.fileremote_creator", "content_object": null}),
         )
         .await;
     assert_eq!(code, 201, "{a}");
-    let c = reqwest::Client::new();
-    let call = |user: &'static str, m: Method, path: String, body: Value| {
-        let (c, url) = (c.clone(), s.url(&path));
-        async move {
-            let r = c
-                .request(m, url)
-                .basic_auth(user, Some(format!("{user}-pass-1234")))
-                .json(&body)
-                .send()
-                .await
-                .unwrap();
-            let code = r.status().as_u16();
-            (code, r.json::<Value>().await.unwrap_or(Value::Null))
-        }
-    };
+    let call = |user, m, path: String, body| as_user(&s, user, m, &path, body);
     let list = "/pulp/api/v3/remotes/file/file/".to_owned();
     let new = json!({"name": "r", "url": "http://127.0.0.1:9/PULP_MANIFEST"});
     assert_eq!(
