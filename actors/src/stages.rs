@@ -124,6 +124,7 @@ impl DeclarativeVersion<'_> {
                 key: c.key.clone(),
                 fields: c.fields.clone(),
                 artifacts,
+                labels: None,
             });
         }
 

@@ -223,12 +223,114 @@ pub fn core_bodies(test_tasks: bool) -> TaskBodies {
 
 /// The body for `name` from the context's table; unknown names fail the task with a message
 /// that says so.
+/// A task runs as the user who dispatched it: what it creates gets the creation hooks of its
+/// viewset for that user (Pulp's `AutoAddObjPermsMixin` with the task's user as the current
+/// one), here, where the objects were made, before the task counts as completed.
 pub fn body(name: &str, ctx: TaskContext) -> TaskFuture {
     let deps = ctx.deps.clone();
-    deps.bodies.body(name, ctx)
+    let task = ctx.task;
+    let run = deps.bodies.body(name, ctx);
+    Box::pin(async move {
+        let out = run.await?;
+        if !out.created.is_empty() {
+            creation_hooks(&deps.db, task, &out.created).await?;
+        }
+        Ok(out)
+    })
+}
+
+/// Runs creation hooks for what task `task` created (`(href, prn)`) on behalf of the user
+/// named by its `created_by`; a superuser gets none, as through the API.
+async fn creation_hooks(
+    db: &Db,
+    task: Uuid,
+    created: &[(String, String)],
+) -> Result<(), TaskError> {
+    use pith_entities::entity::{task as task_row, user};
+    use pith_entities::sea_orm::EntityTrait;
+    let row = task_row::Entity::find_by_id(task.to_string())
+        .one(&db.read)
+        .await
+        .map_err(db_err)?;
+    let Some(user_id) = row
+        .and_then(|t| t.created_by)
+        .and_then(|href| user_of_href(&href))
+    else {
+        return Ok(());
+    };
+    let superuser = user::Entity::find_by_id(user_id)
+        .one(&db.read)
+        .await
+        .map_err(db_err)?
+        .is_none_or(|u| u.is_superuser);
+    if superuser {
+        return Ok(());
+    }
+    for (href, prn) in created {
+        let (Some(viewset), Some((prn_type, id))) = (viewset_of_href(href), object_of_prn(prn))
+        else {
+            continue;
+        };
+        pith_entities::access_policies::run_creation_hooks(db, &viewset, user_id, (prn_type, id))
+            .await?;
+    }
+    Ok(())
+}
+
+/// The user id of a user href (`…/api/v3/users/3/`).
+fn user_of_href(href: &str) -> Option<i64> {
+    let rest = &href[href.find("/users/")? + "/users/".len()..];
+    rest.trim_end_matches('/').parse().ok()
+}
+
+/// The viewset an object href belongs to, as access policies name it: the path below
+/// `api/v3/` without its ids (`repositories/file/file/<id>/versions/2/` →
+/// `repositories/file/file/versions`).
+fn viewset_of_href(href: &str) -> Option<String> {
+    let rest = &href[href.find("/api/v3/")? + "/api/v3/".len()..];
+    let names: Vec<&str> = rest
+        .split('/')
+        .filter(|s| !s.is_empty() && Uuid::parse_str(s).is_err() && s.parse::<i64>().is_err())
+        .collect();
+    (!names.is_empty()).then(|| names.join("/"))
+}
+
+/// `(type, id)` of a PRN (`prn:file.filedistribution:<id>`).
+fn object_of_prn(prn: &str) -> Option<(&str, &str)> {
+    prn.strip_prefix("prn:")?.split_once(':')
 }
 
 /// A database failure as a task error (for `map_err` where `?` cannot convert).
 pub fn db_err(e: impl std::fmt::Display) -> TaskError {
     TaskError::Database(e.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn created_objects_name_their_viewset_and_user() {
+        let id = "0199b2a1-6b02-70f5-bd0f-0b9100488732";
+        let v3 = "/pulp/api/v3/";
+        assert_eq!(
+            viewset_of_href(&format!("{v3}distributions/file/file/{id}/")).as_deref(),
+            Some("distributions/file/file")
+        );
+        assert_eq!(
+            viewset_of_href(&format!(
+                "http://h/pulp/default/api/v3/repositories/file/file/{id}/versions/2/"
+            ))
+            .as_deref(),
+            Some("repositories/file/file/versions")
+        );
+        assert_eq!(viewset_of_href("/pulp/content/x/"), None);
+        assert_eq!(
+            object_of_prn(&format!("prn:file.filepublication:{id}")),
+            Some(("file.filepublication", id))
+        );
+        assert_eq!(object_of_prn("file.filepublication"), None);
+        assert_eq!(user_of_href("/pulp/api/v3/users/12/"), Some(12));
+        assert_eq!(user_of_href("/pulp/api/v3/groups/12/"), None);
+    }
 }

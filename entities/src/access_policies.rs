@@ -106,3 +106,53 @@ pub async fn save(
         .await?;
     Ok(())
 }
+
+/// The roles creation hooks give an object's creator: each `add_roles_for_object_creator`
+/// hook's `roles` parameter (one name or a list), in order.
+pub fn creator_roles(hooks: &[serde_json::Value]) -> Vec<String> {
+    use serde_json::Value;
+    hooks
+        .iter()
+        .filter(|h| h["function"] == "add_roles_for_object_creator")
+        .flat_map(|h| match &h["parameters"]["roles"] {
+            Value::String(s) => vec![s.clone()],
+            Value::Array(a) => a
+                .iter()
+                .filter_map(|v| v.as_str().map(str::to_owned))
+                .collect(),
+            _ => Vec::new(),
+        })
+        .collect()
+}
+
+/// Runs the stored creation hooks of viewset `viewset_name` for `object` (PRN type, id) that
+/// user `user` just created: gives them, on the object, the roles the hooks name. The API
+/// runs it for what a request creates, a worker for what a task creates on its dispatcher's
+/// behalf, so both read the policy as it stands (an admin may have customized it).
+pub async fn run_creation_hooks(
+    db: &Db,
+    viewset_name: &str,
+    user: i64,
+    object: (&str, &str),
+) -> Result<(), DbError> {
+    let row = db
+        .read
+        .query_one_raw(db.stmt(
+            "SELECT creation_hooks FROM core_accesspolicy WHERE viewset_name = $1",
+            vec![viewset_name.to_owned().into()],
+        ))
+        .await?;
+    let Some(row) = row else {
+        return Ok(());
+    };
+    let hooks: String = row.try_get("", "creation_hooks")?;
+    let hooks: Vec<serde_json::Value> = serde_json::from_str(&hooks).unwrap_or_default();
+    let names = creator_roles(&hooks);
+    if names.is_empty() {
+        return Ok(());
+    }
+    for role in crate::rbac::roles(db, Some(&names)).await? {
+        crate::rbac::assign(db, crate::rbac::Holder::User(user), &role.id, Some(object)).await?;
+    }
+    Ok(())
+}

@@ -155,6 +155,9 @@ pub struct NewContent {
     /// Its artifacts: relative path and the stored artifact, if the bytes are here (`None`:
     /// not downloaded yet, served on demand).
     pub artifacts: Vec<(String, Option<String>)>,
+    /// The labels (a JSON object's text) a unit created now gets; a unit that exists keeps
+    /// its own, as in Pulp (`None`: no labels).
+    pub labels: Option<String>,
 }
 
 /// Finds or creates units of one type, in order, and returns their ids. Existing units are
@@ -241,14 +244,14 @@ pub async fn find_or_create(
     }
     for chunk in new.chunks(chunk_rows) {
         let mut v = Vec::with_capacity(chunk.len() * 6);
-        for (id, _) in chunk {
+        for (id, u) in chunk {
             v.extend([
                 id.clone().into(),
                 now.into(),
                 now.into(),
                 now.into(),
                 pulp_type.into(),
-                "{}".into(),
+                u.labels.as_deref().unwrap_or("{}").into(),
             ]);
         }
         conn.execute_raw(db.stmt(
@@ -577,6 +580,31 @@ impl ContentQuery {
         });
     }
 
+    /// Content that is or was in a repository of one of `types` or with one of `ids`
+    /// (Pulp's `repositories__in`: any version counts); neither: nothing.
+    pub fn in_repositories(&mut self, types: &[String], ids: &[String]) {
+        let mut any = Vec::new();
+        if !types.is_empty() {
+            let ps: Vec<String> = types.iter().map(|t| self.param(t.clone().into())).collect();
+            any.push(format!(
+                "rc.repository_id IN (SELECT r.pulp_id FROM core_repository r WHERE r.pulp_type IN ({}))",
+                ps.join(",")
+            ));
+        }
+        if !ids.is_empty() {
+            let ps: Vec<String> = ids.iter().map(|i| self.param(i.clone().into())).collect();
+            any.push(format!("rc.repository_id IN ({})", ps.join(",")));
+        }
+        self.conds.push(if any.is_empty() {
+            "1 = 0".into()
+        } else {
+            format!(
+                "c.pulp_id IN (SELECT rc.content_id FROM core_repositorycontent rc WHERE {})",
+                any.join(" OR ")
+            )
+        });
+    }
+
     /// Content present in, added by or removed by version `number` of `repo`.
     pub fn in_version(&mut self, repo: String, number: i64, m: Membership) {
         let (r, n) = (self.param(repo.into()), self.param(number.into()));
@@ -768,6 +796,19 @@ pub async fn content_artifacts(
     .await
 }
 
+/// Whether content `id` is or was in a repository of one of `types` or with one of `ids`.
+pub async fn in_repositories(
+    db: &Db,
+    id: &str,
+    types: &[String],
+    ids: &[String],
+) -> Result<bool, DbError> {
+    let mut q = ContentQuery::default();
+    q.ids(vec![id.to_owned()]);
+    q.in_repositories(types, ids);
+    Ok(q.page(db, None, None, 1, 0).await?.0 > 0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -796,6 +837,7 @@ mod tests {
                 .iter()
                 .map(|(p, a)| (p.to_string(), a.map(str::to_owned)))
                 .collect(),
+            labels: None,
         }
     }
 

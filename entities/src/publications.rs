@@ -579,6 +579,7 @@ mod tests {
             key: vec!["a".into()],
             fields: vec![],
             artifacts: vec![("a-1.0.rpm".into(), None)],
+            labels: None,
         };
         let ids = crate::content::find_or_create(&db, &db.write, "test.pkg", &table, &[unit])
             .await

@@ -35,8 +35,21 @@ pub struct ViewSetPolicy {
     /// `queryset_filtering_required_permission`); without it, lists show the objects the user
     /// holds it on.
     pub view_permission: &'static str,
+    /// What its `scope_queryset` narrows lists and reads to.
+    pub scoping: Scoping,
     /// `DEFAULT_ACCESS_POLICY`, as JSON text.
     pub default: &'static str,
+}
+
+/// What a viewset's `scope_queryset` (when its policy names one) lets a user see.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scoping {
+    /// The objects the user holds the view permission on, all of them with it model-wide
+    /// (Pulp's `NamedModelViewSet.scope_queryset`).
+    ViewPermission,
+    /// Content in a repository the user may see, under any repository type's policy (Pulp's
+    /// `BaseContentViewSet.scope_queryset`): content in no repository only superusers see.
+    Repositories,
 }
 
 /// A string or a list of strings, as statements write them.
@@ -186,18 +199,7 @@ impl Policy {
 
     /// The roles `add_roles_for_object_creator` gives a creator.
     pub fn creator_roles(&self) -> Vec<String> {
-        self.creation_hooks
-            .iter()
-            .filter(|h| h["function"] == "add_roles_for_object_creator")
-            .flat_map(|h| match &h["parameters"]["roles"] {
-                Value::String(s) => vec![s.clone()],
-                Value::Array(a) => a
-                    .iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect(),
-                _ => Vec::new(),
-            })
-            .collect()
+        pith_entities::access_policies::creator_roles(&self.creation_hooks)
     }
 }
 

@@ -47,16 +47,18 @@ pub enum Scope {
     All,
     /// Only these ids (those the user holds the view permission on).
     Only(Vec<String>),
+    /// Content: only what is in the repositories the user may see.
+    InRepositories(RepositoryScope),
 }
 
-impl Scope {
-    /// Whether object `id` is visible.
-    pub fn sees(&self, id: &str) -> bool {
-        match self {
-            Scope::All => true,
-            Scope::Only(ids) => ids.iter().any(|i| i == id),
-        }
-    }
+/// The repositories a user may see: every one of some types (a model-wide view permission),
+/// and these others by id.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RepositoryScope {
+    /// Repository types (`pulp_type`) seen whole.
+    pub types: Vec<String>,
+    /// Repositories seen one by one.
+    pub ids: Vec<String>,
 }
 
 impl Ctx {

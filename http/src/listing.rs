@@ -175,6 +175,9 @@ pub fn scoped(cond: Condition, scope: &crate::api::Scope) -> Condition {
     match scope {
         crate::api::Scope::All => cond,
         crate::api::Scope::Only(ids) => cond.add(Expr::col("pulp_id").is_in(ids.clone())),
+        // Content lists apply their scope in `ContentQuery::page`; nothing else is scoped by
+        // repositories, so such a scope shows nothing here.
+        crate::api::Scope::InRepositories(_) => cond.add(Expr::cust("1 = 0")),
     }
 }
 

@@ -389,27 +389,31 @@ impl Platform {
                 .iter()
                 .flat_map(|g| urls::content_guard_endpoints(*g)),
         );
-        endpoints.extend(remotes.iter().flat_map(|v| {
-            let policy = policies
+        // A viewset is under the policy declared with its collection's name.
+        let policy = |name: &str| {
+            policies
                 .iter()
-                .find(|p| p.viewset_name == v.detail.collection)
-                .map(|p| p.viewset_name);
-            urls::remote_endpoints(*v, policy)
-        }));
+                .find(|p| p.viewset_name == name)
+                .map(|p| p.viewset_name)
+        };
         endpoints.extend(
-            repositories
+            remotes
                 .iter()
-                .flat_map(|v| urls::repository_endpoints(*v)),
+                .flat_map(|v| urls::remote_endpoints(*v, policy(v.detail.collection))),
         );
+        endpoints.extend(repositories.iter().flat_map(|v| {
+            let name = v.repositories.detail.collection;
+            urls::repository_endpoints(*v, policy(name), policy(&format!("{name}/versions")))
+        }));
         endpoints.extend(
             publications
                 .iter()
-                .flat_map(|v| urls::publication_endpoints(*v)),
+                .flat_map(|v| urls::publication_endpoints(*v, policy(v.detail.collection))),
         );
         endpoints.extend(
             distributions
                 .iter()
-                .flat_map(|v| urls::distribution_endpoints(*v)),
+                .flat_map(|v| urls::distribution_endpoints(*v, policy(v.detail.collection))),
         );
         endpoints.extend(extra);
         let versions: Map<String, Value> = components

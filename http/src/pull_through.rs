@@ -173,6 +173,7 @@ impl Pulled {
             key: unit.key,
             fields: unit.fields,
             artifacts: vec![(self.relative_path.clone(), Some(a.pulp_id))],
+            labels: None,
         };
         let ids = pith_entities::content::find_or_create(
             db,

@@ -29,6 +29,8 @@ pub struct Req {
     pub headers: HeaderMap,
     // A Mutex only to make `Req` Sync (handlers hold `&Req` across awaits); never contended.
     body: std::sync::Mutex<Option<BodyStream>>,
+    /// The body's fields once [`Req::fields`] read them.
+    fields: Option<Map<String, Value>>,
 }
 
 impl std::fmt::Debug for Req {
@@ -64,6 +66,7 @@ impl Req {
             query,
             headers,
             body: std::sync::Mutex::new(Some(body)),
+            fields: None,
         }
     }
 
@@ -117,36 +120,207 @@ impl Req {
 
     /// Parses a JSON (or urlencoded) object body; an empty body is an empty object.
     pub async fn object(&mut self, max: usize) -> Result<Map<String, Value>, ApiError> {
-        let ct = self
-            .header("content-type")
-            .unwrap_or("")
-            .to_ascii_lowercase();
         let bytes = self.bytes(max).await?;
-        if bytes.iter().all(|b| b.is_ascii_whitespace()) {
-            return Ok(Map::new());
+        parse_object(self.header("content-type").unwrap_or(""), &bytes)
+    }
+
+    /// The body's fields (a multipart form's text parts; a JSON or urlencoded object), for an
+    /// access condition that names a request parameter (`remote`, `repository`, `upload`)
+    /// before the handler runs: the body is kept — in memory up to [`SPOOL_IN_MEMORY`], the
+    /// rest of a multipart body (a file part) in a temporary file — and handed to the handler
+    /// again from its start.
+    pub async fn fields(
+        &mut self,
+        max_json: usize,
+        max_text: usize,
+    ) -> Result<Map<String, Value>, ApiError> {
+        if let Some(f) = &self.fields {
+            return Ok(f.clone());
         }
-        if ct.starts_with("application/x-www-form-urlencoded") {
-            let pairs =
-                serde_urlencoded::from_bytes::<Vec<(String, String)>>(&bytes).map_err(|e| {
-                    ApiError::BadRequest(
-                        serde_json::json!({ "detail": format!("Form parse error - {e}") }),
-                    )
-                })?;
-            return Ok(pairs
-                .into_iter()
-                .map(|(k, v)| (k, Value::String(v)))
-                .collect());
+        let ct = self.header("content-type").unwrap_or("").to_owned();
+        let multipart = ct.to_ascii_lowercase().starts_with("multipart/");
+        let spool = Spool::read(self.take_body(), multipart, max_json).await?;
+        let fields = if multipart {
+            multipart_fields(spool.replay(), &ct, max_text).await?
+        } else {
+            parse_object(&ct, &spool.head.concat())?
+        };
+        *self
+            .body
+            .get_mut()
+            .map_err(|_| ApiError::Internal("body lock".into()))? = Some(spool.replay());
+        self.fields = Some(fields.clone());
+        Ok(fields)
+    }
+}
+
+/// How much of a multipart body [`Req::fields`] keeps in memory.
+const SPOOL_IN_MEMORY: usize = 1 << 20;
+
+/// A body read whole so that it can be read again: its start in memory, the rest (of a
+/// multipart body past [`SPOOL_IN_MEMORY`]) in an unnamed temporary file.
+struct Spool {
+    head: Vec<Bytes>,
+    tail: Option<std::sync::Arc<std::fs::File>>,
+}
+
+impl Spool {
+    async fn read(
+        body: Option<BodyStream>,
+        multipart: bool,
+        max: usize,
+    ) -> Result<Spool, ApiError> {
+        use tokio::io::AsyncWriteExt;
+        let mut spool = Spool {
+            head: Vec::new(),
+            tail: None,
+        };
+        let Some(mut body) = body else {
+            return Ok(spool);
+        };
+        let (mut held, mut file) = (0usize, None::<tokio::fs::File>);
+        let io = |e: std::io::Error| ApiError::Internal(format!("spooling the request body: {e}"));
+        while let Some(chunk) = body.next().await {
+            let chunk = chunk.map_err(|e| {
+                ApiError::field(
+                    "non_field_errors",
+                    format!("Could not read the request body: {e}"),
+                )
+            })?;
+            if let Some(f) = file.as_mut() {
+                f.write_all(&chunk).await.map_err(io)?;
+                continue;
+            }
+            held += chunk.len();
+            if !multipart && held > max {
+                return Err(ApiError::TooLarge);
+            }
+            if multipart && held > SPOOL_IN_MEMORY {
+                let std_file = tempfile::tempfile().map_err(io)?;
+                let mut f = tokio::fs::File::from_std(std_file);
+                f.write_all(&chunk).await.map_err(io)?;
+                file = Some(f);
+                continue;
+            }
+            spool.head.push(chunk);
         }
-        match serde_json::from_slice::<Value>(&bytes) {
-            Ok(Value::Object(m)) => Ok(m),
-            Ok(_) => Err(ApiError::field(
-                "non_field_errors",
-                "Invalid data. Expected a dictionary, but got a different type.",
-            )),
-            Err(e) => Err(ApiError::BadRequest(
-                serde_json::json!({ "detail": format!("JSON parse error - {e}") }),
-            )),
+        if let Some(mut f) = file {
+            f.flush().await.map_err(io)?;
+            spool.tail = Some(std::sync::Arc::new(f.into_std().await));
         }
+        Ok(spool)
+    }
+
+    /// The body again, from its start. A temporary file that cannot be read back ends the
+    /// stream early (the handler then sees a truncated body and answers 400).
+    fn replay(&self) -> BodyStream {
+        use std::io::{Read, Seek, SeekFrom};
+        let head = futures_util::stream::iter(self.head.clone().into_iter().map(Ok));
+        let Some(file) = self.tail.clone() else {
+            return Box::pin(head);
+        };
+        let tail = futures_util::stream::unfold(Some(0u64), move |at| {
+            let file = file.clone();
+            async move {
+                let at = at?;
+                let read = tokio::task::spawn_blocking(move || {
+                    let mut f = file.as_ref();
+                    f.seek(SeekFrom::Start(at))?;
+                    let mut buf = vec![0u8; 256 * 1024];
+                    let n = f.read(&mut buf)?;
+                    buf.truncate(n);
+                    Ok::<_, std::io::Error>(buf)
+                })
+                .await;
+                match read {
+                    Ok(Ok(buf)) if !buf.is_empty() => {
+                        let next = at + buf.len() as u64;
+                        Some((Ok(Bytes::from(buf)), Some(next)))
+                    }
+                    Ok(Ok(_)) => None,
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "could not read a spooled request body back");
+                        None
+                    }
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not read a spooled request body back");
+                        None
+                    }
+                }
+            }
+        });
+        Box::pin(head.chain(tail))
+    }
+}
+
+/// The text parts of a multipart form (file parts skipped), each as a JSON string; one
+/// longer than `max_text` bytes is a 400.
+async fn multipart_fields(
+    body: BodyStream,
+    content_type: &str,
+    max_text: usize,
+) -> Result<Map<String, Value>, ApiError> {
+    let boundary = multer::parse_boundary(content_type).map_err(|_| {
+        ApiError::BadRequest(
+            serde_json::json!({ "detail": format!("Unsupported media type \"{content_type}\" in request.") }),
+        )
+    })?;
+    let bad = |e: multer::Error| {
+        ApiError::BadRequest(
+            serde_json::json!({ "detail": format!("Multipart form parse error - {e}") }),
+        )
+    };
+    let mut mp = multer::Multipart::new(body, boundary);
+    let mut fields = Map::new();
+    while let Some(mut field) = mp.next_field().await.map_err(bad)? {
+        let name = field.name().unwrap_or("").to_owned();
+        let is_file = field.file_name().is_some();
+        let mut text = Vec::new();
+        while let Some(chunk) = field.chunk().await.map_err(bad)? {
+            if is_file {
+                continue;
+            }
+            if text.len() + chunk.len() > max_text {
+                return Err(ApiError::field(
+                    &name,
+                    format!("Ensure this field has no more than {max_text} characters."),
+                ));
+            }
+            text.extend_from_slice(&chunk);
+        }
+        if !is_file {
+            fields
+                .entry(name)
+                .or_insert_with(|| Value::String(String::from_utf8_lossy(&text).into_owned()));
+        }
+    }
+    Ok(fields)
+}
+
+/// A JSON (or urlencoded) object body; an empty body is an empty object.
+fn parse_object(content_type: &str, bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
+    let ct = content_type.to_ascii_lowercase();
+    if bytes.iter().all(|b| b.is_ascii_whitespace()) {
+        return Ok(Map::new());
+    }
+    if ct.starts_with("application/x-www-form-urlencoded") {
+        let pairs = serde_urlencoded::from_bytes::<Vec<(String, String)>>(bytes).map_err(|e| {
+            ApiError::BadRequest(serde_json::json!({ "detail": format!("Form parse error - {e}") }))
+        })?;
+        return Ok(pairs
+            .into_iter()
+            .map(|(k, v)| (k, Value::String(v)))
+            .collect());
+    }
+    match serde_json::from_slice::<Value>(bytes) {
+        Ok(Value::Object(m)) => Ok(m),
+        Ok(_) => Err(ApiError::field(
+            "non_field_errors",
+            "Invalid data. Expected a dictionary, but got a different type.",
+        )),
+        Err(e) => Err(ApiError::BadRequest(
+            serde_json::json!({ "detail": format!("JSON parse error - {e}") }),
+        )),
     }
 }
 

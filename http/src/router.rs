@@ -179,14 +179,8 @@ async fn route(
     };
     match endpoint.policy {
         Some(viewset) if !endpoint.open => {
-            crate::api::access_policies::authorize(
-                &mut ctx,
-                req.method.as_str(),
-                viewset,
-                &operation.op,
-                &ids,
-            )
-            .await?
+            crate::api::access_policies::authorize(&mut ctx, req, viewset, &operation.op, &ids)
+                .await?
         }
         _ => admin_only(&ctx)?,
     }

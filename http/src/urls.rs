@@ -692,7 +692,11 @@ fn under_policy(
 
 /// A repository type's endpoints: list, create, show, update, delete, labels, `modify/`, and
 /// its versions (list, show, delete, `repair/`). `sync/` is the plugin's.
-pub fn repository_endpoints(rv: RepositoryViewSet) -> Vec<Endpoint> {
+pub fn repository_endpoints(
+    rv: RepositoryViewSet,
+    policy: Option<&'static str>,
+    versions_policy: Option<&'static str>,
+) -> Vec<Endpoint> {
     let vs = rv.repositories;
     let (prefix, tag, resp) = (vs.prefix(), vs.tag, vs.response());
     let patched = format!("Patched{}", vs.serializer);
@@ -700,7 +704,7 @@ pub fn repository_endpoints(rv: RepositoryViewSet) -> Vec<Endpoint> {
     let vtag = rv.versions_tag;
     let version_ids: &'static [&'static str] = Box::leak(Box::new([rv.repository_pk, "number"]));
     let [put, patch] = updates(&prefix, tag, vs.serializer, &patched, &resp);
-    vec![
+    let repositories = vec![
         Endpoint::new(template(collection(&vs)))
             .on(
                 list(&prefix, tag, &resp, &repos::FILTERS, &repos::ORDERABLE),
@@ -750,6 +754,8 @@ pub fn repository_endpoints(rv: RepositoryViewSet) -> Vec<Endpoint> {
                     .task(),
                 handler(move |c, r, i| Box::pin(repos::modify(c, r, id(i, 0), rv))),
             ),
+    ];
+    let versions = vec![
         Endpoint::new(detail(&vs, "versions/"))
             .href(vs.href_param, ONE)
             .on(
@@ -782,14 +788,20 @@ pub fn repository_endpoints(rv: RepositoryViewSet) -> Vec<Endpoint> {
                     Box::pin(repos::repair_version(c, r, id(i, 0), id(i, 1), rv))
                 }),
             ),
-    ]
+    ];
+    let mut out = under_policy(repositories, &vs, policy);
+    out.extend(versions.into_iter().map(|e| match versions_policy {
+        Some(p) => e.policy(p),
+        None => e,
+    }));
+    out
 }
 
 /// A publication type's endpoints: list, show, delete (create is the plugin's: its publish
 /// task and fields).
-pub fn publication_endpoints(vs: ViewSet) -> Vec<Endpoint> {
+pub fn publication_endpoints(vs: ViewSet, policy: Option<&'static str>) -> Vec<Endpoint> {
     let (prefix, tag, resp) = (vs.prefix(), vs.tag, vs.response());
-    vec![
+    let out = vec![
         Endpoint::new(template(collection(&vs))).on(
             list(
                 &prefix,
@@ -810,11 +822,12 @@ pub fn publication_endpoints(vs: ViewSet) -> Vec<Endpoint> {
                 op(M::DELETE, &format!("{prefix}_delete"), tag).answers(204, None),
                 handler(move |c, _, i| Box::pin(publishing::delete_publication(c, id(i, 0), vs))),
             ),
-    ]
+    ];
+    under_policy(out, &vs, policy)
 }
 
 /// A distribution type's endpoints: list, create, show, update, delete.
-pub fn distribution_endpoints(vs: ViewSet) -> Vec<Endpoint> {
+pub fn distribution_endpoints(vs: ViewSet, policy: Option<&'static str>) -> Vec<Endpoint> {
     let (prefix, tag, resp) = (vs.prefix(), vs.tag, vs.response());
     let patched = format!("Patched{}", vs.serializer);
     let [put, patch] = updates(&prefix, tag, vs.serializer, &patched, &resp);
@@ -824,7 +837,7 @@ pub fn distribution_endpoints(vs: ViewSet) -> Vec<Endpoint> {
             Box::pin(async move { publishing::change_distribution(c, r, id(i, 0), &m, vs).await })
         })
     };
-    vec![
+    let out = vec![
         Endpoint::new(template(collection(&vs)))
             .on(
                 list(
@@ -854,7 +867,8 @@ pub fn distribution_endpoints(vs: ViewSet) -> Vec<Endpoint> {
                 op(M::DELETE, &format!("{prefix}_delete"), tag).task(),
                 change(M::DELETE),
             ),
-    ]
+    ];
+    under_policy(out, &vs, policy)
 }
 
 /// `contentguards/`: every guard of every type, as the base serializer shows them.

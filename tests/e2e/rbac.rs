@@ -597,3 +597,230 @@ async fn remote_roles_decide(env: Env) {
     assert_eq!(done["state"], "completed", "{done}");
     assert_eq!(s.json(&list).await.1["count"], 1);
 }
+
+/// A multipart form sent as a user made by [`new_user`] (text fields, and `file` if given).
+async fn form_as_user(
+    s: &Server,
+    user: &str,
+    path: &str,
+    fields: &[(&str, &str)],
+    file: Option<Vec<u8>>,
+) -> (u16, Value) {
+    let mut form = reqwest::multipart::Form::new();
+    for (k, v) in fields {
+        form = form.text(k.to_string(), v.to_string());
+    }
+    if let Some(bytes) = file {
+        form = form.part(
+            "file",
+            reqwest::multipart::Part::bytes(bytes).file_name("f"),
+        );
+    }
+    let r = s
+        .client
+        .post(s.url(path))
+        .basic_auth(user, Some(format!("{user}-pass-1234")))
+        .multipart(form)
+        .send()
+        .await
+        .unwrap();
+    let code = r.status().as_u16();
+    (code, r.json::<Value>().await.unwrap_or(Value::Null))
+}
+
+both_backends!(repository_content_and_publication_roles_decide);
+
+/// pulp_file's repository, version, content, publication and distribution policies: a
+/// creator owns the repository they make; content goes only into a repository one may
+/// modify (none named: Pulp's 400), and a user sees content through the repositories they
+/// may see; a publication or distribution a task makes belongs to the task's user, on the
+/// worker that made it.
+async fn repository_content_and_publication_roles_decide(env: Env) {
+    let s = env.start(&[]);
+    let ann = new_user(&s, "ann").await;
+    let bob = new_user(&s, "bob").await;
+    for role in [
+        "file.filerepository_creator",
+        "file.filepublication_creator",
+        "file.filedistribution_creator",
+    ] {
+        let body = json!({"role": role, "content_object": null});
+        let (code, a) = s.send(Method::POST, &format!("{ann}roles/"), body).await;
+        assert_eq!(code, 201, "{a}");
+    }
+    let repos = "/pulp/api/v3/repositories/file/file/";
+    assert_eq!(
+        as_user(&s, "bob", Method::POST, repos, json!({"name": "b"}))
+            .await
+            .0,
+        403
+    );
+    let (code, repo) = as_user(&s, "ann", Method::POST, repos, json!({"name": "a"})).await;
+    assert_eq!(code, 201, "{repo}");
+    let repo_href = repo["pulp_href"].as_str().unwrap().to_owned();
+    assert_eq!(
+        as_user(&s, "bob", Method::GET, repos, Value::Null).await.1["count"],
+        0
+    );
+    assert_eq!(
+        as_user(&s, "bob", Method::GET, &repo_href, Value::Null)
+            .await
+            .0,
+        404
+    );
+    let versions = format!("{repo_href}versions/");
+    assert_eq!(
+        as_user(&s, "bob", Method::GET, &versions, Value::Null)
+            .await
+            .0,
+        403
+    );
+    assert_eq!(
+        as_user(&s, "ann", Method::GET, &versions, Value::Null)
+            .await
+            .1["count"],
+        1
+    );
+
+    // Content: into a repository one may modify, and only there. The 2 MiB file is kept on
+    // disk while its form is read for the decision, then stored whole.
+    let files = "/pulp/api/v3/content/file/files/";
+    let big: Vec<u8> = (0..2 << 20).map(|i| (i % 251) as u8).collect();
+    let (code, e) = form_as_user(&s, "bob", files, &[("relative_path", "x")], Some(vec![1])).await;
+    assert_eq!(code, 400, "{e}");
+    assert_eq!(
+        e,
+        json!(["Destination upload repository was not provided."])
+    );
+    let into_ann = [
+        ("relative_path", "big.bin"),
+        ("repository", repo_href.as_str()),
+    ];
+    let (code, _) = form_as_user(&s, "bob", files, &into_ann, Some(big.clone())).await;
+    assert_eq!(code, 403);
+    let (code, t) = form_as_user(&s, "ann", files, &into_ann, Some(big.clone())).await;
+    assert_eq!(code, 202, "{t}");
+    let done = s.finished(t["task"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    let (_, listed) = as_user(&s, "ann", Method::GET, files, Value::Null).await;
+    assert_eq!(listed["count"], 1, "{listed}");
+    let content = listed["results"][0]["pulp_href"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let digest = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&big));
+    assert_eq!(listed["results"][0]["sha256"], digest.as_str());
+    assert_eq!(
+        as_user(&s, "bob", Method::GET, files, Value::Null).await.1["count"],
+        0
+    );
+    assert_eq!(
+        as_user(&s, "bob", Method::GET, &content, Value::Null)
+            .await
+            .0,
+        404
+    );
+    let labelled = [
+        ("relative_path", "l.txt"),
+        ("repository", repo_href.as_str()),
+        ("pulp_labels", r#"{"k": "v"}"#),
+    ];
+    let (code, e) = form_as_user(&s, "ann", files, &labelled, Some(b"l".to_vec())).await;
+    assert_eq!(code, 400, "{e}");
+    assert!(
+        e[0].as_str().unwrap().starts_with("pulp_labels cannot"),
+        "{e}"
+    );
+
+    // A viewer role on the repository shows it, its versions and its content; no more.
+    let (code, r) = as_user(
+        &s,
+        "ann",
+        Method::POST,
+        &format!("{repo_href}add_role/"),
+        json!({"role": "file.filerepository_viewer", "users": ["bob"]}),
+    )
+    .await;
+    assert_eq!(code, 201, "{r}");
+    assert_eq!(
+        as_user(&s, "bob", Method::GET, &content, Value::Null)
+            .await
+            .0,
+        200
+    );
+    assert_eq!(
+        as_user(&s, "bob", Method::GET, &versions, Value::Null)
+            .await
+            .1["count"],
+        2
+    );
+    let modify = format!("{repo_href}modify/");
+    let (code, _) = as_user(&s, "bob", Method::POST, &modify, json!({})).await;
+    assert_eq!(code, 403);
+
+    // Synchronous upload needs `file.upload_files` (the uploader role), model-wide.
+    let upload = "/pulp/api/v3/content/file/files/upload/";
+    let one = [("relative_path", "u.txt")];
+    let (code, _) = form_as_user(&s, "bob", upload, &one, Some(b"u".to_vec())).await;
+    assert_eq!(code, 403);
+    let body = json!({"role": "file.file_uploader", "content_object": null});
+    assert_eq!(
+        s.send(Method::POST, &format!("{bob}roles/"), body).await.0,
+        201
+    );
+    let (code, u) = form_as_user(&s, "bob", upload, &one, Some(b"u".to_vec())).await;
+    assert_eq!(code, 201, "{u}");
+
+    // What a task makes for Ann is Ann's.
+    let pubs = "/pulp/api/v3/publications/file/file/";
+    let (code, t) = as_user(
+        &s,
+        "ann",
+        Method::POST,
+        pubs,
+        json!({"repository": repo_href}),
+    )
+    .await;
+    assert_eq!(code, 202, "{t}");
+    let done = s.finished(t["task"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    let publication = done["created_resources"][0].as_str().unwrap().to_owned();
+    let (_, mine) = as_user(&s, "ann", Method::GET, pubs, Value::Null).await;
+    assert_eq!(mine["count"], 1, "{mine}");
+    assert_eq!(
+        as_user(&s, "bob", Method::GET, pubs, Value::Null).await.1["count"],
+        0
+    );
+    let dists = "/pulp/api/v3/distributions/file/file/";
+    let new = json!({"name": "d", "base_path": "d", "publication": publication});
+    assert_eq!(
+        as_user(&s, "bob", Method::POST, dists, new.clone()).await.0,
+        403
+    );
+    let (code, t) = as_user(&s, "ann", Method::POST, dists, new).await;
+    assert_eq!(code, 202, "{t}");
+    let done = s.finished(t["task"].as_str().unwrap()).await;
+    assert_eq!(done["state"], "completed", "{done}");
+    let dist = done["created_resources"][0].as_str().unwrap().to_owned();
+    let (_, perms) = as_user(
+        &s,
+        "ann",
+        Method::GET,
+        &format!("{dist}my_permissions/"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        perms["permissions"],
+        json!([
+            "file.change_filedistribution",
+            "file.delete_filedistribution",
+            "file.manage_roles_filedistribution",
+            "file.view_filedistribution"
+        ])
+    );
+    assert_eq!(
+        as_user(&s, "bob", Method::GET, &dist, Value::Null).await.0,
+        404
+    );
+}

@@ -3,12 +3,12 @@
 //! permission conditions the policies name, the creation hooks and queryset scoping.
 
 use pith_entities::access_policies::{self, PolicyRow};
-use pith_entities::rbac::{self, Holder};
+use pith_entities::rbac;
 use pith_entities::time::to_rfc3339;
 use serde_json::{Value, json};
 
-use super::{Ctx, Scope, ok};
-use crate::access_policy::{Policy, Principal, ViewSetPolicy, action_of, decide};
+use super::{Ctx, RepositoryScope, Scope, ok};
+use crate::access_policy::{Policy, Principal, Scoping, ViewSetPolicy, action_of, decide};
 use crate::error::FieldErrors;
 use crate::listing;
 use crate::request::Response;
@@ -22,6 +22,7 @@ pub const CORE_POLICIES: &[ViewSetPolicy] = &[
         prn_type: "core.upload",
         model: "Upload",
         view_permission: "core.view_upload",
+        scoping: Scoping::ViewPermission,
         default: r#"{"statements": [
             {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
             {"action": ["create"], "principal": "authenticated", "effect": "allow",
@@ -40,6 +41,7 @@ pub const CORE_POLICIES: &[ViewSetPolicy] = &[
         prn_type: "core.task",
         model: "Task",
         view_permission: "core.view_task",
+        scoping: Scoping::ViewPermission,
         default: r#"{"statements": [
             {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
             {"action": ["profile_artifacts"], "principal": "authenticated", "effect": "allow",
@@ -61,6 +63,7 @@ pub const CORE_POLICIES: &[ViewSetPolicy] = &[
         view_permission: "core.view_artifact",
         // No statement allows `destroy`: in Pulp 3.123 nobody deletes an artifact through the
         // API, superusers included (orphan cleanup does).
+        scoping: Scoping::ViewPermission,
         default: r#"{"statements": [
             {"action": ["create", "list", "retrieve"], "principal": "admin", "effect": "allow"}],
           "creation_hooks": [], "queryset_scoping": null}"#,
@@ -118,24 +121,59 @@ async fn holds(
     Ok(rbac::has_permission(&ctx.state.db, user, permission, object).await?)
 }
 
+/// What a condition may look at besides the user: the viewset's declaration, the ids in the
+/// URL, the action, and the request (whose body is read only when a condition names one of
+/// its parameters).
+struct Facts<'a, 'r> {
+    decl: ViewSetPolicy,
+    ids: &'a [&'a str],
+    action: &'a str,
+    req: &'r mut Req,
+}
+
 /// One condition's value (`has_model_perms:core.add_upload`). A superuser passes every
 /// permission condition; an unknown condition holds for nobody else.
 async fn condition(
     ctx: &Ctx,
     user: &crate::auth::User,
     name: &str,
-    object: Option<(&str, &str)>,
+    facts: &mut Facts<'_, '_>,
 ) -> Result<bool, ApiError> {
     let (function, arg) = name.split_once(':').unwrap_or((name, ""));
     if user.is_superuser && function.starts_with("has_") {
         return Ok(true);
     }
+    // The object in the URL; below a repository (its versions) that is the repository,
+    // whose type the versions' declaration names.
+    let object = facts.ids.first().map(|id| (facts.decl.prn_type, *id));
     match function {
         "has_model_perms" | "has_model_or_domain_perms" => holds(ctx, user.id, arg, None).await,
-        "has_obj_perms" | "has_model_or_obj_perms" | "has_model_or_domain_or_obj_perms" => {
-            holds(ctx, user.id, arg, object).await
-        }
+        "has_obj_perms"
+        | "has_model_or_obj_perms"
+        | "has_model_or_domain_or_obj_perms"
+        | "has_repository_obj_perms"
+        | "has_repository_model_or_obj_perms"
+        | "has_repository_model_or_domain_or_obj_perms" => holds(ctx, user.id, arg, object).await,
         "has_domain_perms" => Ok(false),
+        "has_remote_param_obj_perms" => {
+            param_perms(ctx, user, facts, &["remote"], arg, false).await
+        }
+        "has_remote_param_model_or_obj_perms" | "has_remote_param_model_or_domain_or_obj_perms" => {
+            param_perms(ctx, user, facts, &["remote"], arg, true).await
+        }
+        "has_repo_or_repo_ver_param_model_or_obj_perms"
+        | "has_repo_or_repo_ver_param_model_or_domain_or_obj_perms" => {
+            let names = ["repository", "repository_version"];
+            param_perms(ctx, user, facts, &names, arg, true).await
+        }
+        "has_publication_param_model_or_obj_perms"
+        | "has_publication_param_model_or_domain_or_obj_perms" => {
+            param_perms(ctx, user, facts, &["publication"], arg, true).await
+        }
+        "has_upload_param_model_or_obj_perms" | "has_upload_param_model_or_domain_or_obj_perms" => {
+            param_perms(ctx, user, facts, &["upload"], arg, true).await
+        }
+        "has_required_repo_perms_on_upload" => required_repo_perms(ctx, user, facts, arg).await,
         other => {
             tracing::debug!(
                 condition = other,
@@ -146,12 +184,123 @@ async fn condition(
     }
 }
 
+/// The request body's fields, read (once) for a condition.
+async fn body_fields(
+    ctx: &Ctx,
+    facts: &mut Facts<'_, '_>,
+) -> Result<serde_json::Map<String, Value>, ApiError> {
+    let max = ctx.state.config.max_json_body;
+    facts.req.fields(max, 65536).await
+}
+
+/// The object a request parameter names (an href or a PRN) as `(PRN type, id)`, when it is
+/// one of a viewset with a declared policy; a repository version stands for its repository.
+fn object_of_ref(ctx: &Ctx, reference: &str) -> Option<(&'static str, String)> {
+    let policies = &ctx.state.platform.access_policies;
+    if let Some(rest) = reference.strip_prefix("prn:") {
+        let (kind, id) = rest.split_once(':')?;
+        let kind = policies.iter().find(|p| p.prn_type == kind)?.prn_type;
+        return Some((kind, id.to_owned()));
+    }
+    let rest = &reference[reference.find("/api/v3/")? + "/api/v3/".len()..];
+    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    let at = segs.iter().position(|s| uuid::Uuid::parse_str(s).is_ok())?;
+    let collection = segs[..at].join("/");
+    let kind = policies
+        .iter()
+        .find(|p| p.viewset_name == collection)?
+        .prn_type;
+    Some((kind, segs[at].to_owned()))
+}
+
+/// Whether the user holds one of `perms` (comma-separated) on the object the first present
+/// parameter of `names` refers to — or, with `model`, model-wide. No such parameter: holds
+/// (nothing to check). A reference this server cannot resolve holds too: the handler's
+/// validation answers it with Pulp's 400.
+async fn param_perms(
+    ctx: &Ctx,
+    user: &crate::auth::User,
+    facts: &mut Facts<'_, '_>,
+    names: &[&str],
+    perms: &str,
+    model: bool,
+) -> Result<bool, ApiError> {
+    let perms: Vec<&str> = perms.split(',').map(str::trim).collect();
+    if model {
+        for p in &perms {
+            if holds(ctx, user.id, p, None).await? {
+                return Ok(true);
+            }
+        }
+    }
+    let fields = body_fields(ctx, facts).await?;
+    let Some(reference) = names.iter().find_map(|n| {
+        fields
+            .get(*n)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
+    }) else {
+        return Ok(true);
+    };
+    let Some((kind, id)) = object_of_ref(ctx, reference) else {
+        return Ok(true);
+    };
+    for p in perms {
+        if holds(ctx, user.id, p, Some((kind, &id))).await? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Pulp's `has_required_repo_perms_on_upload`: content made by someone other than a
+/// superuser must go into a repository (else nobody but superusers could see it) on which
+/// they hold `perm`; labels on it need `core.manage_content_labels`. Both refusals are 400s
+/// with Pulp's messages, not 403s.
+async fn required_repo_perms(
+    ctx: &Ctx,
+    user: &crate::auth::User,
+    facts: &mut Facts<'_, '_>,
+    perm: &str,
+) -> Result<bool, ApiError> {
+    let fields = body_fields(ctx, facts).await?;
+    let Some(repo) = fields
+        .get("repository")
+        .and_then(Value::as_str)
+        .filter(|s| !s.is_empty())
+    else {
+        return Err(ApiError::BadRequest(json!([
+            "Destination upload repository was not provided."
+        ])));
+    };
+    let labelled = match fields.get("pulp_labels") {
+        Some(Value::String(s)) => !s.trim().is_empty() && s.trim() != "{}",
+        Some(Value::Object(m)) => !m.is_empty(),
+        _ => false,
+    };
+    if facts.action == "create"
+        && labelled
+        && !holds(ctx, user.id, "core.manage_content_labels", None).await?
+    {
+        return Err(ApiError::BadRequest(json!([
+            "pulp_labels cannot be specified by users who do not have the core.manage_labels permission."
+        ])));
+    }
+    if holds(ctx, user.id, perm, None).await? {
+        return Ok(true);
+    }
+    match object_of_ref(ctx, repo) {
+        Some((kind, id)) => holds(ctx, user.id, perm, Some((kind, &id))).await,
+        None => Ok(true),
+    }
+}
+
 /// Decides a request to `viewset`'s operation `op` (ids from the path) by its
 /// policy, and sets `ctx.scope` from its queryset scoping: 403 when refused, 404 for an object
 /// the user may not see.
 pub async fn authorize(
     ctx: &mut Ctx,
-    method: &str,
+    req: &mut Req,
     viewset: &str,
     op: &crate::openapi::Op,
     ids: &[&str],
@@ -171,17 +320,11 @@ pub async fn authorize(
             Err(ApiError::Forbidden)
         };
     };
-    if policy.queryset_scoping.is_some()
-        && !user.is_superuser
-        && !holds(ctx, user.id, decl.view_permission, None).await?
-    {
-        let ids =
-            rbac::objects_with(&ctx.state.db, user.id, decl.view_permission, decl.prn_type).await?;
-        ctx.scope = Scope::Only(ids);
+    if policy.queryset_scoping.is_some() && !user.is_superuser {
+        ctx.scope = scope_for(ctx, user.id, &decl).await?;
     }
-    let object = ids.first().copied();
-    if let Some(id) = object
-        && !ctx.scope.sees(id)
+    if let Some(id) = ids.first().copied()
+        && !sees(ctx, id).await?
     {
         return Err(ApiError::not_found(decl.model));
     }
@@ -206,12 +349,18 @@ pub async fn authorize(
         id: Some(user.id),
         groups,
     };
-    let target = object.map(|id| (decl.prn_type, id));
+    let method = req.method.as_str().to_owned();
+    let mut facts = Facts {
+        decl,
+        ids,
+        action: &action,
+        req,
+    };
     let mut held = Vec::new();
-    for s in policy.candidates(&who, &action, method) {
+    for s in policy.candidates(&who, &action, &method) {
         let mut values = std::collections::HashMap::new();
         for name in s.condition_names() {
-            let v = condition(ctx, &user, &name, target).await?;
+            let v = condition(ctx, &user, &name, &mut facts).await?;
             values.insert(name, v);
         }
         held.push((s, s.holds(&|n| values.get(n).copied().unwrap_or(false))));
@@ -221,6 +370,49 @@ pub async fn authorize(
     } else {
         Err(ApiError::Forbidden)
     }
+}
+
+/// What `user` (not a superuser) may see of viewset `decl`'s objects.
+async fn scope_for(ctx: &Ctx, user: i64, decl: &ViewSetPolicy) -> Result<Scope, ApiError> {
+    let db = &ctx.state.db;
+    match decl.scoping {
+        Scoping::ViewPermission => {
+            if holds(ctx, user, decl.view_permission, None).await? {
+                return Ok(Scope::All);
+            }
+            Ok(Scope::Only(
+                rbac::objects_with(db, user, decl.view_permission, decl.prn_type).await?,
+            ))
+        }
+        Scoping::Repositories => {
+            let mut seen = RepositoryScope::default();
+            for rv in &ctx.state.platform.repositories {
+                let repos = rv.repositories.detail;
+                let Some(p) = declared(ctx, repos.collection) else {
+                    continue;
+                };
+                if holds(ctx, user, p.view_permission, None).await? {
+                    seen.types.push(repos.pulp_type.to_owned());
+                } else {
+                    seen.ids
+                        .extend(rbac::objects_with(db, user, p.view_permission, p.prn_type).await?);
+                }
+            }
+            Ok(Scope::InRepositories(seen))
+        }
+    }
+}
+
+/// Whether object `id` of the current viewset is within `ctx.scope`.
+async fn sees(ctx: &Ctx, id: &str) -> Result<bool, ApiError> {
+    Ok(match &ctx.scope {
+        Scope::All => true,
+        Scope::Only(ids) => ids.iter().any(|i| i == id),
+        Scope::InRepositories(seen) => {
+            pith_entities::content::in_repositories(&ctx.state.db, id, &seen.types, &seen.ids)
+                .await?
+        }
+    })
 }
 
 /// Runs `viewset`'s creation hooks for object `id` its user just created: the roles
@@ -233,23 +425,10 @@ pub async fn created(ctx: &Ctx, viewset: &str, id: &str) -> Result<(), ApiError>
     if user.is_superuser {
         return Ok(());
     }
-    let Some(policy) = ctx.state.policies.get(&ctx.state.db, viewset).await? else {
-        return Ok(());
-    };
-    let names = policy.creator_roles();
-    if names.is_empty() {
-        return Ok(());
-    }
-    for role in rbac::roles(&ctx.state.db, Some(&names)).await? {
-        rbac::assign(
-            &ctx.state.db,
-            Holder::User(user.id),
-            &role.id,
-            Some((decl.prn_type, id)),
-        )
-        .await?;
-    }
-    Ok(())
+    Ok(
+        access_policies::run_creation_hooks(&ctx.state.db, viewset, user.id, (decl.prn_type, id))
+            .await?,
+    )
 }
 
 /// `GET <object>/my_permissions/`: the permissions the user holds on the object (a superuser:

@@ -161,13 +161,18 @@ impl ContentQuery {
     }
 
     /// The total count and one page of content ids (newest first unless ordered), joining the
-    /// detail table `join` as `f` when given.
+    /// detail table `join` as `f` when given; only what the request's scope shows.
     pub async fn page(
-        self,
+        mut self,
         ctx: &Ctx,
         p: &ListParams,
         join: Option<&str>,
     ) -> Result<(u64, Vec<String>), ApiError> {
+        match &ctx.scope {
+            super::Scope::All => {}
+            super::Scope::Only(ids) => self.0.ids(ids.clone()),
+            super::Scope::InRepositories(seen) => self.0.in_repositories(&seen.types, &seen.ids),
+        }
         let order = p
             .ordering
             .first()

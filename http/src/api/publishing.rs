@@ -81,6 +81,11 @@ pub async fn list_publications(
         }
         None => types(ctx).publications.clone(),
     };
+    match &ctx.scope {
+        super::Scope::All => {}
+        super::Scope::Only(ids) => q.only(ids.clone()),
+        super::Scope::InRepositories(_) => q.only(Vec::new()),
+    }
     for (k, v) in &p.filters {
         match k.as_str() {
             "repository" => {
@@ -418,7 +423,7 @@ pub async fn list_distributions(
 ) -> Result<Response, ApiError> {
     let p = listing::parse(req, &DISTRIBUTION_FILTERS, &DISTRIBUTION_ORDERABLE)?;
     let v3 = ctx.v3();
-    let mut cond = Condition::all();
+    let mut cond = listing::scoped(Condition::all(), &ctx.scope);
     let own: Vec<Detail> = match &vs {
         Some(v) => {
             cond = cond.add(Expr::col("pulp_type").eq(v.detail.pulp_type));

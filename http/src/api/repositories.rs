@@ -311,6 +311,7 @@ pub async fn create(ctx: &Ctx, req: &mut Req, vs: RepositoryViewSet) -> Result<R
         pith_entities::detail::save(db, &txn, t, &id, &detail_values).await?;
     }
     txn.commit().await?;
+    super::access_policies::created(ctx, vs.repositories.detail.collection, &id).await?;
     let r = load(ctx, &id, &vs).await?;
     let body = serialize(ctx, &r).await?;
     let mut resp = json_resp(StatusCode::CREATED, &body);
@@ -340,7 +341,7 @@ pub async fn list(
             platform.types.remotes.clone(),
         ),
     };
-    let mut cond = Condition::all();
+    let mut cond = listing::scoped(Condition::all(), &ctx.scope);
     if let Some(v) = &vs {
         cond = cond.add(Expr::col("pulp_type").eq(v.repositories.detail.pulp_type));
     }

@@ -117,17 +117,21 @@ fn arg<'a>(ctx: &'a TaskContext, name: &str) -> Result<&'a str, TaskError> {
         .ok_or_else(|| TaskError::Invalid(format!("Missing argument '{name}'.")))
 }
 
-/// Finds or creates the content unit `(relative_path, artifact)`; returns its id.
+/// Finds or creates the content unit `(relative_path, artifact)`; returns its id. A unit
+/// created now gets `labels`; one that exists keeps its own (Pulp ignores the labels of a
+/// duplicate upload).
 pub async fn find_or_create(
     db: &Db,
     conn: &impl ConnectionTrait,
     relative_path: &str,
     artifact: &artifact::Model,
+    labels: Option<&Value>,
 ) -> Result<String, DbError> {
     let unit = Unit {
         relative_path,
         digest: &artifact.sha256,
         artifact: Some(&artifact.pulp_id),
+        labels,
     };
     let mut ids = find_or_create_many(db, conn, &[unit]).await?;
     ids.pop()
@@ -177,6 +181,8 @@ pub struct Unit<'a> {
     pub digest: &'a str,
     /// The stored artifact with those bytes (`None`: not downloaded, on-demand).
     pub artifact: Option<&'a str>,
+    /// Labels for a unit created now.
+    pub labels: Option<&'a Value>,
 }
 
 impl Unit<'_> {
@@ -190,6 +196,7 @@ impl Unit<'_> {
                 self.relative_path.to_owned(),
                 self.artifact.map(str::to_owned),
             )],
+            labels: self.labels.map(Value::to_string),
         }
     }
 }
@@ -242,13 +249,12 @@ pub async fn create(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
         .and_then(Value::as_str)
         .map(str::to_owned);
     let txn = db.write.begin().await.map_err(db_err)?;
-    let id = find_or_create(db, &txn, &rel, &art).await.map_err(db_err)?;
-    if let Some(l) = ctx.args.get("pulp_labels").filter(|l| l.is_object()) {
-        pith_entities::content::set_labels(db, &txn, &id, l)
-            .await
-            .map_err(db_err)?;
-    }
-    let mut created = vec![(content_href(&v3, &id), FILE_CONTENT.detail.prn(&id))];
+    let labels = ctx.args.get("pulp_labels").filter(|l| l.is_object());
+    let id = find_or_create(db, &txn, &rel, &art, labels)
+        .await
+        .map_err(db_err)?;
+    // Pulp lists the new version (made inside the content's creation) before the content.
+    let mut created = Vec::new();
     let mut new_version = None;
     let repo_row = match &repo {
         Some(r) => Some(load_repository(&ctx, r).await?),
@@ -284,6 +290,7 @@ pub async fn create(ctx: TaskContext) -> Result<TaskOutput, TaskError> {
     if let (Some((vid, n)), Some((r, _))) = (new_version, &repo_row) {
         created.push(created_version(&ctx, &v3, r, &vid, n));
     }
+    created.push((content_href(&v3, &id), FILE_CONTENT.detail.prn(&id)));
     let c = load(db, std::slice::from_ref(&id)).await.map_err(db_err)?;
     Ok(TaskOutput {
         result: c.first().map(|c| content_json(&v3, c)),

@@ -9,7 +9,7 @@ use pith_actors::tasks::GENERAL_CREATE;
 use pith_actors::tasks::upload;
 use pith_entities::entity::artifact;
 use pith_entities::sea_orm::EntityTrait;
-use pith_http::access_policy::ViewSetPolicy;
+use pith_http::access_policy::{Scoping, ViewSetPolicy};
 use pith_http::api::content::ContentQuery;
 use pith_http::api::repositories::version_by_ref;
 use pith_http::api::{Ctx, accepted, check_relative_path, ok, parse_id};
@@ -26,7 +26,6 @@ use crate::content::{content_json, find_or_create, load};
 use crate::models::{
     FILE_CONTENT, FILE_DISTRIBUTION, FILE_PUBLICATION, FILE_REMOTE, FILE_REPOSITORY,
 };
-use pith_entities::content::set_labels;
 
 /// `remotes/file/file/`.
 pub const REMOTES: ViewSet = ViewSet {
@@ -319,10 +318,7 @@ pub async fn upload(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
             .map_err(|e| ApiError::field("file_url", e.description()))?,
     };
     let txn = pith_entities::sea_orm::TransactionTrait::begin(&db.write).await?;
-    let id = find_or_create(db, &txn, &new.relative_path, &art).await?;
-    if let Some(l) = &new.labels {
-        set_labels(db, &txn, &id, l).await?;
-    }
+    let id = find_or_create(db, &txn, &new.relative_path, &art, new.labels.as_ref()).await?;
     txn.commit().await?;
     let c = load(db, std::slice::from_ref(&id)).await?;
     let body = c
@@ -536,6 +532,7 @@ pub fn endpoints() -> Vec<Endpoint> {
     let repos = REPOSITORIES.repositories;
     vec![
         Endpoint::new("content/file/files/")
+            .policy(CONTENT.detail.collection)
             .on(
                 list(&content, tag, &resp, &FILTERS, &ORDERABLE),
                 handler(|c, r, _| Box::pin(list_content(c, r))),
@@ -546,19 +543,23 @@ pub fn endpoints() -> Vec<Endpoint> {
                     .task(),
                 handler(|c, r, _| Box::pin(create(c, r))),
             ),
-        Endpoint::new("content/file/files/upload/").on(
-            op(M::POST, &format!("{content}_upload"), tag)
-                .body(CONTENT.serializer, Body::Form)
-                .answers(201, Some(&resp)),
-            handler(|c, r, _| Box::pin(upload(c, r))),
-        ),
+        Endpoint::new("content/file/files/upload/")
+            .policy(CONTENT.detail.collection)
+            .on(
+                op(M::POST, &format!("{content}_upload"), tag)
+                    .body(CONTENT.serializer, Body::Form)
+                    .answers(201, Some(&resp)),
+                handler(|c, r, _| Box::pin(upload(c, r))),
+            ),
         Endpoint::new("content/file/files/{}/")
+            .policy(CONTENT.detail.collection)
             .href(CONTENT.href_param, ONE)
             .on(
                 read(&content, tag, &resp),
                 handler(|c, r, i| Box::pin(read_content(c, r, i.first().copied().unwrap_or("")))),
             ),
         Endpoint::new("repositories/file/file/{}/sync/")
+            .policy(repos.detail.collection)
             .href(repos.href_param, ONE)
             .on(
                 op(M::POST, &format!("{}_sync", repos.prefix()), repos.tag)
@@ -566,16 +567,18 @@ pub fn endpoints() -> Vec<Endpoint> {
                     .task(),
                 handler(|c, r, i| Box::pin(sync(c, r, i.first().copied().unwrap_or("")))),
             ),
-        Endpoint::new("publications/file/file/").on(
-            op(
-                M::POST,
-                &format!("{}_create", PUBLICATIONS.prefix()),
-                PUBLICATIONS.tag,
-            )
-            .body(PUBLICATIONS.serializer, Body::Any)
-            .task(),
-            handler(|c, r, _| Box::pin(create_publication(c, r))),
-        ),
+        Endpoint::new("publications/file/file/")
+            .policy(PUBLICATIONS.detail.collection)
+            .on(
+                op(
+                    M::POST,
+                    &format!("{}_create", PUBLICATIONS.prefix()),
+                    PUBLICATIONS.tag,
+                )
+                .body(PUBLICATIONS.serializer, Body::Any)
+                .task(),
+                handler(|c, r, _| Box::pin(create_publication(c, r))),
+            ),
     ]
 }
 
@@ -583,28 +586,147 @@ const ONE: &[&str] = &["pulp_id"];
 
 /// pulp_file's viewsets' default access policies (`DEFAULT_ACCESS_POLICY`), named as their
 /// collections; core puts a viewset's endpoints under the policy declared for it.
-pub const ACCESS_POLICIES: &[ViewSetPolicy] = &[ViewSetPolicy {
-    viewset_name: "remotes/file/file",
-    prn_type: "file.fileremote",
-    model: "FileRemote",
-    view_permission: "file.view_fileremote",
-    default: r#"{"statements": [
-        {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
-        {"action": ["create"], "principal": "authenticated", "effect": "allow",
-         "condition": "has_model_or_domain_perms:file.add_fileremote"},
-        {"action": ["update", "partial_update", "set_label", "unset_label"], "principal": "authenticated",
-         "effect": "allow",
-         "condition": ["has_model_or_domain_or_obj_perms:file.change_fileremote",
-                       "has_model_or_domain_or_obj_perms:file.view_fileremote"]},
-        {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
-         "condition": ["has_model_or_domain_or_obj_perms:file.delete_fileremote",
-                       "has_model_or_domain_or_obj_perms:file.view_fileremote"]},
-        {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
-         "condition": ["has_model_or_domain_or_obj_perms:file.manage_roles_fileremote"]}],
-      "creation_hooks": [{"function": "add_roles_for_object_creator",
-                          "parameters": {"roles": "file.fileremote_owner"}}],
-      "queryset_scoping": {"function": "scope_queryset"}}"#,
-}];
+pub const ACCESS_POLICIES: &[ViewSetPolicy] = &[
+    ViewSetPolicy {
+        viewset_name: "remotes/file/file",
+        prn_type: "file.fileremote",
+        model: "FileRemote",
+        view_permission: "file.view_fileremote",
+        scoping: Scoping::ViewPermission,
+        default: r#"{"statements": [
+            {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
+            {"action": ["create"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_perms:file.add_fileremote"},
+            {"action": ["update", "partial_update", "set_label", "unset_label"], "principal": "authenticated",
+             "effect": "allow",
+             "condition": ["has_model_or_domain_or_obj_perms:file.change_fileremote",
+                           "has_model_or_domain_or_obj_perms:file.view_fileremote"]},
+            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_or_obj_perms:file.delete_fileremote",
+                           "has_model_or_domain_or_obj_perms:file.view_fileremote"]},
+            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_or_obj_perms:file.manage_roles_fileremote"]}],
+          "creation_hooks": [{"function": "add_roles_for_object_creator",
+                              "parameters": {"roles": "file.fileremote_owner"}}],
+          "queryset_scoping": {"function": "scope_queryset"}}"#,
+    },
+    ViewSetPolicy {
+        viewset_name: "repositories/file/file",
+        prn_type: "file.filerepository",
+        model: "FileRepository",
+        view_permission: "file.view_filerepository",
+        scoping: Scoping::ViewPermission,
+        default: r#"{"statements": [
+            {"action": ["list", "my_permissions"], "principal": "authenticated", "effect": "allow"},
+            {"action": ["create"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_perms:file.add_filerepository",
+                           "has_remote_param_model_or_domain_or_obj_perms:file.view_fileremote"]},
+            {"action": ["retrieve"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:file.view_filerepository"},
+            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_or_obj_perms:file.delete_filerepository",
+                           "has_model_or_domain_or_obj_perms:file.view_filerepository"]},
+            {"action": ["update", "partial_update", "set_label", "unset_label"], "principal": "authenticated",
+             "effect": "allow",
+             "condition": ["has_model_or_domain_or_obj_perms:file.change_filerepository",
+                           "has_model_or_domain_or_obj_perms:file.view_filerepository",
+                           "has_remote_param_model_or_domain_or_obj_perms:file.view_fileremote"]},
+            {"action": ["sync"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_or_obj_perms:file.sync_filerepository",
+                           "has_remote_param_model_or_domain_or_obj_perms:file.view_fileremote,file.view_filegitremote",
+                           "has_model_or_domain_or_obj_perms:file.view_filerepository"]},
+            {"action": ["modify"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_or_obj_perms:file.modify_filerepository",
+                           "has_model_or_domain_or_obj_perms:file.view_filerepository"]},
+            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_or_obj_perms:file.manage_roles_filerepository"]}],
+          "creation_hooks": [{"function": "add_roles_for_object_creator",
+                              "parameters": {"roles": "file.filerepository_owner"}}],
+          "queryset_scoping": {"function": "scope_queryset"}}"#,
+    },
+    // A version's checks are on its repository (the one in the URL): no scoping, no roles.
+    ViewSetPolicy {
+        viewset_name: "repositories/file/file/versions",
+        prn_type: "file.filerepository",
+        model: "RepositoryVersion",
+        view_permission: "file.view_filerepository",
+        scoping: Scoping::ViewPermission,
+        default: r#"{"statements": [
+            {"action": ["list", "retrieve"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_repository_model_or_domain_or_obj_perms:file.view_filerepository"},
+            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_repository_model_or_domain_or_obj_perms:file.delete_filerepository",
+                           "has_repository_model_or_domain_or_obj_perms:file.view_filerepository"]},
+            {"action": ["repair"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_repository_model_or_domain_or_obj_perms:file.repair_filerepository",
+                           "has_repository_model_or_domain_or_obj_perms:file.view_filerepository"]}]}"#,
+    },
+    ViewSetPolicy {
+        viewset_name: "content/file/files",
+        prn_type: "file.filecontent",
+        model: "FileContent",
+        view_permission: "file.view_filecontent",
+        scoping: Scoping::Repositories,
+        default: r#"{"statements": [
+            {"action": ["list", "retrieve"], "principal": "authenticated", "effect": "allow"},
+            {"action": ["create"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_required_repo_perms_on_upload:file.modify_filerepository",
+                           "has_required_repo_perms_on_upload:file.view_filerepository",
+                           "has_upload_param_model_or_domain_or_obj_perms:core.change_upload"]},
+            {"action": ["set_label", "unset_label"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_perms:core.manage_content_labels"]},
+            {"action": ["upload"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_perms:file.upload_files"]}],
+          "queryset_scoping": {"function": "scope_queryset"}}"#,
+    },
+    ViewSetPolicy {
+        viewset_name: "publications/file/file",
+        prn_type: "file.filepublication",
+        model: "FilePublication",
+        view_permission: "file.view_filepublication",
+        scoping: Scoping::ViewPermission,
+        default: r#"{"statements": [
+            {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
+            {"action": ["create"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_perms:file.add_filepublication",
+                           "has_repo_or_repo_ver_param_model_or_domain_or_obj_perms:file.view_filerepository"]},
+            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_or_obj_perms:file.delete_filepublication",
+                           "has_model_or_domain_or_obj_perms:file.view_filepublication"]},
+            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_or_obj_perms:file.manage_roles_filepublication"]}],
+          "creation_hooks": [{"function": "add_roles_for_object_creator",
+                              "parameters": {"roles": "file.filepublication_owner"}}],
+          "queryset_scoping": {"function": "scope_queryset"}}"#,
+    },
+    ViewSetPolicy {
+        viewset_name: "distributions/file/file",
+        prn_type: "file.filedistribution",
+        model: "FileDistribution",
+        view_permission: "file.view_filedistribution",
+        scoping: Scoping::ViewPermission,
+        default: r#"{"statements": [
+            {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
+            {"action": ["create"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_perms:file.add_filedistribution",
+                           "has_repo_or_repo_ver_param_model_or_domain_or_obj_perms:file.view_filerepository",
+                           "has_publication_param_model_or_domain_or_obj_perms:file.view_filepublication"]},
+            {"action": ["update", "partial_update", "set_label", "unset_label"], "principal": "authenticated",
+             "effect": "allow",
+             "condition": ["has_model_or_domain_or_obj_perms:file.change_filedistribution",
+                           "has_model_or_domain_or_obj_perms:file.view_filedistribution",
+                           "has_repo_or_repo_ver_param_model_or_domain_or_obj_perms:file.view_filerepository",
+                           "has_publication_param_model_or_domain_or_obj_perms:file.view_filepublication"]},
+            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_or_obj_perms:file.delete_filedistribution",
+                           "has_model_or_domain_or_obj_perms:file.view_filedistribution"]},
+            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_domain_or_obj_perms:file.manage_roles_filedistribution"]}],
+          "creation_hooks": [{"function": "add_roles_for_object_creator",
+                              "parameters": {"roles": "file.filedistribution_owner"}}],
+          "queryset_scoping": {"function": "scope_queryset"}}"#,
+    },
+];
 
 #[cfg(test)]
 mod tests {
