@@ -605,6 +605,22 @@ impl ContentQuery {
         });
     }
 
+    /// Content of one of `types` or with one of `ids`; neither: nothing.
+    pub fn among(&mut self, types: &[String], ids: &[String]) {
+        let mut any = Vec::new();
+        for (column, vals) in [("c.pulp_type", types), ("c.pulp_id", ids)] {
+            if !vals.is_empty() {
+                let ps: Vec<String> = vals.iter().map(|v| self.param(v.clone().into())).collect();
+                any.push(format!("{column} IN ({})", ps.join(",")));
+            }
+        }
+        self.conds.push(if any.is_empty() {
+            "1 = 0".into()
+        } else {
+            format!("({})", any.join(" OR "))
+        });
+    }
+
     /// Content present in, added by or removed by version `number` of `repo`.
     pub fn in_version(&mut self, repo: String, number: i64, m: Membership) {
         let (r, n) = (self.param(repo.into()), self.param(number.into()));

@@ -25,6 +25,7 @@ pub mod publications;
 pub mod rbac;
 pub mod remotes;
 pub mod repositories;
+pub mod sessions;
 pub mod store;
 pub mod tasks;
 pub mod time;

@@ -256,6 +256,8 @@ pub struct PublicationQuery {
     pub limit: u64,
     /// Page start.
     pub offset: u64,
+    /// Only publications of these types or with these ids (what a user may see).
+    pub visible: Option<(Vec<String>, Vec<String>)>,
 }
 
 /// The complete publications that serve any of `content` (Pulp's `with_content`): pass-through
@@ -330,6 +332,19 @@ pub async fn list(db: &Db, q: &PublicationQuery) -> Result<(u64, Vec<String>), D
     if let Some(c) = q.checkpoint {
         values.push(c.into());
         conds.push(format!("p.checkpoint = ${}", values.len()));
+    }
+    if let Some((types, ids)) = &q.visible {
+        let mut any = Vec::new();
+        for (column, vals) in [("p.pulp_type", types), ("p.pulp_id", ids)] {
+            if !vals.is_empty() {
+                let ph: Vec<String> = vals.iter().map(|v| bind(&mut values, v.clone())).collect();
+                any.push(format!("{column} IN ({})", ph.join(",")));
+            }
+        }
+        if any.is_empty() {
+            return Ok((0, Vec::new()));
+        }
+        conds.push(format!("({})", any.join(" OR ")));
     }
     if let Some(ids) = &q.ids {
         if ids.is_empty() {

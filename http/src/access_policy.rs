@@ -50,6 +50,10 @@ pub enum Scoping {
     /// Content in a repository the user may see, under any repository type's policy (Pulp's
     /// `BaseContentViewSet.scope_queryset`): content in no repository only superusers see.
     Repositories,
+    /// A master model's list: the union of what each of its types' own policies shows (Pulp's
+    /// master `scope_queryset`, which asks every child viewset); a type without a policy shows
+    /// nothing.
+    Children,
 }
 
 /// A string or a list of strings, as statements write them.

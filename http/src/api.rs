@@ -5,6 +5,7 @@ pub mod artifacts;
 pub mod content;
 pub mod content_guards;
 pub mod details;
+pub mod login;
 pub mod orphans;
 pub mod publishing;
 pub mod remotes;
@@ -48,17 +49,33 @@ pub enum Scope {
     /// Only these ids (those the user holds the view permission on).
     Only(Vec<String>),
     /// Content: only what is in the repositories the user may see.
-    InRepositories(RepositoryScope),
+    InRepositories(Seen),
+    /// A master model's list (`repositories/`, `contentguards/`): what each type's own
+    /// policy lets the user see.
+    Among(Seen),
 }
 
-/// The repositories a user may see: every one of some types (a model-wide view permission),
-/// and these others by id.
+/// Objects a user may see: every one of some types (a model-wide view permission), and these
+/// others by id.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RepositoryScope {
-    /// Repository types (`pulp_type`) seen whole.
+pub struct Seen {
+    /// Types (`pulp_type`) seen whole.
     pub types: Vec<String>,
-    /// Repositories seen one by one.
+    /// Objects seen one by one.
     pub ids: Vec<String>,
+}
+
+impl Scope {
+    /// Whether object `id` is visible, for the scopes that tell without the database (content
+    /// in repositories does not: that is checked against the content's repositories).
+    pub fn sees(&self, id: &str) -> bool {
+        match self {
+            Scope::All => true,
+            Scope::Only(ids) => ids.iter().any(|i| i == id),
+            Scope::InRepositories(_) => false,
+            Scope::Among(seen) => seen.ids.iter().any(|i| i == id),
+        }
+    }
 }
 
 impl Ctx {

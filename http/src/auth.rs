@@ -194,6 +194,49 @@ impl Auth {
         Ok(s.user)
     }
 
+    /// Who sent a request: the user of a valid `sessionid` cookie first (Pulp lists Django's
+    /// session authentication before Basic), else the Basic credentials. `true` with a session
+    /// user: unsafe methods must then pass the CSRF check ([`check_csrf`]).
+    pub async fn identify(
+        &self,
+        headers: &warp::http::HeaderMap,
+    ) -> Result<(User, bool), ApiError> {
+        if let Some(key) = cookie(headers, SESSION_COOKIE) {
+            let now = pith_entities::time::now_micros();
+            if let Some(id) = pith_entities::sessions::user_of(&self.db, key, now).await? {
+                if let Some(u) = self.user_by_id(id) {
+                    return Ok((u, true));
+                }
+                self.refresh().await?;
+                if let Some(u) = self.user_by_id(id) {
+                    return Ok((u, true));
+                }
+            }
+        }
+        let header = headers.get("authorization").and_then(|v| v.to_str().ok());
+        Ok((self.authenticate(header).await?, false))
+    }
+
+    /// An active user by id.
+    fn user_by_id(&self, id: i64) -> Option<User> {
+        let users = self.users.read().ok()?;
+        users
+            .values()
+            .find(|s| s.user.id == id)
+            .map(|s| s.user.clone())
+    }
+
+    /// Whether `password` is `username`'s current one (an argon2 check: tens of milliseconds).
+    pub async fn password_matches(&self, username: &str, password: &str) -> bool {
+        let Some(s) = self.stored(username) else {
+            return false;
+        };
+        let (pw, hash) = (password.to_owned(), s.hash);
+        tokio::task::spawn_blocking(move || verify(&pw, &hash))
+            .await
+            .unwrap_or(false)
+    }
+
     /// A cached login, valid only while the user's stored hash is the one it was checked against.
     fn cached(&self, key: &[u8; 32], username: &str) -> Option<User> {
         let s = self.stored(username)?;
@@ -202,9 +245,140 @@ impl Auth {
     }
 }
 
+/// The session cookie's name (Django's `SESSION_COOKIE_NAME`).
+pub const SESSION_COOKIE: &str = "sessionid";
+/// The CSRF cookie's name (Django's `CSRF_COOKIE_NAME`).
+pub const CSRF_COOKIE: &str = "csrftoken";
+/// The characters of session keys and CSRF secrets and masks (Django's).
+const TOKEN_CHARS: &[u8] = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789";
+
+/// A cookie's value from the `Cookie` headers.
+pub fn cookie<'a>(headers: &'a warp::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all("cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim_matches('"'))
+        .filter(|v| !v.is_empty())
+}
+
+/// `n` random characters of [`TOKEN_CHARS`] (`alphabet` chars of it: 36 for session keys,
+/// lower case and digits as Django's, 62 for CSRF secrets).
+pub fn random_token(n: usize, alphabet: usize) -> String {
+    let chars: Vec<u8> = TOKEN_CHARS
+        .iter()
+        .copied()
+        .filter(|c| alphabet == 62 || !c.is_ascii_uppercase())
+        .collect();
+    let mut out = String::with_capacity(n);
+    while out.len() < n {
+        for b in uuid::Uuid::new_v4().as_bytes() {
+            // Rejection sampling keeps the choice uniform.
+            let limit = 256 - 256 % chars.len();
+            if (*b as usize) < limit && out.len() < n {
+                out.push(chars[*b as usize % chars.len()] as char);
+            }
+        }
+    }
+    out
+}
+
+/// The secret behind a CSRF token: a 64-character token is Django's mask followed by the
+/// masked secret, a 32-character one is the secret itself.
+fn csrf_secret(token: &str) -> Option<String> {
+    let index = |c: u8| TOKEN_CHARS.iter().position(|&t| t == c);
+    let b = token.as_bytes();
+    match b.len() {
+        32 => b
+            .iter()
+            .all(|c| index(*c).is_some())
+            .then(|| token.to_owned()),
+        64 => {
+            let (mask, cipher) = b.split_at(32);
+            let n = TOKEN_CHARS.len();
+            mask.iter()
+                .zip(cipher)
+                .map(|(m, c)| Some(TOKEN_CHARS[(index(*c)? + n - index(*m)?) % n] as char))
+                .collect()
+        }
+        _ => None,
+    }
+}
+
+/// Django's CSRF check, which session-authenticated requests with an unsafe method must pass
+/// (DRF's `SessionAuthentication.enforce_csrf`): a browser's `Origin`, when sent, must be this
+/// server; the `X-CSRFToken` header must carry the secret of the `csrftoken` cookie. A failure
+/// is the 403 `CSRF Failed: <reason>`.
+pub fn check_csrf(headers: &warp::http::HeaderMap, base_url: &str) -> Result<(), ApiError> {
+    let fail = |reason: String| ApiError::Csrf(format!("CSRF Failed: {reason}"));
+    if let Some(origin) = headers.get("origin").and_then(|v| v.to_str().ok())
+        && origin.trim_end_matches('/') != base_url
+    {
+        return Err(fail(format!(
+            "Origin checking failed - {origin} does not match any trusted origins."
+        )));
+    }
+    let Some(secret) = cookie(headers, CSRF_COOKIE).and_then(csrf_secret) else {
+        return Err(fail("CSRF cookie not set.".into()));
+    };
+    let Some(sent) = headers.get("x-csrftoken").and_then(|v| v.to_str().ok()) else {
+        return Err(fail("CSRF token missing.".into()));
+    };
+    if csrf_secret(sent).as_deref() != Some(secret.as_str()) {
+        return Err(fail(
+            "CSRF token from the 'X-Csrftoken' HTTP header incorrect.".into(),
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn csrf_tokens_masked_or_not_and_origins() {
+        use warp::http::{HeaderMap, HeaderValue};
+        let secret = random_token(32, 62);
+        assert_eq!(secret.len(), 32);
+        // Masking as Django does: cipher = (secret + mask) mod 62, per character.
+        let mask = random_token(32, 62);
+        let idx = |c: char| TOKEN_CHARS.iter().position(|&t| t as char == c).unwrap();
+        let cipher: String = secret
+            .chars()
+            .zip(mask.chars())
+            .map(|(s, m)| TOKEN_CHARS[(idx(s) + idx(m)) % 62] as char)
+            .collect();
+        let masked = format!("{mask}{cipher}");
+        let headers = |token: &str, origin: Option<&str>| {
+            let mut h = HeaderMap::new();
+            h.insert(
+                "cookie",
+                HeaderValue::from_str(&format!("sessionid=x; csrftoken={secret}")).unwrap(),
+            );
+            h.insert("x-csrftoken", HeaderValue::from_str(token).unwrap());
+            if let Some(o) = origin {
+                h.insert("origin", HeaderValue::from_str(o).unwrap());
+            }
+            h
+        };
+        let base = "http://127.0.0.1:24817";
+        assert!(check_csrf(&headers(&secret, None), base).is_ok());
+        assert!(check_csrf(&headers(&masked, Some(base)), base).is_ok());
+        assert!(check_csrf(&headers(&mask, None), base).is_err());
+        assert!(check_csrf(&headers(&secret, Some("http://evil.example")), base).is_err());
+        let mut none = HeaderMap::new();
+        none.insert("cookie", HeaderValue::from_static("csrftoken=abc"));
+        assert!(check_csrf(&none, base).is_err());
+        let key = random_token(32, 36);
+        assert!(
+            key.chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        );
+    }
 
     #[test]
     fn hashes_verify_and_differ_by_salt() {

@@ -15,6 +15,9 @@ pub enum ApiError {
     /// 403.
     #[error("permission denied")]
     Forbidden,
+    /// 403 with the CSRF check's reason (`CSRF Failed: …`).
+    #[error("{0}")]
+    Csrf(String),
     /// 404 `{"detail": …}`.
     #[error("{0}")]
     NotFound(String),
@@ -55,6 +58,7 @@ impl ApiError {
                 StatusCode::FORBIDDEN,
                 json!({ "detail": "You do not have permission to perform this action." }),
             ),
+            ApiError::Csrf(m) => (StatusCode::FORBIDDEN, json!({ "detail": m })),
             ApiError::NotFound(m) => (StatusCode::NOT_FOUND, json!({ "detail": m })),
             ApiError::MethodNotAllowed(m) => (
                 StatusCode::METHOD_NOT_ALLOWED,

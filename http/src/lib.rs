@@ -161,7 +161,12 @@ pub async fn serve(
                     }
                 });
             let mut builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
-            builder.http1().preserve_header_case(true);
+            // Header names go out as Django writes them (`Set-Cookie`, `Content-Type`): some
+            // clients read them case-sensitively (Pulp's tests read `headers["Set-Cookie"]`).
+            builder
+                .http1()
+                .preserve_header_case(true)
+                .title_case_headers(true);
             let conn = builder.serve_connection_with_upgrades(TokioIo::new(stream), svc);
             if let Err(e) = watcher.watch(conn).await {
                 tracing::debug!(error = %e, "connection ended with an error");

@@ -178,6 +178,11 @@ pub fn scoped(cond: Condition, scope: &crate::api::Scope) -> Condition {
         // Content lists apply their scope in `ContentQuery::page`; nothing else is scoped by
         // repositories, so such a scope shows nothing here.
         crate::api::Scope::InRepositories(_) => cond.add(Expr::cust("1 = 0")),
+        crate::api::Scope::Among(seen) => cond.add(
+            Condition::any()
+                .add(Expr::col("pulp_type").is_in(seen.types.clone()))
+                .add(Expr::col("pulp_id").is_in(seen.ids.clone())),
+        ),
     }
 }
 

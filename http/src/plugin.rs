@@ -383,12 +383,6 @@ impl Platform {
             &publications,
             &distributions,
         ));
-        endpoints.extend(urls::content_guard_list());
-        endpoints.extend(
-            guards
-                .iter()
-                .flat_map(|g| urls::content_guard_endpoints(*g)),
-        );
         // A viewset is under the policy declared with its collection's name.
         let policy = |name: &str| {
             policies
@@ -396,6 +390,12 @@ impl Platform {
                 .find(|p| p.viewset_name == name)
                 .map(|p| p.viewset_name)
         };
+        endpoints.extend(urls::content_guard_list());
+        endpoints.extend(
+            guards.iter().flat_map(|g| {
+                urls::content_guard_endpoints(*g, policy(g.viewset.detail.collection))
+            }),
+        );
         endpoints.extend(
             remotes
                 .iter()

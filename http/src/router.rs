@@ -161,7 +161,15 @@ async fn route(
     let user = if endpoint.open {
         None
     } else {
-        Some(state.auth.authenticate(req.header("authorization")).await?)
+        let (user, via_session) = state.auth.identify(&req.headers).await?;
+        let safe = matches!(
+            req.method,
+            Method::GET | Method::HEAD | Method::OPTIONS | Method::TRACE
+        );
+        if via_session && !safe {
+            crate::auth::check_csrf(&req.headers, &req.base_url())?;
+        }
+        Some(user)
     };
     let mut ctx = Ctx {
         state: state.clone(),

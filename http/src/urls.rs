@@ -146,7 +146,7 @@ pub fn core_endpoints() -> Vec<Endpoint> {
                 op(M::DELETE, "artifacts_delete", "Artifacts").answers(204, None),
                 handler(|c, _, i| Box::pin(artifacts::delete(c, id(i, 0)))),
             ),
-        Endpoint::new("content/").on(
+        Endpoint::new("content/").policy("content").on(
             list(
                 "content",
                 "Content",
@@ -382,22 +382,42 @@ fn rbac_endpoints() -> Vec<Endpoint> {
             handler(|c, _, i| Box::pin(users::delete(c, id(i, 0)))),
         ],
     ));
-    out.extend(crud(
-        "groups/",
+    // Groups are under Pulp's `groups` policy, with the role mixin and `my_permissions/`.
+    out.extend(
+        crud(
+            "groups/",
+            "groups",
+            "Groups",
+            "Group",
+            "group_href",
+            &users::GROUP_FILTERS,
+            &["name", "id", "pk"],
+            [
+                handler(|c, r, _| Box::pin(users::list_groups(c, r))),
+                handler(|c, r, _| Box::pin(users::create_group(c, r))),
+                handler(|c, r, i| Box::pin(users::read_group(c, r, id(i, 0)))),
+                handler(|c, r, i| Box::pin(users::update_group(c, r, id(i, 0), false))),
+                handler(|c, r, i| Box::pin(users::update_group(c, r, id(i, 0), true))),
+                handler(|c, _, i| Box::pin(users::delete_group(c, id(i, 0)))),
+            ],
+        )
+        .into_iter()
+        .map(|e| e.policy("groups")),
+    );
+    out.extend(object_role_endpoints(
+        "groups/{}/",
         "groups",
         "Groups",
-        "Group",
         "group_href",
-        &users::GROUP_FILTERS,
-        &["name", "id", "pk"],
-        [
-            handler(|c, r, _| Box::pin(users::list_groups(c, r))),
-            handler(|c, r, _| Box::pin(users::create_group(c, r))),
-            handler(|c, r, i| Box::pin(users::read_group(c, r, id(i, 0)))),
-            handler(|c, r, i| Box::pin(users::update_group(c, r, id(i, 0), false))),
-            handler(|c, r, i| Box::pin(users::update_group(c, r, id(i, 0), true))),
-            handler(|c, _, i| Box::pin(users::delete_group(c, id(i, 0)))),
-        ],
+        "core.group",
+        Some("groups"),
+    ));
+    out.push(my_permissions_endpoint(
+        "groups/{}/",
+        "groups",
+        "Groups",
+        "group_href",
+        "groups",
     ));
     out.extend(crud(
         "roles/",
@@ -419,6 +439,7 @@ fn rbac_endpoints() -> Vec<Endpoint> {
     let two: &'static [&'static str] = &["id", "user_id"];
     out.push(
         Endpoint::new("groups/{}/users/")
+            .policy("groups/users")
             .href("group_href", ONE)
             .on(
                 list(
@@ -439,10 +460,33 @@ fn rbac_endpoints() -> Vec<Endpoint> {
     );
     out.push(
         Endpoint::new("groups/{}/users/{}/")
+            .policy("groups/users")
             .href("groups_user_href", two)
             .on(
                 op(M::DELETE, "groups_users_delete", "Groups: Users").answers(204, None),
                 handler(|c, _, i| Box::pin(users::remove_member(c, id(i, 0), id(i, 1)))),
+            ),
+    );
+    out.push(
+        Endpoint::new("login/")
+            .policy("login")
+            .on(
+                op(M::GET, "login_read", "Login").answers(200, Some("LoginResponse")),
+                handler(|c, _, _| Box::pin(crate::api::login::read(c))),
+            )
+            .on(
+                op(M::POST, "login", "Login").answers(201, Some("LoginResponse")),
+                handler(|c, r, _| Box::pin(crate::api::login::login(c, r))),
+            )
+            .on(
+                op(M::PATCH, "login_update", "Login")
+                    .body("PatchedLoginUpdate", Body::Any)
+                    .answers(200, Some("LoginUpdateResponse")),
+                handler(|c, r, _| Box::pin(users::update_self(c, r))),
+            )
+            .on(
+                op(M::DELETE, "logout", "Login").answers(204, None),
+                handler(|c, r, _| Box::pin(crate::api::login::logout(c, r))),
             ),
     );
     out.push(Endpoint::new("access_policies/").on(
@@ -521,7 +565,7 @@ pub fn generic_lists(
 ) -> Vec<Endpoint> {
     let item = |vs: Option<&ViewSet>| vs.map(ViewSet::response).unwrap_or_default();
     let lists = vec![
-        Endpoint::new("remotes/").on(
+        Endpoint::new("remotes/").policy("remotes").on(
             list(
                 "remotes",
                 "Remotes",
@@ -531,7 +575,7 @@ pub fn generic_lists(
             ),
             handler(|c, r, _| Box::pin(remotes::list(c, r, None))),
         ),
-        Endpoint::new("repositories/").on(
+        Endpoint::new("repositories/").policy("repositories").on(
             list(
                 "repositories",
                 "Repositories",
@@ -541,7 +585,7 @@ pub fn generic_lists(
             ),
             handler(|c, r, _| Box::pin(repos::list(c, r, None))),
         ),
-        Endpoint::new("publications/").on(
+        Endpoint::new("publications/").policy("publications").on(
             list(
                 "publications",
                 "Publications",
@@ -551,7 +595,7 @@ pub fn generic_lists(
             ),
             handler(|c, r, _| Box::pin(publishing::list_publications(c, r, None))),
         ),
-        Endpoint::new("distributions/").on(
+        Endpoint::new("distributions/").policy("distributions").on(
             list(
                 "distributions",
                 "Distributions",
@@ -873,7 +917,7 @@ pub fn distribution_endpoints(vs: ViewSet, policy: Option<&'static str>) -> Vec<
 
 /// `contentguards/`: every guard of every type, as the base serializer shows them.
 pub fn content_guard_list() -> Vec<Endpoint> {
-    vec![Endpoint::new("contentguards/").on(
+    vec![Endpoint::new("contentguards/").policy("contentguards").on(
         list(
             "contentguards",
             "Contentguards",
@@ -886,8 +930,14 @@ pub fn content_guard_list() -> Vec<Endpoint> {
 }
 
 /// A content-guard type's endpoints: list, create, show, update, delete (all synchronous).
-pub fn content_guard_endpoints(ty: ContentGuardType) -> Vec<Endpoint> {
+pub fn content_guard_endpoints(
+    ty: ContentGuardType,
+    policy: Option<&'static str>,
+) -> Vec<Endpoint> {
     let vs = ty.viewset;
+    if policy.is_some() {
+        return under_policy(content_guard_crud(ty), &vs, policy);
+    }
     let mut out = object_role_endpoints(
         detail(&vs, ""),
         &vs.prefix(),

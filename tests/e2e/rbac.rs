@@ -824,3 +824,201 @@ async fn repository_content_and_publication_roles_decide(env: Env) {
         404
     );
 }
+
+both_backends!(sessions_groups_and_master_lists);
+
+/// `login/`: a session opened with Basic credentials authenticates later requests by cookie
+/// alone, unsafe ones only with the CSRF token (Django's double-submit rule); logout and a
+/// new password end it. Groups under their policy (a creator owns the groups they make), guard
+/// creation by a creator role, and the master lists showing what each type's policy shows.
+async fn sessions_groups_and_master_lists(env: Env) {
+    let s = env.start(&[]);
+    let ann = new_user(&s, "ann").await;
+    for role in ["core.group_creator", "core.rbaccontentguard_creator"] {
+        let body = json!({"role": role, "content_object": null});
+        assert_eq!(
+            s.send(Method::POST, &format!("{ann}roles/"), body).await.0,
+            201
+        );
+    }
+    let login = s.url("/pulp/api/v3/login/");
+    assert_eq!(s.client.get(&login).send().await.unwrap().status(), 401);
+    let r = s
+        .client
+        .post(&login)
+        .basic_auth("ann", Some("ann-pass-1234"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let cookies: Vec<String> = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|v| v.to_str().unwrap().to_owned())
+        .collect();
+    let value = |name: &str| {
+        cookies
+            .iter()
+            .find_map(|c| c.strip_prefix(&format!("{name}=")))
+            .and_then(|c| c.split(';').next())
+            .unwrap()
+            .to_owned()
+    };
+    let (session, csrf) = (value("sessionid"), value("csrftoken"));
+    assert_eq!(r.json::<Value>().await.unwrap()["username"], "ann");
+    let jar = format!("sessionid={session}; csrftoken={csrf}");
+    let me = s
+        .client
+        .get(&login)
+        .header("cookie", &jar)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(me.json::<Value>().await.unwrap()["username"], "ann");
+
+    // Unsafe methods on a session need the CSRF token, and a foreign Origin is refused.
+    let groups = s.url("/pulp/api/v3/groups/");
+    let post = |body: Value, token: Option<&str>, origin: Option<&str>| {
+        let mut rb = s.client.post(&groups).header("cookie", &jar).json(&body);
+        if let Some(t) = token {
+            rb = rb.header("x-csrftoken", t);
+        }
+        if let Some(o) = origin {
+            rb = rb.header("origin", o);
+        }
+        async move {
+            let r = rb.send().await.unwrap();
+            (r.status().as_u16(), r.json::<Value>().await.unwrap())
+        }
+    };
+    let (code, e) = post(json!({"name": "g"}), None, None).await;
+    assert_eq!(
+        (code, e["detail"].as_str().unwrap()),
+        (403, "CSRF Failed: CSRF token missing.")
+    );
+    let (code, _) = post(
+        json!({"name": "g"}),
+        Some(&csrf),
+        Some("http://elsewhere.example"),
+    )
+    .await;
+    assert_eq!(code, 403);
+    let (code, g) = post(json!({"name": "g"}), Some(&csrf), Some(&s.base)).await;
+    assert_eq!(code, 201, "{g}");
+    let g_href = g["pulp_href"].as_str().unwrap().to_owned();
+
+    // Groups: the creator owns hers; others see none of them.
+    new_user(&s, "bob").await;
+    let list = "/pulp/api/v3/groups/";
+    assert_eq!(
+        as_user(&s, "ann", Method::GET, list, Value::Null).await.1["count"],
+        1
+    );
+    assert_eq!(
+        as_user(&s, "bob", Method::GET, list, Value::Null).await.1["count"],
+        0
+    );
+    let members = format!("{g_href}users/");
+    let add = json!({"username": "bob"});
+    assert_eq!(
+        as_user(&s, "bob", Method::POST, &members, add.clone())
+            .await
+            .0,
+        403
+    );
+    assert_eq!(as_user(&s, "ann", Method::POST, &members, add).await.0, 201);
+    let (_, mine) = as_user(
+        &s,
+        "ann",
+        Method::GET,
+        &format!("{g_href}my_permissions/"),
+        Value::Null,
+    )
+    .await;
+    assert_eq!(
+        mine["permissions"],
+        json!([
+            "core.change_group",
+            "core.delete_group",
+            "core.manage_roles_group",
+            "core.view_group"
+        ])
+    );
+
+    // A guard made by a creator role is its maker's; the master list shows it to her only.
+    let rbac = "/pulp/api/v3/contentguards/core/rbac/";
+    let (code, guard) = as_user(&s, "ann", Method::POST, rbac, json!({"name": "mine"})).await;
+    assert_eq!(code, 201, "{guard}");
+    s.send(Method::POST, rbac, json!({"name": "admins"})).await;
+    let all = "/pulp/api/v3/contentguards/";
+    assert_eq!(
+        as_user(&s, "ann", Method::GET, all, Value::Null).await.1["count"],
+        1
+    );
+    assert_eq!(
+        as_user(&s, "bob", Method::GET, all, Value::Null).await.1["count"],
+        0
+    );
+    assert_eq!(s.json(all).await.1["count"], 2);
+
+    // Logging out ends the session; so does a new password.
+    let r = s
+        .client
+        .delete(&login)
+        .header("cookie", &jar)
+        .header("x-csrftoken", &csrf)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let gone = s
+        .client
+        .get(&login)
+        .header("cookie", &jar)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 401);
+    let r = s
+        .client
+        .post(&login)
+        .basic_auth("ann", Some("ann-pass-1234"))
+        .send()
+        .await
+        .unwrap();
+    let again = r
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .find_map(|v| v.to_str().unwrap().strip_prefix("sessionid="))
+        .and_then(|c| c.split(';').next())
+        .unwrap()
+        .to_owned();
+    let (code, e) = as_user(
+        &s,
+        "ann",
+        Method::PATCH,
+        "/pulp/api/v3/login/",
+        json!({"new_password": "ann-pass-5678"}),
+    )
+    .await;
+    assert_eq!(code, 400, "{e}");
+    let (code, e) = as_user(
+        &s,
+        "ann",
+        Method::PATCH,
+        "/pulp/api/v3/login/",
+        json!({"old_password": "ann-pass-1234", "new_password": "ann-pass-5678", "email": "a@example.com"}),
+    )
+    .await;
+    assert_eq!((code, &e["email"]), (200, &json!("a@example.com")), "{e}");
+    let old = s
+        .client
+        .get(&login)
+        .header("cookie", format!("sessionid={again}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(old.status(), 401);
+}

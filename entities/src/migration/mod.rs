@@ -21,6 +21,7 @@ mod m20261203_000001_checkpoints;
 mod m20261203_000002_content_guards;
 mod m20261203_000003_users_roles;
 mod m20261203_000004_access_policies;
+mod m20261204_000001_sessions;
 
 /// Core's migrations and those of the running plugins, in one timeline: sorted by name, which
 /// starts with the date (`m20261126_000003_…`), so a plugin's migration runs after every core
@@ -57,6 +58,7 @@ fn core_migrations() -> Vec<Box<dyn MigrationTrait>> {
         Box::new(m20261203_000002_content_guards::Migration),
         Box::new(m20261203_000003_users_roles::Migration),
         Box::new(m20261203_000004_access_policies::Migration),
+        Box::new(m20261204_000001_sessions::Migration),
     ]
 }
 

@@ -7,12 +7,18 @@ use pith_entities::rbac;
 use pith_entities::time::to_rfc3339;
 use serde_json::{Value, json};
 
-use super::{Ctx, RepositoryScope, Scope, ok};
+use super::{Ctx, Scope, Seen, ok};
 use crate::access_policy::{Policy, Principal, Scoping, ViewSetPolicy, action_of, decide};
 use crate::error::FieldErrors;
 use crate::listing;
 use crate::request::Response;
 use crate::{ApiError, Req};
+
+/// The default policy of the lists over every type of a master model: any authenticated user
+/// lists, and sees what each type's own policy shows them.
+const MASTER_LIST: &str = r#"{"statements": [
+    {"action": ["list"], "principal": "authenticated", "effect": "allow"}],
+  "creation_hooks": [], "queryset_scoping": {"function": "scope_queryset"}}"#;
 
 /// The default policies core declares (pulpcore's viewsets' `DEFAULT_ACCESS_POLICY`), for the
 /// viewsets whose handlers apply their scoping.
@@ -54,6 +60,198 @@ pub const CORE_POLICIES: &[ViewSetPolicy] = &[
             {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
              "condition": "has_model_or_domain_or_obj_perms:core.manage_roles_task"}],
           "creation_hooks": [{"function": "add_roles_for_object_creator", "parameters": {"roles": "core.task_owner"}}],
+          "queryset_scoping": {"function": "scope_queryset"}}"#,
+    },
+    ViewSetPolicy {
+        viewset_name: "groups",
+        prn_type: "core.group",
+        model: "Group",
+        view_permission: "core.view_group",
+        scoping: Scoping::ViewPermission,
+        default: r#"{"statements": [
+            {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
+            {"action": ["create"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_perms:core.add_group"},
+            {"action": ["update", "partial_update"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_obj_perms:core.change_group"},
+            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_obj_perms:core.delete_group"},
+            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
+             "condition": ["has_model_or_obj_perms:core.manage_roles_group"]}],
+          "creation_hooks": [{"function": "add_roles_for_object_creator", "parameters": {"roles": "core.group_owner"}}],
+          "queryset_scoping": {"function": "scope_queryset"}}"#,
+    },
+    // A group's members: decided by the permissions on the group in the URL.
+    ViewSetPolicy {
+        viewset_name: "groups/users",
+        prn_type: "core.group",
+        model: "User",
+        view_permission: "core.view_group",
+        scoping: Scoping::ViewPermission,
+        default: r#"{"statements": [
+            {"action": ["list"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_group_model_or_obj_perms:core.view_group"},
+            {"action": ["create"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_group_model_or_obj_perms:core.change_group"},
+            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_group_model_or_obj_perms:core.change_group"}],
+          "creation_hooks": []}"#,
+    },
+    ViewSetPolicy {
+        viewset_name: "login",
+        prn_type: "auth.user",
+        model: "User",
+        view_permission: "auth.view_user",
+        scoping: Scoping::ViewPermission,
+        default: r#"{"statements": [
+            {"action": ["*"], "principal": "authenticated", "effect": "allow"}],
+          "creation_hooks": []}"#,
+    },
+    // The lists of every type of a master model (pulpcore's `List…ViewSet`s).
+    ViewSetPolicy {
+        viewset_name: "remotes",
+        prn_type: "core.remote",
+        model: "Remote",
+        view_permission: "core.view_remote",
+        scoping: Scoping::Children,
+        default: MASTER_LIST,
+    },
+    ViewSetPolicy {
+        viewset_name: "repositories",
+        prn_type: "core.repository",
+        model: "Repository",
+        view_permission: "core.view_repository",
+        scoping: Scoping::Children,
+        default: MASTER_LIST,
+    },
+    ViewSetPolicy {
+        viewset_name: "publications",
+        prn_type: "core.publication",
+        model: "Publication",
+        view_permission: "core.view_publication",
+        scoping: Scoping::Children,
+        default: MASTER_LIST,
+    },
+    ViewSetPolicy {
+        viewset_name: "distributions",
+        prn_type: "core.distribution",
+        model: "Distribution",
+        view_permission: "core.view_distribution",
+        scoping: Scoping::Children,
+        default: MASTER_LIST,
+    },
+    ViewSetPolicy {
+        viewset_name: "contentguards",
+        prn_type: "core.contentguard",
+        model: "ContentGuard",
+        view_permission: "core.view_contentguard",
+        scoping: Scoping::Children,
+        default: MASTER_LIST,
+    },
+    ViewSetPolicy {
+        viewset_name: "content",
+        prn_type: "core.content",
+        model: "Content",
+        view_permission: "core.view_content",
+        scoping: Scoping::Repositories,
+        default: MASTER_LIST,
+    },
+    // Content guards (pulpcore's `…ContentGuardViewSet`s).
+    ViewSetPolicy {
+        viewset_name: "contentguards/core/rbac",
+        prn_type: "core.rbaccontentguard",
+        model: "RBACContentGuard",
+        view_permission: "core.view_rbaccontentguard",
+        scoping: Scoping::ViewPermission,
+        default: r#"{"statements": [
+            {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
+            {"action": ["create"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_perms:core.add_rbaccontentguard"},
+            {"action": ["update", "partial_update"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.change_rbaccontentguard"},
+            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.delete_rbaccontentguard"},
+            {"action": ["download"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.download_rbaccontentguard"},
+            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.manage_roles_rbaccontentguard"}],
+          "creation_hooks": [{"function": "add_roles_for_object_creator", "parameters": {"roles": ["core.rbaccontentguard_owner", "core.rbaccontentguard_downloader"]}}],
+          "queryset_scoping": {"function": "scope_queryset"}}"#,
+    },
+    ViewSetPolicy {
+        viewset_name: "contentguards/core/content_redirect",
+        prn_type: "core.contentredirectcontentguard",
+        model: "ContentRedirectContentGuard",
+        view_permission: "core.view_contentredirectcontentguard",
+        scoping: Scoping::ViewPermission,
+        default: r#"{"statements": [
+            {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
+            {"action": ["create"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_perms:core.add_contentredirectcontentguard"},
+            {"action": ["update", "partial_update"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.change_contentredirectcontentguard"},
+            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.delete_contentredirectcontentguard"},
+            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.manage_roles_contentredirectcontentguard"}],
+          "creation_hooks": [{"function": "add_roles_for_object_creator", "parameters": {"roles": ["core.contentredirectcontentguard_owner"]}}],
+          "queryset_scoping": {"function": "scope_queryset"}}"#,
+    },
+    ViewSetPolicy {
+        viewset_name: "contentguards/core/header",
+        prn_type: "core.headercontentguard",
+        model: "HeaderContentGuard",
+        view_permission: "core.view_headercontentguard",
+        scoping: Scoping::ViewPermission,
+        default: r#"{"statements": [
+            {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
+            {"action": ["create"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_perms:core.add_headercontentguard"},
+            {"action": ["update", "partial_update"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.change_headercontentguard"},
+            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.delete_headercontentguard"},
+            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.manage_roles_headercontentguard"}],
+          "creation_hooks": [{"function": "add_roles_for_object_creator", "parameters": {"roles": ["core.headercontentguard_owner"]}}],
+          "queryset_scoping": {"function": "scope_queryset"}}"#,
+    },
+    ViewSetPolicy {
+        viewset_name: "contentguards/core/envvar_header",
+        prn_type: "core.envvarheadercontentguard",
+        model: "EnvVarHeaderContentGuard",
+        view_permission: "core.view_envvarheadercontentguard",
+        scoping: Scoping::ViewPermission,
+        default: r#"{"statements": [
+            {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
+            {"action": ["create"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_perms:core.add_envvarheadercontentguard"},
+            {"action": ["update", "partial_update"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.change_envvarheadercontentguard"},
+            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.delete_envvarheadercontentguard"},
+            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.manage_roles_envvarheadercontentguard"}],
+          "creation_hooks": [{"function": "add_roles_for_object_creator", "parameters": {"roles": ["core.envvarheadercontentguard_owner"]}}],
+          "queryset_scoping": {"function": "scope_queryset"}}"#,
+    },
+    ViewSetPolicy {
+        viewset_name: "contentguards/core/composite",
+        prn_type: "core.compositecontentguard",
+        model: "CompositeContentGuard",
+        view_permission: "core.view_compositecontentguard",
+        scoping: Scoping::ViewPermission,
+        default: r#"{"statements": [
+            {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
+            {"action": ["create"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_perms:core.add_compositecontentguard"},
+            {"action": ["update", "partial_update"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.change_compositecontentguard"},
+            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.delete_compositecontentguard"},
+            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
+             "condition": "has_model_or_domain_or_obj_perms:core.manage_roles_compositecontentguard"}],
+          "creation_hooks": [{"function": "add_roles_for_object_creator", "parameters": {"roles": ["core.compositecontentguard_owner"]}}],
           "queryset_scoping": {"function": "scope_queryset"}}"#,
     },
     ViewSetPolicy {
@@ -153,7 +351,9 @@ async fn condition(
         | "has_model_or_domain_or_obj_perms"
         | "has_repository_obj_perms"
         | "has_repository_model_or_obj_perms"
-        | "has_repository_model_or_domain_or_obj_perms" => holds(ctx, user.id, arg, object).await,
+        | "has_repository_model_or_domain_or_obj_perms"
+        | "has_group_obj_perms"
+        | "has_group_model_or_obj_perms" => holds(ctx, user.id, arg, object).await,
         "has_domain_perms" => Ok(false),
         "has_remote_param_obj_perms" => {
             param_perms(ctx, user, facts, &["remote"], arg, false).await
@@ -385,7 +585,7 @@ async fn scope_for(ctx: &Ctx, user: i64, decl: &ViewSetPolicy) -> Result<Scope, 
             ))
         }
         Scoping::Repositories => {
-            let mut seen = RepositoryScope::default();
+            let mut seen = Seen::default();
             for rv in &ctx.state.platform.repositories {
                 let repos = rv.repositories.detail;
                 let Some(p) = declared(ctx, repos.collection) else {
@@ -400,18 +600,47 @@ async fn scope_for(ctx: &Ctx, user: i64, decl: &ViewSetPolicy) -> Result<Scope, 
             }
             Ok(Scope::InRepositories(seen))
         }
+        Scoping::Children => {
+            let p = &ctx.state.platform;
+            let children = p
+                .types
+                .remotes
+                .iter()
+                .chain(p.repositories.iter().map(|r| &r.repositories.detail))
+                .chain(&p.types.publications)
+                .chain(&p.types.distributions)
+                .chain(p.content_guards.iter().map(|g| &g.viewset.detail))
+                .filter(|d| {
+                    d.collection
+                        .strip_prefix(decl.viewset_name)
+                        .is_some_and(|rest| rest.starts_with('/'))
+                });
+            let mut seen = Seen::default();
+            for d in children {
+                let Some(child) = declared(ctx, d.collection) else {
+                    continue;
+                };
+                if holds(ctx, user, child.view_permission, None).await? {
+                    seen.types.push(d.pulp_type.to_owned());
+                } else {
+                    seen.ids.extend(
+                        rbac::objects_with(db, user, child.view_permission, child.prn_type).await?,
+                    );
+                }
+            }
+            Ok(Scope::Among(seen))
+        }
     }
 }
 
 /// Whether object `id` of the current viewset is within `ctx.scope`.
 async fn sees(ctx: &Ctx, id: &str) -> Result<bool, ApiError> {
     Ok(match &ctx.scope {
-        Scope::All => true,
-        Scope::Only(ids) => ids.iter().any(|i| i == id),
         Scope::InRepositories(seen) => {
             pith_entities::content::in_repositories(&ctx.state.db, id, &seen.types, &seen.ids)
                 .await?
         }
+        other => other.sees(id),
     })
 }
 
@@ -533,7 +762,14 @@ pub async fn update(
     let r = load(ctx, id).await?;
     let mut current: Policy = serde_json::from_str(&r.policy_json()).unwrap_or_default();
     let mut errs = FieldErrors::default();
+    // Read-only fields (`customized`, `viewset_name`, …) and unknown ones are ignored, as
+    // DRF ignores them; a change of any writable field makes the policy customized.
+    let mut changed = false;
     for (k, v) in &body {
+        changed |= matches!(
+            k.as_str(),
+            "statements" | "creation_hooks" | "permissions_assignment" | "queryset_scoping"
+        );
         match k.as_str() {
             "statements" => match serde_json::from_value(v.clone()) {
                 Ok(s) => current.statements = s,
@@ -550,7 +786,7 @@ pub async fn update(
                 }
                 _ => errs.add(k, "Value must be valid JSON."),
             },
-            _ => errs.add(k, "Unexpected field"),
+            _ => {}
         }
     }
     if !partial && !body.contains_key("statements") {
@@ -562,7 +798,7 @@ pub async fn update(
         &ctx.state.db,
         &r.viewset_name,
         (&s, &h, q.as_deref()),
-        true,
+        changed || r.customized,
         false,
     )
     .await?;

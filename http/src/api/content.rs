@@ -172,6 +172,7 @@ impl ContentQuery {
             super::Scope::All => {}
             super::Scope::Only(ids) => self.0.ids(ids.clone()),
             super::Scope::InRepositories(seen) => self.0.in_repositories(&seen.types, &seen.ids),
+            super::Scope::Among(seen) => self.0.among(&seen.types, &seen.ids),
         }
         let order = p
             .ordering

@@ -261,7 +261,7 @@ pub async fn list(
         &GENERIC_FILTERS
     };
     let p = listing::parse(req, filters, &ORDERABLE)?;
-    let cond = list_condition(ctx, &p, ty.as_ref(), filters)?;
+    let cond = listing::scoped(list_condition(ctx, &p, ty.as_ref(), filters)?, &ctx.scope);
     let (count, rows) =
         listing::fetch_page::<content_guard::Entity>(&ctx.state.db.read, cond, &p).await?;
     let results = serialize(ctx, &rows, ty.is_none()).await?;
@@ -441,6 +441,7 @@ pub async fn create(ctx: &Ctx, req: &mut Req, ty: ContentGuardType) -> Result<Re
             );
         }
     };
+    super::access_policies::created(ctx, ty.viewset.detail.collection, &row.pulp_id).await?;
     Ok(json_resp(StatusCode::CREATED, &one(ctx, &row).await?))
 }
 

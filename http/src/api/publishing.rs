@@ -85,6 +85,7 @@ pub async fn list_publications(
         super::Scope::All => {}
         super::Scope::Only(ids) => q.only(ids.clone()),
         super::Scope::InRepositories(_) => q.only(Vec::new()),
+        super::Scope::Among(seen) => q.visible = Some((seen.types.clone(), seen.ids.clone())),
     }
     for (k, v) in &p.filters {
         match k.as_str() {

@@ -266,22 +266,27 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
                 let b = listing::boolean(k, v)?;
                 Box::new(move |r| r.locked == b)
             }
-            "contains_permission" => Box::new(move |r| {
-                v.split(',')
-                    .any(|p| r.permissions.iter().any(|q| q == p.trim()))
-            }),
+            // Repeated, the values add up: roles with any of them.
+            "contains_permission" => {
+                let wanted: Vec<&str> = p
+                    .filters
+                    .iter()
+                    .filter(|(n, _)| n == "contains_permission")
+                    .flat_map(|(_, v)| v.split(','))
+                    .map(str::trim)
+                    .collect();
+                Box::new(move |r| r.permissions.iter().any(|q| wanted.contains(&q.as_str())))
+            }
             _ => {
-                // `for_object_type`: roles with a permission on that model (`file.filerepository`).
-                let model = v
-                    .trim_end_matches('/')
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or("")
-                    .to_owned();
+                // `for_object_type` (a collection's href): roles with permissions, all of them
+                // on that model.
+                let (app, model) = model_of_collection(ctx, v);
                 Box::new(move |r| {
-                    r.permissions
-                        .iter()
-                        .any(|q| q.ends_with(&format!("_{model}")))
+                    !r.permissions.is_empty()
+                        && r.permissions.iter().all(|q| {
+                            q.strip_prefix(&format!("{app}."))
+                                .is_some_and(|c| c.ends_with(&format!("_{model}")))
+                        })
                 })
             }
         };
@@ -291,6 +296,27 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
         all.reverse();
     }
     Ok(ok(&listing::page_of(req, &p, &all, |r| role_json(ctx, r))))
+}
+
+/// `(app label, model)` of the objects a collection href lists (`…/api/v3/groups/` →
+/// `("core", "group")`), from the viewset's declared policy; otherwise the last path segment.
+fn model_of_collection(ctx: &Ctx, href: &str) -> (String, String) {
+    let path = href.split_once("/api/v3/").map_or(href, |(_, rest)| rest);
+    let path = path.trim_matches('/');
+    let declared = ctx
+        .state
+        .platform
+        .access_policies
+        .iter()
+        .find(|p| p.viewset_name == path)
+        .and_then(|p| p.prn_type.split_once('.'));
+    match declared {
+        Some((app, model)) => (app.to_owned(), model.to_owned()),
+        None => (
+            "core".to_owned(),
+            path.rsplit('/').next().unwrap_or("").to_owned(),
+        ),
+    }
 }
 
 async fn load(ctx: &Ctx, id: &str) -> Result<Role, ApiError> {

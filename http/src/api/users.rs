@@ -261,15 +261,76 @@ pub async fn update(
     apply(ctx, &body, Some(&u), partial, &mut am).await?;
     am.pulp_last_updated = Set(now_micros());
     let u = am.update(&ctx.state.db.write).await?;
+    if body.contains_key("password") || !u.is_active {
+        pith_entities::sessions::close_all(&ctx.state.db, u.id).await?;
+    }
     // A changed password or deactivation applies to this node's next request at once.
     ctx.state.auth.refresh().await?;
     Ok(ok(&user_json(ctx, &u).await?))
+}
+
+/// `PATCH login/` (Pulp's `LoginUpdateSerializer`): the user's own `username`, `first_name`,
+/// `last_name`, `email`, and a new password given with the old one; other fields are
+/// ignored. A new password ends the user's sessions, as Django's session hash does.
+pub async fn update_self(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
+    let mut body = req.object(ctx.state.config.max_json_body).await?;
+    let me = ctx.user.clone().ok_or(ApiError::Unauthenticated(
+        "Authentication credentials were not provided.",
+    ))?;
+    let u = user_row(ctx, me.id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("User"))?;
+    let text = |v: Option<Value>, name: &str| match v {
+        None => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(_) => Err(ApiError::field(name, "Not a valid string.")),
+    };
+    let old = text(body.remove("old_password"), "old_password")?;
+    let new = text(body.remove("new_password"), "new_password")?;
+    body.retain(|k, _| {
+        matches!(
+            k.as_str(),
+            "username" | "first_name" | "last_name" | "email"
+        )
+    });
+    let refuse = |m: &str| ApiError::field("non_field_errors", m);
+    let new_password = match (old, new) {
+        (None, Some(_)) => return Err(refuse("Old password is required to update the password.")),
+        (Some(old), Some(new)) => {
+            if !ctx.state.auth.password_matches(&u.username, &old).await {
+                return Err(refuse("Old password is incorrect."));
+            }
+            if new == old {
+                return Err(refuse(
+                    "New password cannot be the same as the old password.",
+                ));
+            }
+            body.insert("password".into(), Value::String(new));
+            true
+        }
+        _ => false,
+    };
+    let mut am = u.clone().into_active_model();
+    apply(ctx, &body, Some(&u), true, &mut am).await?;
+    am.pulp_last_updated = Set(now_micros());
+    let u = am.update(&ctx.state.db.write).await?;
+    if new_password {
+        pith_entities::sessions::close_all(&ctx.state.db, u.id).await?;
+    }
+    ctx.state.auth.refresh().await?;
+    Ok(ok(&json!({
+        "username": u.username,
+        "first_name": u.first_name,
+        "last_name": u.last_name,
+        "email": u.email,
+    })))
 }
 
 /// `DELETE users/<id>/` (204).
 pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let u = load_user(ctx, id).await?;
     rbac::delete_user(&ctx.state.db, u.id).await?;
+    pith_entities::sessions::close_all(&ctx.state.db, u.id).await?;
     ctx.state.auth.refresh().await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
@@ -297,6 +358,7 @@ pub const GROUP_FILTERS: [&str; 6] = [
 pub async fn list_groups(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
     let p = listing::parse(req, &GROUP_FILTERS, &["name", "id", "pk"])?;
     let mut all = rbac::groups(&ctx.state.db).await?;
+    all.retain(|g| ctx.scope.sees(&g.id.to_string()));
     for (k, v) in &p.filters {
         match k.as_str() {
             "name" => all.retain(|g| g.name == *v),
@@ -345,6 +407,7 @@ pub async fn create_group(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError
     let g = rbac::create_group(&ctx.state.db, &name)
         .await?
         .ok_or_else(|| ApiError::field("name", "group with this name already exists."))?;
+    super::access_policies::created(ctx, "groups", &g.id.to_string()).await?;
     Ok(json_resp(StatusCode::CREATED, &group_json(ctx, &g)))
 }
 

@@ -262,6 +262,27 @@ pub const SERIALIZERS: &[Serializer] = &[
         ],
     },
     Serializer {
+        name: "Login",
+        shape: Shape::Both,
+        fields: &[
+            ("pulp_href", T::Uri, RO),
+            ("prn", T::Str, RO),
+            ("username", T::Str, RO),
+        ],
+    },
+    Serializer {
+        name: "LoginUpdate",
+        shape: Shape::Both,
+        fields: &[
+            ("username", T::Str, 0),
+            ("old_password", T::Str, WO),
+            ("new_password", T::Str, WO),
+            ("first_name", T::Str, 0),
+            ("last_name", T::Str, 0),
+            ("email", T::Str, 0),
+        ],
+    },
+    Serializer {
         name: "Group",
         shape: Shape::Both,
         fields: &[
