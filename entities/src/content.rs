@@ -605,6 +605,64 @@ impl ContentQuery {
         });
     }
 
+    /// Where the conditions end now, for [`ContentQuery::take_since`].
+    pub fn mark(&self) -> usize {
+        self.conds.len()
+    }
+
+    /// Takes the conditions added since `mark` back out as one (their conjunction; `1 = 1`
+    /// for none), to be combined into a larger expression (Pulp's `q`); their bound values
+    /// stay bound.
+    pub fn take_since(&mut self, mark: usize) -> String {
+        let taken: Vec<String> = self.conds.drain(mark..).collect();
+        if taken.is_empty() {
+            "1 = 1".into()
+        } else {
+            format!("({})", taken.join(" AND "))
+        }
+    }
+
+    /// One term of Pulp's `pulp_label_select` on the unit's labels: `op` `=`, `!=`
+    /// (key present with another value), `~` (value contains, case-insensitively), or `""`
+    /// (key present; `!key`: absent). Keys are `[\w .-]` (the caller parsed them).
+    pub fn label(&mut self, backend: crate::Backend, key: &str, op: &str, value: &str) {
+        let (negated, key) = match key.strip_prefix('!') {
+            Some(k) => (true, k),
+            None => (false, key),
+        };
+        let (value_of, present) = match backend {
+            crate::Backend::Postgres => {
+                let k = self.param(key.to_owned().into());
+                (
+                    format!("(c.pulp_labels::jsonb ->> {k})"),
+                    format!("jsonb_exists(c.pulp_labels::jsonb, {k})"),
+                )
+            }
+            crate::Backend::Sqlite => {
+                let path = self.param(format!("$.\"{key}\"").into());
+                (
+                    format!("json_extract(c.pulp_labels, {path})"),
+                    format!("json_type(c.pulp_labels, {path}) IS NOT NULL"),
+                )
+            }
+        };
+        let cond = match op {
+            "=" => format!("{value_of} = {}", self.param(value.to_owned().into())),
+            "!=" => format!("{value_of} <> {}", self.param(value.to_owned().into())),
+            "~" => {
+                let escaped = value
+                    .replace('\\', "\\\\")
+                    .replace('%', "\\%")
+                    .replace('_', "\\_");
+                let p = self.param(format!("%{escaped}%").into());
+                format!("LOWER({value_of}) LIKE LOWER({p}) ESCAPE '\\'")
+            }
+            _ if negated => format!("NOT ({present})"),
+            _ => present,
+        };
+        self.conds.push(cond);
+    }
+
     /// Content of one of `types` or with one of `ids`; neither: nothing.
     pub fn among(&mut self, types: &[String], ids: &[String]) {
         let mut any = Vec::new();

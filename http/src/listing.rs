@@ -535,7 +535,7 @@ pub fn labels_match(labels: &Map<String, Value>, select: &str) -> Result<bool, A
 /// key of `[\w .-]` characters (`!` first negates it) and optionally an operator (`=`, `!=`,
 /// `~`) with a value (`\,` is a comma). A term that is not one, or a negated key with an
 /// operator, is a 400 with Pulp's message.
-fn label_terms(select: &str) -> Result<Vec<(&str, &'static str, String)>, ApiError> {
+pub fn label_terms(select: &str) -> Result<Vec<(&str, &'static str, String)>, ApiError> {
     let invalid = |m: String| ApiError::BadRequest(json!([m]));
     let mut terms = Vec::new();
     let mut start = 0;

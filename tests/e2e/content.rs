@@ -1,6 +1,7 @@
 //! File content: create (upload into a repository, or from an artifact), filters by repository
 //! version, `modify/` with add, remove, `*` and base versions.
 
+use reqwest::Method;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
@@ -325,4 +326,81 @@ async fn generic_content_list(env: Env) {
         bad["pulp_type"][0],
         "Select a valid choice. nope.nope is not one of the available choices."
     );
+}
+
+both_backends!(content_labels_select_and_q);
+
+/// Content labels: set and unset on a unit, `pulp_label_select` on the type's list and the
+/// generic one (exact, other value, contains, present, absent), and `q` combining them.
+async fn content_labels_select_and_q(env: Env) {
+    let s = env.start(&[]);
+    let mut hrefs = Vec::new();
+    for (path, labels) in [
+        ("a.txt", r#"{"env": "prod", "team": "Red"}"#),
+        ("b.txt", r#"{"env": "dev"}"#),
+        ("c.txt", "{}"),
+    ] {
+        let (code, t) = upload(&s, path, path.as_bytes(), &[("pulp_labels", labels.into())]).await;
+        assert_eq!(code, 202, "{t}");
+        let t = s.finished(t["task"].as_str().unwrap()).await;
+        assert_eq!(t["state"], "completed", "{t}");
+        hrefs.push(t["created_resources"][0].as_str().unwrap().to_owned());
+    }
+    let count = |path: String| {
+        let s = &s;
+        async move {
+            let (code, v) = s.json(&path).await;
+            assert_eq!(code, 200, "{path}: {v}");
+            v["count"].as_u64().unwrap()
+        }
+    };
+    let files = "/pulp/api/v3/content/file/files/?pulp_label_select=";
+    assert_eq!(count(format!("{files}env=prod")).await, 1);
+    assert_eq!(count(format!("{files}env!=prod")).await, 1);
+    assert_eq!(count(format!("{files}team~re")).await, 1);
+    assert_eq!(count(format!("{files}env")).await, 2);
+    assert_eq!(count(format!("{files}!env")).await, 1);
+    assert_eq!(count(format!("{files}env,team")).await, 1);
+    let all = "/pulp/api/v3/content/";
+    assert_eq!(count(format!("{all}?pulp_label_select=env")).await, 2);
+    let q = |e: &str| format!("{all}?q={}", e.replace(' ', "%20").replace('"', "%22"));
+    assert_eq!(
+        count(q(
+            r#"pulp_label_select="env=dev" OR pulp_label_select="team""#
+        ))
+        .await,
+        2
+    );
+    assert_eq!(count(q(r#"NOT pulp_label_select="env""#)).await, 1);
+    let (code, _) = s.json(&q(r#"bogus="x""#)).await;
+    assert_eq!(code, 400);
+
+    // Set, change and unset one label of a unit.
+    let c = &hrefs[2];
+    let (code, r) = s
+        .send(
+            Method::POST,
+            &format!("{c}set_label/"),
+            json!({"key": "env", "value": "qa"}),
+        )
+        .await;
+    assert_eq!((code, &r), (201, &json!({"key": "env", "value": "qa"})));
+    assert_eq!(count(format!("{files}env=qa")).await, 1);
+    let (code, _) = s
+        .send(
+            Method::POST,
+            &format!("{c}unset_label/"),
+            json!({"key": "env"}),
+        )
+        .await;
+    assert_eq!(code, 201);
+    assert_eq!(s.json(c).await.1["pulp_labels"], json!({}));
+    let (code, _) = s
+        .send(
+            Method::POST,
+            &format!("{c}unset_label/"),
+            json!({"key": "env"}),
+        )
+        .await;
+    assert_eq!(code, 400);
 }

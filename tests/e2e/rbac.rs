@@ -46,7 +46,7 @@ fn as_user(
 both_backends!(users_roles_and_rbac_downloads);
 
 /// Users, groups and roles through the API: a new user may do nothing an access policy does
-/// not allow (no viewset has one of its own yet: only superusers pass), downloads through an
+/// not allow (views without a policy, like `users/`, admit superusers only), downloads through an
 /// RBAC guard once a role on it (theirs or their group's) allows, and every change applies to
 /// the next request.
 async fn users_roles_and_rbac_downloads(env: Env) {
@@ -120,7 +120,8 @@ async fn users_roles_and_rbac_downloads(env: Env) {
     let c = reqwest::Client::new();
     let as_alice = |pw: &'static str| {
         let c = c.clone();
-        let url = s.url("/pulp/api/v3/repositories/");
+        // `users/` has no access policy, as in Pulp: superusers only.
+        let url = s.url("/pulp/api/v3/users/");
         async move {
             c.get(url)
                 .basic_auth("alice", Some(pw))

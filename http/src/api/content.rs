@@ -18,7 +18,9 @@ use crate::request::Response;
 use crate::{ApiError, Req};
 
 /// The filters of the generic `content/` list.
-pub const FILTERS: [&str; 11] = [
+pub const FILTERS: [&str; 13] = [
+    "q",
+    "pulp_label_select",
     "repository_version",
     "repository_version_added",
     "repository_version_removed",
@@ -117,6 +119,11 @@ impl ContentQuery {
                 self.0.in_version(inside.0, inside.1, Membership::Present);
                 self.0.in_version(outside.0, outside.1, Membership::Absent);
             }
+            ("pulp_label_select", _) => {
+                for (key, op, value) in listing::label_terms(value)? {
+                    self.0.label(ctx.state.db.backend, key, op, &value);
+                }
+            }
             ("orphaned_for", _) => {
                 let minutes: f64 = value
                     .parse()
@@ -158,6 +165,60 @@ impl ContentQuery {
             _ => return Ok(false),
         }
         Ok(true)
+    }
+
+    /// Pulp's `q`: an expression (`AND`, `OR`, `NOT`, parentheses) over the filters every
+    /// content list has.
+    pub async fn expression(
+        &mut self,
+        ctx: &Ctx,
+        text: &str,
+        own: &[Detail],
+    ) -> Result<(), ApiError> {
+        use crate::expression::{self, Refused};
+        let e = expression::parse(text, |k, v| {
+            if k == "q" || !FILTERS.contains(&k) {
+                return Err(Refused::Unknown(k.to_owned()));
+            }
+            Ok((k.to_owned(), v.to_owned()))
+        })
+        .map_err(Refused::into_error)?;
+        let cond = self.condition_of(ctx, &e, own).await?;
+        self.0.and(cond);
+        Ok(())
+    }
+
+    /// One expression's SQL condition, its terms evaluated as the filters they name.
+    fn condition_of<'a>(
+        &'a mut self,
+        ctx: &'a Ctx,
+        e: &'a crate::expression::Expr<(String, String)>,
+        own: &'a [Detail],
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<String, ApiError>> + Send + 'a>>
+    {
+        use crate::expression::Expr as E;
+        Box::pin(async move {
+            Ok(match e {
+                E::Term((k, v)) => {
+                    let mark = self.0.mark();
+                    self.generic_filter(ctx, k, v, own).await?;
+                    self.0.take_since(mark)
+                }
+                E::Not(inner) => format!("NOT {}", self.condition_of(ctx, inner, own).await?),
+                E::And(all) | E::Or(all) => {
+                    let mut parts = Vec::with_capacity(all.len());
+                    for x in all {
+                        parts.push(self.condition_of(ctx, x, own).await?);
+                    }
+                    let join = if matches!(e, E::And(_)) {
+                        " AND "
+                    } else {
+                        " OR "
+                    };
+                    format!("({})", parts.join(join))
+                }
+            })
+        })
     }
 
     /// The total count and one page of content ids (newest first unless ordered), joining the
@@ -217,6 +278,29 @@ async fn multiple_artifact_json(ctx: &Ctx, ids: &[String]) -> Result<Vec<Value>,
     Ok(ids.iter().filter_map(|i| by_id.remove(i)).collect())
 }
 
+/// `POST content/<app>/<type>/<id>/set_label/` and `…/unset_label/` (201): one label of a
+/// content unit (`model` names it in a 404).
+pub async fn label(
+    ctx: &Ctx,
+    req: &mut Req,
+    id: &str,
+    set: bool,
+    model: &str,
+) -> Result<Response, ApiError> {
+    let body = req.object(ctx.state.config.max_json_body).await?;
+    let id = super::parse_id(id, model)?.to_string();
+    let db = &ctx.state.db;
+    let rows = pith_entities::content::rows(db, std::slice::from_ref(&id)).await?;
+    let row = rows.first().ok_or_else(|| ApiError::not_found(model))?;
+    let (labels, answer) = crate::labels::apply(&body, &row.labels, set)?;
+    let labels: Value = serde_json::from_str(&labels).unwrap_or_default();
+    pith_entities::content::set_labels(db, &db.write, &id, &labels).await?;
+    Ok(crate::request::json(
+        warp::http::StatusCode::CREATED,
+        &answer,
+    ))
+}
+
 /// `GET content/`: every content unit of every type.
 pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
     let p = listing::parse(req, &FILTERS, &ORDERABLE)?;
@@ -230,7 +314,9 @@ pub async fn list(ctx: &Ctx, req: &Req) -> Result<Response, ApiError> {
         .collect();
     let mut q = ContentQuery::of_types(&own);
     for (name, value) in &p.filters {
-        if !q.generic_filter(ctx, name, value, &own).await? {
+        if name == "q" {
+            q.expression(ctx, value, &own).await?;
+        } else if !q.generic_filter(ctx, name, value, &own).await? {
             return Err(ApiError::field(name, "Unknown filter."));
         }
     }

@@ -15,7 +15,7 @@ use pith_http::api::repositories::version_by_ref;
 use pith_http::api::{Ctx, accepted, check_relative_path, ok, parse_id};
 use pith_http::error::FieldErrors;
 use pith_http::listing::{self, id_from_ref, lookup};
-use pith_http::openapi::{Body, list, op, read};
+use pith_http::openapi::{Body, label, list, op, read};
 use pith_http::plugin::{RepositoryViewSet, ViewSet};
 use pith_http::request::Response;
 use pith_http::router::{Endpoint, handler};
@@ -73,7 +73,8 @@ pub const CONTENT: ViewSet = ViewSet {
     href_param: "file_file_content_href",
 };
 
-pub const FILTERS: [&str; 20] = [
+pub const FILTERS: [&str; 21] = [
+    "pulp_label_select",
     "relative_path",
     "relative_path__iexact",
     "relative_path__in",
@@ -550,6 +551,38 @@ pub fn endpoints() -> Vec<Endpoint> {
                     .body(CONTENT.serializer, Body::Form)
                     .answers(201, Some(&resp)),
                 handler(|c, r, _| Box::pin(upload(c, r))),
+            ),
+        Endpoint::new("content/file/files/{}/set_label/")
+            .policy(CONTENT.detail.collection)
+            .href(CONTENT.href_param, ONE)
+            .on(
+                label(&content, tag, true),
+                handler(|c, r, i| {
+                    let id = i.first().copied().unwrap_or("");
+                    Box::pin(pith_http::api::content::label(
+                        c,
+                        r,
+                        id,
+                        true,
+                        CONTENT.detail.model,
+                    ))
+                }),
+            ),
+        Endpoint::new("content/file/files/{}/unset_label/")
+            .policy(CONTENT.detail.collection)
+            .href(CONTENT.href_param, ONE)
+            .on(
+                label(&content, tag, false),
+                handler(|c, r, i| {
+                    let id = i.first().copied().unwrap_or("");
+                    Box::pin(pith_http::api::content::label(
+                        c,
+                        r,
+                        id,
+                        false,
+                        CONTENT.detail.model,
+                    ))
+                }),
             ),
         Endpoint::new("content/file/files/{}/")
             .policy(CONTENT.detail.collection)
