@@ -491,7 +491,7 @@ async fn run_node(
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
     let http = match listener {
         Some(l) => {
-            let auth = Auth::new(db.clone());
+            let auth = Auth::new(db.clone()).with_trusted(settings.trusted_proxy()?);
             auth.refresh().await?;
             let config = HttpConfig {
                 api_root: settings.api_root.clone(),

@@ -40,6 +40,20 @@ pub struct Settings {
     /// Environment variables an `envvar_header` content guard may name (Pulp's
     /// `ENVVAR_HEADER_CONTENT_GUARD_ALLOWED_VARS`; a list, e.g. `'["CDN_SECRET"]'`).
     pub envvar_header_content_guard_allowed_vars: Vec<String>,
+    /// A header a trusted proxy sets to base64 JSON naming the user, as a Django `META` name
+    /// (Pulp's `AUTHENTICATION_JSON_HEADER`, e.g. `HTTP_X_RH_IDENTITY`); unset: off.
+    pub authentication_json_header: Option<String>,
+    /// Where in that JSON the user name is (Pulp's `AUTHENTICATION_JSON_HEADER_JQ_FILTER`; a
+    /// path of keys such as `.identity.user.username`).
+    pub authentication_json_header_jq_filter: Option<String>,
+    /// A header a trusted proxy sets to the user name (Django's `REMOTE_USER_ENVIRON_NAME`,
+    /// e.g. `HTTP_REMOTE_USER`); unset: off.
+    pub remote_user_environ_name: Option<String>,
+    /// The schema's `securitySchemes` entry for the JSON header (Pulp's
+    /// `AUTHENTICATION_JSON_HEADER_OPENAPI_SECURITY_SCHEME`; JSON).
+    pub authentication_json_header_openapi_security_scheme: serde_json::Value,
+    /// The schema's entry for `REMOTE_USER` (Pulp's `REMOTE_USER_OPENAPI_SECURITY_SCHEME`).
+    pub remote_user_openapi_security_scheme: serde_json::Value,
     /// Upstream downloads the content app runs at once (on-demand content). Pith-specific.
     pub pith_content_fetch_concurrency: u32,
     /// Export traces and metrics over OTLP (`OTEL_EXPORTER_OTLP_*` configure where).
@@ -76,6 +90,11 @@ impl Default for Settings {
             // Pulp's default: three days.
             distributed_publication_retention_period: 3.0 * 24.0 * 3600.0,
             envvar_header_content_guard_allowed_vars: Vec::new(),
+            authentication_json_header: None,
+            authentication_json_header_jq_filter: None,
+            remote_user_environ_name: None,
+            authentication_json_header_openapi_security_scheme: serde_json::json!({}),
+            remote_user_openapi_security_scheme: serde_json::json!({"type": "mutualTLS"}),
             pith_content_fetch_concurrency: 32,
             otel_enabled: false,
             metrics_enabled: true,
@@ -90,7 +109,12 @@ impl Default for Settings {
     }
 }
 
-const KNOWN: [&str; 21] = [
+const KNOWN: [&str; 26] = [
+    "authentication_json_header_openapi_security_scheme",
+    "remote_user_openapi_security_scheme",
+    "authentication_json_header",
+    "authentication_json_header_jq_filter",
+    "remote_user_environ_name",
     "database_url",
     "media_root",
     "content_origin",
@@ -115,7 +139,17 @@ const KNOWN: [&str; 21] = [
 ];
 
 /// Pulp settings Pith accepts without using them (no warning).
-const TOLERATED: [&str; 4] = ["settings", "env", "secret_key", "db_encryption_key"];
+/// (`AUTHENTICATION_BACKENDS` and `REST_FRAMEWORK__DEFAULT_AUTHENTICATION_CLASSES` are how
+/// Pulp switches the trusted-proxy mechanisms on; Pith switches them on by their header
+/// settings alone.)
+const TOLERATED: [&str; 6] = [
+    "settings",
+    "env",
+    "secret_key",
+    "db_encryption_key",
+    "authentication_backends",
+    "rest_framework__default_authentication_classes",
+];
 
 impl Settings {
     /// Warnings about the environment: unknown `PULP_*` variables (logged once logging is set
@@ -170,7 +204,62 @@ impl Settings {
         Ok(s)
     }
 
+    /// The trusted-proxy identity headers these settings switch on.
+    pub fn trusted_proxy(&self) -> anyhow::Result<pith_http::auth::TrustedProxy> {
+        use pith_http::auth::{JqPath, header_of_meta};
+        let header = |name: &str, v: &str| {
+            header_of_meta(v).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "invalid setting {name}={v:?}: it must name a request header as Django does (HTTP_<NAME>)"
+                )
+            })
+        };
+        let json_header = match (
+            &self.authentication_json_header,
+            &self.authentication_json_header_jq_filter,
+        ) {
+            (None, _) => None,
+            (Some(h), None) => bail!(
+                "setting AUTHENTICATION_JSON_HEADER={h:?} needs AUTHENTICATION_JSON_HEADER_JQ_FILTER"
+            ),
+            (Some(h), Some(f)) => Some((
+                header("AUTHENTICATION_JSON_HEADER", h)?,
+                JqPath::parse(f).map_err(|e| {
+                    anyhow::anyhow!(
+                        "invalid setting AUTHENTICATION_JSON_HEADER_JQ_FILTER={f:?}: {e}"
+                    )
+                })?,
+            )),
+        };
+        let remote_user_header = match &self.remote_user_environ_name {
+            None => None,
+            Some(v) => Some(header("REMOTE_USER_ENVIRON_NAME", v)?),
+        };
+        // Given as JSON text in the environment, or as a table in the settings file.
+        let scheme = |name: &str, v: &serde_json::Value| match v {
+            // `@json {…}` is how dynaconf (Pulp's settings) reads JSON from the environment.
+            serde_json::Value::String(s) => {
+                serde_json::from_str(s.strip_prefix("@json ").unwrap_or(s))
+                    .map_err(|e| anyhow::anyhow!("invalid setting {name}={s:?}: not JSON: {e}"))
+            }
+            other => Ok(other.clone()),
+        };
+        Ok(pith_http::auth::TrustedProxy {
+            json_header,
+            remote_user_header,
+            json_header_scheme: scheme(
+                "AUTHENTICATION_JSON_HEADER_OPENAPI_SECURITY_SCHEME",
+                &self.authentication_json_header_openapi_security_scheme,
+            )?,
+            remote_user_scheme: scheme(
+                "REMOTE_USER_OPENAPI_SECURITY_SCHEME",
+                &self.remote_user_openapi_security_scheme,
+            )?,
+        })
+    }
+
     fn validate(&self) -> anyhow::Result<()> {
+        self.trusted_proxy()?;
         for (name, v) in [
             ("API_ROOT", &self.api_root),
             ("CONTENT_PATH_PREFIX", &self.content_path_prefix),
@@ -240,5 +329,30 @@ impl Settings {
         self.media_root
             .clone()
             .unwrap_or_else(|| data_dir.to_path_buf())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trusted_proxy_settings_are_checked_at_start() {
+        let mut s = Settings::default();
+        let off = s.trusted_proxy().unwrap();
+        assert!(off.json_header.is_none() && off.remote_user_header.is_none());
+        s.authentication_json_header = Some("HTTP_X_RH_IDENTITY".into());
+        assert!(s.validate().is_err(), "a header without its filter");
+        s.authentication_json_header_jq_filter = Some(".identity | .user".into());
+        assert!(s.validate().is_err(), "not a path");
+        s.authentication_json_header_jq_filter = Some(".identity.user.username".into());
+        s.authentication_json_header_openapi_security_scheme =
+            serde_json::Value::String(r#"@json {"type": "apiKey"}"#.into());
+        let t = s.trusted_proxy().unwrap();
+        assert_eq!(t.json_header.unwrap().0, "x-rh-identity");
+        assert_eq!(t.json_header_scheme, serde_json::json!({"type": "apiKey"}));
+        s.remote_user_environ_name = Some("REMOTE_USER".into());
+        let e = s.validate().unwrap_err().to_string();
+        assert!(e.contains("REMOTE_USER_ENVIRON_NAME"), "{e}");
     }
 }

@@ -204,6 +204,29 @@ pub async fn set_member(db: &Db, group: i64, user: i64, member: bool) -> Result<
     Ok(())
 }
 
+/// The id of user `username`, created (active, no password, no privileges) if there is none
+/// yet: what Django's `RemoteUserBackend` does for a name a trusted proxy vouches for.
+pub async fn provision_user(db: &Db, username: &str) -> Result<i64, DbError> {
+    let now = now_micros();
+    db.write
+        .execute_raw(db.stmt(
+            "INSERT INTO auth_user (username, password, is_superuser, first_name, last_name, email, \
+             is_staff, is_active, pulp_created, pulp_last_updated) \
+             VALUES ($1, '!', $2, '', '', '', $2, $3, $4, $4) ON CONFLICT (username) DO NOTHING",
+            vec![username.to_owned().into(), false.into(), true.into(), now.into()],
+        ))
+        .await?;
+    let row = db
+        .write
+        .query_one_raw(db.stmt(
+            "SELECT id FROM auth_user WHERE username = $1",
+            vec![username.to_owned().into()],
+        ))
+        .await?
+        .ok_or_else(|| DbError::Corrupt(format!("user {username} vanished")))?;
+    Ok(row.try_get("", "id")?)
+}
+
 /// Deletes user `id` with their memberships and roles; `false` when there was none.
 pub async fn delete_user(db: &Db, id: i64) -> Result<bool, DbError> {
     let txn = db.write.begin().await?;

@@ -47,10 +47,80 @@ struct Stored {
     hash: String,
 }
 
+/// Identities a trusted proxy in front of Pith vouches for, off unless configured (Pulp's
+/// `JSONHeaderRemoteAuthentication` and `RemoteUserAuthentication`): the proxy authenticated
+/// the user and says who they are in a header; a name not known yet becomes a user without a
+/// password or privileges, as Django's `RemoteUserBackend` creates it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TrustedProxy {
+    /// `AUTHENTICATION_JSON_HEADER` (as a header name) and the path
+    /// `AUTHENTICATION_JSON_HEADER_JQ_FILTER` names in its base64 JSON.
+    pub json_header: Option<(String, JqPath)>,
+    /// `REMOTE_USER_ENVIRON_NAME` as a header name: it carries the user name itself.
+    pub remote_user_header: Option<String>,
+    /// What the schema's `securitySchemes` say of each (Pulp's
+    /// `AUTHENTICATION_JSON_HEADER_OPENAPI_SECURITY_SCHEME`, `REMOTE_USER_OPENAPI_SECURITY_SCHEME`).
+    pub json_header_scheme: serde_json::Value,
+    /// See `json_header_scheme`.
+    pub remote_user_scheme: serde_json::Value,
+}
+
+/// The header a Django `META` name stands for (`HTTP_X_RH_IDENTITY` → `x-rh-identity`);
+/// `None` for a name that is not a header's.
+pub fn header_of_meta(name: &str) -> Option<String> {
+    let rest = name.strip_prefix("HTTP_")?;
+    (!rest.is_empty()).then(|| rest.to_ascii_lowercase().replace('_', "-"))
+}
+
+/// The subset of jq filters an identity header is read with: a path of object keys
+/// (`.identity.user.username`, `.["a key"]`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct JqPath(Vec<String>);
+
+impl JqPath {
+    /// Parses a filter; `Err` says why it is not a path of keys.
+    pub fn parse(filter: &str) -> Result<JqPath, String> {
+        let mut keys = Vec::new();
+        let mut rest = filter.trim();
+        if rest == "." {
+            return Ok(JqPath(keys));
+        }
+        while !rest.is_empty() {
+            let Some(r) = rest.strip_prefix('.') else {
+                return Err(format!("expected '.' at {rest:?}"));
+            };
+            if let Some(r) = r.strip_prefix("[\"") {
+                let end = r.find("\"]").ok_or("unterminated .[\"key\"]")?;
+                keys.push(r[..end].to_owned());
+                rest = &r[end + 2..];
+            } else {
+                let end = r
+                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                    .unwrap_or(r.len());
+                if end == 0 {
+                    return Err(format!("only object keys are supported, not {r:?}"));
+                }
+                keys.push(r[..end].to_owned());
+                rest = &r[end..];
+            }
+        }
+        Ok(JqPath(keys))
+    }
+
+    /// The string at the path in `v`, if there is one.
+    fn get<'a>(&self, v: &'a serde_json::Value) -> Option<&'a str> {
+        self.0
+            .iter()
+            .try_fold(v, |v, k| v.get(k))
+            .and_then(serde_json::Value::as_str)
+    }
+}
+
 /// The authenticator.
 #[derive(Debug)]
 pub struct Auth {
     db: Db,
+    trusted: TrustedProxy,
     secret: [u8; 32],
     users: RwLock<HashMap<String, Stored>>,
     cache: DashMap<[u8; 32], String>,
@@ -84,11 +154,23 @@ impl Auth {
         secret[16..].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
         Auth {
             db,
+            trusted: TrustedProxy::default(),
             secret,
             users: RwLock::new(HashMap::new()),
             cache: DashMap::new(),
             inflight: DashMap::new(),
         }
+    }
+
+    /// The trusted-proxy settings.
+    pub fn trusted(&self) -> &TrustedProxy {
+        &self.trusted
+    }
+
+    /// Trusts a proxy's identity headers.
+    pub fn with_trusted(mut self, trusted: TrustedProxy) -> Auth {
+        self.trusted = trusted;
+        self
     }
 
     /// Re-reads users and their hashes.
@@ -194,13 +276,18 @@ impl Auth {
         Ok(s.user)
     }
 
-    /// Who sent a request: the user of a valid `sessionid` cookie first (Pulp lists Django's
-    /// session authentication before Basic), else the Basic credentials. `true` with a session
-    /// user: unsafe methods must then pass the CSRF check ([`check_csrf`]).
+    /// Who sent a request, in Pulp's order: Basic credentials when the request carries an
+    /// `Authorization` header (wrong ones are a 401), else the user of a valid `sessionid`
+    /// cookie, else a trusted proxy's identity header. `true` with a session user: unsafe
+    /// methods must then pass the CSRF check ([`check_csrf`]).
     pub async fn identify(
         &self,
         headers: &warp::http::HeaderMap,
     ) -> Result<(User, bool), ApiError> {
+        let header = headers.get("authorization").and_then(|v| v.to_str().ok());
+        if header.is_some() {
+            return Ok((self.authenticate(header).await?, false));
+        }
         if let Some(key) = cookie(headers, SESSION_COOKIE) {
             let now = pith_entities::time::now_micros();
             if let Some(id) = pith_entities::sessions::user_of(&self.db, key, now).await? {
@@ -213,8 +300,10 @@ impl Auth {
                 }
             }
         }
-        let header = headers.get("authorization").and_then(|v| v.to_str().ok());
-        Ok((self.authenticate(header).await?, false))
+        if let Some(user) = self.vouched(headers).await? {
+            return Ok((user, false));
+        }
+        Ok((self.authenticate(None).await?, false))
     }
 
     /// An active user by id.
@@ -235,6 +324,43 @@ impl Auth {
         tokio::task::spawn_blocking(move || verify(&pw, &hash))
             .await
             .unwrap_or(false)
+    }
+
+    /// The user a trusted proxy's header names (after Basic, as Pulp lists them): `None`
+    /// without such a header; a header that names nobody is a 401.
+    async fn vouched(&self, headers: &warp::http::HeaderMap) -> Result<Option<User>, ApiError> {
+        const DENIED: &str = "Access denied.";
+        let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        let username = if let Some((name, path)) = &self.trusted.json_header
+            && let Some(value) = text(name)
+        {
+            let decoded = base64::engine::general_purpose::STANDARD
+                .decode(value.trim())
+                .map_err(|_| ApiError::Unauthenticated(DENIED))?;
+            let json: serde_json::Value =
+                serde_json::from_slice(&decoded).map_err(|_| ApiError::Unauthenticated(DENIED))?;
+            path.get(&json)
+                .filter(|u| !u.is_empty())
+                .ok_or(ApiError::Unauthenticated(DENIED))?
+                .to_owned()
+        } else if let Some(name) = &self.trusted.remote_user_header
+            && let Some(value) = text(name).map(str::trim).filter(|v| !v.is_empty())
+        {
+            value.to_owned()
+        } else {
+            return Ok(None);
+        };
+        if let Some(s) = self.stored(&username) {
+            return Ok(Some(s.user));
+        }
+        pith_entities::rbac::provision_user(&self.db, &username).await?;
+        self.refresh().await?;
+        // An inactive user is not in the map: refused like a wrong password.
+        Ok(Some(
+            self.stored(&username)
+                .ok_or(ApiError::Unauthenticated(DENIED))?
+                .user,
+        ))
     }
 
     /// A cached login, valid only while the user's stored hash is the one it was checked against.
@@ -338,6 +464,24 @@ pub fn check_csrf(headers: &warp::http::HeaderMap, base_url: &str) -> Result<(),
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn identity_header_paths() {
+        let p = JqPath::parse(".identity.user.username").unwrap();
+        let v = serde_json::json!({"identity": {"user": {"username": "ann"}}});
+        assert_eq!(p.get(&v), Some("ann"));
+        assert_eq!(p.get(&serde_json::json!({"identity": {}})), None);
+        let q = JqPath::parse(r#".["a b"].c"#).unwrap();
+        assert_eq!(q.get(&serde_json::json!({"a b": {"c": "x"}})), Some("x"));
+        for bad in ["identity", ".a | .b", ".a[0]", ".[\"x"] {
+            assert!(JqPath::parse(bad).is_err(), "{bad}");
+        }
+        assert_eq!(
+            header_of_meta("HTTP_X_RH_IDENTITY").as_deref(),
+            Some("x-rh-identity")
+        );
+        assert_eq!(header_of_meta("REMOTE_USER"), None);
+    }
 
     #[test]
     fn csrf_tokens_masked_or_not_and_origins() {

@@ -844,6 +844,15 @@ async fn sessions_groups_and_master_lists(env: Env) {
     }
     let login = s.url("/pulp/api/v3/login/");
     assert_eq!(s.client.get(&login).send().await.unwrap().status(), 401);
+    // Trusted-proxy headers mean nothing unless configured.
+    let r = s
+        .client
+        .get(&login)
+        .header("remote-user", "ann")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
     let r = s
         .client
         .post(&login)
@@ -1022,4 +1031,79 @@ async fn sessions_groups_and_master_lists(env: Env) {
         .await
         .unwrap();
     assert_eq!(old.status(), 401);
+}
+
+both_backends!(trusted_proxy_identities);
+
+/// Behind a trusted proxy (off by default): the JSON identity header (Pulp's
+/// `AUTHENTICATION_JSON_HEADER` with its jq path) and `REMOTE_USER` name the user, who is
+/// created on first sight without privileges; a header naming nobody is a 401, and Basic
+/// credentials still come first.
+async fn trusted_proxy_identities(env: Env) {
+    use base64::Engine;
+    let s = env.start(&[
+        ("PULP_AUTHENTICATION_JSON_HEADER", "HTTP_X_RH_IDENTITY"),
+        (
+            "PULP_AUTHENTICATION_JSON_HEADER_JQ_FILTER",
+            ".identity.user.username",
+        ),
+        (
+            "PULP_AUTHENTICATION_JSON_HEADER_OPENAPI_SECURITY_SCHEME",
+            r#"@json {"type": "apiKey", "in": "header", "name": "x-rh-identity"}"#,
+        ),
+        ("PULP_REMOTE_USER_ENVIRON_NAME", "HTTP_REMOTE_USER"),
+    ]);
+    let identity = |doc: Value| base64::engine::general_purpose::STANDARD.encode(doc.to_string());
+    let get = |path: &str, header: (&'static str, String)| {
+        let rb = s.client.get(s.url(path)).header(header.0, header.1);
+        async move {
+            let r = rb.send().await.unwrap();
+            (
+                r.status().as_u16(),
+                r.json::<Value>().await.unwrap_or(Value::Null),
+            )
+        }
+    };
+    let carol = identity(json!({"identity": {"user": {"username": "carol"}}}));
+    let (code, me) = get("/pulp/api/v3/login/", ("x-rh-identity", carol.clone())).await;
+    assert_eq!((code, &me["username"]), (200, &json!("carol")), "{me}");
+    // Provisioned without privileges: admin-only views stay closed.
+    assert_eq!(
+        get("/pulp/api/v3/users/", ("x-rh-identity", carol)).await.0,
+        403
+    );
+    let (_, users) = s.json("/pulp/api/v3/users/?username=carol").await;
+    assert_eq!(users["count"], 1, "{users}");
+    let (code, _) = get(
+        "/pulp/api/v3/login/",
+        (
+            "x-rh-identity",
+            identity(json!({"identity": {"name": "carol"}})),
+        ),
+    )
+    .await;
+    assert_eq!(code, 401);
+    let (code, _) = get(
+        "/pulp/api/v3/login/",
+        ("x-rh-identity", "not base64!".into()),
+    )
+    .await;
+    assert_eq!(code, 401);
+    let (code, me) = get("/pulp/api/v3/login/", ("remote-user", "dave".into())).await;
+    assert_eq!((code, &me["username"]), (200, &json!("dave")), "{me}");
+    // Basic comes first: wrong credentials are a 401 whatever the proxy says.
+    let r = s
+        .client
+        .get(s.url("/pulp/api/v3/login/"))
+        .basic_auth("admin", Some("wrong"))
+        .header("remote-user", "dave")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 401);
+    let (_, schema) = s.json("/pulp/api/v3/docs/api.json").await;
+    assert_eq!(
+        schema["components"]["securitySchemes"]["json_header_remote_authentication"],
+        json!({"type": "apiKey", "in": "header", "name": "x-rh-identity"})
+    );
 }

@@ -369,12 +369,21 @@ pub fn serve(ctx: &Ctx, req: &Req, yaml: bool) -> Result<Response, ApiError> {
         }
     }
     let server = format!("{}/", req.base_url());
-    let s = schema(
+    let mut s = schema(
         ctx.state.platform.schema_sources(),
         &ctx.v3(),
         &server,
         pk_path,
     );
+    // The trusted-proxy mechanisms, when on, are documented as Pulp names them.
+    let trusted = ctx.state.auth.trusted();
+    let schemes = &mut s["components"]["securitySchemes"];
+    if trusted.json_header.is_some() {
+        schemes["json_header_remote_authentication"] = trusted.json_header_scheme.clone();
+    }
+    if trusted.remote_user_header.is_some() {
+        schemes["remoteUserAuthentication"] = trusted.remote_user_scheme.clone();
+    }
     let mut r = if yaml {
         let mut out = String::new();
         to_yaml(&s, 0, &mut out);
