@@ -50,6 +50,14 @@ stop() {
 }
 trap stop EXIT
 
+# The envvar-header guard test reads a secret from the environment that the server it starts
+# may name (ENVVAR_HEADER_CONTENT_GUARD_ALLOWED_VARS); against another server, set both there.
+if [[ -z ${PULP_TESTS_API_URL:-} && -z ${ENVVAR_HEADER_GUARD_TEST_SECRET:-} ]]; then
+    ENVVAR_HEADER_GUARD_TEST_SECRET=$("$VENV/bin/python" -c 'import secrets; print(secrets.token_hex(16))')
+    export ENVVAR_HEADER_GUARD_TEST_SECRET
+    export PULP_ENVVAR_HEADER_CONTENT_GUARD_ALLOWED_VARS='["ENVVAR_HEADER_GUARD_TEST_SECRET"]'
+fi
+
 if [[ -n ${PULP_TESTS_API_URL:-} ]]; then
     export API_URL=$PULP_TESTS_API_URL
 else

@@ -165,11 +165,22 @@ async fn answer(
         && let Err(reason) = crate::content_guard::permit(state, req, &guard).await?
     {
         tracing::debug!(path = %req.path, %reason, "not permitted by the content guard");
-        return Ok(text(
+        let mut r = text(
             StatusCode::FORBIDDEN,
             "text/plain; charset=utf-8",
             format!("403: {reason}"),
-        ));
+        );
+        // Pulp's content app (aiohttp's `HTTPForbidden(reason=…)`) puts the reason in the
+        // status line too, where clients read it.
+        let phrase: String = reason
+            .chars()
+            .map(|c| if c == '\t' || (' '..='~').contains(&c) { c } else { ' ' })
+            .take(1024)
+            .collect();
+        if let Ok(p) = hyper::ext::ReasonPhrase::try_from(phrase.into_bytes()) {
+            r.extensions_mut().insert(p);
+        }
+        return Ok(r);
     }
     if path == d.base_path {
         return Ok(moved(&format!("{}/", req.path)));

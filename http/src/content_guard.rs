@@ -8,7 +8,6 @@
 //! base64 header equal to a variable of the content process's environment) and
 //! `core.composite` (any of its guards; none permits everything).
 
-use std::collections::HashMap;
 use std::sync::Arc;
 
 use base64::Engine;
@@ -27,6 +26,8 @@ pub struct Guard {
     pub id: String,
     /// Its type.
     pub pulp_type: String,
+    /// Its name (refusals of a composite guard name their members).
+    pub name: String,
     /// Its type's own fields.
     pub fields: Map<String, Value>,
     /// The guards it asks (composite guards).
@@ -65,6 +66,7 @@ pub async fn load(state: &HttpState, id: &str) -> Result<Option<Guard>, ApiError
     };
     Ok(Some(Guard {
         id: row.pulp_id,
+        name: row.name,
         pulp_type: row.pulp_type,
         fields,
         members,
@@ -511,7 +513,7 @@ async fn permit_composite(
     if g.members.is_empty() {
         return Ok(Ok(()));
     }
-    let mut reasons: HashMap<String, String> = HashMap::new();
+    let mut reasons: Vec<String> = Vec::new();
     for m in &g.members {
         let Some(member) = load(state, m).await? else {
             continue;
@@ -529,13 +531,23 @@ async fn permit_composite(
         match verdict {
             Ok(()) => return Ok(Ok(())),
             Err(r) => {
-                reasons.insert(member.id.clone(), r);
+                let collection = state
+                    .platform
+                    .content_guard(&member.pulp_type)
+                    .map_or("contentguards", |t| t.viewset.detail.collection);
+                let href = format!("{}{collection}/{}/", state.config.v3(), member.id);
+                reasons.push(format!(
+                    "\"Guard: '{}', HREF: '{href}', class: '{}', denial: [{r}].\"",
+                    member.name, member.pulp_type
+                ));
             }
         }
     }
-    let mut all: Vec<String> = reasons.into_values().collect();
-    all.sort();
-    Ok(Err(all.join("; ")))
+    // Pulp's message, its list written as Python writes it.
+    Ok(Err(format!(
+        "Access forbidden. Refusals: [{}]",
+        reasons.join(", ")
+    )))
 }
 
 #[cfg(test)]
