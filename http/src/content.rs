@@ -174,7 +174,13 @@ async fn answer(
         // status line too, where clients read it.
         let phrase: String = reason
             .chars()
-            .map(|c| if c == '\t' || (' '..='~').contains(&c) { c } else { ' ' })
+            .map(|c| {
+                if c == '\t' || (' '..='~').contains(&c) {
+                    c
+                } else {
+                    ' '
+                }
+            })
             .take(1024)
             .collect();
         if let Ok(p) = hyper::ext::ReasonPhrase::try_from(phrase.into_bytes()) {

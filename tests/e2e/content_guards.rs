@@ -252,7 +252,10 @@ async fn guards_refuse_and_permit_as_pulp_does(env: Env) {
     assert_eq!(status(c.get(&file)).await, 403);
     // The refusal names every member's href and reason, as Pulp's does.
     let refusal = c.get(&file).send().await.unwrap().text().await.unwrap();
-    assert!(refusal.starts_with("403: Access forbidden. Refusals: ["), "{refusal}");
+    assert!(
+        refusal.starts_with("403: Access forbidden. Refusals: ["),
+        "{refusal}"
+    );
     for member in composite["guards"].as_array().unwrap() {
         assert!(refusal.contains(member.as_str().unwrap()), "{refusal}");
     }
