@@ -326,7 +326,7 @@ async fn run_node(
         } else if settings.admin_password.is_some() {
             // Checking PULP_ADMIN_PASSWORD against the stored hash costs an argon2 run (tens of
             // milliseconds): do it after start-up. Until it finishes the previous password
-            // still works; the auth cache notices the new hash on its next refresh.
+            // still works; the next request after it reads the new hash.
             let (db, settings) = (db.clone(), settings.clone());
             tokio::spawn(async move {
                 if let Err(e) = ensure_admin(&db, &settings).await {
@@ -492,7 +492,6 @@ async fn run_node(
     let http = match listener {
         Some(l) => {
             let auth = Auth::new(db.clone()).with_trusted(settings.trusted_proxy()?);
-            auth.refresh().await?;
             let config = HttpConfig {
                 api_root: settings.api_root.clone(),
                 content_path_prefix: settings.content_path_prefix.clone(),
@@ -558,15 +557,6 @@ async fn run_node(
                     .await
                     .map_err(|e| anyhow::anyhow!("storing the access policies: {e}"))?;
             }
-            let refresher = state.clone();
-            tokio::spawn(async move {
-                loop {
-                    tokio::time::sleep(Duration::from_secs(2)).await;
-                    if let Err(e) = refresher.auth.refresh().await {
-                        tracing::warn!(error = %e, "could not refresh users");
-                    }
-                }
-            });
             let addr = l.local_addr()?;
             println!(
                 "pith: {kind} listening on http://{addr}/ (ready in {} ms)",

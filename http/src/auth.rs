@@ -1,16 +1,14 @@
-//! HTTP Basic authentication against `auth_user`, with passwords stored as salted argon2
-//! hashes.
+//! Who a request is: HTTP Basic against `auth_user` (passwords stored as salted argon2
+//! hashes), Django's sessions, and, when configured, a trusted proxy's identity headers.
 //!
-//! Verifying argon2 costs tens of milliseconds by design, so a successful check is cached: the
-//! key is SHA-256 over a per-process random secret, the user name and the password (the cache
-//! never holds the password, and its keys are useless outside this process), the value is the
-//! stored hash it was verified against. An entry counts only while that user's current stored
-//! hash is the same, so a password change invalidates it. Users are re-read from the database
-//! every couple of seconds (`pith admin reset-password` runs in another process) and on every
-//! cache miss.
-
-use std::collections::HashMap;
-use std::sync::RwLock;
+//! Revocation is immediate on every node: each request reads its user's row (one indexed point
+//! read), so a password change, deactivation or deletion made through any node or by
+//! `pith admin` applies to the very next request everywhere, with no invalidation to miss.
+//! What is cached is only the expensive part: verifying argon2 costs tens of milliseconds by
+//! design, so a successful check is remembered under SHA-256 over a per-process random secret,
+//! the user name and the password (never the password itself; the keys are useless outside
+//! this process), as the stored hash it was verified against. An entry counts only while the
+//! row read for this request still holds that hash.
 
 use argon2::Argon2;
 use argon2::password_hash::{
@@ -122,7 +120,6 @@ pub struct Auth {
     db: Db,
     trusted: TrustedProxy,
     secret: [u8; 32],
-    users: RwLock<HashMap<String, Stored>>,
     cache: DashMap<[u8; 32], String>,
     /// One verification per credentials at a time: concurrent first requests wait for it
     /// instead of each spending an argon2 run.
@@ -147,7 +144,7 @@ fn verify(password: &str, hash: &str) -> bool {
 }
 
 impl Auth {
-    /// An authenticator over `db`'s users (call [`Auth::refresh`] before serving).
+    /// An authenticator over `db`'s users.
     pub fn new(db: Db) -> Auth {
         let mut secret = [0u8; 32];
         secret[..16].copy_from_slice(uuid::Uuid::new_v4().as_bytes());
@@ -156,7 +153,6 @@ impl Auth {
             db,
             trusted: TrustedProxy::default(),
             secret,
-            users: RwLock::new(HashMap::new()),
             cache: DashMap::new(),
             inflight: DashMap::new(),
         }
@@ -173,40 +169,21 @@ impl Auth {
         self
     }
 
-    /// Re-reads users and their hashes.
-    pub async fn refresh(&self) -> Result<(), DbError> {
-        let rows = user::Entity::find().all(&self.db.read).await?;
-        // Inactive users cannot log in (Django's `ModelBackend`): they are simply not here.
-        let map = rows
-            .into_iter()
-            .filter(|u| u.is_active)
-            .map(|u| {
-                let user = User {
-                    id: u.id,
-                    username: u.username.clone(),
-                    is_superuser: u.is_superuser,
-                    is_staff: u.is_staff,
-                };
-                (
-                    u.username,
-                    Stored {
-                        user,
-                        hash: u.password,
-                    },
-                )
-            })
-            .collect();
-        if let Ok(mut w) = self.users.write() {
-            *w = map;
-        }
-        Ok(())
+    /// The active user called `username`, read now (inactive users cannot log in, as with
+    /// Django's `ModelBackend`).
+    async fn stored(&self, username: &str) -> Result<Option<Stored>, DbError> {
+        use pith_entities::sea_orm::{ColumnTrait, QueryFilter};
+        let row = user::Entity::find()
+            .filter(user::Column::Username.eq(username))
+            .one(&self.db.read)
+            .await?;
+        Ok(row.filter(|u| u.is_active).map(stored_of))
     }
 
-    fn stored(&self, username: &str) -> Option<Stored> {
-        self.users
-            .read()
-            .ok()
-            .and_then(|m| m.get(username).cloned())
+    /// The active user `id`, read now.
+    async fn user_by_id(&self, id: i64) -> Result<Option<User>, DbError> {
+        let row = user::Entity::find_by_id(id).one(&self.db.read).await?;
+        Ok(row.filter(|u| u.is_active).map(|u| stored_of(u).user))
     }
 
     /// Checks an `Authorization` header value.
@@ -243,23 +220,17 @@ impl Auth {
         hasher.update(password.as_bytes());
         let key: [u8; 32] = hasher.finalize().into();
 
-        if let Some(user) = self.cached(&key, username) {
-            return Ok(user);
+        let Some(s) = self.stored(username).await? else {
+            return Err(ApiError::Unauthenticated(INVALID));
+        };
+        if self.cache.get(&key).is_some_and(|h| *h == s.hash) {
+            return Ok(s.user);
         }
         let gate = self.inflight.entry(key).or_default().clone();
         let _turn = gate.lock().await;
-        if let Some(user) = self.cached(&key, username) {
-            return Ok(user);
+        if self.cache.get(&key).is_some_and(|h| *h == s.hash) {
+            return Ok(s.user);
         }
-        let mut stored = self.stored(username);
-        if stored.is_none() {
-            self.refresh().await.map_err(ApiError::from)?;
-            stored = self.stored(username);
-        }
-        let Some(s) = stored else {
-            self.inflight.remove(&key);
-            return Err(ApiError::Unauthenticated(INVALID));
-        };
         let (pw, hash) = (password.to_owned(), s.hash.clone());
         let ok = tokio::task::spawn_blocking(move || verify(&pw, &hash))
             .await
@@ -290,14 +261,10 @@ impl Auth {
         }
         if let Some(key) = cookie(headers, SESSION_COOKIE) {
             let now = pith_entities::time::now_micros();
-            if let Some(id) = pith_entities::sessions::user_of(&self.db, key, now).await? {
-                if let Some(u) = self.user_by_id(id) {
-                    return Ok((u, true));
-                }
-                self.refresh().await?;
-                if let Some(u) = self.user_by_id(id) {
-                    return Ok((u, true));
-                }
+            if let Some(id) = pith_entities::sessions::user_of(&self.db, key, now).await?
+                && let Some(u) = self.user_by_id(id).await?
+            {
+                return Ok((u, true));
             }
         }
         if let Some(user) = self.vouched(headers).await? {
@@ -306,18 +273,9 @@ impl Auth {
         Ok((self.authenticate(None).await?, false))
     }
 
-    /// An active user by id.
-    fn user_by_id(&self, id: i64) -> Option<User> {
-        let users = self.users.read().ok()?;
-        users
-            .values()
-            .find(|s| s.user.id == id)
-            .map(|s| s.user.clone())
-    }
-
     /// Whether `password` is `username`'s current one (an argon2 check: tens of milliseconds).
     pub async fn password_matches(&self, username: &str, password: &str) -> bool {
-        let Some(s) = self.stored(username) else {
+        let Ok(Some(s)) = self.stored(username).await else {
             return false;
         };
         let (pw, hash) = (password.to_owned(), s.hash);
@@ -350,24 +308,29 @@ impl Auth {
         } else {
             return Ok(None);
         };
-        if let Some(s) = self.stored(&username) {
+        if let Some(s) = self.stored(&username).await? {
             return Ok(Some(s.user));
         }
         pith_entities::rbac::provision_user(&self.db, &username).await?;
-        self.refresh().await?;
-        // An inactive user is not in the map: refused like a wrong password.
+        // An inactive user is refused like a wrong password.
         Ok(Some(
             self.stored(&username)
+                .await?
                 .ok_or(ApiError::Unauthenticated(DENIED))?
                 .user,
         ))
     }
+}
 
-    /// A cached login, valid only while the user's stored hash is the one it was checked against.
-    fn cached(&self, key: &[u8; 32], username: &str) -> Option<User> {
-        let s = self.stored(username)?;
-        let h = self.cache.get(key)?;
-        (*h == s.hash).then_some(s.user)
+fn stored_of(u: user::Model) -> Stored {
+    Stored {
+        user: User {
+            id: u.id,
+            username: u.username,
+            is_superuser: u.is_superuser,
+            is_staff: u.is_staff,
+        },
+        hash: u.password,
     }
 }
 

@@ -1107,3 +1107,147 @@ async fn trusted_proxy_identities(env: Env) {
         json!({"type": "apiKey", "in": "header", "name": "x-rh-identity"})
     );
 }
+
+/// Revocation on a cluster (one worker, two API nodes, one content node on one PostgreSQL):
+/// a role removal, a password change, deactivation and deletion made through one API node
+/// apply to the very next request on the other API node and on the content node (each
+/// request reads its user's row; only the argon2 verification is cached, against the hash).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn revocation_is_immediate_across_nodes() {
+    let Some(env) = Env::new(crate::support::Backend::Postgres) else {
+        return;
+    };
+    let cluster = [
+        ("PULP_CLUSTER_SECRET", "e2e-cluster"),
+        ("PULP_CLUSTER_BIND", "127.0.0.1:0"),
+    ];
+    let _worker = env.spawn(
+        &["worker", "--workers", "1"],
+        &cluster,
+        "running with 1 workers",
+    );
+    let a = env.spawn(
+        &["api", "--bind", "127.0.0.1:0"],
+        &cluster,
+        "listening on http://",
+    );
+    let b = env.spawn(
+        &["api", "--bind", "127.0.0.1:0"],
+        &cluster,
+        "listening on http://",
+    );
+    let c = env.spawn(
+        &["content", "--bind", "127.0.0.1:0"],
+        &cluster,
+        "listening on http://",
+    );
+
+    let eve = new_user(&a, "eve").await;
+    let (_, repo) = a
+        .send(
+            Method::POST,
+            "/pulp/api/v3/repositories/file/file/",
+            json!({"name": "r"}),
+        )
+        .await;
+    let repo_href = repo["pulp_href"].as_str().unwrap().to_owned();
+    let (_, grant) = a
+        .send(
+            Method::POST,
+            &format!("{eve}roles/"),
+            json!({"role": "file.filerepository_viewer", "content_object": repo_href}),
+        )
+        .await;
+    let guard = created(&a, "rbac", json!({"name": "g"})).await;
+    let g_href = guard["pulp_href"].as_str().unwrap().to_owned();
+    let body = json!({"role": "core.rbaccontentguard_downloader", "users": ["eve"]});
+    assert_eq!(
+        a.send(Method::POST, &format!("{g_href}add_role/"), body.clone())
+            .await
+            .0,
+        201
+    );
+    task(
+        &a,
+        Method::POST,
+        "/pulp/api/v3/distributions/file/file/",
+        json!({"name": "d", "base_path": "d", "content_guard": g_href}),
+    )
+    .await;
+    let download = |pw: &str| {
+        let rb = c
+            .client
+            .get(c.url("/pulp/content/d/"))
+            .basic_auth("eve", Some(pw.to_owned()));
+        async move { rb.send().await.unwrap().status().as_u16() }
+    };
+    let read = |pw: &str| {
+        let rb = b
+            .client
+            .get(b.url(&repo_href))
+            .basic_auth("eve", Some(pw.to_owned()));
+        async move { rb.send().await.unwrap().status().as_u16() }
+    };
+    let pw = "eve-pass-1234";
+    // Permitted: the repository reads, the guarded (empty) distribution answers 404.
+    assert_eq!((read(pw).await, download(pw).await), (200, 404));
+
+    // Role removals, through node A, are seen at once by B and C.
+    let r = a
+        .client
+        .delete(a.url(grant["pulp_href"].as_str().unwrap()))
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!(read(pw).await, 404);
+    assert_eq!(
+        a.send(Method::POST, &format!("{g_href}remove_role/"), body.clone())
+            .await
+            .0,
+        201
+    );
+    assert_eq!(download(pw).await, 403);
+    assert_eq!(
+        a.send(Method::POST, &format!("{g_href}add_role/"), body)
+            .await
+            .0,
+        201
+    );
+    assert_eq!(download(pw).await, 404);
+
+    // A new password: the old one stops working everywhere with the next request.
+    let (code, _) = a
+        .send(Method::PATCH, &eve, json!({"password": "eve-pass-5678"}))
+        .await;
+    assert_eq!(code, 200);
+    assert_eq!((read(pw).await, download(pw).await), (401, 403));
+    let pw = "eve-pass-5678";
+    assert_eq!((read(pw).await, download(pw).await), (404, 404));
+
+    // Deactivated, then deleted.
+    assert_eq!(
+        a.send(Method::PATCH, &eve, json!({"is_active": false}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!((read(pw).await, download(pw).await), (401, 403));
+    assert_eq!(
+        a.send(Method::PATCH, &eve, json!({"is_active": true}))
+            .await
+            .0,
+        200
+    );
+    assert_eq!(download(pw).await, 404);
+    let r = a
+        .client
+        .delete(a.url(&eve))
+        .basic_auth("admin", Some(PASSWORD))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    assert_eq!((read(pw).await, download(pw).await), (401, 403));
+}

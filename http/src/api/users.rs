@@ -244,7 +244,6 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
         .insert(&ctx.state.db.write)
         .await
         .map_err(|_| ApiError::field("username", "This field must be unique."))?;
-    ctx.state.auth.refresh().await?;
     Ok(json_resp(StatusCode::CREATED, &user_json(ctx, &u).await?))
 }
 
@@ -264,8 +263,6 @@ pub async fn update(
     if body.contains_key("password") || !u.is_active {
         pith_entities::sessions::close_all(&ctx.state.db, u.id).await?;
     }
-    // A changed password or deactivation applies to this node's next request at once.
-    ctx.state.auth.refresh().await?;
     Ok(ok(&user_json(ctx, &u).await?))
 }
 
@@ -317,7 +314,6 @@ pub async fn update_self(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError>
     if new_password {
         pith_entities::sessions::close_all(&ctx.state.db, u.id).await?;
     }
-    ctx.state.auth.refresh().await?;
     Ok(ok(&json!({
         "username": u.username,
         "first_name": u.first_name,
@@ -331,7 +327,6 @@ pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let u = load_user(ctx, id).await?;
     rbac::delete_user(&ctx.state.db, u.id).await?;
     pith_entities::sessions::close_all(&ctx.state.db, u.id).await?;
-    ctx.state.auth.refresh().await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
 
