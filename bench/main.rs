@@ -257,19 +257,22 @@ async fn latency(c: &reqwest::Client, base: &str, samples: usize) -> anyhow::Res
     Ok((median(server), median(client)))
 }
 
-/// Requests per second of `GET url` over `CONNS` connections for `secs`.
-async fn http_rate(url: &str, auth: bool, secs: f64) -> anyhow::Result<f64> {
+/// Requests per second of `GET url` over `CONNS` connections for `secs`, with Basic
+/// credentials `auth` (user, password) if given.
+async fn http_rate(url: &str, auth: Option<(&str, &str)>, secs: f64) -> anyhow::Result<f64> {
+    let auth = auth.map(|(u, p)| (u.to_owned(), p.to_owned()));
     let stop = Arc::new(AtomicBool::new(false));
     let count = Arc::new(AtomicU64::new(0));
     let mut hs = Vec::new();
     for _ in 0..CONNS {
         let (stop, count, url) = (stop.clone(), count.clone(), url.to_owned());
+        let auth = auth.clone();
         hs.push(tokio::spawn(async move {
             let c = reqwest::Client::new();
             while !stop.load(Ordering::Relaxed) {
                 let mut rq = c.get(&url);
-                if auth {
-                    rq = rq.basic_auth("admin", Some(PASSWORD));
+                if let Some((u, p)) = &auth {
+                    rq = rq.basic_auth(u, Some(p));
                 }
                 let r = rq.send().await?;
                 if !r.status().is_success() {
@@ -305,7 +308,7 @@ async fn baseline_http(secs: f64) -> anyhow::Result<f64> {
             })
             .run(),
     );
-    let rate = http_rate(&format!("http://{addr}/"), false, secs).await?;
+    let rate = http_rate(&format!("http://{addr}/"), None, secs).await?;
     let _ = tx.send(());
     let _ = server.await;
     Ok(rate)
@@ -624,13 +627,44 @@ async fn http_bench(opts: &Opts, http_secs: f64) -> anyhow::Result<()> {
     println!("\n== HTTP ({CONNS} connections, {http_secs} s each; sqlite, 2 workers)");
     let s = start(opts, None, 2)?;
     let base = baseline_http(http_secs).await?;
-    let status = http_rate(&format!("{}/pulp/api/v3/status/", s.base), false, http_secs).await?;
+    let status = http_rate(&format!("{}/pulp/api/v3/status/", s.base), None, http_secs).await?;
     let list = http_rate(
         &format!("{}/pulp/api/v3/tasks/?limit=1", s.base),
-        true,
+        Some(("admin", PASSWORD)),
         http_secs,
     )
     .await?;
+    // RBAC: the same repository list as the admin and as a user who sees one repository of
+    // ten through an object-level role (scoping, conditions and role reads on every request).
+    let c = reqwest::Client::new();
+    let b = &s.base;
+    let mut one = String::new();
+    for i in 0..10 {
+        let r = post_json(
+            &c,
+            &format!("{b}/pulp/api/v3/repositories/file/file/"),
+            json!({"name": format!("rbac-{i}")}),
+        )
+        .await?;
+        if i == 0 {
+            one = r["pulp_href"].as_str().context("repo")?.to_owned();
+        }
+    }
+    let user = post_json(
+        &c,
+        &format!("{b}/pulp/api/v3/users/"),
+        json!({"username": "bench", "password": "bench-pass-1234"}),
+    )
+    .await?;
+    post_json(
+        &c,
+        &format!("{b}{}roles/", user["pulp_href"].as_str().context("user")?),
+        json!({"role": "file.filerepository_viewer", "content_object": one}),
+    )
+    .await?;
+    let repos = format!("{b}/pulp/api/v3/repositories/file/file/?limit=1");
+    let as_admin = http_rate(&repos, Some(("admin", PASSWORD)), http_secs).await?;
+    let as_user = http_rate(&repos, Some(("bench", "bench-pass-1234")), http_secs).await?;
     println!("   baseline (trivial warp JSON server): {base:>7.0} req/s");
     println!(
         "   GET status/:                          {status:>7.0} req/s ({:.2}× baseline)",
@@ -641,6 +675,10 @@ async fn http_bench(opts: &Opts, http_secs: f64) -> anyhow::Result<()> {
         list / base,
         list / 4.6,
         list / 5000.0
+    );
+    println!(
+        "   repositories/?limit=1 as admin:       {as_admin:>7.0} req/s; as a user with an object role: {as_user:>7.0} req/s ({:.2}× admin, target ≥ 0.80)",
+        as_user / as_admin
     );
     Ok(())
 }
@@ -719,8 +757,8 @@ async fn telemetry_bench(opts: &Opts, c: &reqwest::Client, secs: f64) -> anyhow:
         )
         .await?;
         wait_task(c, b, t["task"].as_str().context("task")?).await?;
-        let api = http_rate(&format!("{b}/pulp/api/v3/status/"), false, secs).await?;
-        let content = http_rate(&format!("{b}/pulp/content/t/t.bin"), false, secs).await?;
+        let api = http_rate(&format!("{b}/pulp/api/v3/status/"), None, secs).await?;
+        let content = http_rate(&format!("{b}/pulp/content/t/t.bin"), None, secs).await?;
         println!(
             "   telemetry {label:>3}: GET status/ {api:>7.0} req/s, GET 4 KiB content {content:>7.0} req/s"
         );
@@ -958,8 +996,8 @@ async fn file_repository_bench(opts: &Opts, c: &reqwest::Client, secs: f64) -> a
     // file server streams and stalls on Nagle + delayed ACK, which would flatter us).
     let small_bytes = bytes_of(up.path().join("f/00007.bin"))?;
     let (small_url, _small_stop) = memory_server(small_bytes).await?;
-    let small_base = http_rate(&small_url, false, secs).await?;
-    let small = http_rate(&format!("{b}/pulp/content/bench/f/00007.bin"), false, secs).await?;
+    let small_base = http_rate(&small_url, None, secs).await?;
+    let small = http_rate(&format!("{b}/pulp/content/bench/f/00007.bin"), None, secs).await?;
     println!(
         "   4 KiB file: {small:.0} req/s via the content app vs {small_base:.0} req/s from an in-memory server ({:.2}× baseline; Pulp 50 req/s, target 0.80×)",
         small / small_base

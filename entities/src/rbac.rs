@@ -523,6 +523,43 @@ pub async fn has_permission(
         .is_some())
 }
 
+/// What `user` may see of PRN type `content_type` through `permission`, in one query: `None`
+/// when they hold it model-wide (every object), else the objects they hold it on.
+pub async fn visible_objects(
+    db: &Db,
+    user: i64,
+    permission: &str,
+    content_type: &str,
+) -> Result<Option<Vec<String>>, DbError> {
+    let scope = "(a.content_type IS NULL OR a.content_type = $3)";
+    let sql = format!(
+        "SELECT a.object_id AS id FROM core_userrole a JOIN core_role_permissions p ON p.role_id = a.role_id \
+           WHERE a.user_id = $1 AND p.permission = $2 AND {scope} \
+         UNION SELECT a.object_id AS id FROM core_grouprole a JOIN core_role_permissions p ON p.role_id = a.role_id \
+           JOIN auth_user_groups m ON m.group_id = a.group_id \
+           WHERE m.user_id = $1 AND p.permission = $2 AND {scope}"
+    );
+    let rows = db
+        .read
+        .query_all_raw(db.stmt(
+            &sql,
+            vec![
+                user.into(),
+                permission.to_owned().into(),
+                content_type.to_owned().into(),
+            ],
+        ))
+        .await?;
+    let mut ids = Vec::with_capacity(rows.len());
+    for r in rows {
+        match r.try_get::<Option<String>>("", "id")? {
+            None => return Ok(None),
+            Some(id) => ids.push(id),
+        }
+    }
+    Ok(Some(ids))
+}
+
 /// The users (ids) and groups (ids) holding `permission` on `object` itself (not model-wide):
 /// who an RBAC content guard lets download.
 pub async fn holders_on(

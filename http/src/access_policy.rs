@@ -201,6 +201,13 @@ impl Policy {
             .collect()
     }
 
+    /// Whether a statement's principal names a group (`group:<name>`).
+    pub fn names_groups(&self) -> bool {
+        self.statements
+            .iter()
+            .any(|s| s.principal.items().iter().any(|p| p.starts_with("group:")))
+    }
+
     /// The roles `add_roles_for_object_creator` gives a creator.
     pub fn creator_roles(&self) -> Vec<String> {
         pith_entities::access_policies::creator_roles(&self.creation_hooks)

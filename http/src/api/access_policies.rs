@@ -533,7 +533,8 @@ pub async fn authorize(
         .map(str::to_owned)
         .or_else(|| action_of(viewset, &op.id))
         .unwrap_or_default();
-    let groups = if user.is_superuser {
+    // Groups matter only to statements that name one (`group:<name>`): read them only then.
+    let groups = if user.is_superuser || !policy.names_groups() {
         Vec::new()
     } else {
         rbac::groups_of(&ctx.state.db, user.id)
@@ -576,14 +577,12 @@ pub async fn authorize(
 async fn scope_for(ctx: &Ctx, user: i64, decl: &ViewSetPolicy) -> Result<Scope, ApiError> {
     let db = &ctx.state.db;
     match decl.scoping {
-        Scoping::ViewPermission => {
-            if holds(ctx, user, decl.view_permission, None).await? {
-                return Ok(Scope::All);
-            }
-            Ok(Scope::Only(
-                rbac::objects_with(db, user, decl.view_permission, decl.prn_type).await?,
-            ))
-        }
+        Scoping::ViewPermission => Ok(
+            match rbac::visible_objects(db, user, decl.view_permission, decl.prn_type).await? {
+                None => Scope::All,
+                Some(ids) => Scope::Only(ids),
+            },
+        ),
         Scoping::Repositories => {
             let mut seen = Seen::default();
             for rv in &ctx.state.platform.repositories {
@@ -591,11 +590,9 @@ async fn scope_for(ctx: &Ctx, user: i64, decl: &ViewSetPolicy) -> Result<Scope, 
                 let Some(p) = declared(ctx, repos.collection) else {
                     continue;
                 };
-                if holds(ctx, user, p.view_permission, None).await? {
-                    seen.types.push(repos.pulp_type.to_owned());
-                } else {
-                    seen.ids
-                        .extend(rbac::objects_with(db, user, p.view_permission, p.prn_type).await?);
+                match rbac::visible_objects(db, user, p.view_permission, p.prn_type).await? {
+                    None => seen.types.push(repos.pulp_type.to_owned()),
+                    Some(ids) => seen.ids.extend(ids),
                 }
             }
             Ok(Scope::InRepositories(seen))
@@ -620,12 +617,11 @@ async fn scope_for(ctx: &Ctx, user: i64, decl: &ViewSetPolicy) -> Result<Scope, 
                 let Some(child) = declared(ctx, d.collection) else {
                     continue;
                 };
-                if holds(ctx, user, child.view_permission, None).await? {
-                    seen.types.push(d.pulp_type.to_owned());
-                } else {
-                    seen.ids.extend(
-                        rbac::objects_with(db, user, child.view_permission, child.prn_type).await?,
-                    );
+                match rbac::visible_objects(db, user, child.view_permission, child.prn_type)
+                    .await?
+                {
+                    None => seen.types.push(d.pulp_type.to_owned()),
+                    Some(ids) => seen.ids.extend(ids),
                 }
             }
             Ok(Scope::Among(seen))
