@@ -523,6 +523,40 @@ pub async fn has_permission(
         .is_some())
 }
 
+/// Whether object `id` exists, for the objects roles are given on, by their collection
+/// (`remotes/file/file`, `groups`: the first segment names the master table); `None` for a
+/// collection this does not know.
+pub async fn object_exists(db: &Db, collection: &str, id: &str) -> Result<Option<bool>, DbError> {
+    let root = collection.split('/').next().unwrap_or("");
+    let (table, column) = match root {
+        "remotes" => ("core_remote", "pulp_id"),
+        "repositories" => ("core_repository", "pulp_id"),
+        "publications" => ("core_publication", "pulp_id"),
+        "distributions" => ("core_distribution", "pulp_id"),
+        "contentguards" => ("core_contentguard", "pulp_id"),
+        "uploads" => ("core_upload", "pulp_id"),
+        "tasks" => ("core_task", "pulp_id"),
+        "groups" => ("auth_group", "id"),
+        _ => return Ok(None),
+    };
+    let value: Value = if column == "id" {
+        match id.parse::<i64>() {
+            Ok(n) => n.into(),
+            Err(_) => return Ok(Some(false)),
+        }
+    } else {
+        id.to_owned().into()
+    };
+    let row = db
+        .read
+        .query_one_raw(db.stmt(
+            &format!("SELECT 1 AS x FROM {table} WHERE {column} = $1"),
+            vec![value],
+        ))
+        .await?;
+    Ok(Some(row.is_some()))
+}
+
 /// What `user` may see of PRN type `content_type` through `permission`, in one query: `None`
 /// when they hold it model-wide (every object), else the objects they hold it on.
 pub async fn visible_objects(

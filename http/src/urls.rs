@@ -987,6 +987,12 @@ pub fn object_role_endpoints(
         Some(p) => e.policy(p),
         None => e,
     };
+    let collection = template(
+        detail
+            .trim_end_matches("{}/")
+            .trim_end_matches('/')
+            .to_owned(),
+    );
     vec![
         with(Endpoint::new(template(format!("{detail}list_roles/"))).href(href_param, ONE)).on(
             op(M::GET, &format!("{prefix}_list_roles"), tag)
@@ -996,6 +1002,7 @@ pub fn object_role_endpoints(
                     c,
                     roles::Object {
                         prn_type,
+                        collection,
                         id: id(i, 0),
                     },
                 ))
@@ -1011,6 +1018,7 @@ pub fn object_role_endpoints(
                     r,
                     roles::Object {
                         prn_type,
+                        collection,
                         id: id(i, 0),
                     },
                     true,
@@ -1027,6 +1035,7 @@ pub fn object_role_endpoints(
                     r,
                     roles::Object {
                         prn_type,
+                        collection,
                         id: id(i, 0),
                     },
                     false,

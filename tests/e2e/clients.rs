@@ -360,3 +360,128 @@ async fn schema_and_docs_page() {
         );
     }
 }
+
+/// pulp-cli's RBAC commands, unchanged: users, groups and members, custom roles, role
+/// assignments, access policies (show, update, reset) and an RBAC content guard's download
+/// role.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pulp_cli_rbac_commands() {
+    let Some(venv) = venv() else { return };
+    let env = Env::new(Backend::Sqlite).expect("env");
+    let s = env.start(&[]);
+    let home = tempfile::tempdir().expect("home");
+    let (v, h, server) = (venv.as_path(), home.path(), &s);
+    let run = move |args: &'static [&'static str]| pulp(v, h, server, args);
+
+    let carl = run(&[
+        "user",
+        "create",
+        "--username",
+        "carl",
+        "--password",
+        "carl-pass-1234",
+    ])
+    .await;
+    assert_eq!(carl["username"], "carl", "{carl}");
+    let team = run(&["group", "create", "--name", "team"]).await;
+    assert_eq!(team["name"], "team");
+    run(&[
+        "group",
+        "user",
+        "add",
+        "--group",
+        "team",
+        "--username",
+        "carl",
+    ])
+    .await;
+    let members = run(&["group", "user", "list", "--group", "team"]).await;
+    assert_eq!(members[0]["username"], "carl", "{members}");
+    let role = run(&[
+        "role",
+        "create",
+        "--name",
+        "my.repo_viewer",
+        "--permission",
+        "file.view_filerepository",
+    ])
+    .await;
+    assert_eq!(role["locked"], false, "{role}");
+    run(&[
+        "user",
+        "role-assignment",
+        "add",
+        "--username",
+        "carl",
+        "--role",
+        "file.filerepository_creator",
+        "--object",
+        "",
+    ])
+    .await;
+    let held = run(&["user", "role-assignment", "list", "--username", "carl"]).await;
+    assert_eq!(held[0]["role"], "file.filerepository_creator", "{held}");
+    run(&[
+        "group",
+        "role-assignment",
+        "add",
+        "--group",
+        "team",
+        "--role",
+        "my.repo_viewer",
+        "--object",
+        "",
+    ])
+    .await;
+
+    let policy = run(&["access-policy", "show", "--viewset-name", "tasks"]).await;
+    assert_eq!(policy["customized"], false, "{policy}");
+    run(&[
+        "access-policy",
+        "update",
+        "--viewset-name",
+        "tasks",
+        "--statements",
+        r#"[{"action": ["list"], "principal": "admin", "effect": "allow"}]"#,
+    ])
+    .await;
+    let changed = run(&["access-policy", "show", "--viewset-name", "tasks"]).await;
+    assert_eq!(changed["customized"], true, "{changed}");
+    let reset = run(&["access-policy", "reset", "--viewset-name", "tasks"]).await;
+    assert_eq!(reset["customized"], false, "{reset}");
+
+    let guard = run(&["content-guard", "rbac", "create", "--name", "dl"]).await;
+    run(&[
+        "content-guard",
+        "rbac",
+        "assign",
+        "--name",
+        "dl",
+        "--user",
+        "carl",
+    ])
+    .await;
+    let (_, roles) = s
+        .json(&format!(
+            "{}list_roles/",
+            guard["pulp_href"].as_str().unwrap()
+        ))
+        .await;
+    assert_eq!(
+        roles["roles"][0]["users"],
+        serde_json::json!(["carl"]),
+        "{roles}"
+    );
+    let all = run(&["content-guard", "list"]).await;
+    assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
+    run(&[
+        "content-guard",
+        "rbac",
+        "remove",
+        "--name",
+        "dl",
+        "--user",
+        "carl",
+    ])
+    .await;
+}

@@ -589,6 +589,19 @@ async fn remote_roles_decide(env: Env) {
         "{roles}"
     );
 
+    // The role mixin of an object that does not exist is a 404, even for a superuser.
+    let missing = format!("{list}{}/", uuid::Uuid::nil());
+    for tail in ["list_roles/", "my_permissions/"] {
+        assert_eq!(s.json(&format!("{missing}{tail}")).await.0, 404, "{tail}");
+    }
+    let body = json!({"role": "file.fileremote_viewer", "users": ["bob"]});
+    assert_eq!(
+        s.send(Method::POST, &format!("{missing}add_role/"), body)
+            .await
+            .0,
+        404
+    );
+
     // Neither may touch the admin's remote; Ann deletes her own.
     let other = admins["pulp_href"].as_str().unwrap().to_owned();
     assert_eq!(call("ann", Method::DELETE, other, Value::Null).await.0, 404);

@@ -617,8 +617,7 @@ async fn scope_for(ctx: &Ctx, user: i64, decl: &ViewSetPolicy) -> Result<Scope, 
                 let Some(child) = declared(ctx, d.collection) else {
                     continue;
                 };
-                match rbac::visible_objects(db, user, child.view_permission, child.prn_type)
-                    .await?
+                match rbac::visible_objects(db, user, child.view_permission, child.prn_type).await?
                 {
                     None => seen.types.push(d.pulp_type.to_owned()),
                     Some(ids) => seen.ids.extend(ids),
@@ -665,6 +664,7 @@ pub async fn my_permissions(ctx: &Ctx, viewset: &str, id: &str) -> Result<Respon
     let Some(user) = &ctx.user else {
         return Err(ApiError::Forbidden);
     };
+    super::roles::must_exist(ctx, viewset, decl.prn_type, id).await?;
     let model = decl.prn_type.rsplit('.').next().unwrap_or("");
     let mut perms: Vec<String> = if user.is_superuser {
         let p = &ctx.state.platform;

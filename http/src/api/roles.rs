@@ -668,12 +668,36 @@ pub async fn unassign(ctx: &Ctx, whose: Whose, who: &str, id: &str) -> Result<Re
 pub struct Object<'a> {
     /// The object's PRN type (`core.upload`).
     pub prn_type: &'a str,
+    /// Its viewset's collection (`uploads`, `remotes/file/file`).
+    pub collection: &'a str,
     /// Its id.
     pub id: &'a str,
 }
 
+/// Pulp's 404 for an object that is not there (a superuser passes the policy's checks for
+/// any id; the object must still exist).
+pub async fn must_exist(
+    ctx: &Ctx,
+    collection: &str,
+    prn_type: &str,
+    id: &str,
+) -> Result<(), ApiError> {
+    if rbac::object_exists(&ctx.state.db, collection, id).await? == Some(false) {
+        let model = ctx
+            .state
+            .platform
+            .access_policies
+            .iter()
+            .find(|p| p.prn_type == prn_type)
+            .map_or("object", |p| p.model);
+        return Err(ApiError::not_found(model));
+    }
+    Ok(())
+}
+
 /// `GET <object>/list_roles/`: `{"roles": [{"role", "users", "groups"}]}`.
 pub async fn list_object_roles(ctx: &Ctx, o: Object<'_>) -> Result<Response, ApiError> {
+    must_exist(ctx, o.collection, o.prn_type, o.id).await?;
     let db = &ctx.state.db;
     let mut out: Vec<(String, Vec<String>, Vec<String>)> = Vec::new();
     for (role, who, is_user) in rbac::on_object(db, (o.prn_type, o.id)).await? {
@@ -705,6 +729,7 @@ pub async fn change_object_role(
     o: Object<'_>,
     assign: bool,
 ) -> Result<Response, ApiError> {
+    must_exist(ctx, o.collection, o.prn_type, o.id).await?;
     let body = req.object(ctx.state.config.max_json_body).await?;
     let db = &ctx.state.db;
     let mut errs = FieldErrors::default();
