@@ -145,6 +145,9 @@ async fn run_command(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             random,
             data,
         }) => {
+            // On SQLite the serving process owns the database and caches users: a running
+            // server refuses this (change the password through the API instead).
+            let _lock = lock_sqlite(&settings.database_url(&data.data_dir))?;
             let db = open_db(&settings, &data.data_dir).await?;
             migration::migrate(&db, crate::plugins::migrations())
                 .await
@@ -218,6 +221,7 @@ async fn set_admin_password(db: &Db, password: &str) -> anyhow::Result<()> {
             m.insert(&db.write).await?;
         }
     }
+    pith_entities::rbac::users_changed();
     Ok(())
 }
 

@@ -227,6 +227,19 @@ pub async fn provision_user(db: &Db, username: &str) -> Result<i64, DbError> {
     Ok(row.try_get("", "id")?)
 }
 
+static USERS_GENERATION: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Records that a user changed in this process (password, activity, privileges, deletion):
+/// whatever caches user rows here ([`users_generation`]) drops them. Call after the commit.
+pub fn users_changed() {
+    USERS_GENERATION.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+}
+
+/// The count of [`users_changed`] calls so far.
+pub fn users_generation() -> u64 {
+    USERS_GENERATION.load(std::sync::atomic::Ordering::Acquire)
+}
+
 /// Deletes user `id` with their memberships and roles; `false` when there was none.
 pub async fn delete_user(db: &Db, id: i64) -> Result<bool, DbError> {
     let txn = db.write.begin().await?;

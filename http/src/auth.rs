@@ -1,14 +1,19 @@
 //! Who a request is: HTTP Basic against `auth_user` (passwords stored as salted argon2
 //! hashes), Django's sessions, and, when configured, a trusted proxy's identity headers.
 //!
-//! Revocation is immediate on every node: each request reads its user's row (one indexed point
-//! read), so a password change, deactivation or deletion made through any node or by
-//! `pith admin` applies to the very next request everywhere, with no invalidation to miss.
-//! What is cached is only the expensive part: verifying argon2 costs tens of milliseconds by
+//! Revocation is immediate on every node. On PostgreSQL (several processes) each request reads
+//! its user's row (one indexed point read), so a password change, deactivation or deletion made
+//! through any node or by `pith admin` applies to the very next request everywhere, with no
+//! invalidation to miss. On SQLite one process owns the database (the data directory's lock;
+//! `pith admin` takes it too), so every change passes through this process: user rows are
+//! cached in memory and [`Auth::invalidate`], called by whatever changes a user, drops them
+//! before the change is answered.
+//!
+//! The expensive part is cached everywhere: verifying argon2 costs tens of milliseconds by
 //! design, so a successful check is remembered under SHA-256 over a per-process random secret,
 //! the user name and the password (never the password itself; the keys are useless outside
 //! this process), as the stored hash it was verified against. An entry counts only while the
-//! row read for this request still holds that hash.
+//! user's current row still holds that hash.
 
 use argon2::Argon2;
 use argon2::password_hash::{
@@ -121,6 +126,9 @@ pub struct Auth {
     trusted: TrustedProxy,
     secret: [u8; 32],
     cache: DashMap<[u8; 32], String>,
+    /// User rows by name, each with the users generation it was read in, when this process
+    /// owns the database (SQLite); empty otherwise.
+    rows: DashMap<String, (Stored, u64)>,
     /// One verification per credentials at a time: concurrent first requests wait for it
     /// instead of each spending an argon2 run.
     inflight: DashMap<[u8; 32], std::sync::Arc<tokio::sync::Mutex<()>>>,
@@ -154,6 +162,7 @@ impl Auth {
             trusted: TrustedProxy::default(),
             secret,
             cache: DashMap::new(),
+            rows: DashMap::new(),
             inflight: DashMap::new(),
         }
     }
@@ -172,12 +181,38 @@ impl Auth {
     /// The active user called `username`, read now (inactive users cannot log in, as with
     /// Django's `ModelBackend`).
     async fn stored(&self, username: &str) -> Result<Option<Stored>, DbError> {
+        use pith_entities::rbac::users_generation;
         use pith_entities::sea_orm::{ColumnTrait, QueryFilter};
+        let owned = self.db.backend == pith_entities::Backend::Sqlite;
+        // Read before the row: a change committed while it is read bumps it past this value,
+        // so the row read then is never taken for current.
+        let generation = users_generation();
+        if owned
+            && let Some(e) = self.rows.get(username)
+            && e.1 == generation
+        {
+            return Ok(Some(e.0.clone()));
+        }
         let row = user::Entity::find()
             .filter(user::Column::Username.eq(username))
             .one(&self.db.read)
             .await?;
-        Ok(row.filter(|u| u.is_active).map(stored_of))
+        let s = row.filter(|u| u.is_active).map(stored_of);
+        if owned && let Some(s) = &s {
+            if self.rows.len() >= MAX_CACHED {
+                self.rows.clear();
+            }
+            self.rows
+                .insert(username.to_owned(), (s.clone(), generation));
+        }
+        Ok(s)
+    }
+
+    /// Drops the cached user rows: call after any change to a user (password, activity,
+    /// privileges, name, deletion), before answering it.
+    pub fn invalidate(&self) {
+        pith_entities::rbac::users_changed();
+        self.rows.clear();
     }
 
     /// The active user `id`, read now.

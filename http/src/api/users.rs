@@ -244,6 +244,7 @@ pub async fn create(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError> {
         .insert(&ctx.state.db.write)
         .await
         .map_err(|_| ApiError::field("username", "This field must be unique."))?;
+    ctx.state.auth.invalidate();
     Ok(json_resp(StatusCode::CREATED, &user_json(ctx, &u).await?))
 }
 
@@ -260,6 +261,7 @@ pub async fn update(
     apply(ctx, &body, Some(&u), partial, &mut am).await?;
     am.pulp_last_updated = Set(now_micros());
     let u = am.update(&ctx.state.db.write).await?;
+    ctx.state.auth.invalidate();
     if body.contains_key("password") || !u.is_active {
         pith_entities::sessions::close_all(&ctx.state.db, u.id).await?;
     }
@@ -311,6 +313,7 @@ pub async fn update_self(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError>
     apply(ctx, &body, Some(&u), true, &mut am).await?;
     am.pulp_last_updated = Set(now_micros());
     let u = am.update(&ctx.state.db.write).await?;
+    ctx.state.auth.invalidate();
     if new_password {
         pith_entities::sessions::close_all(&ctx.state.db, u.id).await?;
     }
@@ -326,6 +329,7 @@ pub async fn update_self(ctx: &Ctx, req: &mut Req) -> Result<Response, ApiError>
 pub async fn delete(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     let u = load_user(ctx, id).await?;
     rbac::delete_user(&ctx.state.db, u.id).await?;
+    ctx.state.auth.invalidate();
     pith_entities::sessions::close_all(&ctx.state.db, u.id).await?;
     Ok(empty(StatusCode::NO_CONTENT))
 }
