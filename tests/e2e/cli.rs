@@ -107,7 +107,11 @@ async fn reset_password_takes_effect_and_sqlite_is_single_process() {
     // (the server caches users; change a password through the API while it runs).
     let (ok, out) = run(&env, &["serve", "--bind", "127.0.0.1:0"], &[]);
     assert!(!ok && out.contains("another Pith process"), "{out}");
-    let (ok, out) = run(&env, &["admin", "reset-password", "--password", "x-pass-1234"], &[]);
+    let (ok, out) = run(
+        &env,
+        &["admin", "reset-password", "--password", "x-pass-1234"],
+        &[],
+    );
     assert!(!ok && out.contains("another Pith process"), "{out}");
     drop(child);
 }
