@@ -18,7 +18,7 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 HERE=$ROOT/scripts/pulp-tests
 VENV=${PULP_TESTS_VENV:-$HOME/.cache/pith/pulp-tests/venv}
-PINS=(pulpcore==3.123.1 pulpcore-client==3.123.1 pulp-file-client==3.123.1 "pytest<10"
+PINS=(pulpcore==3.123.1 pulpcore-client==3.123.1 pulp-file-client==3.123.1 pulp-certguard-client==3.123.1 "pytest<10"
       pytest-xdist pytest-timeout pytest-custom_exit_code python-gnupg "proxy.py~=2.4.10"
       "trustme~=1.2.1" cryptography beautifulsoup4 jsonschema requests)
 STAMP=$VENV/.pith-pins

@@ -6,7 +6,7 @@ use pith_entities::migration::PluginMigrations;
 use pith_http::plugin::{Core, Platform, Plugin};
 
 fn plugins() -> Vec<Plugin> {
-    vec![pith_file::plugin()]
+    vec![pith_file::plugin(), pith_certguard::plugin()]
 }
 
 /// Core with every plugin (test-only endpoints and bodies with `test_tasks`), their settings

@@ -206,7 +206,8 @@ impl Settings {
 
     /// The trusted-proxy identity headers these settings switch on.
     pub fn trusted_proxy(&self) -> anyhow::Result<pith_http::auth::TrustedProxy> {
-        use pith_http::auth::{JqPath, header_of_meta};
+        use pith_http::auth::header_of_meta;
+        use pith_http::jq::JqPath;
         let header = |name: &str, v: &str| {
             header_of_meta(v).ok_or_else(|| {
                 anyhow::anyhow!(

@@ -58,7 +58,7 @@ struct Stored {
 pub struct TrustedProxy {
     /// `AUTHENTICATION_JSON_HEADER` (as a header name) and the path
     /// `AUTHENTICATION_JSON_HEADER_JQ_FILTER` names in its base64 JSON.
-    pub json_header: Option<(String, JqPath)>,
+    pub json_header: Option<(String, crate::jq::JqPath)>,
     /// `REMOTE_USER_ENVIRON_NAME` as a header name: it carries the user name itself.
     pub remote_user_header: Option<String>,
     /// What the schema's `securitySchemes` say of each (Pulp's
@@ -73,50 +73,6 @@ pub struct TrustedProxy {
 pub fn header_of_meta(name: &str) -> Option<String> {
     let rest = name.strip_prefix("HTTP_")?;
     (!rest.is_empty()).then(|| rest.to_ascii_lowercase().replace('_', "-"))
-}
-
-/// The subset of jq filters an identity header is read with: a path of object keys
-/// (`.identity.user.username`, `.["a key"]`).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct JqPath(Vec<String>);
-
-impl JqPath {
-    /// Parses a filter; `Err` says why it is not a path of keys.
-    pub fn parse(filter: &str) -> Result<JqPath, String> {
-        let mut keys = Vec::new();
-        let mut rest = filter.trim();
-        if rest == "." {
-            return Ok(JqPath(keys));
-        }
-        while !rest.is_empty() {
-            let Some(r) = rest.strip_prefix('.') else {
-                return Err(format!("expected '.' at {rest:?}"));
-            };
-            if let Some(r) = r.strip_prefix("[\"") {
-                let end = r.find("\"]").ok_or("unterminated .[\"key\"]")?;
-                keys.push(r[..end].to_owned());
-                rest = &r[end + 2..];
-            } else {
-                let end = r
-                    .find(|c: char| !(c.is_alphanumeric() || c == '_'))
-                    .unwrap_or(r.len());
-                if end == 0 {
-                    return Err(format!("only object keys are supported, not {r:?}"));
-                }
-                keys.push(r[..end].to_owned());
-                rest = &r[end..];
-            }
-        }
-        Ok(JqPath(keys))
-    }
-
-    /// The string at the path in `v`, if there is one.
-    fn get<'a>(&self, v: &'a serde_json::Value) -> Option<&'a str> {
-        self.0
-            .iter()
-            .try_fold(v, |v, k| v.get(k))
-            .and_then(serde_json::Value::as_str)
-    }
 }
 
 /// The authenticator.
@@ -332,7 +288,8 @@ impl Auth {
                 .map_err(|_| ApiError::Unauthenticated(DENIED))?;
             let json: serde_json::Value =
                 serde_json::from_slice(&decoded).map_err(|_| ApiError::Unauthenticated(DENIED))?;
-            path.get(&json)
+            path.select(&json)
+                .and_then(serde_json::Value::as_str)
                 .filter(|u| !u.is_empty())
                 .ok_or(ApiError::Unauthenticated(DENIED))?
                 .to_owned()
@@ -465,15 +422,6 @@ mod tests {
 
     #[test]
     fn identity_header_paths() {
-        let p = JqPath::parse(".identity.user.username").unwrap();
-        let v = serde_json::json!({"identity": {"user": {"username": "ann"}}});
-        assert_eq!(p.get(&v), Some("ann"));
-        assert_eq!(p.get(&serde_json::json!({"identity": {}})), None);
-        let q = JqPath::parse(r#".["a b"].c"#).unwrap();
-        assert_eq!(q.get(&serde_json::json!({"a b": {"c": "x"}})), Some("x"));
-        for bad in ["identity", ".a | .b", ".a[0]", ".[\"x"] {
-            assert!(JqPath::parse(bad).is_err(), "{bad}");
-        }
         assert_eq!(
             header_of_meta("HTTP_X_RH_IDENTITY").as_deref(),
             Some("x-rh-identity")

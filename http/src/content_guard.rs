@@ -374,8 +374,8 @@ fn permit_header(req: &Req, g: &Guard) -> Result<(), String> {
     let got = match g.fields.get("jq_filter").and_then(Value::as_str) {
         Some(path) if !path.is_empty() => {
             let doc: Value = serde_json::from_slice(&raw).map_err(|_| DENIED)?;
-            let steps = jq_path(path).map_err(|_| DENIED)?;
-            match select(&doc, &steps) {
+            let path = crate::jq::JqPath::parse(path).map_err(|_| DENIED)?;
+            match path.select(&doc) {
                 Some(Value::String(s)) => s.clone(),
                 _ => return Err(DENIED.into()),
             }
@@ -389,73 +389,9 @@ fn permit_header(req: &Req, g: &Guard) -> Result<(), String> {
     }
 }
 
-/// One step of a jq path.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Step {
-    Key(String),
-    Index(usize),
-}
-
-/// The jq filters Pith evaluates: paths (`.a.b`, `.a[0]`, `."a-b"`, `.["a"]`, `.`). Other jq
-/// programs are refused when the guard is created, so no guard silently never matches.
-fn jq_path(p: &str) -> Result<Vec<Step>, String> {
-    let unsupported = || {
-        format!("Pith evaluates jq paths only (such as .identity.org_id or .groups[0]), not {p:?}.")
-    };
-    let s = p.trim();
-    let b = s.as_bytes();
-    if b.first() != Some(&b'.') {
-        return Err(unsupported());
-    }
-    let mut steps = Vec::new();
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'.' if i + 1 == b.len() && steps.is_empty() => i += 1,
-            b'.' if b.get(i + 1) == Some(&b'"') || b.get(i + 1) == Some(&b'[') => i += 1,
-            b'.' => {
-                let start = i + 1;
-                let mut j = start;
-                while j < b.len() && (b[j].is_ascii_alphanumeric() || b[j] == b'_') {
-                    j += 1;
-                }
-                if j == start {
-                    return Err(unsupported());
-                }
-                steps.push(Step::Key(s[start..j].to_owned()));
-                i = j;
-            }
-            b'"' => {
-                let end = s[i + 1..].find('"').ok_or_else(unsupported)? + i + 1;
-                steps.push(Step::Key(s[i + 1..end].to_owned()));
-                i = end + 1;
-            }
-            b'[' => {
-                let end = s[i..].find(']').ok_or_else(unsupported)? + i;
-                let inner = s[i + 1..end].trim();
-                if let Some(k) = inner.strip_prefix('"').and_then(|k| k.strip_suffix('"')) {
-                    steps.push(Step::Key(k.to_owned()));
-                } else {
-                    steps.push(Step::Index(inner.parse().map_err(|_| unsupported())?));
-                }
-                i = end + 1;
-            }
-            _ => return Err(unsupported()),
-        }
-    }
-    Ok(steps)
-}
-
-fn select<'a>(doc: &'a Value, steps: &[Step]) -> Option<&'a Value> {
-    steps.iter().try_fold(doc, |v, s| match s {
-        Step::Key(k) => v.get(k),
-        Step::Index(n) => v.get(n),
-    })
-}
-
 fn validate_header(_state: &HttpState, field: &str, v: &Value) -> Result<(), String> {
     match (field, v) {
-        ("jq_filter", Value::String(p)) => jq_path(p).map(|_| ()),
+        ("jq_filter", Value::String(p)) => crate::jq::JqPath::parse(p).map(|_| ()),
         ("header_name" | "header_value", Value::String(s)) if s.is_empty() => {
             Err("This field may not be blank.".into())
         }
@@ -574,19 +510,5 @@ mod tests {
         let url = preauthenticate_url(&secret, "/p/x?b=2&a=1", &[9], 0);
         let (path, query) = url.split_once('?').unwrap();
         assert_eq!(check_signed(&secret, path, query, 10), Ok(()));
-    }
-
-    #[test]
-    fn jq_paths() {
-        let doc: Value = serde_json::json!({"identity": {"org_id": "123", "a-b": ["x", "y"]}});
-        let at = |p: &str| select(&doc, &jq_path(p).unwrap()).cloned();
-        assert_eq!(at(".identity.org_id"), Some(serde_json::json!("123")));
-        assert_eq!(at(".identity.\"a-b\"[1]"), Some(serde_json::json!("y")));
-        assert_eq!(at(".identity[\"a-b\"][0]"), Some(serde_json::json!("x")));
-        assert_eq!(at(".nope.x"), None);
-        assert_eq!(at("."), Some(doc.clone()));
-        for bad in ["identity", ".a | .b", ".a[]", "map(.x)", ".a..b"] {
-            assert!(jq_path(bad).is_err(), "{bad}");
-        }
     }
 }

@@ -19,6 +19,7 @@ pub mod content_index;
 pub mod error;
 pub mod expression;
 pub mod form;
+pub mod jq;
 pub mod labels;
 pub mod listing;
 pub mod on_demand;

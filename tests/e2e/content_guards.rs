@@ -301,3 +301,95 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+both_backends!(x509_certguard_trusts_client_certificates);
+
+/// pulp_certguard's X.509 guard: a request whose `X-CLIENT-CERT` (URL-encoded PEM, as a
+/// proxy passes it, possibly folded onto one line) is signed by the guard's CA passes; another
+/// certificate or none is a 403 naming why; the CA must be PEM; `status/` lists `certguard`.
+async fn x509_certguard_trusts_client_certificates(env: Env) {
+    let s = env.start(&[]);
+    let ca_key = rcgen::KeyPair::generate().unwrap();
+    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    ca_params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "e2e CA");
+    let ca = ca_params.self_signed(&ca_key).unwrap();
+    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let client = rcgen::CertificateParams::new(vec!["client".into()])
+        .unwrap()
+        .signed_by(&rcgen::KeyPair::generate().unwrap(), &issuer)
+        .unwrap();
+    let stranger = rcgen::CertificateParams::new(vec!["stranger".into()])
+        .unwrap()
+        .self_signed(&rcgen::KeyPair::generate().unwrap())
+        .unwrap();
+
+    let (_, st) = s.json("/pulp/api/v3/status/").await;
+    assert!(
+        st["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["component"] == "certguard"),
+        "{st}"
+    );
+    let x509 = format!("{GUARDS}certguard/x509/");
+    let (code, e) = s
+        .send(
+            Method::POST,
+            &x509,
+            json!({"name": "bad", "ca_certificate": "not a certificate"}),
+        )
+        .await;
+    assert_eq!(code, 400, "{e}");
+    let (code, guard) = s
+        .send(
+            Method::POST,
+            &x509,
+            json!({"name": "x", "ca_certificate": ca.pem()}),
+        )
+        .await;
+    assert_eq!(code, 201, "{guard}");
+    assert_eq!(s.json(&format!("{GUARDS}?name=x")).await.1["count"], 1);
+    task(
+        &s,
+        Method::POST,
+        "/pulp/api/v3/distributions/file/file/",
+        json!({"name": "x", "base_path": "x", "content_guard": guard["pulp_href"]}),
+    )
+    .await;
+
+    let url = s.url("/pulp/content/x/");
+    let encode = |pem: String| {
+        pem.trim_end()
+            .replace('\n', " ")
+            .replace('%', "%25")
+            .replace(' ', "%20")
+            .replace('+', "%2B")
+            .replace('/', "%2F")
+            .replace('=', "%3D")
+    };
+    let get = |cert: Option<String>| {
+        let mut rb = s.client.get(&url);
+        if let Some(c) = cert {
+            rb = rb.header("X-CLIENT-CERT", c);
+        }
+        async move {
+            let r = rb.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // Permitted: the empty distribution has nothing to list.
+    assert_eq!(get(Some(encode(client.pem()))).await.0, 404);
+    let (code, why) = get(Some(encode(stranger.pem()))).await;
+    assert_eq!(code, 403);
+    assert!(
+        why.contains("not signed by the stored 'ca_certificate'"),
+        "{why}"
+    );
+    let (code, why) = get(None).await;
+    assert_eq!(code, 403);
+    assert!(why.contains("X-CLIENT-CERT"), "{why}");
+}
