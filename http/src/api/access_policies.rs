@@ -14,6 +14,47 @@ use crate::listing;
 use crate::request::Response;
 use crate::{ApiError, Req};
 
+/// The default policy of core's content-guard type at `contentguards/core/<$path>` (model
+/// `$m`, lower case): every type's is the same but for `$extra` statements and the creator's
+/// `$roles` (JSON strings).
+macro_rules! guard_policy {
+    ($path:literal, $m:literal, $model:literal, $extra:literal, $roles:literal) => {
+        ViewSetPolicy {
+            viewset_name: concat!("contentguards/core/", $path),
+            prn_type: concat!("core.", $m),
+            model: $model,
+            view_permission: concat!("core.view_", $m),
+            scoping: Scoping::ViewPermission,
+            default: concat!(
+                r#"{"statements": [
+                {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
+                {"action": ["create"], "principal": "authenticated", "effect": "allow",
+                 "condition": "has_model_or_domain_perms:core.add_"#,
+                $m,
+                r#""},
+                {"action": ["update", "partial_update"], "principal": "authenticated", "effect": "allow",
+                 "condition": "has_model_or_domain_or_obj_perms:core.change_"#,
+                $m,
+                r#""},
+                {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
+                 "condition": "has_model_or_domain_or_obj_perms:core.delete_"#,
+                $m,
+                r#""},"#,
+                $extra,
+                r#"
+                {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
+                 "condition": "has_model_or_domain_or_obj_perms:core.manage_roles_"#,
+                $m,
+                r#""}],
+              "creation_hooks": [{"function": "add_roles_for_object_creator", "parameters": {"roles": ["#,
+                $roles,
+                r#"]}}],
+              "queryset_scoping": {"function": "scope_queryset"}}"#
+            ),
+        }
+    };
+}
+
 /// The default policy of the lists over every type of a master model: any authenticated user
 /// lists, and sees what each type's own policy shows them.
 const MASTER_LIST: &str = r#"{"statements": [
@@ -157,103 +198,42 @@ pub const CORE_POLICIES: &[ViewSetPolicy] = &[
         default: MASTER_LIST,
     },
     // Content guards (pulpcore's `…ContentGuardViewSet`s).
-    ViewSetPolicy {
-        viewset_name: "contentguards/core/rbac",
-        prn_type: "core.rbaccontentguard",
-        model: "RBACContentGuard",
-        view_permission: "core.view_rbaccontentguard",
-        scoping: Scoping::ViewPermission,
-        default: r#"{"statements": [
-            {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
-            {"action": ["create"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_perms:core.add_rbaccontentguard"},
-            {"action": ["update", "partial_update"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.change_rbaccontentguard"},
-            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.delete_rbaccontentguard"},
-            {"action": ["download"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.download_rbaccontentguard"},
-            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.manage_roles_rbaccontentguard"}],
-          "creation_hooks": [{"function": "add_roles_for_object_creator", "parameters": {"roles": ["core.rbaccontentguard_owner", "core.rbaccontentguard_downloader"]}}],
-          "queryset_scoping": {"function": "scope_queryset"}}"#,
-    },
-    ViewSetPolicy {
-        viewset_name: "contentguards/core/content_redirect",
-        prn_type: "core.contentredirectcontentguard",
-        model: "ContentRedirectContentGuard",
-        view_permission: "core.view_contentredirectcontentguard",
-        scoping: Scoping::ViewPermission,
-        default: r#"{"statements": [
-            {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
-            {"action": ["create"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_perms:core.add_contentredirectcontentguard"},
-            {"action": ["update", "partial_update"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.change_contentredirectcontentguard"},
-            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.delete_contentredirectcontentguard"},
-            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.manage_roles_contentredirectcontentguard"}],
-          "creation_hooks": [{"function": "add_roles_for_object_creator", "parameters": {"roles": ["core.contentredirectcontentguard_owner"]}}],
-          "queryset_scoping": {"function": "scope_queryset"}}"#,
-    },
-    ViewSetPolicy {
-        viewset_name: "contentguards/core/header",
-        prn_type: "core.headercontentguard",
-        model: "HeaderContentGuard",
-        view_permission: "core.view_headercontentguard",
-        scoping: Scoping::ViewPermission,
-        default: r#"{"statements": [
-            {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
-            {"action": ["create"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_perms:core.add_headercontentguard"},
-            {"action": ["update", "partial_update"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.change_headercontentguard"},
-            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.delete_headercontentguard"},
-            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.manage_roles_headercontentguard"}],
-          "creation_hooks": [{"function": "add_roles_for_object_creator", "parameters": {"roles": ["core.headercontentguard_owner"]}}],
-          "queryset_scoping": {"function": "scope_queryset"}}"#,
-    },
-    ViewSetPolicy {
-        viewset_name: "contentguards/core/envvar_header",
-        prn_type: "core.envvarheadercontentguard",
-        model: "EnvVarHeaderContentGuard",
-        view_permission: "core.view_envvarheadercontentguard",
-        scoping: Scoping::ViewPermission,
-        default: r#"{"statements": [
-            {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
-            {"action": ["create"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_perms:core.add_envvarheadercontentguard"},
-            {"action": ["update", "partial_update"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.change_envvarheadercontentguard"},
-            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.delete_envvarheadercontentguard"},
-            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.manage_roles_envvarheadercontentguard"}],
-          "creation_hooks": [{"function": "add_roles_for_object_creator", "parameters": {"roles": ["core.envvarheadercontentguard_owner"]}}],
-          "queryset_scoping": {"function": "scope_queryset"}}"#,
-    },
-    ViewSetPolicy {
-        viewset_name: "contentguards/core/composite",
-        prn_type: "core.compositecontentguard",
-        model: "CompositeContentGuard",
-        view_permission: "core.view_compositecontentguard",
-        scoping: Scoping::ViewPermission,
-        default: r#"{"statements": [
-            {"action": ["list", "retrieve", "my_permissions"], "principal": "authenticated", "effect": "allow"},
-            {"action": ["create"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_perms:core.add_compositecontentguard"},
-            {"action": ["update", "partial_update"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.change_compositecontentguard"},
-            {"action": ["destroy"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.delete_compositecontentguard"},
-            {"action": ["list_roles", "add_role", "remove_role"], "principal": "authenticated", "effect": "allow",
-             "condition": "has_model_or_domain_or_obj_perms:core.manage_roles_compositecontentguard"}],
-          "creation_hooks": [{"function": "add_roles_for_object_creator", "parameters": {"roles": ["core.compositecontentguard_owner"]}}],
-          "queryset_scoping": {"function": "scope_queryset"}}"#,
-    },
+    guard_policy!(
+        "rbac",
+        "rbaccontentguard",
+        "RBACContentGuard",
+        r#"{"action": ["download"], "principal": "authenticated", "effect": "allow",
+            "condition": "has_model_or_domain_or_obj_perms:core.download_rbaccontentguard"},"#,
+        r#""core.rbaccontentguard_owner", "core.rbaccontentguard_downloader""#
+    ),
+    guard_policy!(
+        "content_redirect",
+        "contentredirectcontentguard",
+        "ContentRedirectContentGuard",
+        "",
+        r#""core.contentredirectcontentguard_owner""#
+    ),
+    guard_policy!(
+        "header",
+        "headercontentguard",
+        "HeaderContentGuard",
+        "",
+        r#""core.headercontentguard_owner""#
+    ),
+    guard_policy!(
+        "envvar_header",
+        "envvarheadercontentguard",
+        "EnvVarHeaderContentGuard",
+        "",
+        r#""core.envvarheadercontentguard_owner""#
+    ),
+    guard_policy!(
+        "composite",
+        "compositecontentguard",
+        "CompositeContentGuard",
+        "",
+        r#""core.compositecontentguard_owner""#
+    ),
     ViewSetPolicy {
         viewset_name: "artifacts",
         prn_type: "core.artifact",
@@ -821,4 +801,31 @@ pub async fn reset(ctx: &Ctx, id: &str) -> Result<Response, ApiError> {
     .await?;
     ctx.state.policies.reload(&ctx.state.db).await?;
     Ok(ok(&policy_json(ctx, &load(ctx, id).await?)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn core_defaults_are_policies() {
+        for p in CORE_POLICIES {
+            let policy: Result<Policy, _> = serde_json::from_str(p.default);
+            let policy = policy.unwrap_or_else(|e| panic!("{}: {e}", p.viewset_name));
+            assert!(!policy.statements.is_empty(), "{}", p.viewset_name);
+        }
+        let rbac = CORE_POLICIES
+            .iter()
+            .find(|p| p.viewset_name == "contentguards/core/rbac")
+            .unwrap();
+        let policy: Policy = serde_json::from_str(rbac.default).unwrap();
+        assert_eq!(
+            policy.creator_roles(),
+            [
+                "core.rbaccontentguard_owner",
+                "core.rbaccontentguard_downloader"
+            ]
+        );
+        assert_eq!(rbac.view_permission, "core.view_rbaccontentguard");
+    }
 }
