@@ -125,10 +125,25 @@ pub fn creator_roles(hooks: &[serde_json::Value]) -> Vec<String> {
         .collect()
 }
 
+/// Gives `user` the roles `names` on `object` (PRN type, id): what creation hooks do.
+pub async fn grant_creator_roles(
+    db: &Db,
+    user: i64,
+    names: &[String],
+    object: (&str, &str),
+) -> Result<(), DbError> {
+    if names.is_empty() {
+        return Ok(());
+    }
+    for role in crate::rbac::roles(db, Some(names)).await? {
+        crate::rbac::assign(db, crate::rbac::Holder::User(user), &role.id, Some(object)).await?;
+    }
+    Ok(())
+}
+
 /// Runs the stored creation hooks of viewset `viewset_name` for `object` (PRN type, id) that
-/// user `user` just created: gives them, on the object, the roles the hooks name. The API
-/// runs it for what a request creates, a worker for what a task creates on its dispatcher's
-/// behalf, so both read the policy as it stands (an admin may have customized it).
+/// user `user` just created, reading the policy as it stands (an admin may have customized
+/// it): a worker runs them for what a task creates on its dispatcher's behalf.
 pub async fn run_creation_hooks(
     db: &Db,
     viewset_name: &str,
@@ -147,12 +162,5 @@ pub async fn run_creation_hooks(
     };
     let hooks: String = row.try_get("", "creation_hooks")?;
     let hooks: Vec<serde_json::Value> = serde_json::from_str(&hooks).unwrap_or_default();
-    let names = creator_roles(&hooks);
-    if names.is_empty() {
-        return Ok(());
-    }
-    for role in crate::rbac::roles(db, Some(&names)).await? {
-        crate::rbac::assign(db, crate::rbac::Holder::User(user), &role.id, Some(object)).await?;
-    }
-    Ok(())
+    grant_creator_roles(db, user, &creator_roles(&hooks), object).await
 }

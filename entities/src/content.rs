@@ -778,17 +778,7 @@ impl ContentQuery {
         limit: u64,
         offset: u64,
     ) -> Result<(u64, Vec<String>), DbError> {
-        let join = join
-            .map(|t| format!("JOIN {t} f ON f.content_id = c.pulp_id "))
-            .unwrap_or_default();
-        let from = format!(
-            "FROM core_content c {join}WHERE {}",
-            if self.conds.is_empty() {
-                "1 = 1".to_owned()
-            } else {
-                self.conds.join(" AND ")
-            }
-        );
+        let from = self.from(join);
         let count = db
             .read
             .query_one_raw(db.stmt(&format!("SELECT COUNT(*) AS n {from}"), self.values.clone()))
@@ -811,6 +801,29 @@ impl ContentQuery {
             .map(|r| r.try_get::<String>("", "pulp_id"))
             .collect::<Result<_, _>>()?;
         Ok((count, ids))
+    }
+
+    /// Whether any unit matches, in one query.
+    pub async fn exists(self, db: &Db) -> Result<bool, DbError> {
+        let sql = format!("SELECT 1 AS x {} LIMIT 1", self.from(None));
+        Ok(db
+            .read
+            .query_one_raw(db.stmt(&sql, self.values))
+            .await?
+            .is_some())
+    }
+
+    /// `FROM core_content c [JOIN <join> f] WHERE <conditions>`.
+    fn from(&self, join: Option<&str>) -> String {
+        let join = join
+            .map(|t| format!("JOIN {t} f ON f.content_id = c.pulp_id "))
+            .unwrap_or_default();
+        let conds = if self.conds.is_empty() {
+            "1 = 1".to_owned()
+        } else {
+            self.conds.join(" AND ")
+        };
+        format!("FROM core_content c {join}WHERE {conds}")
     }
 }
 
@@ -880,7 +893,7 @@ pub async fn in_repositories(
     let mut q = ContentQuery::default();
     q.ids(vec![id.to_owned()]);
     q.in_repositories(types, ids);
-    Ok(q.page(db, None, None, 1, 0).await?.0 > 0)
+    q.exists(db).await
 }
 
 #[cfg(test)]

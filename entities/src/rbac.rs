@@ -648,34 +648,6 @@ pub async fn holders_on(
     Ok(out)
 }
 
-/// The ids of the objects of PRN type `content_type` that user `user` holds `permission` on
-/// (through a role of theirs or of a group of theirs given on the object).
-pub async fn objects_with(
-    db: &Db,
-    user: i64,
-    permission: &str,
-    content_type: &str,
-) -> Result<Vec<String>, DbError> {
-    let sql = "SELECT a.object_id AS id FROM core_userrole a JOIN core_role_permissions p ON p.role_id = a.role_id \
-           WHERE a.user_id = $1 AND p.permission = $2 AND a.content_type = $3 \
-         UNION SELECT a.object_id AS id FROM core_grouprole a JOIN core_role_permissions p ON p.role_id = a.role_id \
-           JOIN auth_user_groups m ON m.group_id = a.group_id \
-           WHERE m.user_id = $1 AND p.permission = $2 AND a.content_type = $3";
-    db.read
-        .query_all_raw(db.stmt(
-            sql,
-            vec![
-                user.into(),
-                permission.to_owned().into(),
-                content_type.to_owned().into(),
-            ],
-        ))
-        .await?
-        .iter()
-        .map(|r| r.try_get::<String>("", "id").map_err(DbError::from))
-        .collect()
-}
-
 /// Every permission user `user` holds on `object` (PRN type, id) itself: through roles given
 /// on it (theirs or their groups'), as Pulp's `my_permissions` lists them.
 pub async fn permissions_on(

@@ -141,7 +141,7 @@ impl Req {
         let multipart = ct.to_ascii_lowercase().starts_with("multipart/");
         let spool = Spool::read(self.take_body(), multipart, max_json).await?;
         let fields = if multipart {
-            multipart_fields(spool.replay(), &ct, max_text).await?
+            crate::form::text_fields(spool.replay(), &ct, max_text).await?
         } else {
             parse_object(&ct, &spool.head.concat())?
         };
@@ -251,50 +251,6 @@ impl Spool {
         });
         Box::pin(head.chain(tail))
     }
-}
-
-/// The text parts of a multipart form (file parts skipped), each as a JSON string; one
-/// longer than `max_text` bytes is a 400.
-async fn multipart_fields(
-    body: BodyStream,
-    content_type: &str,
-    max_text: usize,
-) -> Result<Map<String, Value>, ApiError> {
-    let boundary = multer::parse_boundary(content_type).map_err(|_| {
-        ApiError::BadRequest(
-            serde_json::json!({ "detail": format!("Unsupported media type \"{content_type}\" in request.") }),
-        )
-    })?;
-    let bad = |e: multer::Error| {
-        ApiError::BadRequest(
-            serde_json::json!({ "detail": format!("Multipart form parse error - {e}") }),
-        )
-    };
-    let mut mp = multer::Multipart::new(body, boundary);
-    let mut fields = Map::new();
-    while let Some(mut field) = mp.next_field().await.map_err(bad)? {
-        let name = field.name().unwrap_or("").to_owned();
-        let is_file = field.file_name().is_some();
-        let mut text = Vec::new();
-        while let Some(chunk) = field.chunk().await.map_err(bad)? {
-            if is_file {
-                continue;
-            }
-            if text.len() + chunk.len() > max_text {
-                return Err(ApiError::field(
-                    &name,
-                    format!("Ensure this field has no more than {max_text} characters."),
-                ));
-            }
-            text.extend_from_slice(&chunk);
-        }
-        if !is_file {
-            fields
-                .entry(name)
-                .or_insert_with(|| Value::String(String::from_utf8_lossy(&text).into_owned()));
-        }
-    }
-    Ok(fields)
 }
 
 /// A JSON (or urlencoded) object body; an empty body is an empty object.

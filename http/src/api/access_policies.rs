@@ -629,10 +629,13 @@ pub async fn created(ctx: &Ctx, viewset: &str, id: &str) -> Result<(), ApiError>
     if user.is_superuser {
         return Ok(());
     }
-    Ok(
-        access_policies::run_creation_hooks(&ctx.state.db, viewset, user.id, (decl.prn_type, id))
-            .await?,
-    )
+    // The API node has the policy cached (and refreshed when it changes).
+    let Some(policy) = ctx.state.policies.get(&ctx.state.db, viewset).await? else {
+        return Ok(());
+    };
+    let names = policy.creator_roles();
+    let object = (decl.prn_type, id);
+    Ok(access_policies::grant_creator_roles(&ctx.state.db, user.id, &names, object).await?)
 }
 
 /// `GET <object>/my_permissions/`: the permissions the user holds on the object (a superuser:
