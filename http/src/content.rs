@@ -98,7 +98,7 @@ pub async fn handle(state: &HttpState, req: &Req) -> Result<Response, ApiError> 
     }
     let prefix = &state.config.content_path_prefix;
     let raw = &req.path[prefix.len()..];
-    let Some(path) = percent_decode(raw) else {
+    let Some(path) = crate::request::percent_decode(raw) else {
         return not_found();
     };
     if path.split('/').any(|s| s == "." || s == "..") || path.contains('\0') {
@@ -341,23 +341,6 @@ async fn superseded(
     )
 }
 
-fn percent_decode(s: &str) -> Option<String> {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            let h = std::str::from_utf8(b.get(i + 1..i + 3)?).ok()?;
-            out.push(u8::from_str_radix(h, 16).ok()?);
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).ok()
-}
-
 fn content_type(path: &str) -> &'static str {
     let ext = path
         .rsplit_once('.')
@@ -585,8 +568,6 @@ mod tests {
         assert_eq!(parse_range("bytes=8-100", 10), Some(Ok((8, 9))));
         assert_eq!(parse_range("bytes=10-", 10), Some(Err(())));
         assert_eq!(parse_range("bytes=0-1,3-4", 10), None);
-        assert_eq!(percent_decode("a%20b/c%2Fd"), Some("a b/c/d".into()));
-        assert_eq!(percent_decode("bad%zz"), None);
         assert_eq!(content_type("x/PULP_MANIFEST"), "application/octet-stream");
         assert_eq!(content_type("a.TXT"), "text/plain");
     }

@@ -313,3 +313,56 @@ pub fn moved(location: &str) -> Response {
     }
     r
 }
+
+/// A percent-encoded path decoded; `None` for a broken `%XX` or bytes that are not UTF-8.
+pub fn percent_decode(s: &str) -> Option<String> {
+    String::from_utf8(decode_percents(s, false)?).ok()
+}
+
+/// Decoded as Python's `urllib.parse.unquote` decodes: a `%` not followed by two hex digits
+/// stays as it is, `+` stays a plus, bytes that are not UTF-8 become U+FFFD.
+pub fn unquote(s: &str) -> String {
+    let bytes = decode_percents(s, true).unwrap_or_default();
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+fn decode_percents(s: &str, lenient: bool) -> Option<Vec<u8>> {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            // Two hex digits exactly (`from_str_radix` alone would take "+1").
+            let hex = b
+                .get(i + 1..i + 3)
+                .filter(|h| h.iter().all(u8::is_ascii_hexdigit))
+                .and_then(|h| std::str::from_utf8(h).ok());
+            match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                Some(byte) => {
+                    out.push(byte);
+                    i += 3;
+                    continue;
+                }
+                None if !lenient => return None,
+                None => {}
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn percent_decoding_strict_and_lenient() {
+        assert_eq!(percent_decode("a%20b/c%2Fd"), Some("a b/c/d".into()));
+        assert_eq!(percent_decode("bad%zz"), None);
+        assert_eq!(percent_decode("%+1"), None);
+        assert_eq!(unquote("bad%zz%2B+%41"), "bad%zz++A");
+        assert_eq!(unquote("%"), "%");
+    }
+}

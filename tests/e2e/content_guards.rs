@@ -302,6 +302,18 @@ fn urlencode(s: &str) -> String {
         .collect()
 }
 
+/// A self-signed CA named `cn`, and the issuer that signs with it.
+fn certificate_authority(cn: &str) -> (rcgen::Certificate, rcgen::Issuer<'static, rcgen::KeyPair>) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, cn);
+    let ca = params.self_signed(&key).unwrap();
+    (ca, rcgen::Issuer::new(params, key))
+}
+
 both_backends!(x509_certguard_trusts_client_certificates);
 
 /// pulp_certguard's X.509 guard: a request whose `X-CLIENT-CERT` (URL-encoded PEM, as a
@@ -309,14 +321,7 @@ both_backends!(x509_certguard_trusts_client_certificates);
 /// certificate or none is a 403 naming why; the CA must be PEM; `status/` lists `certguard`.
 async fn x509_certguard_trusts_client_certificates(env: Env) {
     let s = env.start(&[]);
-    let ca_key = rcgen::KeyPair::generate().unwrap();
-    let mut ca_params = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
-    ca_params.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
-    ca_params
-        .distinguished_name
-        .push(rcgen::DnType::CommonName, "e2e CA");
-    let ca = ca_params.self_signed(&ca_key).unwrap();
-    let issuer = rcgen::Issuer::new(ca_params, ca_key);
+    let (ca, issuer) = certificate_authority("e2e CA");
     let client = rcgen::CertificateParams::new(vec!["client".into()])
         .unwrap()
         .signed_by(&rcgen::KeyPair::generate().unwrap(), &issuer)
@@ -392,4 +397,93 @@ async fn x509_certguard_trusts_client_certificates(env: Env) {
     let (code, why) = get(None).await;
     assert_eq!(code, 403);
     assert!(why.contains("X-CLIENT-CERT"), "{why}");
+}
+
+both_backends!(rhsm_certguard_matches_entitlement_paths);
+
+/// pulp_certguard's RHSM guard: a trusted client certificate passes only for request paths
+/// under one of its entitlement's content sets (here a v1 content-set extension whose
+/// `$releasever` stands for one path segment); other paths, and certificates the CA did not
+/// sign, are 403 with Pulp's reason.
+async fn rhsm_certguard_matches_entitlement_paths(env: Env) {
+    let s = env.start(&[]);
+    let (ca, issuer) = certificate_authority("e2e entitlement CA");
+    let entitled = |path: &str, signer: &rcgen::Issuer<'_, rcgen::KeyPair>| {
+        let mut params = rcgen::CertificateParams::new(vec!["consumer".into()]).unwrap();
+        // A DER UTF8String: tag 12, short length.
+        let mut value = vec![12u8, path.len() as u8];
+        value.extend(path.as_bytes());
+        params
+            .custom_extensions
+            .push(rcgen::CustomExtension::from_oid_content(
+                &[1, 3, 6, 1, 4, 1, 2312, 9, 2, 42, 1, 6],
+                value,
+            ));
+        params
+            .signed_by(&rcgen::KeyPair::generate().unwrap(), signer)
+            .unwrap()
+    };
+    let client = entitled("/org/$releasever/os", &issuer);
+    let other_key = rcgen::KeyPair::generate().unwrap();
+    let other_ca = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+    let untrusted = entitled(
+        "/org/$releasever/os",
+        &rcgen::Issuer::new(other_ca, other_key),
+    );
+
+    let rhsm = format!("{GUARDS}certguard/rhsm/");
+    let (code, e) = s
+        .send(
+            Method::POST,
+            &rhsm,
+            json!({"name": "bad", "ca_certificate": "x"}),
+        )
+        .await;
+    assert_eq!(code, 400, "{e}");
+    let (code, guard) = s
+        .send(
+            Method::POST,
+            &rhsm,
+            json!({"name": "r", "ca_certificate": ca.pem()}),
+        )
+        .await;
+    assert_eq!(code, 201, "{guard}");
+    assert!(
+        guard["pulp_href"]
+            .as_str()
+            .unwrap()
+            .contains("/certguard/rhsm/"),
+        "{guard}"
+    );
+    for base in ["org/8/os", "org/8/extras"] {
+        task(
+            &s,
+            Method::POST,
+            "/pulp/api/v3/distributions/file/file/",
+            json!({"name": base, "base_path": base, "content_guard": guard["pulp_href"]}),
+        )
+        .await;
+    }
+    let get = |path: &str, cert: &rcgen::Certificate| {
+        let rb = s
+            .client
+            .get(s.url(&format!("/pulp/content/{path}")))
+            .header("X-CLIENT-CERT", urlencode(&cert.pem()));
+        async move {
+            let r = rb.send().await.unwrap();
+            (r.status().as_u16(), r.text().await.unwrap())
+        }
+    };
+    // Entitled: the empty distribution has nothing to serve.
+    assert_eq!(get("org/8/os/a.iso", &client).await.0, 404);
+    assert_eq!(get("org/8/os/", &client).await.0, 404);
+    let (code, why) = get("org/8/extras/a.iso", &client).await;
+    assert_eq!(code, 403);
+    assert!(
+        why.contains("not a subpath of a path in the client"),
+        "{why}"
+    );
+    let (code, why) = get("org/8/os/a.iso", &untrusted).await;
+    assert_eq!(code, 403);
+    assert!(why.contains("not signed"), "{why}");
 }

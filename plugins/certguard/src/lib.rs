@@ -1,16 +1,17 @@
-//! pulp_certguard for Pith: the X.509 content guard (`contentguards/certguard/x509/`). A
-//! webserver in front of the content app terminates TLS and passes the client's certificate
-//! on in `X-CLIENT-CERT` (URL-encoded PEM); the guard permits a request whose certificate is
-//! signed by one of the guard's `ca_certificate` bundle and valid now.
+//! pulp_certguard for Pith: the X.509 and RHSM content guards (`contentguards/certguard/x509/`,
+//! `…/rhsm/`). A webserver in front of the content app terminates TLS and passes the client's
+//! certificate on in `X-CLIENT-CERT` (URL-encoded PEM); both guards permit a request whose
+//! certificate is signed by one of the guard's `ca_certificate` bundle and valid now, and the
+//! RHSM guard also wants the request path among the content sets of that Red Hat entitlement
+//! certificate.
 //!
-//! Laid out as the Pulp plugin is: [`models`] (the type, its table and migration, the permit
-//! check) and [`serializers`]; its viewset is core's content-guard viewset, with no access
-//! policy of its own (superusers only), as in pulp_certguard.
-//!
-//! Not here yet: pulp_certguard's RHSM guard (`contentguards/certguard/rhsm/`), which also
-//! matches the request path against the content sets of a Red Hat entitlement certificate.
+//! Laid out as the Pulp plugin is: [`models`] (the types, their tables and migrations, the
+//! permit checks), [`serializers`], and [`rhsm`] (entitlement decoding, pulp_certguard's
+//! `rhsm` package); its viewsets are core's content-guard viewset, with no access policy of
+//! their own (superusers only), as in pulp_certguard.
 
 pub mod models;
+pub mod rhsm;
 pub mod serializers;
 
 use pith_http::plugin::{Component, Plugin};
@@ -43,7 +44,7 @@ pub fn plugin() -> Plugin {
         distribution_hooks: Vec::new(),
         settings: &[],
         permissions: models::PERMISSIONS,
-        content_guards: vec![models::x509_type()],
+        content_guards: vec![models::x509_type(), models::rhsm_type()],
         roles: &[],
         access_policies: &[],
     }

@@ -1,5 +1,7 @@
-//! pulp_certguard's model: `X509CertGuard` (type `certguard.x509`), its detail table and
-//! migration, and its permit check.
+//! pulp_certguard's models: `X509CertGuard` (type `certguard.x509`) and `RHSMCertGuard` (type
+//! `certguard.rhsm`), their detail tables and migrations, and their permit checks. Both trust a
+//! client certificate signed by their `ca_certificate` bundle; the RHSM guard also wants the
+//! request path among the certificate's entitlements ([`crate::rhsm`]).
 
 use pith_entities::detail::{DetailField, DetailTable, FieldKind};
 use pith_entities::sea_orm_migration::MigrationTrait;
@@ -22,20 +24,59 @@ pub const X509: ViewSet = ViewSet {
     href_param: "certguard_x509_cert_guard_href",
 };
 
-/// `certguard_x509certguard`: the CA bundle of each guard.
+/// `RHSMCertGuard`'s viewset (`contentguards/certguard/rhsm/`).
+pub const RHSM: ViewSet = ViewSet {
+    detail: pith_actors::plugin::Detail {
+        pulp_type: "certguard.rhsm",
+        collection: "contentguards/certguard/rhsm",
+        prn_type: "certguard.rhsmcertguard",
+        model: "RHSMCertGuard",
+    },
+    tag: "Contentguards: Rhsm",
+    serializer: "certguard.RHSMCertGuard",
+    href_param: "certguard_r_h_s_m_cert_guard_href",
+};
+
+/// The one field both guards add: the CA bundle.
+const CA_FIELDS: &[DetailField] = &[DetailField {
+    name: "ca_certificate",
+    kind: FieldKind::Text,
+    default: "null",
+    read_only: false,
+}];
+
+/// `certguard_x509certguard`: the CA bundle of each X.509 guard.
 pub const X509_TABLE: DetailTable = DetailTable {
     name: "certguard_x509certguard",
     key: "contentguard_id",
-    fields: &[DetailField {
-        name: "ca_certificate",
-        kind: FieldKind::Text,
-        default: "null",
-        read_only: false,
-    }],
+    fields: CA_FIELDS,
 };
 
-/// The model's permissions (Django's defaults), for custom roles.
+/// `certguard_rhsmcertguard`: the CA bundle of each RHSM guard.
+pub const RHSM_TABLE: DetailTable = DetailTable {
+    name: "certguard_rhsmcertguard",
+    key: "contentguard_id",
+    fields: CA_FIELDS,
+};
+
+/// The models' permissions (Django's defaults), for custom roles.
 pub const PERMISSIONS: &[Permission] = &[
+    Permission {
+        name: "certguard.add_rhsmcertguard",
+        description: "Can add rhsm cert guard",
+    },
+    Permission {
+        name: "certguard.view_rhsmcertguard",
+        description: "Can view rhsm cert guard",
+    },
+    Permission {
+        name: "certguard.change_rhsmcertguard",
+        description: "Can change rhsm cert guard",
+    },
+    Permission {
+        name: "certguard.delete_rhsmcertguard",
+        description: "Can delete rhsm cert guard",
+    },
     Permission {
         name: "certguard.add_x509certguard",
         description: "Can add x509 cert guard",
@@ -54,7 +95,7 @@ pub const PERMISSIONS: &[Permission] = &[
     },
 ];
 
-/// The guard type core serves.
+/// The X.509 guard type core serves.
 pub fn x509_type() -> ContentGuardType {
     ContentGuardType {
         viewset: X509,
@@ -63,7 +104,20 @@ pub fn x509_type() -> ContentGuardType {
         members: false,
         secret: false,
         validate: Some(validate),
-        permit: |_, r, g| Box::pin(async move { Ok(permit(r, g)) }),
+        permit: |_, r, g| Box::pin(async move { Ok(trusted_client(r, g).map(drop)) }),
+    }
+}
+
+/// The RHSM guard type core serves.
+pub fn rhsm_type() -> ContentGuardType {
+    ContentGuardType {
+        viewset: RHSM,
+        table: Some(RHSM_TABLE),
+        required: &["ca_certificate"],
+        members: false,
+        secret: false,
+        validate: Some(validate),
+        permit: |s, r, g| Box::pin(async move { Ok(permit_rhsm(s, r, g)) }),
     }
 }
 
@@ -108,7 +162,7 @@ fn certificates(text: &str) -> Result<Vec<Pem>, String> {
 /// The client certificate as the proxy sent it: URL-decoded, and re-wrapped when the proxy
 /// folded the PEM onto one line (newlines became spaces).
 fn client_pem(header: &str) -> String {
-    let decoded = percent_decode(header);
+    let decoded = pith_http::request::unquote(header);
     let (begin, end) = ("-----BEGIN CERTIFICATE-----", "-----END CERTIFICATE-----");
     match decoded.strip_prefix(begin).and_then(|r| r.split_once(end)) {
         Some((body, _)) if !body.contains('\n') => {
@@ -118,41 +172,18 @@ fn client_pem(header: &str) -> String {
     }
 }
 
-/// `%XX` sequences decoded (`+` stays: Python's `unquote` keeps it).
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let hex = |c: u8| (c as char).to_digit(16);
-        if b[i] == b'%'
-            && let (Some(h), Some(l)) = (
-                b.get(i + 1).and_then(|c| hex(*c)),
-                b.get(i + 2).and_then(|c| hex(*c)),
-            )
-        {
-            out.push((h * 16 + l) as u8);
-            i += 3;
-            continue;
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-/// Whether the request's client certificate is signed by a certificate of the guard's bundle
-/// and valid now (Pulp's messages for the two refusals that name a cause).
-fn permit(req: &Req, guard: &pith_http::content_guard::Guard) -> Result<(), String> {
+/// The request's client certificate if it is signed by a certificate of the guard's bundle and
+/// valid now (Pulp's messages for the two refusals that name a cause).
+fn trusted_client(req: &Req, guard: &pith_http::content_guard::Guard) -> Result<Pem, String> {
     let Some(header) = req.header(HEADER) else {
         return Err("A client certificate was not received via the `X-CLIENT-CERT` header.".into());
     };
     let pem = client_pem(header);
-    let client = certificates(&pem)?;
-    let client = client
-        .first()
+    let pem = certificates(&pem)?
+        .into_iter()
+        .next()
         .ok_or("Could not read the client certificate.")?;
-    let client = client.parse_x509().map_err(|e| e.to_string())?;
+    let client = pem.parse_x509().map_err(|e| e.to_string())?;
     let bundle_text = guard
         .fields
         .get("ca_certificate")
@@ -160,7 +191,29 @@ fn permit(req: &Req, guard: &pith_http::content_guard::Guard) -> Result<(), Stri
         .unwrap_or("");
     let bundle = certificates(bundle_text)?;
     let cas: Vec<X509Certificate<'_>> = bundle.iter().filter_map(|p| p.parse_x509().ok()).collect();
-    trusted(&client, &cas)
+    trusted(&client, &cas)?;
+    drop(client);
+    Ok(pem)
+}
+
+/// A trusted client certificate that entitles its holder to the request's path: the path below
+/// the content prefix (keeping the prefix's leading slash), percent-decoded as Django's
+/// `request.path` is, must have one of the certificate's content sets as a prefix.
+fn permit_rhsm(
+    state: &HttpState,
+    req: &Req,
+    guard: &pith_http::content_guard::Guard,
+) -> Result<(), String> {
+    let pem = trusted_client(req, guard)?;
+    let cert = pem.parse_x509().map_err(|e| e.to_string())?;
+    let prefix = state.config.content_path_prefix.trim_end_matches('/');
+    let path = pith_http::request::unquote(&req.path);
+    let below = path.strip_prefix(prefix).unwrap_or(&path);
+    if crate::rhsm::check_path(&cert, below)? {
+        Ok(())
+    } else {
+        Err("Requested path is not a subpath of a path in the client certificate.".into())
+    }
 }
 
 /// The verdict on `client` against the trusted `cas`.
@@ -180,18 +233,31 @@ fn trusted(client: &X509Certificate<'_>, cas: &[X509Certificate<'_>]) -> Result<
 
 /// The plugin's migrations, oldest first.
 pub fn migrations() -> Vec<Box<dyn MigrationTrait>> {
-    vec![Box::new(m20261204_000001_x509::Migration)]
+    vec![
+        Box::new(ca_table::Migration {
+            name: "m20261204_000001_certguard_x509",
+            table: "certguard_x509certguard",
+        }),
+        Box::new(ca_table::Migration {
+            name: "m20261205_000001_certguard_rhsm",
+            table: "certguard_rhsmcertguard",
+        }),
+    ]
 }
 
-mod m20261204_000001_x509 {
+/// A guard's detail table: its key into `core_contentguard` and its CA bundle.
+mod ca_table {
     #![allow(elided_lifetimes_in_paths)] // sea-orm-migration's trait elides them
     use pith_entities::sea_orm_migration::prelude::*;
 
-    pub(super) struct Migration;
+    pub(super) struct Migration {
+        pub(super) name: &'static str,
+        pub(super) table: &'static str,
+    }
 
     impl MigrationName for Migration {
         fn name(&self) -> &str {
-            "m20261204_000001_certguard_x509"
+            self.name
         }
     }
 
@@ -200,7 +266,7 @@ mod m20261204_000001_x509 {
         async fn up(&self, m: &SchemaManager) -> Result<(), DbErr> {
             m.create_table(
                 Table::create()
-                    .table("certguard_x509certguard")
+                    .table(self.table)
                     .if_not_exists()
                     .col(
                         ColumnDef::new("contentguard_id")
@@ -211,7 +277,7 @@ mod m20261204_000001_x509 {
                     .col(ColumnDef::new("ca_certificate").text().null())
                     .foreign_key(
                         ForeignKey::create()
-                            .from("certguard_x509certguard", "contentguard_id")
+                            .from(self.table, "contentguard_id")
                             .to("core_contentguard", "pulp_id")
                             .on_delete(ForeignKeyAction::Cascade),
                     )
@@ -221,13 +287,8 @@ mod m20261204_000001_x509 {
         }
 
         async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-            m.drop_table(
-                Table::drop()
-                    .table("certguard_x509certguard")
-                    .if_exists()
-                    .to_owned(),
-            )
-            .await
+            m.drop_table(Table::drop().table(self.table).if_exists().to_owned())
+                .await
         }
     }
 }
