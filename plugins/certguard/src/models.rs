@@ -97,27 +97,32 @@ pub const PERMISSIONS: &[Permission] = &[
 
 /// The X.509 guard type core serves.
 pub fn x509_type() -> ContentGuardType {
-    ContentGuardType {
-        viewset: X509,
-        table: Some(X509_TABLE),
-        required: &["ca_certificate"],
-        members: false,
-        secret: false,
-        validate: Some(validate),
-        permit: |_, r, g| Box::pin(async move { Ok(trusted_client(r, g).map(drop)) }),
-    }
+    cert_guard(X509, X509_TABLE, |_, r, g| {
+        Box::pin(async move { Ok(trusted_client(r, g).map(drop)) })
+    })
 }
 
 /// The RHSM guard type core serves.
 pub fn rhsm_type() -> ContentGuardType {
+    cert_guard(RHSM, RHSM_TABLE, |s, r, g| {
+        Box::pin(async move { Ok(permit_rhsm(s, r, g)) })
+    })
+}
+
+/// A guard type holding a CA bundle: the two differ only in their viewset, table and check.
+fn cert_guard(
+    viewset: ViewSet,
+    table: DetailTable,
+    permit: pith_http::plugin::Permit,
+) -> ContentGuardType {
     ContentGuardType {
-        viewset: RHSM,
-        table: Some(RHSM_TABLE),
+        viewset,
+        table: Some(table),
         required: &["ca_certificate"],
         members: false,
         secret: false,
         validate: Some(validate),
-        permit: |s, r, g| Box::pin(async move { Ok(permit_rhsm(s, r, g)) }),
+        permit,
     }
 }
 
